@@ -1,0 +1,306 @@
+//! `OrderNumber`: `PREFIX-YYYYMMDD-NNNN`, the name customers use for an order.
+//!
+//! Owns reading every way a customer types one (`tu-20261125-0042`,
+//! `TU202611250042`, `TU 20261125 0042`, `#TU-…`, `(TU-…)`, `` `TU-…` ``,
+//! `**TU-…**`) and finding them in free text. Invariant: the canonical form is
+//! upper-case prefix, hyphens, the date as a real calendar date and the
+//! sequence digits exactly as written (leading zeros kept, 4 to 9 digits).
+
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use regex::Regex;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An order number such as `TU-20261125-0042`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrderNumber {
+    prefix: String,
+    date: NaiveDate,
+    seq: String,
+    canonical: String,
+}
+
+/// Why a text is not an order number. The text is shown to a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderNumberError {
+    /// Nothing was given.
+    #[error("no order number was given")]
+    Empty,
+    /// Not of the form `PREFIX-YYYYMMDD-NNNN`.
+    #[error("{0:?} is not an order number (they look like {1}-20261125-0042)")]
+    Malformed(String, String),
+    /// The date part is no calendar date.
+    #[error("{0:?} is not an order number: its date part is not a real date")]
+    BadDate(String),
+}
+
+/// Characters that may separate the parts: hyphens of every kind (also the
+/// Markdown-escaped `\-` Discord produces), underscores, spaces.
+const SEP: &str = r"[\s\-_\u{2010}-\u{2015}\\]{0,3}";
+
+/// Wrapping people put around a single number: `#`, brackets, code spans,
+/// Markdown bold/italics, quotes and trailing punctuation.
+const WRAPPING: &[char] = &[
+    '#', '(', ')', '[', ']', '{', '}', '<', '>', '`', '*', '_', '"', '\'', '.', ',', ':', ';', '!',
+    '?', '“', '”', '‘', '’', '|', '~',
+];
+
+impl OrderNumber {
+    /// The prefix of this desk's order numbers.
+    pub const DEFAULT_PREFIX: &'static str = "TU";
+
+    /// A new order number; `seq` is zero-padded to at least 4 digits.
+    pub fn new(prefix: &str, date: NaiveDate, seq: u32) -> OrderNumber {
+        OrderNumber::from_parts(prefix, date, format!("{seq:04}"))
+    }
+
+    fn from_parts(prefix: &str, date: NaiveDate, seq: String) -> OrderNumber {
+        let prefix = prefix.to_uppercase();
+        let canonical = format!("{prefix}-{}-{seq}", date.format("%Y%m%d"));
+        OrderNumber {
+            prefix,
+            date,
+            seq,
+            canonical,
+        }
+    }
+
+    /// Reads one order number with the default prefix `TU`, in any of the
+    /// notations customers use.
+    ///
+    /// # Errors
+    /// [`OrderNumberError`] when the text is empty, is not an order number,
+    /// or its date part is not a calendar date.
+    pub fn parse(s: &str) -> Result<OrderNumber, OrderNumberError> {
+        OrderNumber::parse_with_prefix(s, OrderNumber::DEFAULT_PREFIX)
+    }
+
+    /// Like [`OrderNumber::parse`] for another prefix (case-insensitive).
+    ///
+    /// # Errors
+    /// As [`OrderNumber::parse`].
+    pub fn parse_with_prefix(s: &str, prefix: &str) -> Result<OrderNumber, OrderNumberError> {
+        let trimmed = s
+            .trim()
+            .trim_matches(|c: char| c.is_whitespace() || WRAPPING.contains(&c));
+        if trimmed.is_empty() {
+            return Err(OrderNumberError::Empty);
+        }
+        let malformed = || OrderNumberError::Malformed(s.trim().to_string(), prefix.to_uppercase());
+        let re = Regex::new(&format!(
+            r"(?i)^({}){SEP}(\d{{8}}){SEP}(\d{{4,9}})$",
+            regex::escape(prefix)
+        ))
+        .map_err(|_| malformed())?;
+        let caps = re.captures(trimmed).ok_or_else(malformed)?;
+        let (date, seq) = (&caps[2], &caps[3]);
+        let date = NaiveDate::parse_from_str(date, "%Y%m%d")
+            .map_err(|_| OrderNumberError::BadDate(s.trim().to_string()))?;
+        Ok(OrderNumber::from_parts(prefix, date, seq.to_string()))
+    }
+
+    /// The canonical form, e.g. `TU-20261125-0042`.
+    pub fn as_str(&self) -> &str {
+        &self.canonical
+    }
+
+    /// The order's creation date written in the number.
+    pub fn date(&self) -> NaiveDate {
+        self.date
+    }
+
+    /// The prefix (upper case).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Every order number in free text, in order of first appearance,
+    /// without duplicates. Other systems' numbers (`INV-20261125-0042`) and
+    /// bare digit runs are not order numbers; neither is a match whose date
+    /// part is no calendar date.
+    pub fn find_all(text: &str, prefix: &str) -> Vec<OrderNumber> {
+        let pattern = format!(
+            r"(?i)\b({}){SEP}(\d{{8}}){SEP}(\d{{4,9}})",
+            regex::escape(prefix)
+        );
+        let Ok(re) = Regex::new(&pattern) else {
+            return Vec::new();
+        };
+        let mut found: Vec<OrderNumber> = Vec::new();
+        for caps in re.captures_iter(text) {
+            let Some(whole) = caps.get(0) else { continue };
+            // Greedy `\d{4,9}` ate every digit it could: a digit right after
+            // means a longer run, which is some other number.
+            if text[whole.end()..].starts_with(|c: char| c.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(date) = NaiveDate::parse_from_str(&caps[2], "%Y%m%d") else {
+                continue;
+            };
+            let number = OrderNumber::from_parts(prefix, date, caps[3].to_string());
+            if !found.contains(&number) {
+                found.push(number);
+            }
+        }
+        found
+    }
+}
+
+impl std::fmt::Display for OrderNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.canonical)
+    }
+}
+
+impl FromStr for OrderNumber {
+    type Err = OrderNumberError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OrderNumber::parse(s)
+    }
+}
+
+impl Serialize for OrderNumber {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.canonical)
+    }
+}
+
+impl<'de> Deserialize<'de> for OrderNumber {
+    /// Accepts the canonical form with any prefix.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        let bad = || serde::de::Error::custom(format!("{s:?} is not a canonical order number"));
+        let mut parts = s.split('-');
+        let (Some(prefix), Some(date), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+        if prefix.is_empty()
+            || !prefix.bytes().all(|b| b.is_ascii_alphabetic())
+            || date.len() != 8
+            || !digits(date)
+            || !(4..=9).contains(&seq.len())
+            || !digits(seq)
+        {
+            return Err(bad());
+        }
+        let date = NaiveDate::parse_from_str(date, "%Y%m%d").map_err(|_| bad())?;
+        Ok(OrderNumber::from_parts(prefix, date, seq.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> String {
+        match OrderNumber::parse(s) {
+            Ok(n) => n.to_string(),
+            Err(e) => format!("ERR {e}"),
+        }
+    }
+
+    #[test]
+    fn reads_every_notation_customers_type() {
+        for input in [
+            "TU-20261125-0042",
+            "tu-20261125-0042",
+            "TU202611250042",
+            "TU 20261125 0042",
+            "#TU-20261125-0042",
+            "(TU-20261125-0042)",
+            "[TU-20261125-0042]",
+            "`TU-20261125-0042`",
+            "**TU-20261125-0042**",
+            " TU-20261125-0042. ",
+            "TU\\-20261125\\-0042",
+            "TU–20261125–0042",
+            "Tu_20261125_0042",
+        ] {
+            assert_eq!(canon(input), "TU-20261125-0042", "input {input:?}");
+        }
+        assert_eq!(canon("tu 20261201 00042"), "TU-20261201-00042");
+        assert_eq!(canon("TU2026120100042"), "TU-20261201-00042");
+        assert_eq!(canon("TU-20261201-123456"), "TU-20261201-123456");
+    }
+
+    #[test]
+    fn rejects_other_numbers() {
+        assert_eq!(OrderNumber::parse(" ` "), Err(OrderNumberError::Empty));
+        for input in [
+            "INV-20261125-0042",
+            "20261125-0042",
+            "TU-2026112-0042",
+            "TU-20261125-042",
+            "TUX-20261125-0042",
+        ] {
+            assert!(
+                matches!(
+                    OrderNumber::parse(input),
+                    Err(OrderNumberError::Malformed(..))
+                ),
+                "input {input:?}"
+            );
+        }
+        assert!(matches!(
+            OrderNumber::parse("TU-20261345-0042"),
+            Err(OrderNumberError::BadDate(_))
+        ));
+        let msg = canon("INV-1");
+        assert!(msg.contains("TU-20261125-0042"), "{msg}");
+    }
+
+    #[test]
+    fn other_prefixes() {
+        let n = OrderNumber::parse_with_prefix("ab-20261125-0042", "AB");
+        assert_eq!(n.map(|n| n.to_string()), Ok("AB-20261125-0042".to_string()));
+        assert!(OrderNumber::parse_with_prefix("TU-20261125-0042", "AB").is_err());
+        assert_eq!(OrderNumber::find_all("see ab 20261125 0042", "ab").len(), 1);
+    }
+
+    #[test]
+    fn new_pads_and_round_trips() -> Result<(), Box<dyn std::error::Error>> {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 25).ok_or("date")?;
+        let n = OrderNumber::new("TU", date, 42);
+        assert_eq!(n.as_str(), "TU-20261125-0042");
+        assert_eq!(n.date(), date);
+        assert_eq!(
+            OrderNumber::new("tu", date, 123_456).as_str(),
+            "TU-20261125-123456"
+        );
+        assert_eq!(n.to_string().parse::<OrderNumber>()?, n);
+        let json = serde_json::to_string(&n)?;
+        assert_eq!(json, "\"TU-20261125-0042\"");
+        assert_eq!(serde_json::from_str::<OrderNumber>(&json)?, n);
+        assert!(serde_json::from_str::<OrderNumber>("\"TU202611250042\"").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn finds_all_in_free_text_in_order_without_duplicates() {
+        let text = "Mohon batalkan tu 20261201 00042 (duplikat dari **TU-20261125-0042**), \
+                    ref INV-20261125-0043, INV/2026/11/0044, rek 1234567890123, \
+                    telp 081234567890, lagi TU-20261201-00042 dan #TU202611250045,TU-20261125-0046.";
+        let found: Vec<String> = OrderNumber::find_all(text, "TU")
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "TU-20261201-00042",
+                "TU-20261125-0042",
+                "TU-20261125-0045",
+                "TU-20261125-0046"
+            ]
+        );
+        assert!(
+            OrderNumber::find_all("STU-20261125-0042 TU-20261125-00421234567", "TU").is_empty()
+        );
+        assert!(OrderNumber::find_all("TU-20261399-0042", "TU").is_empty());
+    }
+}
