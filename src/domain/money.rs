@@ -168,7 +168,7 @@ impl Money {
         let sen = abs % MINOR_PER_MAJOR as u64;
         let mut grouped = String::with_capacity(major.len() + major.len() / 3);
         for (i, c) in major.chars().enumerate() {
-            if i > 0 && (major.len() - i) % 3 == 0 {
+            if i > 0 && (major.len() - i).is_multiple_of(3) {
                 grouped.push(group);
             }
             grouped.push(c);
