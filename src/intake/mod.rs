@@ -1,0 +1,247 @@
+//! Message understanding: a pure function from a message (email or chat) to
+//! an [`Extraction`]: the intent, the order number, the amount and the slip
+//! attachments.
+//!
+//! The rules follow the corpus contract: the customer's own text (including
+//! a forwarded message) outranks the subject, which outranks quoted history;
+//! amounts come only from the customer's own statement (never quotes,
+//! signatures, balances or fees); `ignore` is decided from headers and
+//! structure before anything else; intents are tried in the order cancel,
+//! amend, slip with an attachment, status, slip by statement, request,
+//! unknown. No I/O here except [`parse_file`] reading its file.
+
+pub mod chat;
+pub mod email;
+pub(crate) mod text;
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::money::Money;
+use crate::domain::order_number::OrderNumber;
+
+pub use chat::extract_chat;
+pub use email::{EmailMeta, email_meta};
+
+/// What a message asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    /// Asks for a new top-up of some amount.
+    Request,
+    /// Confirms a payment (proof attached, or the transfer said done).
+    Slip,
+    /// Changes the amount of an existing order.
+    Amend,
+    /// Cancels an order.
+    Cancel,
+    /// Asks how an order or payment is progressing.
+    Status,
+    /// Automatic mail that must never get a reply.
+    Ignore,
+    /// Human mail that is none of the above.
+    Unknown,
+}
+
+impl Intent {
+    /// The lowercase name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Request => "request",
+            Intent::Slip => "slip",
+            Intent::Amend => "amend",
+            Intent::Cancel => "cancel",
+            Intent::Status => "status",
+            Intent::Ignore => "ignore",
+            Intent::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Intent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One transfer proof attached to a message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SlipFile {
+    /// The file name as the sender's client gave it (RFC 2231 decoded).
+    pub file_name: Option<String>,
+    /// `image/…` or `application/pdf` (inferred from the name for
+    /// `application/octet-stream` parts).
+    pub content_type: String,
+    /// The decoded file content.
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for SlipFile {
+    // The bytes are not worth printing in logs or test failures.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlipFile")
+            .field("file_name", &self.file_name)
+            .field("content_type", &self.content_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// What a message means for the desk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extraction {
+    pub intent: Intent,
+    /// The order the message is about; `None` for requests and automatic
+    /// mail, and when no order is named anywhere.
+    pub order_number: Option<OrderNumber>,
+    /// The amount the customer states; `None` for `unknown` and `ignore`.
+    pub amount: Option<Money>,
+    /// Transfer proofs attached (always empty for `ignore` and chat).
+    pub slips: Vec<SlipFile>,
+}
+
+impl Extraction {
+    fn nothing(intent: Intent) -> Extraction {
+        Extraction {
+            intent,
+            order_number: None,
+            amount: None,
+            slips: Vec::new(),
+        }
+    }
+}
+
+/// Extracts a raw email. Never fails: malformed MIME gives what could be
+/// read, and a message that cannot be read at all is `unknown`.
+pub fn extract_email(raw: &[u8], prefix: &str) -> Extraction {
+    let Some(mail) = email::read_email(raw) else {
+        return Extraction::nothing(Intent::Unknown);
+    };
+    if mail.auto {
+        return Extraction::nothing(Intent::Ignore);
+    }
+    let subject = mail.subject.as_deref().map(text::normalise_spaces);
+    let kind = subject.as_deref().map(subject_kind).unwrap_or_default();
+    let split = text::split_reply(&mail.body, kind.forward);
+    decide(
+        Inputs {
+            own: &split.own,
+            subject: subject.as_deref(),
+            subject_is_reply: kind.reply,
+            quoted: &split.quoted,
+            slips: mail.slips,
+        },
+        prefix,
+    )
+}
+
+/// The source-neutral inputs of [`decide`].
+pub(crate) struct Inputs<'a> {
+    pub own: &'a str,
+    pub subject: Option<&'a str>,
+    /// A reply's subject repeats the earlier message: it may name the order
+    /// but says nothing about what the customer wants now.
+    pub subject_is_reply: bool,
+    pub quoted: &'a str,
+    pub slips: Vec<SlipFile>,
+}
+
+pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
+    let fresh_subject = inputs
+        .subject
+        .filter(|_| !inputs.subject_is_reply)
+        .unwrap_or("");
+    let own_hits = text::find_amounts(inputs.own);
+    let subject_hits = text::find_amounts(fresh_subject);
+    let has_amount = !own_hits.is_empty() || !subject_hits.is_empty();
+    let intent_text = format!("{}\n{}", inputs.own, fresh_subject);
+    let intent = text::classify(&intent_text, inputs.slips.len(), has_amount);
+
+    let amount = match intent {
+        Intent::Unknown | Intent::Ignore => None,
+        _ => text::choose_amount(inputs.own, &own_hits, intent)
+            .or_else(|| text::choose_amount(fresh_subject, &subject_hits, intent)),
+    };
+    let order_number = match intent {
+        Intent::Request | Intent::Ignore => None,
+        _ => text::choose_order(inputs.own, prefix)
+            .or_else(|| inputs.subject.and_then(|s| text::choose_order(s, prefix)))
+            .or_else(|| text::choose_order(inputs.quoted, prefix)),
+    };
+    Extraction {
+        intent,
+        order_number,
+        amount,
+        slips: inputs.slips,
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SubjectKind {
+    reply: bool,
+    forward: bool,
+}
+
+/// `Re:`/`Balas:` mark a reply, `Fwd:`/`FW:`/`TR:` a forward (the first
+/// prefix decides which).
+fn subject_kind(subject: &str) -> SubjectKind {
+    let mut kind = SubjectKind::default();
+    let mut rest = subject.trim_start();
+    let mut first = true;
+    loop {
+        let lower = rest.to_lowercase();
+        let Some(colon) = lower.find(':') else { break };
+        let head = lower[..colon].trim();
+        let head = head.trim_start_matches('[').trim_end_matches(']');
+        let head_word: String = head.chars().take_while(|c| c.is_alphabetic()).collect();
+        let is_reply = matches!(
+            head_word.as_str(),
+            "re" | "aw" | "sv" | "antw" | "balas" | "bls" | "r" | "res"
+        );
+        let is_fwd = matches!(
+            head_word.as_str(),
+            "fwd" | "fw" | "tr" | "wg" | "terusan" | "trs" | "i" | "rv" | "enc"
+        );
+        if !(is_reply || is_fwd) || head.len() > head_word.len() + 4 {
+            break;
+        }
+        if first {
+            kind.forward = is_fwd;
+        }
+        kind.reply |= is_reply;
+        first = false;
+        rest = rest[colon + 1..].trim_start();
+    }
+    kind
+}
+
+/// Reads one message file: `.eml` as email, anything else (`.txt`) as one
+/// chat message. Returns `{"file","intent","order_number","amount","slips"}`
+/// with `amount` as a plain string (or null) and `slips` as a count; `file`
+/// is the path as given.
+///
+/// # Errors
+/// When the file cannot be read.
+pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value> {
+    let bytes = std::fs::read(path).with_context(|| format!("Reading {}", path.display()))?;
+    let is_email = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
+    let extraction = if is_email {
+        extract_email(&bytes, prefix)
+    } else {
+        extract_chat(&String::from_utf8_lossy(&bytes), prefix)
+    };
+    Ok(serde_json::json!({
+        "file": path.display().to_string(),
+        "intent": extraction.intent.as_str(),
+        "order_number": extraction.order_number.as_ref().map(|n| n.as_str().to_string()),
+        "amount": extraction.amount.map(Money::to_plain),
+        "slips": extraction.slips.len(),
+    }))
+}
+
+#[cfg(test)]
+mod tests;

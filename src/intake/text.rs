@@ -1,0 +1,1118 @@
+//! Free-text understanding shared by email and chat: splitting a reply into
+//! the customer's own text and the quoted context, HTML to text, finding
+//! amounts (figures, `juta`/`rb`/`k`, Indonesian and English words) and
+//! intent keywords in Indonesian and English.
+//!
+//! Everything here is pure and total: any input gives an answer, never a
+//! panic. Rules are general statements about how people write, never about
+//! particular messages.
+
+use std::sync::OnceLock;
+
+use regex::{Captures, Regex};
+
+use super::Intent;
+use crate::domain::money::Money;
+use crate::domain::order_number::OrderNumber;
+
+/// A regular expression compiled on first use. An invalid pattern (a
+/// programming error caught by the tests) matches nothing instead of
+/// panicking at run time.
+pub(crate) struct Pat {
+    src: &'static str,
+    re: OnceLock<Option<Regex>>,
+}
+
+impl Pat {
+    pub(crate) const fn new(src: &'static str) -> Pat {
+        Pat {
+            src,
+            re: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<&Regex> {
+        self.re.get_or_init(|| Regex::new(self.src).ok()).as_ref()
+    }
+
+    pub(crate) fn is_match(&self, s: &str) -> bool {
+        self.get().is_some_and(|r| r.is_match(s))
+    }
+
+    pub(crate) fn captures<'t>(&self, s: &'t str) -> Option<Captures<'t>> {
+        self.get().and_then(|r| r.captures(s))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reply splitting
+// ---------------------------------------------------------------------------
+
+/// A message body divided into what the customer wrote now (including any
+/// forwarded message, which they are submitting) and the quoted history.
+/// Signatures, mobile footers and disclaimers are in neither.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Split {
+    pub own: String,
+    pub quoted: String,
+}
+
+/// "On … wrote:", "Pada … menulis:" and their relatives in other clients.
+static ATTRIBUTION: Pat = Pat::new(
+    r"(?i)^(on\b.*\bwrote|pada\b.*\bmenulis|le\b.*\ba écrit|am\b.*\bschrieb|el\b.*\bescribió|.*<[^>]*@[^>]*>\s*(wrote|menulis)|.*\b(wrote|menulis))\s*:\s*$",
+);
+static ATTRIBUTION_START: Pat = Pat::new(r"(?i)^(on|pada|le|am|el)\s+\S");
+static ATTRIBUTION_END: Pat = Pat::new(r"(?i)\b(wrote|menulis|a écrit|schrieb|escribió)\s*:\s*$");
+static FORWARD_MARKER: Pat = Pat::new(
+    r"(?i)^(-{2,}\s*(forwarded message|forwarded e-?mail|pesan (yang )?di ?teruskan|pesan terusan|email terusan|weitergeleitete nachricht|message transféré|mensaje reenviado)\s*-*|begin forwarded message\s*:?|awal pesan yang diteruskan\s*:?|mulai pesan yang diteruskan\s*:?)$",
+);
+static ORIGINAL_MARKER: Pat = Pat::new(
+    r"(?i)^-{2,}\s*(original message|pesan asli|pesan semula|ursprüngliche nachricht)\s*-{2,}$",
+);
+static HEADER_LINE: Pat = Pat::new(
+    r"(?i)^\*{0,2}(from|sent|date|to|cc|bcc|subject|reply-to|dari|dikirim|terkirim|tanggal|kepada|untuk|perihal|subjek|judul|de|von|gesendet|an|betreff|envoyé|à|objet)\*{0,2}\s*:",
+);
+static HEADER_FROM: Pat = Pat::new(r"(?i)^\*{0,2}(from|dari|de|von)\*{0,2}\s*:");
+static HEADER_WHEN: Pat = Pat::new(
+    r"(?i)^\*{0,2}(sent|date|dikirim|terkirim|tanggal|gesendet|envoyé|to|kepada|subject|perihal)\*{0,2}\s*:",
+);
+static HEADER_SUBJECT: Pat =
+    Pat::new(r"(?i)^\*{0,2}(subject|perihal|subjek|judul|betreff|objet)\*{0,2}\s*:\s*(.*)$");
+static SEPARATOR: Pat = Pat::new(r"^(_{8,}|-{8,}|={8,})$");
+static MOBILE_FOOTER: Pat = Pat::new(
+    r"(?i)^(sent from|sent via|sent with|dikirim dari|dikirim melalui|dikirim via|dikirim dengan|kirim dari|get outlook for|download outlook|diketik dari|enviado desde|von meinem)\b",
+);
+static CLOSING: Pat = Pat::new(
+    r"(?i)^(salam( hangat| hormat| sukses)?|hormat (kami|saya)|regards|best regards|kind regards|warm regards|best wishes|best|cheers|thanks( again| a lot| and regards)?|many thanks|thank you( very much)?|thx|tq|trims|makasih|terima ?kasih( banyak| atas perhatiannya)?|wassalam|sincerely|yours (sincerely|truly|faithfully)|mit freundlichen grüßen.*|viele grüße|atenciosamente|cordialement)[\s,.!🙏]*$",
+);
+static DISCLAIMER: Pat = Pat::new(
+    r"(?i)^(disclaimer|confidentiality notice|confidential|catatan kerahasiaan|perhatian)\s*:",
+);
+
+/// Splits a plain-text body. `is_forward` says the subject marks the mail
+/// as forwarded (`Fwd:`, `FW:`): then the first Outlook-style header block
+/// starts the forwarded message, which counts as own text.
+pub(crate) fn split_reply(text: &str, is_forward: bool) -> Split {
+    #[derive(PartialEq, Clone, Copy)]
+    enum State {
+        Own,
+        Signature,
+        PrefixQuote,
+        RestQuote,
+    }
+    let text = normalise_spaces(text);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut own: Vec<String> = Vec::new();
+    let mut quoted: Vec<String> = Vec::new();
+    let mut state = State::Own;
+    let mut forward_used = false;
+    let mut own_has_content = false;
+    let mut i = 0;
+
+    while i < lines.len() {
+        let line = lines[i];
+        let t = line.trim();
+        i += 1;
+        if state == State::RestQuote {
+            quoted.push(strip_quote_marks(t).to_string());
+            continue;
+        }
+        if t.starts_with('>') {
+            state = State::PrefixQuote;
+            quoted.push(strip_quote_marks(t).to_string());
+            continue;
+        }
+        // A forwarded message is the customer's submission: back to own text.
+        if FORWARD_MARKER.is_match(t) {
+            state = State::Own;
+            forward_used = true;
+            i = skip_header_block(&lines, i, &mut own);
+            continue;
+        }
+        let original = ORIGINAL_MARKER.is_match(t);
+        let separator_before_headers = SEPARATOR.is_match(t)
+            && next_nonblank(&lines, i).is_some_and(|j| header_block_at(&lines, j));
+        let header_here = header_block_at(&lines, i - 1);
+        if original || separator_before_headers || header_here {
+            let start = if header_here { i - 1 } else { i };
+            if is_forward && !forward_used {
+                forward_used = true;
+                state = State::Own;
+                i = skip_header_block(&lines, start, &mut own);
+            } else {
+                state = State::RestQuote;
+                i = skip_header_block(&lines, start, &mut quoted);
+            }
+            continue;
+        }
+        if ATTRIBUTION.is_match(t) {
+            state = if prefixed_quote_follows(&lines, i) {
+                State::PrefixQuote
+            } else {
+                State::RestQuote
+            };
+            continue;
+        }
+        // Gmail wraps a long attribution over two lines.
+        if ATTRIBUTION_START.is_match(t)
+            && !ATTRIBUTION_END.is_match(t)
+            && lines
+                .get(i)
+                .is_some_and(|n| ATTRIBUTION_END.is_match(n.trim()))
+            && (t.contains('@') || t.chars().any(|c| c.is_ascii_digit()))
+        {
+            i += 1;
+            state = if prefixed_quote_follows(&lines, i) {
+                State::PrefixQuote
+            } else {
+                State::RestQuote
+            };
+            continue;
+        }
+        if state == State::PrefixQuote {
+            if t.is_empty() {
+                continue;
+            }
+            // Text written below the quote (bottom posting) is new text.
+            state = State::Own;
+        }
+        if line.trim_end() == "--" || line == "-- " || t == "—" || t == "--" {
+            state = State::Signature;
+            continue;
+        }
+        if MOBILE_FOOTER.is_match(t) || DISCLAIMER.is_match(t) {
+            state = State::Signature;
+            continue;
+        }
+        if state == State::Own && own_has_content && CLOSING.is_match(t) {
+            state = State::Signature;
+            continue;
+        }
+        if state == State::Own {
+            if !t.is_empty() {
+                own_has_content = true;
+            }
+            own.push(line.to_string());
+        }
+    }
+    Split {
+        own: own.join("\n").trim().to_string(),
+        quoted: quoted.join("\n").trim().to_string(),
+    }
+}
+
+/// After an attribution line: `>`-prefixed lines form a quote that may be
+/// followed by new text; anything else (Yahoo's indented quote, unprefixed
+/// HTML conversions) is quote to the end.
+fn prefixed_quote_follows(lines: &[&str], from: usize) -> bool {
+    next_nonblank(lines, from).is_some_and(|j| lines[j].trim().starts_with('>'))
+}
+
+fn next_nonblank(lines: &[&str], from: usize) -> Option<usize> {
+    (from..lines.len()).find(|&j| !lines[j].trim().is_empty())
+}
+
+/// An Outlook-style header block starts at `at`: a `From:` line followed
+/// within three lines by a `Sent:`/`Date:`/`To:`/`Subject:` line.
+fn header_block_at(lines: &[&str], at: usize) -> bool {
+    let Some(first) = lines.get(at) else {
+        return false;
+    };
+    if !HEADER_FROM.is_match(first.trim()) {
+        return false;
+    }
+    lines
+        .iter()
+        .skip(at + 1)
+        .take(3)
+        .any(|l| HEADER_WHEN.is_match(l.trim()))
+}
+
+/// Skips blank lines and header lines from `from`; the value of a subject
+/// line is kept in `sink` (it names what the message is about). Returns the
+/// index of the first body line.
+fn skip_header_block(lines: &[&str], from: usize, sink: &mut Vec<String>) -> usize {
+    let mut i = from;
+    let mut seen_header = false;
+    while i < lines.len() {
+        let t = lines[i].trim();
+        if t.is_empty() {
+            if seen_header {
+                return i + 1;
+            }
+            i += 1;
+            continue;
+        }
+        if HEADER_LINE.is_match(t) {
+            seen_header = true;
+            if let Some(c) = HEADER_SUBJECT.captures(t) {
+                sink.push(c.get(2).map_or("", |m| m.as_str()).to_string());
+            }
+            i += 1;
+            continue;
+        }
+        // A wrapped header value (a long To: list) continues the block.
+        if seen_header && (lines[i].starts_with(' ') || lines[i].starts_with('\t')) {
+            i += 1;
+            continue;
+        }
+        return i;
+    }
+    i
+}
+
+fn strip_quote_marks(t: &str) -> &str {
+    t.trim_start_matches(['>', ' ', '\t'])
+}
+
+/// Non-breaking and odd spaces to plain spaces, CRLF to LF.
+pub(crate) fn normalise_spaces(text: &str) -> String {
+    text.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .map(|c| match c {
+            '\u{a0}' | '\u{2007}' | '\u{202f}' | '\u{2009}' | '\u{200a}' => ' ',
+            '\u{200b}' | '\u{feff}' | '\u{200c}' | '\u{200d}' => '\u{0}',
+            c => c,
+        })
+        .filter(|&c| c != '\u{0}')
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// HTML to text
+// ---------------------------------------------------------------------------
+
+static CID_SRC: Pat = Pat::new(r#"(?is)<img\b[^>]*?\bsrc\s*=\s*["']?cid:([^"'\s>]+)[^>]*>"#);
+static ATTR_WIDTH: Pat = Pat::new(r#"(?i)\bwidth\s*[=:]\s*["']?\s*(\d+)"#);
+static ATTR_HEIGHT: Pat = Pat::new(r#"(?i)\bheight\s*[=:]\s*["']?\s*(\d+)"#);
+
+/// An `<img src="cid:…">` in an HTML body: the content id and the size the
+/// HTML draws it at (signature logos are drawn small).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CidImage {
+    pub cid: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub tag: String,
+}
+
+pub(crate) fn cid_images(html: &str) -> Vec<CidImage> {
+    let Some(re) = CID_SRC.get() else {
+        return Vec::new();
+    };
+    re.captures_iter(html)
+        .map(|c| {
+            let tag = c.get(0).map_or("", |m| m.as_str()).to_string();
+            let num = |p: &Pat| {
+                p.captures(&tag)
+                    .and_then(|c| c.get(1))
+                    .and_then(|m| m.as_str().parse().ok())
+            };
+            CidImage {
+                cid: c
+                    .get(1)
+                    .map_or("", |m| m.as_str())
+                    .trim_matches(|c| c == '<' || c == '>')
+                    .to_lowercase(),
+                width: num(&ATTR_WIDTH),
+                height: num(&ATTR_HEIGHT),
+                tag: tag.to_lowercase(),
+            }
+        })
+        .collect()
+}
+
+/// Turns an HTML body into plain text: block elements become line breaks,
+/// `<blockquote>` and quote containers (`gmail_quote`, `yahoo_quoted`,
+/// Outlook's reply container) become `> ` lines so the reply splitter
+/// treats them as quotes, and entities are decoded.
+pub(crate) fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    // Stack of open div/blockquote elements: whether each is a quote.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut quote_depth = 0usize;
+    let mut rest = html;
+    let mut at_line_start = true;
+    let mut skip_until: Option<&'static str> = None;
+
+    let push_text = |out: &mut String, text: &str, depth: usize, at_line_start: &mut bool| {
+        for (k, piece) in text.split('\n').enumerate() {
+            if k > 0 {
+                out.push('\n');
+                *at_line_start = true;
+            }
+            let piece = collapse_ws(piece);
+            if piece.trim().is_empty() {
+                if !*at_line_start && !piece.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
+                continue;
+            }
+            if *at_line_start {
+                for _ in 0..depth {
+                    out.push_str("> ");
+                }
+                out.push_str(piece.trim_start());
+            } else {
+                out.push_str(&piece);
+            }
+            *at_line_start = false;
+        }
+    };
+
+    while !rest.is_empty() {
+        if let Some(end_tag) = skip_until {
+            match find_ci(rest, end_tag) {
+                Some(p) => {
+                    rest = &rest[p..];
+                    skip_until = None;
+                    // fall through to parse the end tag itself
+                }
+                None => break,
+            }
+        }
+        let Some(lt) = rest.find('<') else {
+            let decoded = decode_entities(rest).replace('\n', " ");
+            push_text(&mut out, &decoded, quote_depth, &mut at_line_start);
+            break;
+        };
+        if lt > 0 {
+            // Newlines inside HTML source are just spaces.
+            let decoded = decode_entities(&rest[..lt]).replace(['\n', '\r'], " ");
+            push_text(&mut out, &decoded, quote_depth, &mut at_line_start);
+        }
+        rest = &rest[lt..];
+        if rest.starts_with("<!--") {
+            rest = match rest.find("-->") {
+                Some(p) => &rest[p + 3..],
+                None => "",
+            };
+            continue;
+        }
+        let Some(gt) = rest.find('>') else { break };
+        let tag = &rest[1..gt];
+        rest = &rest[gt + 1..];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == ':')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let newline = |out: &mut String, at_line_start: &mut bool| {
+            if !*at_line_start {
+                out.push('\n');
+                *at_line_start = true;
+            }
+        };
+        match name.as_str() {
+            "style" | "script" | "head" | "title" if !closing => {
+                skip_until = Some(match name.as_str() {
+                    "style" => "</style",
+                    "script" => "</script",
+                    "title" => "</title",
+                    _ => "</head",
+                });
+            }
+            "br" => {
+                out.push('\n');
+                at_line_start = true;
+            }
+            "div" | "blockquote" => {
+                newline(&mut out, &mut at_line_start);
+                if closing {
+                    if let Some(was_quote) = stack.pop()
+                        && was_quote
+                    {
+                        quote_depth = quote_depth.saturating_sub(1);
+                    }
+                } else if !tag.ends_with('/') {
+                    let lower = tag.to_ascii_lowercase();
+                    let is_quote = name == "blockquote"
+                        || lower.contains("gmail_quote")
+                        || lower.contains("yahoo_quoted")
+                        || lower.contains("divrplyfwdmsg")
+                        || lower.contains("mail-editor-reference-message-container")
+                        || lower.contains("moz-cite-prefix")
+                        || lower.contains("protonmail_quote");
+                    // Outlook's container holds the header block, which the
+                    // splitter recognises itself; marking it too is harmless.
+                    let is_quote = is_quote && !lower.contains("gmail_quote_container");
+                    stack.push(is_quote);
+                    if is_quote {
+                        quote_depth += 1;
+                    }
+                }
+            }
+            "p" | "tr" | "li" | "ul" | "ol" | "table" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+            | "hr" | "center" | "section" | "article" | "header" | "footer" | "pre" => {
+                newline(&mut out, &mut at_line_start);
+            }
+            "td" | "th" if closing && !at_line_start => out.push(' '),
+            _ => {}
+        }
+    }
+    // Trim trailing spaces on each line and collapse runs of blank lines.
+    let mut cleaned = String::with_capacity(out.len());
+    let mut blank_run = 0;
+    for line in out.lines() {
+        let line = line.trim_end();
+        if line.trim_start_matches(['>', ' ']).is_empty() {
+            blank_run += 1;
+            if blank_run > 1 {
+                continue;
+            }
+            cleaned.push_str(line.trim_end_matches(' '));
+        } else {
+            blank_run = 0;
+            cleaned.push_str(line);
+        }
+        cleaned.push('\n');
+    }
+    cleaned.trim().to_string()
+}
+
+fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    let lower = hay.to_ascii_lowercase();
+    lower.find(needle)
+}
+
+fn collapse_ws(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev_space = false;
+    for c in s.chars() {
+        if c == ' ' || c == '\t' {
+            if !prev_space {
+                out.push(' ');
+            }
+            prev_space = true;
+        } else {
+            out.push(c);
+            prev_space = false;
+        }
+    }
+    out
+}
+
+/// Decodes the HTML entities that occur in mail: named basics and numeric.
+pub(crate) fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let end = rest
+            .char_indices()
+            .take(12)
+            .find(|&(_, c)| c == ';')
+            .map(|(i, _)| i);
+        let Some(end) = end else {
+            out.push('&');
+            rest = &rest[1..];
+            continue;
+        };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "nbsp" | "ensp" | "emsp" | "thinsp" => Some(' '),
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "rsquo" | "lsquo" => Some('\''),
+            "rdquo" | "ldquo" => Some('"'),
+            "ndash" => Some('–'),
+            "mdash" => Some('—'),
+            "hellip" => Some('…'),
+            "zwnj" | "zwj" | "shy" => Some('\u{200b}'),
+            _ => entity.strip_prefix('#').and_then(|n| {
+                let code = match n.strip_prefix(['x', 'X']) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                    None => n.parse().ok(),
+                };
+                code.and_then(char::from_u32)
+            }),
+        };
+        match decoded {
+            Some('\u{a0}') | Some('\u{200b}') => {
+                if decoded == Some('\u{a0}') {
+                    out.push(' ');
+                }
+                rest = &rest[end + 1..];
+            }
+            Some(c) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Amounts
+// ---------------------------------------------------------------------------
+
+/// How an amount was written, which decides how much context it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Strength {
+    /// With a currency, a multiplier (`juta`, `rb`, `k`) or in words.
+    Marked,
+    /// Digits with thousands separators (`1.500.000`).
+    Grouped,
+    /// A bare digit run (`1500000`): only after an amount word.
+    Plain,
+}
+
+/// One amount found in free text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AmountHit {
+    pub money: Money,
+    pub start: usize,
+    pub end: usize,
+    pub strength: Strength,
+}
+
+static NUMBER: Pat = Pat::new(
+    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|ribu|rb|k|miliar|milyar)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
+);
+/// Words that introduce an amount; a bare digit run counts only after one.
+static AMOUNT_LEAD: Pat = Pat::new(
+    r"(?i)\b(amount|jumlah(nya)?|nominal(nya)?|sebesar|senilai|sejumlah|total|top ?-?up|topup|isi( saldo)?|deposit|tf|trf|transfer(an)?|ditransfer|bayar|dibayar|menjadi|jadi|to|of)\s*[:=]?\s*$",
+);
+/// Context right before an amount that makes it not a top-up amount:
+/// balances, fees, limits, loans.
+static DISTRACTOR_BEFORE: Pat = Pat::new(
+    r"(?i)(sisa saldo|saldo( (anda|kami|saya|akun|akhir|awal|terakhir))?\s*(saat ini|sekarang|tinggal|tersisa|masih|hanya|cuma|sisa|per\b|:)|(current|remaining|available|new|closing|opening|account) balance|balance\s*(is|now|:)|biaya|\bfee\b|admin fee|ongkos|potongan|\bcharges?\b|minimal|minimum|maksimal|maximum|\blimit\b|bunga|cicilan|denda|pinjaman|\bloan\b|cashback|diskon|discount|bonus|gaji|salary|harga|price|kas kecil|selisih)[^.!?\n]{0,25}$",
+);
+/// An amount that the customer says is NOT the one ("bukan Rp 15.000.000").
+static NEGATED_BEFORE: Pat = Pat::new(
+    r"(?i)\b(bukan|not|instead of|salah (input|ketik|tulis|transfer)|typo|keliru)\b[^.!?\n]{0,12}$",
+);
+/// For a change of amount: the old amount ("from", "dari", "semula").
+static OLD_BEFORE: Pat = Pat::new(
+    r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya)\b[^.!?\n]{0,12}$",
+);
+/// For a change of amount: the new amount ("to", "menjadi", "jadi").
+static NEW_BEFORE: Pat = Pat::new(
+    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|should be|nominalnya)\b[^.!?\n]{0,12}$",
+);
+static TOTAL_BEFORE: Pat =
+    Pat::new(r"(?i)\b(total|totalnya|seluruhnya|keseluruhan|in total)\b[^.!?\n]{0,15}$");
+
+/// Every amount in `text` that a person would read as a sum of money the
+/// writer states, in order of appearance. Account, phone, reference and
+/// invoice numbers, dates, times, percentages, balances and fees are left out.
+pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
+    let mut hits = figure_amounts(text);
+    hits.extend(word_amounts(text));
+    hits.sort_by_key(|h| h.start);
+    hits.retain(|h| !DISTRACTOR_BEFORE.is_match(clause_before(text, h.start)));
+    hits
+}
+
+fn figure_amounts(text: &str) -> Vec<AmountHit> {
+    let Some(re) = NUMBER.get() else {
+        return Vec::new();
+    };
+    let mut hits = Vec::new();
+    for c in re.captures_iter(text) {
+        let (Some(whole), Some(num)) = (c.get(0), c.name("num")) else {
+            continue;
+        };
+        let has_cur = c.name("cur").is_some() || c.name("cur2").is_some();
+        let mult = c.name("mult");
+        // What comes right before the digits must end a word: no letters
+        // (tu2026…), no `-`/`/`/`+`/`#` (accounts, dates, phones, ids).
+        if c.name("cur").is_none() {
+            let before = text[..num.start()].chars().next_back();
+            if before.is_some_and(|b| b.is_alphanumeric() || "-/+#@&._,\\".contains(b)) {
+                continue;
+            }
+        }
+        // What comes after must not continue a longer token.
+        let after_str = &text[whole.end()..];
+        let mut after = after_str.chars();
+        let a1 = after.next();
+        let a2 = after.next();
+        let continues = match a1 {
+            Some(ch) if ch.is_alphanumeric() => true,
+            Some('%') => true,
+            Some('-' | '/' | '.' | ',' | ':' | '\\') => a2.is_some_and(|d| d.is_ascii_digit()),
+            _ => false,
+        };
+        if continues {
+            continue;
+        }
+        let raw = num.as_str();
+        let mut typed = raw.to_string();
+        if let Some(m) = mult {
+            typed.push_str(m.as_str().trim());
+        }
+        let Ok(money) = Money::parse(&typed) else {
+            continue;
+        };
+        let strength = if has_cur || mult.is_some() {
+            Strength::Marked
+        } else if raw.contains(['.', ',']) {
+            Strength::Grouped
+        } else {
+            Strength::Plain
+        };
+        let major = money.minor() / 100;
+        match strength {
+            Strength::Marked if major < 1_000 => continue,
+            Strength::Grouped if major < 10_000 || !grouped_like_money(raw) => continue,
+            Strength::Plain => {
+                if major < 10_000 || raw.starts_with('0') || raw.len() > 12 {
+                    continue;
+                }
+                if !AMOUNT_LEAD.is_match(clause_before(text, num.start())) {
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        hits.push(AmountHit {
+            money,
+            start: whole.start(),
+            end: whole.end(),
+            strength,
+        });
+    }
+    hits
+}
+
+/// `1.500.000` or `1,500,000.00`: thousands groups of three, at most two
+/// decimals. Rejects `13.16` (a time) and `0,5` kinds.
+fn grouped_like_money(raw: &str) -> bool {
+    let groups: Vec<&str> = raw.split(['.', ',']).collect();
+    if groups.len() < 2 {
+        return false;
+    }
+    let last = groups[groups.len() - 1];
+    let body = if last.len() <= 2 && groups.len() >= 3 {
+        &groups[..groups.len() - 1]
+    } else {
+        &groups[..]
+    };
+    body.len() >= 2
+        && body[1..].iter().all(|g| g.len() == 3)
+        && !body[0].is_empty()
+        && body[0].len() <= 3
+}
+
+/// The part of the current clause before `pos` (at most 60 characters),
+/// cut at the previous sentence end, line break or ", ".
+fn clause_before(text: &str, pos: usize) -> &str {
+    let head = &text[..pos];
+    let mut start = head.len().saturating_sub(60);
+    while !head.is_char_boundary(start) {
+        start += 1;
+    }
+    let window = &head[start..];
+    let mut cut = 0;
+    let bytes = window.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let next_is_space = bytes.get(i + 1).is_none_or(|n| *n == b' ' || *n == b'\n');
+        if b == b'\n'
+            || ((b == b'.' || b == b'!' || b == b'?' || b == b';' || b == b',') && next_is_space)
+        {
+            cut = i + 1;
+        }
+    }
+    &window[cut..]
+}
+
+/// Number words. Values: digits, teens and tens add to the current small
+/// number; `Ratus`/`Puluh`/`Belas` multiply or extend it; scales close a group.
+#[derive(Clone, Copy)]
+enum NumWord {
+    Unit(i64),
+    Tens(i64),
+    Belas,
+    Puluh,
+    Ratus,
+    /// "seratus": one hundred in one word.
+    Hundred,
+    Half,
+    Scale(i64),
+    And,
+}
+
+fn num_word(w: &str) -> Option<NumWord> {
+    use NumWord::*;
+    Some(match w {
+        "nol" | "zero" => Unit(0),
+        "satu" | "one" | "a" | "an" => Unit(1),
+        "dua" | "two" => Unit(2),
+        "tiga" | "three" => Unit(3),
+        "empat" | "four" => Unit(4),
+        "lima" | "five" => Unit(5),
+        "enam" | "six" => Unit(6),
+        "tujuh" | "seven" => Unit(7),
+        "delapan" | "eight" => Unit(8),
+        "sembilan" | "nine" => Unit(9),
+        "sepuluh" | "ten" => Tens(10),
+        "sebelas" | "eleven" => Tens(11),
+        "twelve" => Tens(12),
+        "thirteen" => Tens(13),
+        "fourteen" => Tens(14),
+        "fifteen" => Tens(15),
+        "sixteen" => Tens(16),
+        "seventeen" => Tens(17),
+        "eighteen" => Tens(18),
+        "nineteen" => Tens(19),
+        "twenty" => Tens(20),
+        "thirty" => Tens(30),
+        "forty" => Tens(40),
+        "fifty" => Tens(50),
+        "sixty" => Tens(60),
+        "seventy" => Tens(70),
+        "eighty" => Tens(80),
+        "ninety" => Tens(90),
+        "seratus" => Hundred,
+        "belas" => Belas,
+        "puluh" => Puluh,
+        "ratus" | "hundred" => Ratus,
+        "setengah" | "half" => Half,
+        "ribu" | "thousand" | "rb" => Scale(1_000),
+        "seribu" => Scale(-1_000),
+        "juta" | "million" | "jt" => Scale(1_000_000),
+        "sejuta" => Scale(-1_000_000),
+        "miliar" | "milyar" | "billion" => Scale(1_000_000_000),
+        "semiliar" | "semilyar" => Scale(-1_000_000_000),
+        "and" | "dan" => And,
+        _ => return None,
+    })
+}
+
+/// Amounts written in words: "sepuluh juta", "dua juta lima ratus ribu",
+/// "satu setengah juta", "two million five hundred thousand". A run counts
+/// only when it has a scale word (ribu/juta/thousand/million…).
+fn word_amounts(text: &str) -> Vec<AmountHit> {
+    // Words with their byte spans.
+    let mut words: Vec<(usize, usize, String)> = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, ch) in text.char_indices() {
+        if ch.is_alphabetic() {
+            if start.is_none() {
+                start = Some(i);
+            }
+        } else if let Some(s) = start.take() {
+            words.push((s, i, text[s..i].to_lowercase()));
+        }
+    }
+    if let Some(s) = start {
+        words.push((s, text.len(), text[s..].to_lowercase()));
+    }
+    let mut hits = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let Some(first) = num_word(&words[i].2) else {
+            i += 1;
+            continue;
+        };
+        let next_is_big = words.get(i + 1).is_some_and(|w| {
+            matches!(w.2.as_str(), "million" | "thousand" | "hundred" | "billion")
+        });
+        let bad_start = matches!(
+            first,
+            NumWord::And | NumWord::Belas | NumWord::Puluh | NumWord::Ratus
+        ) || matches!(first, NumWord::Scale(s) if s > 0)
+            || (matches!(words[i].2.as_str(), "a" | "an") && !next_is_big);
+        if bad_start {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        let mut total: i64 = 0;
+        let mut group: i64 = 0;
+        let mut last: i64 = 0;
+        let mut half = false;
+        let mut scaled = false;
+        let mut end = words[i].1;
+        let mut ok = true;
+        while j < words.len() {
+            // Only spaces or hyphens between words of one number.
+            if j > i {
+                let gap = &text[words[j - 1].1..words[j].0];
+                if !gap.chars().all(|c| c == ' ' || c == '-') || gap.len() > 3 {
+                    break;
+                }
+            }
+            let Some(w) = num_word(&words[j].2) else {
+                break;
+            };
+            match w {
+                // "twenty five": a unit after a pending ten adds to it.
+                NumWord::Unit(d) => {
+                    last = if last >= 20 && last % 10 == 0 {
+                        last + d
+                    } else {
+                        d
+                    }
+                }
+                NumWord::Tens(t) => {
+                    group += last;
+                    last = t;
+                }
+                NumWord::Belas => {
+                    group += 10 + last;
+                    last = 0;
+                }
+                NumWord::Puluh => {
+                    group += last * 10;
+                    last = 0;
+                }
+                NumWord::Ratus => {
+                    group += last.max(1) * 100;
+                    last = 0;
+                }
+                NumWord::Hundred => {
+                    group += last + 100;
+                    last = 0;
+                }
+                NumWord::Half => half = true,
+                NumWord::Scale(s) => {
+                    let (scale, g) = if s < 0 { (-s, 1) } else { (s, group + last) };
+                    let g = if g == 0 && s > 0 { 1 } else { g };
+                    let Some(v) = g.checked_mul(scale) else {
+                        ok = false;
+                        break;
+                    };
+                    total =
+                        total
+                            .saturating_add(v)
+                            .saturating_add(if half { scale / 2 } else { 0 });
+                    group = 0;
+                    last = 0;
+                    half = false;
+                    scaled = true;
+                }
+                NumWord::And => {}
+            }
+            end = words[j].1;
+            j += 1;
+        }
+        total = total.saturating_add(group + last);
+        if ok && scaled && (1_000..1_000_000_000_000_000).contains(&total) {
+            let mut hit_end = end;
+            if let Some(w) = words.get(j)
+                && (w.2 == "rupiah" || w.2 == "idr")
+                && text[end..w.0].trim().is_empty()
+            {
+                hit_end = w.1;
+            }
+            hits.push(AmountHit {
+                money: Money::from_major(total),
+                start: words[i].0,
+                end: hit_end,
+                strength: Strength::Marked,
+            });
+        }
+        i = j.max(i + 1);
+    }
+    hits
+}
+
+/// Picks the amount the message is about among the hits of one text.
+/// For a change of amount it is the new one ("to", "menjadi", never the one
+/// after "from"/"bukan"); otherwise the total when one amount is the sum of
+/// the others or is labelled total, else the first.
+pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> Option<Money> {
+    let usable: Vec<&AmountHit> = hits
+        .iter()
+        .filter(|h| !NEGATED_BEFORE.is_match(clause_before(text, h.start)))
+        .collect();
+    let usable = if usable.is_empty() {
+        hits.iter().collect()
+    } else {
+        usable
+    };
+    if usable.is_empty() {
+        return None;
+    }
+    if intent == Intent::Amend {
+        let not_old: Vec<&&AmountHit> = usable
+            .iter()
+            .filter(|h| !OLD_BEFORE.is_match(clause_before(text, h.start)))
+            .collect();
+        if let Some(h) = not_old
+            .iter()
+            .find(|h| NEW_BEFORE.is_match(&text[..h.start]))
+        {
+            return Some(h.money);
+        }
+        if let Some(h) = not_old.first() {
+            return Some(h.money);
+        }
+        return usable.last().map(|h| h.money);
+    }
+    if let Some(h) = usable
+        .iter()
+        .find(|h| TOTAL_BEFORE.is_match(clause_before(text, h.start)))
+    {
+        return Some(h.money);
+    }
+    if usable.len() >= 3 {
+        for (k, h) in usable.iter().enumerate() {
+            let others: Option<Money> = usable
+                .iter()
+                .enumerate()
+                .filter(|(m, o)| *m != k && o.money != h.money)
+                .try_fold(Money::from_minor(0), |acc, (_, o)| acc.checked_add(o.money));
+            if others == Some(h.money) {
+                return Some(h.money);
+            }
+        }
+    }
+    usable.first().map(|h| h.money)
+}
+
+// ---------------------------------------------------------------------------
+// Order numbers
+// ---------------------------------------------------------------------------
+
+/// Words right before an order number that mark it as not the one acted on
+/// ("duplikat dari TU-…", "like last time TU-…").
+static ORDER_ASIDE_BEFORE: Pat = Pat::new(
+    r"(?i)\b(duplikat(nya)?( dari)?|duplicate( of)?|dobel( dari)?|double( of)?|sama dengan|same as|instead of|bukan|not|yang lama|old|sebelumnya|previous|last time|seperti)\b[^.!?\n]{0,25}$",
+);
+
+/// The order number that `text` is about: the first one not introduced as
+/// an aside; `None` when the text names none.
+pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
+    let found = OrderNumber::find_all(text, prefix);
+    if found.len() <= 1 {
+        return found.into_iter().next();
+    }
+    let upper = text.to_uppercase();
+    for n in &found {
+        let pos = position_of(&upper, n);
+        if let Some(p) = pos
+            && !ORDER_ASIDE_BEFORE.is_match(clause_before(text, p))
+        {
+            return Some(n.clone());
+        }
+    }
+    found.into_iter().next()
+}
+
+/// Byte position of the first spelling of `n` in the upper-cased text.
+fn position_of(upper: &str, n: &OrderNumber) -> Option<usize> {
+    let date = n.date().format("%Y%m%d").to_string();
+    let mut from = 0;
+    while let Some(p) = upper[from..].find(&date) {
+        let abs = from + p;
+        if upper[..abs]
+            .trim_end_matches([' ', '-', '_', '\\'])
+            .ends_with(n.prefix())
+        {
+            let back =
+                upper[..abs].trim_end_matches([' ', '-', '_', '\\']).len() - n.prefix().len();
+            return Some(back);
+        }
+        from = abs + date.len();
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------
+// Intent
+// ---------------------------------------------------------------------------
+
+static CANCEL: Pat = Pat::new(
+    r"(?i)\b(batal|batalkan|dibatalkan|batalin|dibatalin|pembatalan|cancel|cancell?ed|cancell?ation|cancelling|canceling|hapus(kan)? (pesanan|order|orderan)|(hapus|delete|remove)\s+(the |my |our |this )?(order|pesanan)|(order|pesanan)\w* (ini )?(dihapus|dihapuskan)|(tidak|gak|ga|nggak|ngga|enggak|tdk|gk) jadi (top ?up|topup|order|pesan|transfer|tf|isi)|void (the |this )?order)\b",
+);
+static AMEND: Pat = Pat::new(
+    r"(?i)\b((ubah|ubahkan|rubah|ganti|revisi|koreksi|perbaiki|ralat|edit|sesuaikan|update)\s+(jumlah|nominal|amount|angka|nilai|total)|(jumlah|nominal|amount)\w*\s+(di ?ubah|di ?ganti|di ?revisi|di ?koreksi|diperbaiki|di ?sesuaikan)|revisi|change (the |my |our )?(order )?amount|(correct|adjust|update|amend|modify|fix) (the |my |our )?(order |top-?up )?amount|amount (should|must) be|correction|amend|mengubah (jumlah|nominal))\b",
+);
+static STATUS: Pat = Pat::new(
+    r"(?i)\b(status(nya)?|any update|an update|update on|(kok|koq|kenapa|knp|kapan) (belum|blm|blom|gak|ga|nggak|tidak|tdk|masih|lama|diproses|masuk)|(belum|blm|blom|masih belum) (masuk|diproses|di proses|bertambah|nambah|ada|juga|terproses|dikonfirmasi|diverifikasi|update|berubah|terisi|sampai|diterima|kami terima)|not (yet )?(been )?(credited|received|processed|reflected|updated|added)|has not been|hasn't been|have not been|haven't been|haven'?t (received|seen)|still (not|waiting|pending)|sudah sampai mana|sampai mana|gimana (status|pesanan|order|top ?up|topup|ya|kak|min)|bagaimana (status|pesanan|order|top ?up|kabar|progres)|when will|how long|masih (diproses|pending|menunggu))\b",
+);
+static SLIP_STATEMENT: Pat = Pat::new(
+    r"(?i)\b((sudah|udah|udh|sdh|dah|telah|uda|sudh)\s+((saya|kami|aku|sy|gw|gue|kita)\s+)?(di)?(transfer|tf|trf|transfer|bayar|lunas|kirim (dana|uang)|melakukan (pembayaran|transfer)|membayar|mentransfer)|(saya|kami|aku|sy) (transfer|tf|bayar|bayarkan|transferkan) (kemarin|tadi|barusan)|terlampir|dilampirkan|lampirkan|kami lampirkan|saya lampirkan|lampiran|bukti (transfer|tf|trf|bayar|pembayaran)\w*|konfirmasi (pembayaran|transfer)|payment (done|made|sent|completed|confirmation|proof|receipt|slip)|transfer (done|made|completed|confirmation|proof|receipt|slip)|done (transfer|payment|tf)|(have|has|had|just) (transferred|paid|made (the|a|our) (payment|transfer)|sent the (payment|money|funds))|(we|i) (transferred|paid|wired|sent the payment)|please find attached|find attached|attached (is|are|please)|is attached|are attached|attached the|proof of (payment|transfer)|bank receipt|transfer receipt|receipt (for|of) (our|the|my))\b",
+);
+static REQUEST: Pat = Pat::new(
+    r"(?i)\b(top[ -]?up|topup|isi (saldo|ulang|deposit)|isi\b|tambah (saldo|deposit)|deposit|recharge|reload|refill|(buat|buatkan|bikin|bikinin|dibuatkan|create|open|set up|place)\s+(an? |new |baru )?(order|pesanan|top[ -]?up|invoice))\b",
+);
+static ACKNOWLEDGEMENT: Pat = Pat::new(
+    r"(?i)\b((sudah|telah|udah|dah) (masuk|diterima|kami terima|saya terima|berhasil|bertambah|terisi)|berhasil|received|credited|thank you for)\b",
+);
+static REQUEST_VERB: Pat = Pat::new(
+    r"(?i)\b(mau|ingin|pengen|pingin|mohon|tolong|minta|please|pls|plz|would like|want|wish|can (i|we)|could (you|we|i)|buat|buatkan|dibuatkan|bikin|lagi|request)\b",
+);
+
+/// Decides the intent of human text, in the contract's order: cancel,
+/// amend, slip when a proof is attached, status, slip by statement,
+/// request (a top-up word and an amount), unknown.
+pub(crate) fn classify(text: &str, slips: usize, has_amount: bool) -> Intent {
+    let text = text.replace(['’', '‘'], "'");
+    if CANCEL.is_match(&text) {
+        return Intent::Cancel;
+    }
+    if AMEND.is_match(&text) {
+        return Intent::Amend;
+    }
+    if slips > 0 {
+        return Intent::Slip;
+    }
+    if STATUS.is_match(&text) {
+        return Intent::Status;
+    }
+    if SLIP_STATEMENT.is_match(&text) {
+        return Intent::Slip;
+    }
+    if has_amount
+        && REQUEST.is_match(&text)
+        && (REQUEST_VERB.is_match(&text) || !ACKNOWLEDGEMENT.is_match(&text))
+    {
+        return Intent::Request;
+    }
+    Intent::Unknown
+}
+
+#[cfg(test)]
+pub(crate) const ALL_PATTERNS: &[&Pat] = &[
+    &ATTRIBUTION,
+    &ATTRIBUTION_START,
+    &ATTRIBUTION_END,
+    &FORWARD_MARKER,
+    &ORIGINAL_MARKER,
+    &HEADER_LINE,
+    &HEADER_FROM,
+    &HEADER_WHEN,
+    &HEADER_SUBJECT,
+    &SEPARATOR,
+    &MOBILE_FOOTER,
+    &CLOSING,
+    &DISCLAIMER,
+    &CID_SRC,
+    &ATTR_WIDTH,
+    &ATTR_HEIGHT,
+    &NUMBER,
+    &AMOUNT_LEAD,
+    &DISTRACTOR_BEFORE,
+    &NEGATED_BEFORE,
+    &OLD_BEFORE,
+    &NEW_BEFORE,
+    &TOTAL_BEFORE,
+    &ORDER_ASIDE_BEFORE,
+    &CANCEL,
+    &AMEND,
+    &STATUS,
+    &SLIP_STATEMENT,
+    &REQUEST,
+    &ACKNOWLEDGEMENT,
+    &REQUEST_VERB,
+];
