@@ -208,6 +208,9 @@ pub enum EmailError {
         /// Why.
         reason: String,
     },
+    /// [`Mailer::smtp`] was called outside a Tokio runtime.
+    #[error("The SMTP mailer must be created inside the Tokio runtime")]
+    NoRuntime,
     /// TLS settings were refused.
     #[error("Cannot set up TLS for SMTP server {host}: {reason}")]
     Tls {
@@ -358,11 +361,18 @@ impl fmt::Debug for SmtpMailer {
 }
 
 impl Mailer {
-    /// A mailer for the SMTP server in `cfg`. Does not connect; see [`Mailer::check`].
+    /// A mailer for the SMTP server in `cfg`. Does not connect; see
+    /// [`Mailer::check`]. Call it inside the Tokio runtime: lettre's
+    /// connection pool starts its idle-connection reaper when it is built.
     ///
     /// # Errors
-    /// An unreadable or invalid `ca_file`, or TLS settings rustls refuses.
+    /// An unreadable or invalid `ca_file`, TLS settings rustls refuses, or no
+    /// Tokio runtime.
     pub fn smtp(cfg: &SmtpConfig) -> Result<Mailer, EmailError> {
+        // Without a runtime lettre's pool panics (also when dropped).
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(EmailError::NoRuntime);
+        }
         let tls_err = |reason: String| EmailError::Tls {
             host: cfg.host.clone(),
             reason,
@@ -591,8 +601,12 @@ mod tests {
         let ct = parsed.content_type().expect("content type");
         assert_eq!(ct.ctype(), "multipart");
         assert_eq!(ct.subtype(), Some("alternative"));
+        // Line ends travel as CRLF, as MIME requires.
         assert_eq!(
-            parsed.body_text(0).as_deref(),
+            parsed
+                .body_text(0)
+                .map(|t| t.replace("\r\n", "\n"))
+                .as_deref(),
             Some("Yth. Budi,\n\nSaldo baru: Rp 4.250.000\n")
         );
         assert!(
@@ -665,8 +679,8 @@ mod tests {
         assert!(parsed.header_raw("Bcc").is_none());
     }
 
-    #[test]
-    fn debug_never_prints_the_password() {
+    #[tokio::test]
+    async fn debug_never_prints_the_password() {
         let cfg = SmtpConfig {
             username: Some("desk".to_owned()),
             password: Some(SecretString::from("hunter2-secret")),
@@ -677,6 +691,12 @@ mod tests {
         assert!(shown.contains("[redacted]"));
         let mailer = Mailer::smtp(&cfg).expect("mailer");
         assert!(!format!("{mailer:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn smtp_mailer_outside_a_runtime_is_an_error_not_a_panic() {
+        let err = Mailer::smtp(&SmtpConfig::default()).expect_err("no runtime");
+        assert!(matches!(err, EmailError::NoRuntime), "{err}");
     }
 
     #[test]

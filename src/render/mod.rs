@@ -6,6 +6,9 @@
 //! - [`receipt`]: [`render_receipt`] from a [`ReceiptData`].
 //! - [`words`]: amounts in words for the receipt.
 
+pub mod receipt;
 pub mod templates;
+pub mod words;
 
+pub use receipt::{ReceiptData, ReceiptError, render_receipt};
 pub use templates::{EmailKind, RenderedEmail, TemplateError, Templates};

@@ -51,6 +51,8 @@
 //! | `limits_exceeded` | `user_name`, `limit_name` (already in the account's language), `limit_value` (formatted), `support_email`, `seller_name` |
 //! | `sign_in_link` | `user_name`, `company`, `sign_in_link`, `expires`, `seller_name` |
 //! | `link_code` | `user_name`, `company`, `code`, `expires`, `seller_name` |
+//! | `order_status` | `user_name`, `company`, `order_number` (empty string when the account has no active order), `new_balance` (current balance), `seller_name`; and only when `order_number` is not empty: `order_time`, `amount`, `status_name` (display name in the account's language), `status_link` |
+//! | `action_refused` | `user_name`, `order_number` (may be empty), `reason` (why it was refused), `support_email`, `seller_name` |
 //!
 //! [`EmailKind::variables`] lists the same names in code, and
 //! [`EmailKind::sample_vars`] gives a documented example value for each.
@@ -92,11 +94,17 @@ pub enum EmailKind {
     SignInLink,
     /// A one-time code to link a Discord user to the account.
     LinkCode,
+    /// An answer to a status question: the order's status (or that there is
+    /// no active order) and the balance.
+    OrderStatus,
+    /// The customer asked for something the desk refused (e.g. cancelling a
+    /// paid order): the reason.
+    ActionRefused,
 }
 
 impl EmailKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [EmailKind; 11] = [
+    pub const ALL: [EmailKind; 13] = [
         EmailKind::OrderCreated,
         EmailKind::SubmissionReceived,
         EmailKind::Paid,
@@ -108,6 +116,8 @@ impl EmailKind {
         EmailKind::LimitsExceeded,
         EmailKind::SignInLink,
         EmailKind::LinkCode,
+        EmailKind::OrderStatus,
+        EmailKind::ActionRefused,
     ];
 
     /// The template's file name without `.md` (and the serde name).
@@ -124,6 +134,8 @@ impl EmailKind {
             EmailKind::LimitsExceeded => "limits_exceeded",
             EmailKind::SignInLink => "sign_in_link",
             EmailKind::LinkCode => "link_code",
+            EmailKind::OrderStatus => "order_status",
+            EmailKind::ActionRefused => "action_refused",
         }
     }
 
@@ -196,6 +208,24 @@ impl EmailKind {
                 "seller_name",
             ],
             EmailKind::LinkCode => &["user_name", "company", "code", "expires", "seller_name"],
+            EmailKind::OrderStatus => &[
+                "user_name",
+                "company",
+                "order_number",
+                "order_time",
+                "amount",
+                "status_name",
+                "status_link",
+                "new_balance",
+                "seller_name",
+            ],
+            EmailKind::ActionRefused => &[
+                "user_name",
+                "order_number",
+                "reason",
+                "support_email",
+                "seller_name",
+            ],
         }
     }
 
@@ -203,6 +233,10 @@ impl EmailKind {
     /// kind's own, formatted as the desk formats them for `lang`. Used to check
     /// override templates at load time, by tests, and for previews.
     pub fn sample_vars(self, lang: Lang) -> Value {
+        let (status_name, refusal) = match lang {
+            Lang::Id => ("Dealing", "Pesanan yang sudah Lunas tidak dapat dibatalkan"),
+            Lang::En => ("Dealing", "A paid order cannot be cancelled"),
+        };
         let (amount, balance, order_time, expires, limit_name, limit_value, reason) = match lang {
             Lang::Id => (
                 "Rp 1.500.000",
@@ -273,6 +307,18 @@ impl EmailKind {
             EmailKind::LinkCode => json!({
                 "code": "482915",
                 "expires": expires,
+            }),
+            EmailKind::OrderStatus => json!({
+                "order_number": "TU-20260812-0001",
+                "order_time": order_time,
+                "amount": amount,
+                "status_name": status_name,
+                "status_link": "https://topup.example.com/o/3f9c2a",
+                "new_balance": balance,
+            }),
+            EmailKind::ActionRefused => json!({
+                "order_number": "TU-20260812-0001",
+                "reason": refusal,
             }),
         };
         if let (Some(all), Value::Object(own)) = (vars.as_object_mut(), own) {
@@ -406,6 +452,12 @@ fn embedded_source(kind: EmailKind, lang: Lang) -> &'static str {
                 }
                 EmailKind::LinkCode => {
                     include_str!(concat!("../../prompts/", $lang, "/link_code.md"))
+                }
+                EmailKind::OrderStatus => {
+                    include_str!(concat!("../../prompts/", $lang, "/order_status.md"))
+                }
+                EmailKind::ActionRefused => {
+                    include_str!(concat!("../../prompts/", $lang, "/action_refused.md"))
                 }
             }
         };
@@ -601,8 +653,8 @@ impl Templates {
     /// Renders one email.
     ///
     /// # Errors
-    /// [`TemplateError::MissingVariable`] naming the first variable the
-    /// template uses that `vars` lacks; [`TemplateError::Render`] for any other
+    /// [`TemplateError::MissingVariable`] naming a variable the template
+    /// needed that `vars` lacks; [`TemplateError::Render`] for any other
     /// template failure; [`TemplateError::VarsNotObject`].
     pub fn render(
         &self,
@@ -629,21 +681,28 @@ impl Templates {
                         name: name.clone(),
                         detail: error_detail(&e),
                     })?;
-            let mut missing: Vec<String> = template
-                .undeclared_variables(false)
-                .into_iter()
-                .filter(|v| !map.contains_key(v) && !GLOBALS.contains(&v.as_str()))
-                .collect();
-            missing.sort();
-            if let Some(variable) = missing.into_iter().next() {
-                return Err(TemplateError::MissingVariable {
+            template.render(&ctx).map_err(|e| {
+                // Name the variable: minijinja only says "undefined value".
+                // Rendering first lets a template use a variable inside an
+                // `{% if %}` branch the caller's values never reach.
+                if e.kind() == minijinja::ErrorKind::UndefinedError {
+                    let mut missing: Vec<String> = template
+                        .undeclared_variables(false)
+                        .into_iter()
+                        .filter(|v| !map.contains_key(v) && !GLOBALS.contains(&v.as_str()))
+                        .collect();
+                    missing.sort();
+                    if let Some(variable) = missing.into_iter().next() {
+                        return TemplateError::MissingVariable {
+                            name: name.clone(),
+                            variable,
+                        };
+                    }
+                }
+                TemplateError::Render {
                     name: name.clone(),
-                    variable,
-                });
-            }
-            template.render(&ctx).map_err(|e| TemplateError::Render {
-                name: name.clone(),
-                detail: error_detail(&e),
+                    detail: error_detail(&e),
+                }
             })
         };
 
