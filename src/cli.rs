@@ -1,0 +1,626 @@
+//! The `topup` command line: `run`, and the operator's commands, all on the
+//! same store as the daemon. Output is for people, or JSON with `--json`.
+//! Invalid input (unknown order, bad amount, refused transition) prints one
+//! line and exits with code 2; other failures exit with 1.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::app::Application;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::desk::{Actor, Decision, Desk, DeskError, RejectReason};
+use crate::domain::Lang;
+use crate::domain::money::Money;
+use crate::domain::order::OrderStatus;
+use crate::store::StoreError;
+use crate::store::accounts;
+use crate::store::orders;
+use crate::store::outbox;
+
+/// A prepaid-balance top-up desk run by email and chat.
+#[derive(Debug, Parser)]
+#[command(name = "topup", version, about)]
+pub struct Cli {
+    /// Config file (TOML). Also `TOPUP_CONFIG`. Without one, embedded defaults are used.
+    #[arg(long, global = true, env = "TOPUP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data folder (SQLite file, inbox, outbox, slips). Overrides `data_dir` of the config.
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: everything that is configured (embedded defaults without a config).
+    Run,
+    /// Create or update the database schema.
+    Migrate,
+    /// Print what the parser understands of messages (`.eml` as email, `.txt` as chat), one JSON line each.
+    Parse {
+        /// Message files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Customer accounts.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Users of accounts (main user and PIC users).
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Receivables staff.
+    #[command(subcommand)]
+    Staff(StaffCmd),
+    /// Orders.
+    #[command(subcommand)]
+    Order(OrderCmd),
+    /// An account's balance.
+    Balance {
+        /// Account id or exact name.
+        account: String,
+    },
+    /// Outgoing mail and chat updates.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+    /// Apply the time limits (24 h / 120 h) once, now.
+    Expire,
+    /// Check the config, and reach the configured servers.
+    CheckConfig,
+}
+
+/// `topup account ...`
+#[derive(Debug, Subcommand)]
+pub enum AccountCmd {
+    /// Add an account with its main user.
+    Add {
+        /// Company name.
+        name: String,
+        /// The main user's email address.
+        #[arg(long)]
+        email: String,
+        /// Language of its mail: `id` or `en`.
+        #[arg(long, value_parser = parse_lang)]
+        lang: Option<Lang>,
+    },
+    /// List accounts with their balances.
+    List,
+}
+
+/// `topup user ...`
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a user to an account.
+    Add {
+        /// Account id or exact name.
+        account: String,
+        /// The user's email address.
+        email: String,
+        /// `pic` (default) or `main`.
+        #[arg(long, default_value = "pic", value_parser = ["pic", "main"])]
+        role: String,
+        /// Discord user id.
+        #[arg(long)]
+        discord: Option<String>,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List users (of one account).
+    List {
+        /// Account id or exact name.
+        account: Option<String>,
+    },
+}
+
+/// `topup staff ...`
+#[derive(Debug, Subcommand)]
+pub enum StaffCmd {
+    /// Add a staff member.
+    Add {
+        /// Unique name.
+        name: String,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Discord user id.
+        #[arg(long)]
+        discord: Option<String>,
+        /// Password for the staff web board (or `TOPUP_STAFF_PASSWORD`).
+        #[arg(long, env = "TOPUP_STAFF_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// List staff.
+    List,
+}
+
+/// `topup order ...`
+#[derive(Debug, Subcommand)]
+pub enum OrderCmd {
+    /// List orders, newest first.
+    List {
+        /// Only this status.
+        #[arg(long, value_parser = parse_status)]
+        status: Option<OrderStatus>,
+        /// Only this account (id or exact name).
+        #[arg(long)]
+        account: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Show an order with its timeline.
+    Show(OrderArg),
+    /// Approve a submitted order (credits the balance once).
+    Approve {
+        /// Order number.
+        order: String,
+        /// Staff member deciding (name, email or Discord id).
+        #[arg(long)]
+        staff: String,
+        /// Credit this amount instead of the claimed one.
+        #[arg(long, value_parser = parse_money)]
+        amount: Option<Money>,
+    },
+    /// Reject a submitted order.
+    Reject {
+        /// Order number.
+        order: String,
+        /// Staff member deciding.
+        #[arg(long)]
+        staff: String,
+        /// `amount_differs`, `not_received`, or free text.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Cancel an order for the customer.
+    Cancel(OrderArg),
+    /// Write the PDF receipt of a paid order.
+    Receipt {
+        /// Order number.
+        order: String,
+        /// Output file (default `<ORDER>.pdf`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// An order argument.
+#[derive(Debug, Args)]
+pub struct OrderArg {
+    /// Order number, in any form a customer would type.
+    pub order: String,
+}
+
+/// `topup outbox ...`
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// List outbox rows (newest first).
+    List {
+        /// `pending`, `sent` or `dead`.
+        #[arg(long, value_parser = ["pending", "sent", "dead"])]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put a dead row back in the queue.
+    Retry {
+        /// Row id.
+        id: i64,
+    },
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::parse(s)
+}
+
+fn parse_status(s: &str) -> Result<OrderStatus, String> {
+    OrderStatus::parse(s)
+}
+
+fn parse_money(s: &str) -> Result<Money, String> {
+    Money::parse(s).map_err(|e| e.to_string())
+}
+
+/// An error that ends the command: the message, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// 2 for invalid input or a refused action, 1 for everything else.
+    pub code: i32,
+    /// What the operator reads.
+    pub message: String,
+}
+
+impl From<DeskError> for Failure {
+    fn from(e: DeskError) -> Self {
+        let code = match e {
+            DeskError::Store(StoreError::Db(_)) | DeskError::Internal(_) => 1,
+            DeskError::Store(_) => 2,
+            _ => 2,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::from(DeskError::Store(e))
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::from(DeskError::from(e))
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure {
+            code: 1,
+            message: format!("{e:#}"),
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Failure {
+    Failure {
+        code: 2,
+        message: message.into(),
+    }
+}
+
+/// Loads settings for `cli` (file, env, `--data-dir`) and checks them.
+///
+/// # Errors
+/// Every problem with the config, in one message.
+pub fn settings(cli: &Cli) -> Result<Settings, Failure> {
+    let mut settings = Settings::load(cli.config.as_deref()).map_err(|e| invalid(format!("{e:#}")))?;
+    if let Some(dir) = &cli.data_dir {
+        settings.data_dir = dir.clone();
+    }
+    let problems = settings.validate();
+    if !problems.is_empty() {
+        return Err(invalid(format!(
+            "The config has {} problem(s):\n  - {}",
+            problems.len(),
+            problems.join("\n  - ")
+        )));
+    }
+    Ok(settings)
+}
+
+/// Runs the command line.
+///
+/// # Errors
+/// A [`Failure`] with the message and exit code.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Parse { files } = &cli.command {
+        return parse(&cli, files);
+    }
+    let settings = Arc::new(settings(&cli)?);
+    let clock: SharedClock = Arc::new(SystemClock);
+    if let Command::Run = cli.command {
+        let app = Application::build(settings, clock).await?;
+        app.run_until_signal().await?;
+        return Ok(());
+    }
+    if let Command::CheckConfig = cli.command {
+        return crate::app::check_config(&settings).await.map_err(Failure::from);
+    }
+    let desk = Application::open_desk(settings, clock).await?;
+    let result = operate(&cli, &desk).await;
+    desk.store().close().await;
+    result
+}
+
+fn parse(cli: &Cli, files: &[PathBuf]) -> Result<(), Failure> {
+    let prefix = Settings::load(cli.config.as_deref())
+        .map(|s| s.desk.order_prefix)
+        .unwrap_or_else(|_| "TU".into());
+    let mut failed = 0;
+    for f in files {
+        match crate::intake::parse_file(f, &prefix) {
+            Ok(v) => println!("{v}"),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{}: {e:#}", f.display());
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(invalid(format!("{failed} file(s) could not be read")));
+    }
+    Ok(())
+}
+
+fn print<T: serde::Serialize>(cli: &Cli, value: &T, text: impl FnOnce() -> String) {
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    } else {
+        println!("{}", text());
+    }
+}
+
+async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
+    let store = desk.store();
+    let now = desk.now();
+    let mut conn = store.pool().acquire().await?;
+    match &cli.command {
+        Command::Run | Command::Parse { .. } | Command::CheckConfig => {}
+        Command::Migrate => {
+            // Application::open_desk has migrated already.
+            print(cli, &json!({"migrated": true}), || "Database is up to date.".into());
+        }
+        Command::Account(AccountCmd::Add { name, email, lang }) => {
+            let lang = lang.unwrap_or(desk.settings().desk.default_lang);
+            if name.trim().is_empty() {
+                return Err(invalid("the account name is empty"));
+            }
+            let mut tx = store.begin_write().await?;
+            let account = accounts::add_account(&mut tx, name.trim(), email, lang, now).await?;
+            tx.commit().await?;
+            print(cli, &account, || {
+                format!("Added account {} (id {}, {}), main user {}", account.name, account.id, lang, accounts::normalise_email(email))
+            });
+        }
+        Command::Account(AccountCmd::List) => {
+            let list = accounts::list_accounts(&mut conn).await?;
+            let mut rows = Vec::new();
+            for a in list {
+                let balance = accounts::balance(&mut conn, a.id).await?;
+                rows.push((a, balance));
+            }
+            let json_rows: Vec<_> = rows
+                .iter()
+                .map(|(a, b)| json!({"id": a.id, "name": a.name, "lang": a.lang, "balance": Money::from_minor(*b).to_plain()}))
+                .collect();
+            print(cli, &json_rows, || {
+                let mut out = format!("{:>4}  {:<32} {:<4} {:>20}\n", "id", "name", "lang", "balance");
+                for (a, b) in &rows {
+                    out.push_str(&format!(
+                        "{:>4}  {:<32} {:<4} {:>20}\n",
+                        a.id,
+                        a.name,
+                        a.lang,
+                        Money::from_minor(*b).display(a.lang())
+                    ));
+                }
+                out.trim_end().to_string()
+            });
+        }
+        Command::User(UserCmd::Add { account, email, role, discord, name }) => {
+            let mut tx = store.begin_write().await?;
+            let acc = accounts::find_account(&mut tx, account).await?;
+            let user = accounts::add_user(&mut tx, acc.id, email, role, name, discord.as_deref(), now).await?;
+            tx.commit().await?;
+            print(cli, &user, || format!("Added {} user {} to {}", user.role, user.primary_email(), acc.name));
+        }
+        Command::User(UserCmd::List { account }) => {
+            let account_id = match account {
+                Some(a) => Some(accounts::find_account(&mut conn, a).await?.id),
+                None => None,
+            };
+            let users = accounts::list_users(&mut conn, account_id).await?;
+            print(cli, &users, || {
+                let mut out = format!("{:>4}  {:>7}  {:<5} {:<36} {}\n", "id", "account", "role", "email", "discord");
+                for u in &users {
+                    out.push_str(&format!(
+                        "{:>4}  {:>7}  {:<5} {:<36} {}\n",
+                        u.id,
+                        u.account_id,
+                        u.role,
+                        u.emails,
+                        u.discord_id.as_deref().unwrap_or("-")
+                    ));
+                }
+                out.trim_end().to_string()
+            });
+        }
+        Command::Staff(StaffCmd::Add { name, email, discord, password }) => {
+            let hash = match password {
+                Some(p) => Some(crate::web::auth::hash_password(p).map_err(|e| invalid(e.to_string()))?),
+                None => None,
+            };
+            let mut tx = store.begin_write().await?;
+            let staff = accounts::add_staff(&mut tx, name.trim(), email.as_deref(), discord.as_deref(), hash.as_deref(), now).await?;
+            tx.commit().await?;
+            print(cli, &staff, || format!("Added staff member {}", staff.name));
+        }
+        Command::Staff(StaffCmd::List) => {
+            let staff = accounts::list_staff(&mut conn).await?;
+            print(cli, &staff, || {
+                let mut out = format!("{:>4}  {:<24} {:<32} {}\n", "id", "name", "email", "discord");
+                for s in &staff {
+                    out.push_str(&format!(
+                        "{:>4}  {:<24} {:<32} {}\n",
+                        s.id,
+                        s.name,
+                        s.email.as_deref().unwrap_or("-"),
+                        s.discord_id.as_deref().unwrap_or("-")
+                    ));
+                }
+                out.trim_end().to_string()
+            });
+        }
+        Command::Order(OrderCmd::List { status, account, limit }) => {
+            let account_id = match account {
+                Some(a) => Some(accounts::find_account(&mut conn, a).await?.id),
+                None => None,
+            };
+            let list = orders::list(&mut conn, *status, account_id, *limit).await?;
+            print(cli, &list, || {
+                let mut out = format!(
+                    "{:<20} {:<16} {:>18}  {:<18} {}\n",
+                    "order", "status", "amount", "created", "account"
+                );
+                for o in &list {
+                    out.push_str(&format!(
+                        "{:<20} {:<16} {:>18}  {:<18} {}\n",
+                        o.number,
+                        o.status,
+                        o.amount_minor.map(|m| Money::from_minor(m).to_plain()).unwrap_or_else(|| "-".into()),
+                        crate::clock::format_ms(o.created_at).trim_end_matches(" UTC"),
+                        o.account_id
+                    ));
+                }
+                out.trim_end().to_string()
+            });
+        }
+        Command::Order(OrderCmd::Show(OrderArg { order })) => {
+            let number = desk.parse_order_number(order)?;
+            let view = desk.view(&number).await?;
+            print(cli, &view, || show_order(desk, &view));
+        }
+        Command::Order(OrderCmd::Approve { order, staff, amount }) => {
+            let number = desk.parse_order_number(order)?;
+            let staff = desk.staff(staff).await?;
+            let o = desk.decide(&number, &staff, &Decision::Approve { amount: *amount }).await?;
+            let mut c = store.pool().acquire().await?;
+            let balance = accounts::balance(&mut c, o.account_id).await?;
+            print(cli, &o, || {
+                format!(
+                    "Approved {}: credited {}; balance now {}",
+                    o.number,
+                    Money::from_minor(o.paid_minor.unwrap_or_default()).to_plain(),
+                    Money::from_minor(balance).to_plain()
+                )
+            });
+        }
+        Command::Order(OrderCmd::Reject { order, staff, reason }) => {
+            let number = desk.parse_order_number(order)?;
+            let staff = desk.staff(staff).await?;
+            if reason.trim().is_empty() {
+                return Err(invalid("a rejection needs a reason"));
+            }
+            let o = desk
+                .decide(&number, &staff, &Decision::Reject { reason: RejectReason::parse(reason) })
+                .await?;
+            print(cli, &o, || format!("Rejected {}: {}", o.number, o.reason.clone().unwrap_or_default()));
+        }
+        Command::Order(OrderCmd::Cancel(OrderArg { order })) => {
+            let number = desk.parse_order_number(order)?;
+            let o = desk.cancel(&Actor::Operator, &number, None).await?;
+            print(cli, &o, || format!("Cancelled {}", o.number));
+        }
+        Command::Order(OrderCmd::Receipt { order, out }) => {
+            let number = desk.parse_order_number(order)?;
+            let bytes = crate::outbox::deliver::receipt_for(desk, &number).await?;
+            let path = out.clone().unwrap_or_else(|| PathBuf::from(format!("{number}.pdf")));
+            std::fs::write(&path, &bytes)
+                .map_err(|e| Failure { code: 1, message: format!("Cannot write {}: {e}", path.display()) })?;
+            print(cli, &json!({"order": number.as_str(), "file": path, "bytes": bytes.len()}), || {
+                format!("Wrote receipt of {number} to {} ({} bytes)", path.display(), bytes.len())
+            });
+        }
+        Command::Balance { account } => {
+            let acc = accounts::find_account(&mut conn, account).await?;
+            let balance = accounts::balance(&mut conn, acc.id).await?;
+            let m = Money::from_minor(balance);
+            print(cli, &json!({"account": acc.name, "balance": m.to_plain(), "currency": desk.settings().desk.currency}), || {
+                format!("{}: {}", acc.name, m.display(acc.lang()))
+            });
+        }
+        Command::Outbox(OutboxCmd::List { status, limit }) => {
+            let rows = outbox::list(&mut conn, status.as_deref(), *limit).await?;
+            print(cli, &rows, || {
+                let mut out = format!("{:>5}  {:<12} {:<8} {:>8}  {:<32} {}\n", "id", "kind", "status", "attempts", "recipient", "last error");
+                for r in &rows {
+                    out.push_str(&format!(
+                        "{:>5}  {:<12} {:<8} {:>8}  {:<32} {}\n",
+                        r.id,
+                        r.kind,
+                        r.status,
+                        r.attempts,
+                        r.recipient,
+                        r.last_error.as_deref().unwrap_or("")
+                    ));
+                }
+                out.trim_end().to_string()
+            });
+        }
+        Command::Outbox(OutboxCmd::Retry { id }) => {
+            let mut tx = store.begin_write().await?;
+            let ok = outbox::retry(&mut tx, *id, now).await?;
+            tx.commit().await?;
+            if !ok {
+                return Err(invalid(format!("outbox row {id} is not dead (only dead rows can be retried)")));
+            }
+            desk.outbox_bell().notify_one();
+            print(cli, &json!({"retried": id}), || format!("Outbox row {id} will be sent again"));
+        }
+        Command::Expire => {
+            let n = desk.expire_due().await?;
+            print(cli, &json!({"expired": n}), || format!("{n} order(s) moved by the time limits"));
+        }
+    }
+    Ok(())
+}
+
+fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
+    let o = &v.order;
+    let lang = v.account.lang();
+    let money = |m: Option<i64>| m.map(|m| Money::from_minor(m).display(lang)).unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    out.push_str(&format!("Order     {}\n", o.number));
+    out.push_str(&format!("Status    {} ({})\n", o.status, o.status().display_name(lang)));
+    out.push_str(&format!("Account   {} (id {})\n", v.account.name, v.account.id));
+    if let Some(u) = &v.user {
+        out.push_str(&format!("User      {} ({})\n", u.label(), u.role));
+    }
+    out.push_str(&format!("Amount    {}\n", money(o.amount_minor)));
+    if o.paid_minor.is_some() {
+        out.push_str(&format!("Credited  {}\n", money(o.paid_minor)));
+    }
+    out.push_str(&format!("Created   {}\n", desk.format_time(o.created_at)));
+    if let Some(t) = o.submitted_at {
+        out.push_str(&format!("Submitted {}\n", desk.format_time(t)));
+    }
+    if let Some(by) = &o.decided_by {
+        out.push_str(&format!("Decided   by {by} at {}\n", o.decided_at.map(|t| desk.format_time(t)).unwrap_or_default()));
+    }
+    if let Some(r) = &o.reason {
+        out.push_str(&format!("Reason    {r}\n"));
+    }
+    if !o.flags.is_empty() {
+        out.push_str(&format!("Flags     {}\n", o.flags));
+    }
+    out.push_str(&format!("Link      {}\n", desk.status_link(&o.token)));
+    out.push_str(&format!("Balance   {}\n", money(Some(v.balance_minor))));
+    if !v.slips.is_empty() {
+        out.push_str("Slips\n");
+        for s in &v.slips {
+            out.push_str(&format!("  {} {} ({} bytes) {}\n", &s.hash[..12], s.content_type, s.size, s.file_name));
+        }
+    }
+    out.push_str("Timeline\n");
+    for e in &v.events {
+        let moved = match (&e.from_status, &e.to_status) {
+            (Some(f), Some(t)) => format!("{f} -> {t}"),
+            (None, Some(t)) => format!("-> {t}"),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  {}  {:<16} {:<28} {} {}\n",
+            desk.format_time(e.at),
+            e.event,
+            format!("{} {}", e.actor_kind, e.actor),
+            moved,
+            e.reason.as_deref().unwrap_or("")
+        ));
+    }
+    out.trim_end().to_string()
+}

@@ -1,0 +1,527 @@
+//! Settings: embedded defaults, then the TOML file (`--config` or
+//! `TOPUP_CONFIG`), then environment variables `TOPUP__SECTION__KEY`.
+//!
+//! [`Settings::default`] *is* the embedded default that `topup run` uses with
+//! no config at all: SQLite and Maildir under `./data`, `.eml` files for
+//! outgoing mail, the web server on 127.0.0.1. Settings are passed down, never
+//! kept in a global. Secrets are [`SecretString`]s, which never print.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+use crate::domain::Lang;
+use crate::outbox::email::SmtpConfig;
+
+/// The whole settings tree.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Folder for the SQLite file, inbox, outbox and slips (relative paths below resolve against it).
+    pub data_dir: PathBuf,
+    /// Where orders are stored.
+    pub database: DatabaseSettings,
+    /// The desk's business rules: prefix, currency, limits in hours, bank accounts, seller.
+    pub desk: DeskSettings,
+    /// Size limits for inbound messages.
+    pub limits: LimitSettings,
+    /// Mail in and out.
+    pub mail: MailSettings,
+    /// The web server.
+    pub web: WebSettings,
+    /// Discord bot and channels.
+    pub discord: DiscordSettings,
+    /// Outbox delivery retries.
+    pub outbox: OutboxSettings,
+    /// Where slip files are kept.
+    pub slips: SlipSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("./data"),
+            database: DatabaseSettings::default(),
+            desk: DeskSettings::default(),
+            limits: LimitSettings::default(),
+            mail: MailSettings::default(),
+            web: WebSettings::default(),
+            discord: DiscordSettings::default(),
+            outbox: OutboxSettings::default(),
+            slips: SlipSettings::default(),
+        }
+    }
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`. Empty: `<data_dir>/topup.db`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: String::new(),
+            max_connections: 8,
+        }
+    }
+}
+
+/// A bank account customers pay into.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BankAccount {
+    /// Bank name, e.g. `BCA`.
+    pub bank: String,
+    /// Account number as printed.
+    pub account_number: String,
+    /// Name on the account.
+    pub account_name: String,
+}
+
+/// Business rules of the desk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeskSettings {
+    /// Order number prefix (`TU` gives `TU-20261125-0001`).
+    pub order_prefix: String,
+    /// ISO currency code of all amounts.
+    pub currency: String,
+    /// Language of accounts created without one.
+    pub default_lang: Lang,
+    /// A submission not confirmed within this many hours becomes `payment_failure`.
+    pub confirm_hours: i64,
+    /// An open order with no slip within this many hours becomes `closed`.
+    pub close_hours: i64,
+    /// Offset of the desk's local time from UTC in minutes (order-number dates; WIB = 420).
+    pub utc_offset_minutes: i32,
+    /// Base URL of the web server as customers reach it (links in emails).
+    pub public_url: String,
+    /// Seller name on receipts and emails.
+    pub seller_name: String,
+    /// Seller address on receipts.
+    pub seller_address: String,
+    /// Address customers may write to for help.
+    pub support_email: String,
+    /// Accounts customers pay into.
+    pub bank_accounts: Vec<BankAccount>,
+    /// How often the scheduler checks the time limits, in seconds.
+    pub scheduler_interval_secs: u64,
+}
+
+impl Default for DeskSettings {
+    fn default() -> Self {
+        DeskSettings {
+            order_prefix: "TU".into(),
+            currency: "IDR".into(),
+            default_lang: Lang::Id,
+            confirm_hours: 24,
+            close_hours: 120,
+            utc_offset_minutes: 7 * 60,
+            public_url: "http://127.0.0.1:8080".into(),
+            seller_name: "Top-up Desk".into(),
+            seller_address: String::new(),
+            support_email: "topup@localhost".into(),
+            bank_accounts: vec![BankAccount {
+                bank: "BCA".into(),
+                account_number: "000-000-0000".into(),
+                account_name: "Top-up Desk (configure desk.bank_accounts)".into(),
+            }],
+            scheduler_interval_secs: 60,
+        }
+    }
+}
+
+/// Size limits for inbound messages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Largest accepted message, in bytes.
+    pub max_message_bytes: usize,
+    /// Largest accepted single attachment, in bytes.
+    pub max_attachment_bytes: usize,
+    /// Most slips accepted in one message.
+    pub max_attachments: usize,
+    /// At most this many automatic replies to one sender per hour (mail-loop guard).
+    pub replies_per_sender_per_hour: i64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            max_message_bytes: 25 * 1024 * 1024,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            max_attachments: 10,
+            replies_per_sender_per_hour: 10,
+        }
+    }
+}
+
+/// Mail settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// Address our mail comes from (and which we never answer).
+    pub from_address: String,
+    /// Display name on our mail.
+    pub from_name: String,
+    /// Maildir watched when no IMAP server is configured. Empty: `<data_dir>/inbox`.
+    pub maildir: PathBuf,
+    /// Folder of `.eml` files written when no SMTP server is configured. Empty: `<data_dir>/outbox`.
+    pub eml_dir: PathBuf,
+    /// Folder whose `<lang>/<kind>.md` files override the embedded templates.
+    pub templates_dir: Option<PathBuf>,
+    /// The authserv-id our own receiving server writes in `Authentication-Results`.
+    pub authserv_id: Option<String>,
+    /// Refuse (instead of flag) mail whose sender authentication did not pass.
+    pub refuse_unauthenticated: bool,
+    /// IMAP mailbox to watch instead of the Maildir.
+    pub imap: Option<ImapSettings>,
+    /// SMTP server to send through instead of writing `.eml` files.
+    pub smtp: Option<SmtpConfig>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            from_address: "topup@localhost".into(),
+            from_name: "Top-up Desk".into(),
+            maildir: PathBuf::new(),
+            eml_dir: PathBuf::new(),
+            templates_dir: None,
+            authserv_id: None,
+            refuse_unauthenticated: false,
+            imap: None,
+            smtp: None,
+        }
+    }
+}
+
+/// How to reach an IMAP server.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapTls {
+    /// Plain TCP (loopback only).
+    None,
+    /// Implicit TLS (port 993).
+    #[default]
+    Tls,
+}
+
+/// IMAP source settings.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapSettings {
+    /// Server host name.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// `tls` or `none`.
+    pub tls: ImapTls,
+    /// Extra root CA (PEM) to trust, for private servers.
+    pub ca_file: Option<PathBuf>,
+    /// Login name.
+    pub username: String,
+    /// Password (or `TOPUP__MAIL__IMAP__PASSWORD`).
+    pub password: SecretString,
+    /// Mailbox to watch.
+    pub mailbox: String,
+    /// Move processed mail here; empty keeps it in place, flagged `\Seen`.
+    pub processed_mailbox: String,
+    /// Re-issue IDLE after this many seconds (well under 29 minutes).
+    pub idle_secs: u64,
+    /// Timeout for every other IMAP command.
+    pub command_timeout_secs: u64,
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        ImapSettings {
+            host: "127.0.0.1".into(),
+            port: 993,
+            tls: ImapTls::Tls,
+            ca_file: None,
+            username: String::new(),
+            password: SecretString::from(String::new()),
+            mailbox: "INBOX".into(),
+            processed_mailbox: String::new(),
+            idle_secs: 600,
+            command_timeout_secs: 30,
+        }
+    }
+}
+
+impl std::fmt::Debug for ImapSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("mailbox", &self.mailbox)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Web server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Address to listen on. Port 0 picks a free port.
+    pub listen: String,
+    /// Largest accepted upload (slip) in bytes.
+    pub max_upload_bytes: usize,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            listen: "127.0.0.1:8080".into(),
+            max_upload_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Discord settings. Leave `token` empty to run without Discord.
+#[derive(Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscordSettings {
+    /// Bot token (or `TOPUP__DISCORD__TOKEN`).
+    pub token: Option<SecretString>,
+    /// Application id (for interaction responses and slash commands).
+    pub application_id: u64,
+    /// Application public key (hex), to verify the HTTP interactions endpoint.
+    pub public_key: String,
+    /// Channel where review cards are posted.
+    pub staff_channel_id: u64,
+    /// Roles whose members may approve or reject.
+    pub staff_role_ids: Vec<u64>,
+    /// Users who may approve or reject.
+    pub staff_user_ids: Vec<u64>,
+    /// Channels where customers may post slips.
+    pub intake_channel_ids: Vec<u64>,
+    /// Connect to the gateway (needed for intake channels and button clicks without the HTTP endpoint).
+    pub gateway: bool,
+    /// Base URL of Discord's API (tests point it at a fake).
+    pub api_base: Option<String>,
+}
+
+impl std::fmt::Debug for DiscordSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiscordSettings")
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .field("application_id", &self.application_id)
+            .field("staff_channel_id", &self.staff_channel_id)
+            .field("staff_role_ids", &self.staff_role_ids)
+            .field("staff_user_ids", &self.staff_user_ids)
+            .field("intake_channel_ids", &self.intake_channel_ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiscordSettings {
+    /// Discord is used when a bot token is configured.
+    pub fn enabled(&self) -> bool {
+        use secrecy::ExposeSecret;
+        self.token
+            .as_ref()
+            .is_some_and(|t| !t.expose_secret().is_empty())
+    }
+}
+
+/// Outbox delivery settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Give up (mark `dead`) after this many attempts.
+    pub max_attempts: i64,
+    /// First retry delay in seconds; doubles each attempt, with jitter.
+    pub base_backoff_secs: i64,
+    /// Longest retry delay in seconds.
+    pub max_backoff_secs: i64,
+    /// How often to look for due rows when nothing wakes the worker, in seconds.
+    pub poll_secs: u64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            max_attempts: 10,
+            base_backoff_secs: 15,
+            max_backoff_secs: 3600,
+            poll_secs: 5,
+        }
+    }
+}
+
+/// Where slip files live.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlipSettings {
+    /// Empty: `<data_dir>/slips`. Or an object-store URL such as `s3://bucket/prefix`.
+    pub store: String,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if any), then `TOPUP__SECTION__KEY` variables.
+    ///
+    /// # Errors
+    /// A file that cannot be read or a key that is unknown or of the wrong type.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut fig = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                anyhow::bail!("Config file {} does not exist", file.display());
+            }
+            fig = fig.merge(Toml::file(file));
+        }
+        fig = fig.merge(Env::prefixed("TOPUP__").split("__"));
+        let settings: Settings = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("Config is invalid: {e}"))?;
+        Ok(settings)
+    }
+
+    /// Every problem with these settings at once (empty when fine).
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let d = &self.desk;
+        if d.order_prefix.is_empty() || !d.order_prefix.chars().all(|c| c.is_ascii_alphabetic()) {
+            problems.push(format!(
+                "desk.order_prefix {:?} must be letters only",
+                d.order_prefix
+            ));
+        }
+        if d.confirm_hours <= 0 {
+            problems.push("desk.confirm_hours must be positive".into());
+        }
+        if d.close_hours <= 0 {
+            problems.push("desk.close_hours must be positive".into());
+        }
+        if d.bank_accounts.is_empty() {
+            problems.push("desk.bank_accounts needs at least one account".into());
+        }
+        if !(d.public_url.starts_with("http://") || d.public_url.starts_with("https://")) {
+            problems.push(format!(
+                "desk.public_url {:?} must start with http:// or https://",
+                d.public_url
+            ));
+        }
+        let url = &self.database.url;
+        if !url.is_empty() && !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
+            problems.push(format!(
+                "database.url must start with sqlite: or postgres:// (got {url:?})"
+            ));
+        }
+        if !self.mail.from_address.contains('@') {
+            problems.push("mail.from_address must be an email address".into());
+        }
+        if self.outbox.max_attempts < 1 {
+            problems.push("outbox.max_attempts must be at least 1".into());
+        }
+        if self.web.listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "web.listen {:?} must be an address like 127.0.0.1:8080",
+                self.web.listen
+            ));
+        }
+        if let Some(imap) = &self.mail.imap {
+            if imap.username.is_empty() {
+                problems.push("mail.imap.username is empty".into());
+            }
+            if imap.idle_secs == 0 || imap.idle_secs > 25 * 60 {
+                problems.push("mail.imap.idle_secs must be between 1 and 1500".into());
+            }
+        }
+        if self.discord.enabled() {
+            if self.discord.staff_channel_id == 0 {
+                problems.push("discord.staff_channel_id is needed with a bot token".into());
+            }
+            if self.discord.staff_role_ids.is_empty() && self.discord.staff_user_ids.is_empty() {
+                problems.push(
+                    "discord.staff_role_ids or discord.staff_user_ids must name who may decide"
+                        .into(),
+                );
+            }
+        }
+        problems
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("topup.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// `path` if set (relative to the data folder), else `<data_dir>/<default>`.
+    pub fn data_path(&self, path: &Path, default: &str) -> PathBuf {
+        if path.as_os_str().is_empty() {
+            self.data_dir.join(default)
+        } else if path.is_relative() {
+            self.data_dir.join(path)
+        } else {
+            path.to_path_buf()
+        }
+    }
+
+    /// The Maildir watched when no IMAP server is configured.
+    pub fn maildir_path(&self) -> PathBuf {
+        self.data_path(&self.mail.maildir, "inbox")
+    }
+
+    /// The folder `.eml` files are written to when no SMTP server is configured.
+    pub fn eml_dir_path(&self) -> PathBuf {
+        self.data_path(&self.mail.eml_dir, "outbox")
+    }
+
+    /// The local slip folder (when `slips.store` is not a URL).
+    pub fn slips_path(&self) -> PathBuf {
+        if self.slips.store.is_empty() {
+            self.data_dir.join("slips")
+        } else {
+            self.data_path(Path::new(&self.slips.store), "slips")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        let s = Settings::default();
+        assert_eq!(s.validate(), Vec::<String>::new());
+        assert!(s.database_url().starts_with("sqlite://./data/topup.db"));
+        assert_eq!(s.maildir_path(), PathBuf::from("./data/inbox"));
+    }
+
+    #[test]
+    fn validate_reports_every_problem_at_once() {
+        let mut s = Settings::default();
+        s.desk.confirm_hours = 0;
+        s.desk.order_prefix = "T-U".into();
+        s.web.listen = "nowhere".into();
+        let problems = s.validate();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut s = Settings::default();
+        s.discord.token = Some(SecretString::from("very-secret-token".to_string()));
+        let text = format!("{s:?}");
+        assert!(!text.contains("very-secret-token"), "{text}");
+    }
+}

@@ -1,0 +1,397 @@
+//! Inbound messages (email and chat) to desk effects.
+//!
+//! [`Desk::handle_inbound`] records the message once under every key it is
+//! known by (Message-ID, IMAP UIDVALIDITY/UID, chat message id) in the same
+//! transaction as its effect, so a restart or a redelivery never makes a
+//! second order. Automatic mail is recorded and never answered; mail from
+//! unknown addresses is kept for staff and answered politely; a refused
+//! action is answered with the reason. Only a database failure makes the
+//! call fail, and then nothing was recorded, so the source tries again.
+
+use serde_json::json;
+
+use super::notify::merge;
+use super::{Actor, Channel, Desk, DeskError, DeskResult, ReplyTo, StoredSlip};
+use crate::domain::Lang;
+use crate::domain::order::OrderStatus;
+use crate::intake::{Extraction, Intent};
+use crate::render::templates::EmailKind;
+use crate::store::Tx;
+use crate::store::accounts::{self, UserRow};
+use crate::store::inbound::{self as inbound_store, NewInbound};
+use crate::store::orders::{self, OrderRow};
+
+/// A message from a customer channel, understood but not yet acted on.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// Email or Discord.
+    pub channel: Channel,
+    /// Every key the message is known by (`msgid:<...>`, `imap:<box>:<uidvalidity>:<uid>`, `discord:<id>`).
+    pub keys: Vec<String>,
+    /// Sender: lowercase email address, or Discord user id.
+    pub sender: String,
+    /// Subject (email) or the start of the message (chat).
+    pub subject: String,
+    /// The email's Message-ID.
+    pub message_id: Option<String>,
+    /// In-Reply-To and References, oldest first.
+    pub thread_ids: Vec<String>,
+    /// What the parser understood.
+    pub extraction: Extraction,
+    /// The raw message, kept for staff.
+    pub raw: Option<Vec<u8>>,
+    /// Sender authentication (DMARC/SPF/DKIM by our receiving server) did not pass.
+    pub auth_failed: bool,
+}
+
+/// What the desk did with a message.
+#[derive(Debug, Clone)]
+pub struct InboundOutcome {
+    /// The inbound record; `None` when the message had been handled before.
+    pub inbound_id: Option<i64>,
+    /// One line for logs, staff and chat replies (`created TU-...`, `unknown_sender`, `refused: ...`).
+    pub outcome: String,
+    /// The order it affected.
+    pub order: Option<OrderRow>,
+}
+
+impl InboundOutcome {
+    /// True when the message had been recorded before and nothing was done.
+    pub fn duplicate(&self) -> bool {
+        self.inbound_id.is_none()
+    }
+}
+
+impl Desk {
+    /// Acts on one inbound message, once.
+    ///
+    /// # Errors
+    /// Only store failures (nothing was recorded; try again later).
+    pub async fn handle_inbound(&self, msg: Inbound) -> DeskResult<InboundOutcome> {
+        let limits = &self.settings.limits;
+        let raw_hash = match &msg.raw {
+            Some(raw) => Some(
+                self.slips
+                    .put(raw)
+                    .await
+                    .map_err(|e| DeskError::Internal(anyhow::anyhow!("Keeping the message failed: {e}")))?,
+            ),
+            None => None,
+        };
+        let over_limit = self.over_limit(&msg);
+        let slips = if over_limit.is_none() {
+            self.store_slips(&msg.extraction.slips).await?
+        } else {
+            Vec::new()
+        };
+        let mut tx = self.store.begin_write().await?;
+        let intent = msg.extraction.intent;
+        let inbound_id = match inbound_store::record(
+            &mut tx,
+            &NewInbound {
+                source: msg.channel.as_str(),
+                sender: &msg.sender,
+                subject: &msg.subject,
+                intent: &intent.to_string(),
+                raw_hash: raw_hash.as_deref(),
+            },
+            &msg.keys,
+            self.now(),
+        )
+        .await
+        {
+            Ok(Some(id)) => id,
+            Ok(None) | Err(crate::store::StoreError::Conflict(_)) => {
+                return Ok(InboundOutcome {
+                    inbound_id: None,
+                    outcome: "duplicate".into(),
+                    order: None,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let reply = (msg.channel == Channel::Email).then(|| ReplyTo {
+            address: msg.sender.clone(),
+            message_id: msg.message_id.clone(),
+            references: msg.thread_ids.clone(),
+            subject: msg.subject.clone(),
+        });
+        let (outcome, account_id, order) = self
+            .act(&mut tx, &msg, inbound_id, &slips, reply.as_ref(), over_limit, limits.max_attachments)
+            .await?;
+        inbound_store::set_outcome(&mut tx, inbound_id, &outcome, account_id, order.as_ref().map(|o| o.id))
+            .await?;
+        self.commit(tx, true).await?;
+        tracing::info!(
+            source_key = msg.keys.first().map(String::as_str).unwrap_or(""),
+            intent = %intent,
+            order = order.as_ref().map(|o| o.number.as_str()).unwrap_or(""),
+            "{outcome}"
+        );
+        Ok(InboundOutcome {
+            inbound_id: Some(inbound_id),
+            outcome,
+            order,
+        })
+    }
+
+    /// Which inbound limit the message breaks, if any: (name, value) in the account's words later.
+    fn over_limit(&self, msg: &Inbound) -> Option<Limit> {
+        let l = &self.settings.limits;
+        if msg.raw.as_ref().is_some_and(|r| r.len() > l.max_message_bytes) {
+            return Some(Limit::MessageSize(l.max_message_bytes));
+        }
+        if msg.extraction.slips.len() > l.max_attachments {
+            return Some(Limit::Attachments(l.max_attachments));
+        }
+        if msg
+            .extraction
+            .slips
+            .iter()
+            .any(|s| s.bytes.len() > l.max_attachment_bytes)
+        {
+            return Some(Limit::AttachmentSize(l.max_attachment_bytes));
+        }
+        None
+    }
+
+    /// The effect of a recorded message. Refusals are answered, not returned.
+    #[allow(clippy::too_many_arguments)]
+    async fn act(
+        &self,
+        tx: &mut Tx,
+        msg: &Inbound,
+        inbound_id: i64,
+        slips: &[StoredSlip],
+        reply: Option<&ReplyTo>,
+        over_limit: Option<Limit>,
+        _max_attachments: usize,
+    ) -> DeskResult<(String, Option<i64>, Option<OrderRow>)> {
+        let ex = &msg.extraction;
+        if ex.intent == Intent::Ignore {
+            return Ok(("ignored (automatic mail)".into(), None, None));
+        }
+        let user = match msg.channel {
+            Channel::Discord => accounts::user_by_discord(tx, &msg.sender).await?,
+            _ => accounts::user_by_email(tx, &msg.sender).await?,
+        };
+        let Some(user) = user else {
+            if let Some(r) = reply {
+                let lang = self.settings.desk.default_lang;
+                let vars = self.base_vars("", None, lang);
+                self.reply_email(tx, EmailKind::UnknownSender, lang, r, None, vars)
+                    .await?;
+            }
+            return Ok(("unknown_sender: kept for staff".into(), None, None));
+        };
+        let account = accounts::account_by_id(tx, user.account_id).await?;
+        let lang = account.lang();
+        if msg.auth_failed && self.settings.mail.refuse_unauthenticated {
+            // Replying to a forged From would mail an innocent party: keep it for staff only.
+            return Ok((
+                "refused: sender authentication failed; kept for staff".into(),
+                Some(account.id),
+                None,
+            ));
+        }
+        if let Some(limit) = over_limit {
+            if let Some(r) = reply {
+                let mut vars = self.base_vars(&account.name, Some(&user), lang);
+                let (name, value) = limit.describe(lang);
+                merge(&mut vars, json!({ "limit_name": name, "limit_value": value }));
+                self.reply_email(tx, EmailKind::LimitsExceeded, lang, r, None, vars)
+                    .await?;
+            }
+            return Ok((
+                format!("refused: {} over the limit; kept for staff", limit.describe(Lang::En).0),
+                Some(account.id),
+                None,
+            ));
+        }
+        let result = self.act_for_user(tx, msg, &user, inbound_id, slips, reply).await;
+        match result {
+            Ok((outcome, order)) => {
+                if let Some(o) = &order
+                    && msg.auth_failed
+                {
+                    let mut flags: Vec<&str> = o.flag_list();
+                    if !flags.contains(&"unauthenticated") {
+                        flags.push("unauthenticated");
+                        orders::set_flags(tx, o.id, &flags.join(",")).await?;
+                    }
+                }
+                Ok((outcome, Some(account.id), order))
+            }
+            Err(
+                e @ (DeskError::Refused(_)
+                | DeskError::NotYours(_)
+                | DeskError::UnknownOrder(_)
+                | DeskError::Invalid(_)
+                | DeskError::LostRace(_)),
+            ) => {
+                let text = e.to_string();
+                if let Some(r) = reply {
+                    let mut vars = self.base_vars(&account.name, Some(&user), lang);
+                    merge(&mut vars, json!({ "reason": text, "order_number": ex.order_number.as_ref().map(|n| n.to_string()).unwrap_or_default() }));
+                    self.reply_email(tx, EmailKind::ActionRefused, lang, r, None, vars)
+                        .await?;
+                }
+                Ok((format!("refused: {text}"), Some(account.id), None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn act_for_user(
+        &self,
+        tx: &mut Tx,
+        msg: &Inbound,
+        user: &UserRow,
+        inbound_id: i64,
+        slips: &[StoredSlip],
+        reply: Option<&ReplyTo>,
+    ) -> DeskResult<(String, Option<OrderRow>)> {
+        let ex = &msg.extraction;
+        // The order the message names: its number, else the email thread it answers.
+        let named = match &ex.order_number {
+            Some(n) => {
+                let order = orders::by_number(tx, n)
+                    .await?
+                    .ok_or_else(|| DeskError::UnknownOrder(n.to_string()))?;
+                if order.account_id != user.account_id {
+                    return Err(DeskError::NotYours(n.to_string()));
+                }
+                Some(order)
+            }
+            None => orders::by_thread(tx, &msg.thread_ids)
+                .await?
+                .filter(|o| o.account_id == user.account_id),
+        };
+        let actor = Actor::Customer(user.clone());
+        match ex.intent {
+            Intent::Request => {
+                let Some(amount) = ex.amount else {
+                    return Err(DeskError::Invalid(
+                        "the message asks for a top-up but names no amount".into(),
+                    ));
+                };
+                let order = self.request_in(tx, user, amount, msg.channel, reply).await?;
+                Ok((format!("created {}", order.number), Some(order)))
+            }
+            Intent::Slip => {
+                let order = self
+                    .submit_slip_in(tx, user, named, slips, ex.amount, msg.channel, reply, Some(inbound_id))
+                    .await?;
+                Ok((format!("submitted {}", order.number), Some(order)))
+            }
+            Intent::Amend => {
+                let target = match named {
+                    Some(o) => o,
+                    None => only(
+                        orders::awaiting_for_account(tx, user.account_id)
+                            .await?
+                            .into_iter()
+                            .filter(|o| o.status() == OrderStatus::PaymentFailure)
+                            .collect(),
+                        "amend",
+                    )?,
+                };
+                let Some(amount) = ex.amount else {
+                    return Err(DeskError::Invalid(format!(
+                        "the message asks to change the amount of order {} but names no new amount",
+                        target.number
+                    )));
+                };
+                let order = self
+                    .amend_in(tx, user, target, amount, slips, msg.channel, reply, Some(inbound_id))
+                    .await?;
+                Ok((format!("amended {}", order.number), Some(order)))
+            }
+            Intent::Cancel => {
+                let target = match named {
+                    Some(o) => o,
+                    None => only(orders::active_for_account(tx, user.account_id).await?, "cancel")?,
+                };
+                let order = self.cancel_in(tx, &actor, target, reply).await?;
+                Ok((format!("cancelled {}", order.number), Some(order)))
+            }
+            Intent::Status => {
+                let target = match named {
+                    Some(o) => Some(o),
+                    None => orders::active_for_account(tx, user.account_id)
+                        .await?
+                        .into_iter()
+                        .next(),
+                };
+                if let Some(r) = reply {
+                    let account = accounts::account_by_id(tx, user.account_id).await?;
+                    let lang = account.lang();
+                    let mut vars = self.base_vars(&account.name, Some(user), lang);
+                    let balance = accounts::balance(tx, account.id).await?;
+                    match &target {
+                        Some(o) => merge(&mut vars, self.order_vars(o, lang, Some(balance))),
+                        None => merge(&mut vars, json!({ "order_number": "", "new_balance": crate::domain::money::Money::from_minor(balance).display(lang) })),
+                    }
+                    self.reply_email(tx, EmailKind::OrderStatus, lang, r, target.as_ref(), vars)
+                        .await?;
+                }
+                Ok((
+                    match &target {
+                        Some(o) => format!("status of {}: {}", o.number, o.status()),
+                        None => "status: no active order".into(),
+                    },
+                    target,
+                ))
+            }
+            Intent::Unknown | Intent::Ignore => {
+                if let Some(r) = reply {
+                    let account = accounts::account_by_id(tx, user.account_id).await?;
+                    let lang = account.lang();
+                    let vars = self.base_vars(&account.name, Some(user), lang);
+                    self.reply_email(tx, EmailKind::NotUnderstood, lang, r, named.as_ref(), vars)
+                        .await?;
+                }
+                Ok(("not understood: answered with help".into(), named))
+            }
+        }
+    }
+}
+
+/// The one order of a list, or a refusal that says why none could be picked.
+fn only(mut list: Vec<OrderRow>, verb: &str) -> DeskResult<OrderRow> {
+    match list.len() {
+        1 => Ok(list.remove(0)),
+        0 => Err(DeskError::Invalid(format!("there is no order to {verb}"))),
+        _ => Err(DeskError::Invalid(format!(
+            "you have {} orders that could be meant ({}); please name the order number to {verb}",
+            list.len(),
+            list.iter().map(|o| o.number.as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// An inbound limit that a message broke.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    /// The whole message is too large (bytes).
+    MessageSize(usize),
+    /// Too many attachments.
+    Attachments(usize),
+    /// One attachment is too large (bytes).
+    AttachmentSize(usize),
+}
+
+impl Limit {
+    /// (name, value) in `lang`.
+    pub fn describe(self, lang: Lang) -> (String, String) {
+        let mb = |b: usize| format!("{} MB", b / (1024 * 1024));
+        match (self, lang) {
+            (Limit::MessageSize(b), Lang::En) => ("message size".into(), mb(b)),
+            (Limit::MessageSize(b), Lang::Id) => ("ukuran pesan".into(), mb(b)),
+            (Limit::Attachments(n), Lang::En) => ("number of attachments".into(), n.to_string()),
+            (Limit::Attachments(n), Lang::Id) => ("jumlah lampiran".into(), n.to_string()),
+            (Limit::AttachmentSize(b), Lang::En) => ("attachment size".into(), mb(b)),
+            (Limit::AttachmentSize(b), Lang::Id) => ("ukuran lampiran".into(), mb(b)),
+        }
+    }
+}

@@ -1,0 +1,1103 @@
+//! The desk: every use case of the product, each one database transaction.
+//!
+//! A use case loads the order, asks [`transition`] (pure) whether the move
+//! is allowed, then writes the new status with a compare-and-set, the event
+//! row, the ledger row (paid only; unique per order) and one outbox row per
+//! email or chat update, and commits. Nothing here talks to the network or
+//! renders anything: delivery happens after commit, from the outbox.
+//!
+//! Two decisions racing on one order end with one winner: the loser's
+//! compare-and-set changes nothing, and it is told who won and when
+//! ([`DeskError::LostRace`]).
+//!
+//! Channels (mail, chat, web, CLI) call the same functions; [`Desk::handle_inbound`]
+//! is the entry for messages (mail and chat) and records each one once, by
+//! every key it is known by, in the same transaction as its effect.
+
+pub mod inbound;
+mod notify;
+
+pub use inbound::{Inbound, InboundOutcome};
+
+use std::sync::Arc;
+
+use chrono::{FixedOffset, Offset, TimeZone};
+use rand::RngCore;
+use tokio::sync::Notify;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::domain::Lang;
+use crate::domain::money::Money;
+use crate::domain::order::{EventKind, OrderStatus, Refused, transition};
+use crate::domain::order_number::OrderNumber;
+use crate::store::accounts::{self, AccountRow, StaffRow, UserRow};
+use crate::store::inbound as inbound_store;
+use crate::store::orders::{self, Change, NewEvent, NewOrder, OrderRow};
+use crate::store::slips::SlipStore;
+use crate::store::{Store, StoreError, Tx};
+
+/// What a person is told when the desk cannot do what they asked. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// No order has that number.
+    #[error("order {0} does not exist")]
+    UnknownOrder(String),
+    /// The order belongs to another account.
+    #[error("order {0} is not an order of your account")]
+    NotYours(String),
+    /// The lifecycle does not allow it (the text says why, e.g. who decided and when).
+    #[error("{0}")]
+    Refused(String),
+    /// Another decision changed the order first.
+    #[error("{0}")]
+    LostRace(String),
+    /// The request itself is wrong (missing amount, unknown staff member, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error("the database failed: {0}")]
+    Store(#[from] StoreError),
+    /// Anything else (slip storage, ...).
+    #[error("{0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for DeskError {
+    fn from(e: sqlx::Error) -> Self {
+        DeskError::Store(StoreError::Db(e))
+    }
+}
+
+/// Result of a desk call.
+pub type DeskResult<T> = Result<T, DeskError>;
+
+/// A staff decision on a submitted order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The money arrived; credit `amount`, or the claimed amount when `None`.
+    Approve {
+        /// A corrected amount, when the bank statement shows another sum.
+        amount: Option<Money>,
+    },
+    /// The submission is rejected.
+    Reject {
+        /// Why.
+        reason: RejectReason,
+    },
+}
+
+/// Why staff rejected a submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectReason {
+    /// The amount on the slip differs from the order.
+    AmountDiffers,
+    /// The money did not arrive.
+    NotReceived,
+    /// Free text.
+    Other(String),
+}
+
+impl RejectReason {
+    /// Reads `amount_differs`, `not_received`, or takes any other text as [`RejectReason::Other`].
+    pub fn parse(s: &str) -> RejectReason {
+        match s.trim().to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+            "amount_differs" | "amount" => RejectReason::AmountDiffers,
+            "not_received" | "money_not_received" => RejectReason::NotReceived,
+            _ => RejectReason::Other(s.trim().to_string()),
+        }
+    }
+
+    /// The reason as the customer reads it.
+    pub fn text(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (RejectReason::AmountDiffers, Lang::En) => {
+                "The amount on the transfer slip differs from the amount of the order.".into()
+            }
+            (RejectReason::AmountDiffers, Lang::Id) => {
+                "Jumlah pada bukti transfer berbeda dengan jumlah pesanan.".into()
+            }
+            (RejectReason::NotReceived, Lang::En) => {
+                "The transfer has not arrived in our bank account.".into()
+            }
+            (RejectReason::NotReceived, Lang::Id) => {
+                "Dana transfer belum kami terima di rekening kami.".into()
+            }
+            (RejectReason::Other(t), _) => t.clone(),
+        }
+    }
+}
+
+/// Who does something.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    /// A customer user.
+    Customer(UserRow),
+    /// A staff member.
+    Staff(StaffRow),
+    /// The operator through the CLI, acting for the customer.
+    Operator,
+    /// The daemon (time limits).
+    System,
+}
+
+impl Actor {
+    fn kind(&self) -> &'static str {
+        match self {
+            Actor::Customer(_) => "customer",
+            Actor::Staff(_) => "staff",
+            Actor::Operator => "operator",
+            Actor::System => "system",
+        }
+    }
+
+    fn label(&self) -> String {
+        match self {
+            Actor::Customer(u) => u.primary_email().to_string(),
+            Actor::Staff(s) => s.name.clone(),
+            Actor::Operator => "operator".into(),
+            Actor::System => "system".into(),
+        }
+    }
+}
+
+/// The channel a customer action came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Email.
+    Email,
+    /// Discord chat.
+    Discord,
+    /// The status web page.
+    Web,
+    /// The operator's CLI.
+    Cli,
+}
+
+impl Channel {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Discord => "discord",
+            Channel::Web => "web",
+            Channel::Cli => "cli",
+        }
+    }
+}
+
+/// The customer email an action answers (for threading the reply).
+#[derive(Debug, Clone, Default)]
+pub struct ReplyTo {
+    /// Address to answer.
+    pub address: String,
+    /// The customer's Message-ID.
+    pub message_id: Option<String>,
+    /// Their References (oldest first).
+    pub references: Vec<String>,
+    /// Their subject.
+    pub subject: String,
+}
+
+/// A slip file already stored by hash.
+#[derive(Debug, Clone)]
+pub struct StoredSlip {
+    /// SHA-256 hex.
+    pub hash: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// The name the sender gave (display only).
+    pub file_name: String,
+}
+
+/// Everything about one order, for pages, cards and the CLI.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrderView {
+    /// The order.
+    pub order: OrderRow,
+    /// Its account.
+    pub account: AccountRow,
+    /// The user behind it.
+    pub user: Option<UserRow>,
+    /// Its audit trail.
+    pub events: Vec<orders::EventRow>,
+    /// Its slips.
+    pub slips: Vec<inbound_store::OrderSlipRow>,
+    /// The account's balance now, minor units.
+    pub balance_minor: i64,
+}
+
+/// The desk: store, slip files, clock, settings, and the outbox bell.
+#[derive(Clone, Debug)]
+pub struct Desk {
+    store: Store,
+    slips: SlipStore,
+    clock: SharedClock,
+    settings: Arc<Settings>,
+    outbox_bell: Arc<Notify>,
+}
+
+impl Desk {
+    /// A desk over `store`.
+    pub fn new(store: Store, slips: SlipStore, clock: SharedClock, settings: Arc<Settings>) -> Desk {
+        Desk {
+            store,
+            slips,
+            clock,
+            settings,
+            outbox_bell: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The slip files.
+    pub fn slips(&self) -> &SlipStore {
+        &self.slips
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// Rung after every commit that wrote outbox rows; delivery workers wait on it.
+    pub fn outbox_bell(&self) -> Arc<Notify> {
+        self.outbox_bell.clone()
+    }
+
+    /// Now, in Unix milliseconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn prefix(&self) -> &str {
+        &self.settings.desk.order_prefix
+    }
+
+    /// Parses an order number as a person typed it, with the configured prefix.
+    ///
+    /// # Errors
+    /// [`DeskError::Invalid`] saying what is wrong with it.
+    pub fn parse_order_number(&self, s: &str) -> DeskResult<OrderNumber> {
+        OrderNumber::parse_with_prefix(s, self.prefix())
+            .map_err(|e| DeskError::Invalid(e.to_string()))
+    }
+
+    async fn commit(&self, tx: Tx, rang: bool) -> DeskResult<()> {
+        tx.commit().await?;
+        if rang {
+            self.outbox_bell.notify_waiters();
+            self.outbox_bell.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Stores slip files by hash (outside any transaction: files are content-addressed, so a
+    /// file left behind by a rolled-back transaction is harmless and reused next time).
+    ///
+    /// # Errors
+    /// The slip storage failed.
+    pub async fn store_slips(&self, files: &[crate::intake::SlipFile]) -> DeskResult<Vec<StoredSlip>> {
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            let hash = self
+                .slips
+                .put(&f.bytes)
+                .await
+                .map_err(|e| DeskError::Internal(anyhow::anyhow!("Storing a slip failed: {e}")))?;
+            out.push(StoredSlip {
+                hash,
+                content_type: f.content_type.clone(),
+                size: i64::try_from(f.bytes.len()).unwrap_or(i64::MAX),
+                file_name: f.file_name.clone().unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    // ----- customer use cases -------------------------------------------
+
+    /// A customer asks for a top-up: a new `open` order, and the order-created email.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn request(
+        &self,
+        user: &UserRow,
+        amount: Money,
+        channel: Channel,
+        reply: Option<&ReplyTo>,
+    ) -> DeskResult<OrderRow> {
+        let mut tx = self.store.begin_write().await?;
+        let order = self
+            .request_in(&mut tx, user, amount, channel, reply)
+            .await?;
+        self.commit(tx, true).await?;
+        Ok(order)
+    }
+
+    async fn request_in(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        amount: Money,
+        channel: Channel,
+        reply: Option<&ReplyTo>,
+    ) -> DeskResult<OrderRow> {
+        let to = transition(None, EventKind::Request).map_err(refused_plain)?;
+        let flags = if user.role == "pic" { "pic" } else { "" };
+        let order = self
+            .new_order(tx, user, to, Some(amount), channel, flags, None)
+            .await?;
+        self.event(tx, &order, EventKind::Request, &Actor::Customer(user.clone()), None, Some(to), Some(amount.minor()), None)
+            .await?;
+        if let Some(r) = reply {
+            self.remember_thread(tx, &order, r).await?;
+        }
+        let order = orders::by_id(tx, order.id).await?;
+        self.email(tx, &order, crate::render::templates::EmailKind::OrderCreated, reply, None)
+            .await?;
+        Ok(order)
+    }
+
+    /// A customer sends a slip. `target` is the order named (number or thread);
+    /// `None` matches the account's only `open` / `payment_failure` order, else
+    /// makes a new `dealing` order so no payment is missed.
+    ///
+    /// # Errors
+    /// [`DeskError::NotYours`], [`DeskError::Refused`] (e.g. already paid), database errors.
+    pub async fn submit_slip(
+        &self,
+        user: &UserRow,
+        target: Option<&OrderNumber>,
+        slips: &[StoredSlip],
+        amount: Option<Money>,
+        channel: Channel,
+        reply: Option<&ReplyTo>,
+    ) -> DeskResult<OrderRow> {
+        let mut tx = self.store.begin_write().await?;
+        let target = match target {
+            Some(n) => Some(self.own_order(&mut tx, user, n).await?),
+            None => None,
+        };
+        let order = self
+            .submit_slip_in(&mut tx, user, target, slips, amount, channel, reply, None)
+            .await?;
+        self.commit(tx, true).await?;
+        Ok(order)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn submit_slip_in(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        target: Option<OrderRow>,
+        slips: &[StoredSlip],
+        amount: Option<Money>,
+        channel: Channel,
+        reply: Option<&ReplyTo>,
+        inbound_id: Option<i64>,
+    ) -> DeskResult<OrderRow> {
+        let now = self.now();
+        let target = match target {
+            Some(o) => Some(o),
+            None => {
+                let awaiting = orders::awaiting_for_account(tx, user.account_id).await?;
+                if awaiting.len() == 1 {
+                    awaiting.into_iter().next()
+                } else {
+                    None
+                }
+            }
+        };
+        let actor = Actor::Customer(user.clone());
+        let order = match target {
+            None => {
+                let to = transition(None, EventKind::Slip).map_err(refused_plain)?;
+                let order = self
+                    .new_order(tx, user, to, amount, channel, "", Some(now))
+                    .await?;
+                self.event(tx, &order, EventKind::Slip, &actor, None, Some(to), amount.map(Money::minor), None)
+                    .await?;
+                order
+            }
+            Some(order) => {
+                let from = order.status();
+                let to = self.allowed(tx, &order, EventKind::Slip).await?;
+                let change = Change {
+                    // A claimed amount in the slip message fills a missing one; it never
+                    // silently replaces the requested amount (staff see both on the card).
+                    amount_minor: if order.amount_minor.is_none() {
+                        amount.map(Money::minor)
+                    } else {
+                        None
+                    },
+                    submitted_at: Some(now),
+                    ..Change::default()
+                };
+                self.move_order(tx, &order, from, to, &change).await?;
+                self.event(tx, &order, EventKind::Slip, &actor, Some(from), Some(to), amount.map(Money::minor), None)
+                    .await?;
+                order
+            }
+        };
+        let mut flags: Vec<String> = Vec::new();
+        if order.status() == OrderStatus::PaymentFailure {
+            flags.push("resubmission".into());
+        }
+        self.attach_and_flag(tx, &order, user, slips, inbound_id, &mut flags)
+            .await?;
+        if let Some(r) = reply {
+            self.remember_thread(tx, &order, r).await?;
+        }
+        let order = orders::by_id(tx, order.id).await?;
+        let first_submission = !flags.iter().any(|f| f == "resubmission");
+        if first_submission {
+            self.email(tx, &order, crate::render::templates::EmailKind::SubmissionReceived, reply, None)
+                .await?;
+        }
+        self.review_card(tx, &order).await?;
+        Ok(order)
+    }
+
+    async fn attach_and_flag(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        user: &UserRow,
+        slips: &[StoredSlip],
+        inbound_id: Option<i64>,
+        flags: &mut Vec<String>,
+    ) -> DeskResult<()> {
+        let now = self.now();
+        for f in order.flag_list() {
+            if f != "resubmission" && !flags.iter().any(|x| x == f) {
+                flags.push(f.to_string());
+            }
+        }
+        if user.role == "pic" && !flags.iter().any(|f| f == "pic") {
+            flags.push("pic".into());
+        }
+        for s in slips {
+            let others = inbound_store::attach_slip(
+                tx,
+                order.id,
+                &s.hash,
+                &s.content_type,
+                s.size,
+                &s.file_name,
+                inbound_id,
+                now,
+            )
+            .await?;
+            if !others.is_empty() && !flags.iter().any(|f| f == "duplicate_slip") {
+                flags.push("duplicate_slip".into());
+            }
+        }
+        orders::set_flags(tx, order.id, &flags.join(",")).await?;
+        Ok(())
+    }
+
+    /// A customer corrects the amount of a rejected order: back to `dealing`, a new review card.
+    ///
+    /// # Errors
+    /// [`DeskError::Refused`] unless the order is in `payment_failure`.
+    pub async fn amend(
+        &self,
+        user: &UserRow,
+        number: &OrderNumber,
+        amount: Money,
+        slips: &[StoredSlip],
+        channel: Channel,
+        reply: Option<&ReplyTo>,
+    ) -> DeskResult<OrderRow> {
+        let mut tx = self.store.begin_write().await?;
+        let order = self.own_order(&mut tx, user, number).await?;
+        let order = self
+            .amend_in(&mut tx, user, order, amount, slips, channel, reply, None)
+            .await?;
+        self.commit(tx, true).await?;
+        Ok(order)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn amend_in(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        order: OrderRow,
+        amount: Money,
+        slips: &[StoredSlip],
+        _channel: Channel,
+        reply: Option<&ReplyTo>,
+        inbound_id: Option<i64>,
+    ) -> DeskResult<OrderRow> {
+        let from = order.status();
+        let to = self.allowed(tx, &order, EventKind::Amend).await?;
+        let change = Change {
+            amount_minor: Some(amount.minor()),
+            submitted_at: Some(self.now()),
+            ..Change::default()
+        };
+        self.move_order(tx, &order, from, to, &change).await?;
+        let actor = Actor::Customer(user.clone());
+        self.event(tx, &order, EventKind::Amend, &actor, Some(from), Some(to), Some(amount.minor()), None)
+            .await?;
+        let mut flags = vec!["resubmission".to_string()];
+        self.attach_and_flag(tx, &order, user, slips, inbound_id, &mut flags)
+            .await?;
+        if let Some(r) = reply {
+            self.remember_thread(tx, &order, r).await?;
+        }
+        let order = orders::by_id(tx, order.id).await?;
+        self.review_card(tx, &order).await?;
+        Ok(order)
+    }
+
+    /// A customer (or the operator for them) cancels an order.
+    ///
+    /// # Errors
+    /// [`DeskError::Refused`] when the order is final (e.g. already paid, naming who and when).
+    pub async fn cancel(
+        &self,
+        actor: &Actor,
+        number: &OrderNumber,
+        reply: Option<&ReplyTo>,
+    ) -> DeskResult<OrderRow> {
+        let mut tx = self.store.begin_write().await?;
+        let order = match actor {
+            Actor::Customer(u) => self.own_order(&mut tx, u, number).await?,
+            _ => self.order(&mut tx, number).await?,
+        };
+        let order = self.cancel_in(&mut tx, actor, order, reply).await?;
+        self.commit(tx, true).await?;
+        Ok(order)
+    }
+
+    async fn cancel_in(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        order: OrderRow,
+        reply: Option<&ReplyTo>,
+    ) -> DeskResult<OrderRow> {
+        let from = order.status();
+        let to = self.allowed(tx, &order, EventKind::Cancel).await?;
+        self.move_order(tx, &order, from, to, &Change::default()).await?;
+        self.event(tx, &order, EventKind::Cancel, actor, Some(from), Some(to), None, None)
+            .await?;
+        if let Some(r) = reply {
+            self.remember_thread(tx, &order, r).await?;
+        }
+        let order = orders::by_id(tx, order.id).await?;
+        self.email(tx, &order, crate::render::templates::EmailKind::Cancelled, reply, None)
+            .await?;
+        if from == OrderStatus::Dealing || from == OrderStatus::PaymentFailure {
+            self.card_update(tx, &order).await?;
+        }
+        Ok(order)
+    }
+
+    // ----- staff use cases ----------------------------------------------
+
+    /// Finds a staff member by name, email or Discord id.
+    ///
+    /// # Errors
+    /// [`DeskError::Invalid`] when there is none.
+    pub async fn staff(&self, key: &str) -> DeskResult<StaffRow> {
+        let mut conn = self.store.pool().acquire().await?;
+        accounts::find_staff(&mut conn, key)
+            .await?
+            .ok_or_else(|| DeskError::Invalid(format!("no staff member {key:?} (add one with `topup staff add`)")))
+    }
+
+    /// Staff approve or reject a submitted order.
+    ///
+    /// # Errors
+    /// [`DeskError::Refused`] naming who decided and when when the order is no longer
+    /// `dealing`; [`DeskError::LostRace`] when another decision won while this one ran.
+    pub async fn decide(
+        &self,
+        number: &OrderNumber,
+        staff: &StaffRow,
+        decision: &Decision,
+    ) -> DeskResult<OrderRow> {
+        let mut tx = self.store.begin_write().await?;
+        let order = self.order(&mut tx, number).await?;
+        let account = accounts::account_by_id(&mut tx, order.account_id).await?;
+        let lang = account.lang();
+        let actor = Actor::Staff(staff.clone());
+        let now = self.now();
+        let from = order.status();
+        let event = match decision {
+            Decision::Approve { .. } => EventKind::Approve,
+            Decision::Reject { .. } => EventKind::Reject,
+        };
+        let to = self.allowed(&mut tx, &order, event).await?;
+        let order = match decision {
+            Decision::Approve { amount } => {
+                let credit = amount
+                    .map(Money::minor)
+                    .or(order.amount_minor)
+                    .ok_or_else(|| {
+                        DeskError::Invalid(format!(
+                            "order {} has no claimed amount: approve it with an amount",
+                            order.number
+                        ))
+                    })?;
+                if credit <= 0 {
+                    return Err(DeskError::Invalid("the amount must be positive".into()));
+                }
+                let change = Change {
+                    paid_minor: Some(credit),
+                    decided: Some((now, &staff.name)),
+                    ..Change::default()
+                };
+                self.move_order(&mut tx, &order, from, to, &change).await?;
+                if !orders::credit(&mut tx, order.account_id, order.id, credit, &staff.name, now)
+                    .await?
+                {
+                    // Unreachable through the lifecycle; the unique key is the last guard.
+                    return Err(DeskError::Refused(format!(
+                        "order {} was already credited",
+                        order.number
+                    )));
+                }
+                let note = amount
+                    .filter(|a| Some(a.minor()) != order.amount_minor)
+                    .map(|a| format!("approved with a corrected amount {}", a.display(lang)));
+                self.event(&mut tx, &order, event, &actor, Some(from), Some(to), Some(credit), note.as_deref())
+                    .await?;
+                let order = orders::by_id(&mut tx, order.id).await?;
+                let receipt = self.receipt_job_for(&mut tx, &order).await?;
+                self.email(&mut tx, &order, crate::render::templates::EmailKind::Paid, None, Some(receipt))
+                    .await?;
+                order
+            }
+            Decision::Reject { reason } => {
+                let text = reason.text(lang);
+                if text.trim().is_empty() {
+                    return Err(DeskError::Invalid("a rejection needs a reason".into()));
+                }
+                let change = Change {
+                    decided: Some((now, &staff.name)),
+                    reason: Some(&text),
+                    ..Change::default()
+                };
+                self.move_order(&mut tx, &order, from, to, &change).await?;
+                self.event(&mut tx, &order, event, &actor, Some(from), Some(to), None, Some(&text))
+                    .await?;
+                let order = orders::by_id(&mut tx, order.id).await?;
+                self.email(&mut tx, &order, crate::render::templates::EmailKind::PaymentFailure, None, None)
+                    .await?;
+                order
+            }
+        };
+        self.card_update(&mut tx, &order).await?;
+        self.commit(tx, true).await?;
+        Ok(order)
+    }
+
+    /// Records an attempt that changed nothing (e.g. an unauthorised click) in the audit trail.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn record_attempt(&self, number: &OrderNumber, who: &str, what: &str) -> DeskResult<()> {
+        let mut tx = self.store.begin_write().await?;
+        let order = self.order(&mut tx, number).await?;
+        orders::add_event(
+            &mut tx,
+            order.id,
+            &NewEvent {
+                event: "unauthorized",
+                actor_kind: "unknown",
+                actor: who,
+                reason: Some(what),
+                ..NewEvent::default()
+            },
+            self.now(),
+        )
+        .await?;
+        self.commit(tx, false).await
+    }
+
+    // ----- system use cases ---------------------------------------------
+
+    /// Applies the time limits: `dealing` older than the confirm limit becomes
+    /// `payment_failure`, `open` older than the close limit becomes `closed`.
+    /// Returns how many orders changed. Each order is its own transaction; an
+    /// order that changed meanwhile is skipped.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn expire_due(&self) -> DeskResult<usize> {
+        let now = self.now();
+        let d = &self.settings.desk;
+        let mut changed = 0;
+        let dealing = {
+            let mut conn = self.store.pool().acquire().await?;
+            orders::due_for_expiry(&mut conn, OrderStatus::Dealing, now - d.confirm_hours * 3_600_000)
+                .await?
+        };
+        for order in dealing {
+            if self.expire_one(order, EventKind::ConfirmTimeout).await? {
+                changed += 1;
+            }
+        }
+        let open = {
+            let mut conn = self.store.pool().acquire().await?;
+            orders::due_for_expiry(&mut conn, OrderStatus::Open, now - d.close_hours * 3_600_000)
+                .await?
+        };
+        for order in open {
+            if self.expire_one(order, EventKind::CloseTimeout).await? {
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn expire_one(&self, order: OrderRow, event: EventKind) -> DeskResult<bool> {
+        let mut tx = self.store.begin_write().await?;
+        let order = orders::by_id(&mut tx, order.id).await?;
+        let from = order.status();
+        let Ok(to) = transition(Some(from), event) else {
+            return Ok(false);
+        };
+        let account = accounts::account_by_id(&mut tx, order.account_id).await?;
+        let reason = match (event, account.lang()) {
+            (EventKind::ConfirmTimeout, Lang::En) => format!(
+                "The payment could not be confirmed within {} hours of submission.",
+                self.settings.desk.confirm_hours
+            ),
+            (EventKind::ConfirmTimeout, Lang::Id) => format!(
+                "Pembayaran tidak dapat dikonfirmasi dalam {} jam setelah pengiriman bukti transfer.",
+                self.settings.desk.confirm_hours
+            ),
+            (_, Lang::En) => format!(
+                "No transfer slip was received within {} hours.",
+                self.settings.desk.close_hours
+            ),
+            (_, Lang::Id) => format!(
+                "Bukti transfer tidak diterima dalam {} jam.",
+                self.settings.desk.close_hours
+            ),
+        };
+        let now = self.now();
+        let change = Change {
+            decided: (event == EventKind::ConfirmTimeout).then_some((now, "system")),
+            reason: Some(&reason),
+            ..Change::default()
+        };
+        if !orders::compare_and_set(&mut tx, order.id, from, to, &change, now).await? {
+            return Ok(false);
+        }
+        self.event(&mut tx, &order, event, &Actor::System, Some(from), Some(to), None, Some(&reason))
+            .await?;
+        let order = orders::by_id(&mut tx, order.id).await?;
+        let kind = if event == EventKind::ConfirmTimeout {
+            crate::render::templates::EmailKind::PaymentFailure
+        } else {
+            crate::render::templates::EmailKind::Closed
+        };
+        self.email(&mut tx, &order, kind, None, None).await?;
+        if event == EventKind::ConfirmTimeout {
+            self.card_update(&mut tx, &order).await?;
+        }
+        self.commit(tx, true).await?;
+        tracing::info!(order = %order.number, from = %from, to = %to, "Order expired");
+        Ok(true)
+    }
+
+    // ----- reads ---------------------------------------------------------
+
+    /// Everything about an order.
+    ///
+    /// # Errors
+    /// [`DeskError::UnknownOrder`].
+    pub async fn view(&self, number: &OrderNumber) -> DeskResult<OrderView> {
+        let mut conn = self.store.pool().acquire().await?;
+        let order = orders::by_number(&mut conn, number)
+            .await?
+            .ok_or_else(|| DeskError::UnknownOrder(number.to_string()))?;
+        self.view_of(&mut conn, order).await
+    }
+
+    /// Everything about the order behind a status-page secret.
+    ///
+    /// # Errors
+    /// [`DeskError::UnknownOrder`] (saying nothing about the token).
+    pub async fn view_by_token(&self, token: &str) -> DeskResult<OrderView> {
+        let mut conn = self.store.pool().acquire().await?;
+        let order = orders::by_token(&mut conn, token)
+            .await?
+            .ok_or_else(|| DeskError::UnknownOrder("behind this link".into()))?;
+        self.view_of(&mut conn, order).await
+    }
+
+    async fn view_of(&self, conn: &mut sqlx::AnyConnection, order: OrderRow) -> DeskResult<OrderView> {
+        let account = accounts::account_by_id(conn, order.account_id).await?;
+        let user = match order.user_id {
+            Some(id) => Some(accounts::user_by_id(conn, id).await?),
+            None => None,
+        };
+        let events = orders::events(conn, order.id).await?;
+        let slips = inbound_store::slips_of(conn, order.id).await?;
+        let balance_minor = accounts::balance(conn, order.account_id).await?;
+        Ok(OrderView {
+            order,
+            account,
+            user,
+            events,
+            slips,
+            balance_minor,
+        })
+    }
+
+    /// The status page link of an order.
+    pub fn status_link(&self, token: &str) -> String {
+        format!("{}/o/{token}", self.settings.desk.public_url.trim_end_matches('/'))
+    }
+
+    /// Formats a time for people in the desk's local time (`2026-11-25 14:03 WIB`).
+    pub fn format_time(&self, ms: i64) -> String {
+        let minutes = self.settings.desk.utc_offset_minutes;
+        let offset = FixedOffset::east_opt(minutes * 60).unwrap_or_else(|| chrono::Utc.fix());
+        let t = offset.timestamp_millis_opt(ms).single().unwrap_or_default();
+        let zone = match minutes {
+            420 => "WIB".to_string(),
+            480 => "WITA".to_string(),
+            540 => "WIT".to_string(),
+            0 => "UTC".to_string(),
+            m => format!("UTC{:+}", m / 60),
+        };
+        format!("{} {zone}", t.format("%Y-%m-%d %H:%M"))
+    }
+
+    // ----- helpers -------------------------------------------------------
+
+    async fn order(&self, tx: &mut Tx, number: &OrderNumber) -> DeskResult<OrderRow> {
+        orders::by_number(tx, number)
+            .await?
+            .ok_or_else(|| DeskError::UnknownOrder(number.to_string()))
+    }
+
+    async fn own_order(&self, tx: &mut Tx, user: &UserRow, number: &OrderNumber) -> DeskResult<OrderRow> {
+        let order = self.order(tx, number).await?;
+        if order.account_id != user.account_id {
+            return Err(DeskError::NotYours(number.to_string()));
+        }
+        Ok(order)
+    }
+
+    /// Asks the lifecycle table; a refusal says where the order stands, who put it there and when.
+    async fn allowed(&self, tx: &mut Tx, order: &OrderRow, event: EventKind) -> DeskResult<OrderStatus> {
+        match transition(Some(order.status()), event) {
+            Ok(to) => Ok(to),
+            Err(refused) => Err(DeskError::Refused(self.explain(tx, order, refused).await?)),
+        }
+    }
+
+    async fn explain(&self, tx: &mut Tx, order: &OrderRow, refused: Refused) -> DeskResult<String> {
+        let (from, event) = match refused {
+            Refused::WrongStatus { from, event } => (from, event),
+            Refused::NoOrder { .. } => return Ok(refused.to_string()),
+        };
+        let last = orders::last_transition(tx, order.id).await?;
+        let by = match &last {
+            Some(e) => {
+                let who = match e.actor_kind.as_str() {
+                    "staff" => format!(" by staff {}", e.actor),
+                    "system" => " by the system".to_string(),
+                    _ => format!(" by {}", e.actor),
+                };
+                format!("{who} at {}", self.format_time(e.at))
+            }
+            None => String::new(),
+        };
+        let state = match from {
+            OrderStatus::Paid => "already paid",
+            OrderStatus::Deleted => "already cancelled",
+            OrderStatus::Closed => "already closed",
+            OrderStatus::Dealing => "being reviewed (submitted",
+            OrderStatus::Open => "still awaiting a slip (requested",
+            OrderStatus::PaymentFailure => "in payment failure (decided",
+        };
+        let close = if state.contains('(') { ")" } else { "" };
+        Ok(format!(
+            "cannot {} order {}: it is {state}{by}{close}",
+            event.verb(),
+            order.number
+        ))
+    }
+
+    /// Compare-and-set; on a lost race, says who won.
+    async fn move_order(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        from: OrderStatus,
+        to: OrderStatus,
+        change: &Change<'_>,
+    ) -> DeskResult<()> {
+        if orders::compare_and_set(tx, order.id, from, to, change, self.now()).await? {
+            return Ok(());
+        }
+        let now_row = orders::by_id(tx, order.id).await?;
+        let last = orders::last_transition(tx, order.id).await?;
+        let who = last
+            .map(|e| format!(" by {} at {}", e.actor, self.format_time(e.at)))
+            .unwrap_or_default();
+        Err(DeskError::LostRace(format!(
+            "order {} was just changed to {}{who}; nothing was done",
+            order.number,
+            now_row.status().display_name(Lang::En)
+        )))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn new_order(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        status: OrderStatus,
+        amount: Option<Money>,
+        channel: Channel,
+        flags: &str,
+        submitted_at: Option<i64>,
+    ) -> DeskResult<OrderRow> {
+        let now = self.now();
+        let offset = FixedOffset::east_opt(self.settings.desk.utc_offset_minutes * 60)
+            .unwrap_or_else(|| chrono::Utc.fix());
+        let date = offset
+            .timestamp_millis_opt(now)
+            .single()
+            .unwrap_or_default()
+            .date_naive();
+        let day = date.format("%Y%m%d").to_string();
+        let seq = orders::next_sequence(tx, &day).await?;
+        let number = OrderNumber::new(self.prefix(), date, seq);
+        let mut token = [0u8; 20];
+        rand::thread_rng().fill_bytes(&mut token);
+        let token = hex::encode(token);
+        let flags = if user.role == "pic" && flags.is_empty() {
+            "pic"
+        } else {
+            flags
+        };
+        let order = orders::insert_order(
+            tx,
+            &NewOrder {
+                number: &number,
+                account_id: user.account_id,
+                user_id: Some(user.id),
+                status,
+                amount_minor: amount.map(Money::minor),
+                currency: &self.settings.desk.currency,
+                token: &token,
+                source: channel.as_str(),
+                flags,
+                submitted_at,
+            },
+            now,
+        )
+        .await?;
+        Ok(order)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn event(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        event: EventKind,
+        actor: &Actor,
+        from: Option<OrderStatus>,
+        to: Option<OrderStatus>,
+        amount_minor: Option<i64>,
+        reason: Option<&str>,
+    ) -> DeskResult<()> {
+        let label = actor.label();
+        orders::add_event(
+            tx,
+            order.id,
+            &NewEvent {
+                event: event.as_str(),
+                actor_kind: actor.kind(),
+                actor: &label,
+                from_status: from.map(OrderStatus::as_str),
+                to_status: to.map(OrderStatus::as_str),
+                amount_minor,
+                reason,
+            },
+            self.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn remember_thread(&self, tx: &mut Tx, order: &OrderRow, reply: &ReplyTo) -> DeskResult<()> {
+        if let Some(id) = &reply.message_id {
+            orders::set_thread(tx, order.id, id, &reply.subject).await?;
+        }
+        Ok(())
+    }
+
+    /// What the receipt of a paid order shows.
+    ///
+    /// # Errors
+    /// [`DeskError::Refused`] when the order is not paid.
+    pub async fn receipt_job_for(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        order: &OrderRow,
+    ) -> DeskResult<crate::outbox::ReceiptJob> {
+        if order.status() != OrderStatus::Paid {
+            return Err(DeskError::Refused(format!(
+                "order {} is {}, not paid: it has no receipt",
+                order.number,
+                order.status().display_name(Lang::En)
+            )));
+        }
+        let account = accounts::account_by_id(conn, order.account_id).await?;
+        let balance = accounts::balance_after(conn, account.id, order.id).await?;
+        let d = &self.settings.desk;
+        let decided_at = order.decided_at.unwrap_or(order.updated_at);
+        Ok(crate::outbox::ReceiptJob {
+            receipt_number: format!("R-{}", order.number),
+            seller_name: d.seller_name.clone(),
+            seller_address: d.seller_address.clone(),
+            account_name: account.name.clone(),
+            order_number: order.number.clone(),
+            order_date: self.format_time(order.created_at),
+            paid_date: self.format_time(decided_at),
+            amount: Money::from_minor(order.paid_minor.unwrap_or_default()),
+            payment_method: match account.lang() {
+                Lang::Id => "Transfer bank".into(),
+                Lang::En => "Bank transfer".into(),
+            },
+            staff_reference: format!(
+                "{} ({})",
+                order.decided_by.clone().unwrap_or_default(),
+                self.format_time(decided_at)
+            ),
+            new_balance: Money::from_minor(balance),
+        })
+    }
+}
+
+fn refused_plain(r: Refused) -> DeskError {
+    DeskError::Refused(r.to_string())
+}

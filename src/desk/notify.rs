@@ -1,0 +1,221 @@
+//! Outbox rows the desk writes inside its transactions: customer emails
+//! (with every template variable and threading header fixed now, so a retry
+//! sends the same mail) and review-card posts and edits.
+
+use serde_json::{Value, json};
+
+use super::{Desk, DeskResult, ReplyTo};
+use crate::domain::Lang;
+use crate::domain::money::Money;
+use crate::outbox::{EmailJob, Job, ReceiptJob};
+use crate::render::templates::EmailKind;
+use crate::store::Tx;
+use crate::store::accounts::{self, UserRow};
+use crate::store::orders::{self, OrderRow};
+use crate::store::outbox;
+
+impl Desk {
+    /// The common template variables for a user of an account.
+    pub(crate) fn base_vars(&self, company: &str, user: Option<&UserRow>, lang: Lang) -> Value {
+        let d = &self.settings.desk;
+        let user_name = user
+            .map(|u| {
+                if u.name.is_empty() {
+                    u.primary_email().to_string()
+                } else {
+                    u.name.clone()
+                }
+            })
+            .unwrap_or_default();
+        json!({
+            "company": company,
+            "user_name": user_name,
+            "seller_name": d.seller_name,
+            "support_email": d.support_email,
+            "lang": lang.code(),
+        })
+    }
+
+    /// Template variables describing an order.
+    pub(crate) fn order_vars(&self, order: &OrderRow, lang: Lang, balance: Option<i64>) -> Value {
+        let amount = order
+            .paid_minor
+            .or(order.amount_minor)
+            .map(|m| Money::from_minor(m).display(lang))
+            .unwrap_or_else(|| match lang {
+                Lang::Id => "(belum disebutkan)".into(),
+                Lang::En => "(not stated)".into(),
+            });
+        json!({
+            "order_number": order.number,
+            "amount": amount,
+            "order_time": self.format_time(order.created_at),
+            "submitted_time": order.submitted_at.map(|t| self.format_time(t)),
+            "status": order.status().as_str(),
+            "status_name": order.status().display_name(lang),
+            "status_link": self.status_link(&order.token),
+            "bank_accounts": self.settings.desk.bank_accounts,
+            "reason": order.reason.clone().unwrap_or_default(),
+            "approved_by": order.decided_by.clone().unwrap_or_default(),
+            "new_balance": balance.map(|b| Money::from_minor(b).display(lang)).unwrap_or_default(),
+        })
+    }
+
+    /// Queues an email about `order` to its user (or to the address `reply` answers).
+    pub(crate) async fn email(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        kind: EmailKind,
+        reply: Option<&ReplyTo>,
+        receipt: Option<ReceiptJob>,
+    ) -> DeskResult<()> {
+        let account = accounts::account_by_id(tx, order.account_id).await?;
+        let user = match order.user_id {
+            Some(id) => Some(accounts::user_by_id(tx, id).await?),
+            None => None,
+        };
+        let lang = account.lang();
+        let balance = accounts::balance(tx, account.id).await?;
+        let mut vars = self.base_vars(&account.name, user.as_ref(), lang);
+        merge(&mut vars, self.order_vars(order, lang, Some(balance)));
+        let to = match (reply, &user) {
+            (Some(r), _) if !r.address.is_empty() => r.address.clone(),
+            (_, Some(u)) => u.primary_email().to_string(),
+            _ => return Ok(()),
+        };
+        let (in_reply_to, references, subject) = match reply {
+            Some(r) if r.message_id.is_some() => {
+                let mut refs = r.references.clone();
+                refs.extend(r.message_id.clone());
+                (r.message_id.clone(), refs, Some(r.subject.clone()))
+            }
+            _ => match &order.thread_message_id {
+                Some(id) => (
+                    Some(id.clone()),
+                    vec![id.clone()],
+                    order.thread_subject.clone(),
+                ),
+                None => (None, Vec::new(), None),
+            },
+        };
+        let job = EmailJob {
+            kind,
+            lang,
+            to,
+            message_id: self.new_message_id(),
+            in_reply_to,
+            references,
+            reply_subject: subject,
+            order_number: Some(order.number.clone()),
+            vars,
+            receipt,
+        };
+        self.queue_email(tx, Some(order.id), job, reply.is_some())
+            .await
+    }
+
+    /// Queues an email that is not about one order's lifecycle (unknown sender, help,
+    /// limits, refusals, status answers), answering `reply`.
+    pub(crate) async fn reply_email(
+        &self,
+        tx: &mut Tx,
+        kind: EmailKind,
+        lang: Lang,
+        reply: &ReplyTo,
+        order: Option<&OrderRow>,
+        vars: Value,
+    ) -> DeskResult<()> {
+        let mut refs = reply.references.clone();
+        refs.extend(reply.message_id.clone());
+        let job = EmailJob {
+            kind,
+            lang,
+            to: reply.address.clone(),
+            message_id: self.new_message_id(),
+            in_reply_to: reply.message_id.clone(),
+            references: refs,
+            reply_subject: Some(reply.subject.clone()),
+            order_number: order.map(|o| o.number.clone()),
+            vars,
+            receipt: None,
+        };
+        self.queue_email(tx, order.map(|o| o.id), job, true).await
+    }
+
+    async fn queue_email(
+        &self,
+        tx: &mut Tx,
+        order_id: Option<i64>,
+        job: EmailJob,
+        is_reply: bool,
+    ) -> DeskResult<()> {
+        let now = self.now();
+        let to = accounts::normalise_email(&job.to);
+        // Never write to ourselves: that is how mail loops start.
+        if to == accounts::normalise_email(&self.settings.mail.from_address) || !to.contains('@') {
+            tracing::warn!(to = %to, "Not emailing our own or an invalid address");
+            return Ok(());
+        }
+        // Loop guard: answers to inbound mail are capped per sender per hour.
+        if is_reply {
+            let sent = outbox::emails_to_since(tx, &to, now - 3_600_000).await?;
+            if sent >= self.settings.limits.replies_per_sender_per_hour {
+                tracing::warn!(to = %to, sent, "Reply limit reached for this sender; not answering");
+                return Ok(());
+            }
+        }
+        if let Some(id) = order_id {
+            orders::add_thread_id(tx, id, &job.message_id).await?;
+        }
+        let payload = serde_json::to_string(&Job::Email(job))
+            .map_err(|e| super::DeskError::Internal(e.into()))?;
+        outbox::insert(tx, "email", order_id, &to, &payload, now).await?;
+        Ok(())
+    }
+
+    /// Queues a review card for the staff channel (when Discord is configured;
+    /// without it the staff web board lists the dealing queue directly).
+    pub(crate) async fn review_card(&self, tx: &mut Tx, order: &OrderRow) -> DeskResult<()> {
+        self.discord_job(tx, order, Job::ReviewCard { order_id: order.id })
+            .await
+    }
+
+    /// Queues an edit of the order's review card to show where it stands now.
+    pub(crate) async fn card_update(&self, tx: &mut Tx, order: &OrderRow) -> DeskResult<()> {
+        self.discord_job(tx, order, Job::CardUpdate { order_id: order.id })
+            .await
+    }
+
+    async fn discord_job(&self, tx: &mut Tx, order: &OrderRow, job: Job) -> DeskResult<()> {
+        if !self.settings.discord.enabled() {
+            return Ok(());
+        }
+        let payload =
+            serde_json::to_string(&job).map_err(|e| super::DeskError::Internal(e.into()))?;
+        let channel = self.settings.discord.staff_channel_id.to_string();
+        outbox::insert(tx, job.kind(), Some(order.id), &channel, &payload, self.now()).await?;
+        Ok(())
+    }
+
+    fn new_message_id(&self) -> String {
+        let domain = self
+            .settings
+            .mail
+            .from_address
+            .rsplit('@')
+            .next()
+            .filter(|d| !d.is_empty())
+            .unwrap_or("topup.invalid");
+        format!("<topup.{}@{domain}>", uuid::Uuid::new_v4().simple())
+    }
+}
+
+/// Adds the keys of `extra` to `base` (both JSON objects).
+pub(crate) fn merge(base: &mut Value, extra: Value) {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        for (k, v) in e {
+            b.insert(k, v);
+        }
+    }
+}

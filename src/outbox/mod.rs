@@ -1,0 +1,167 @@
+//! Outbox jobs: what a transition asks to be delivered after it commits.
+//!
+//! The desk writes one outbox row per email or chat update in the same
+//! transaction as the status change; the row's payload is a [`Job`] in JSON.
+//! Everything needed to send the same mail again (Message-ID, template
+//! variables, threading headers, receipt data) is in the payload, so a retry
+//! after a crash sends the identical message.
+
+pub mod deliver;
+pub mod email;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Lang;
+use crate::domain::money::Money;
+use crate::render::templates::EmailKind;
+
+/// A unit of delivery.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    /// An email to a customer.
+    Email(EmailJob),
+    /// Post a review card for the order in the staff channel.
+    ReviewCard {
+        /// The order.
+        order_id: i64,
+    },
+    /// Edit the order's review card to show its current state (decided, cancelled, expired).
+    CardUpdate {
+        /// The order.
+        order_id: i64,
+    },
+}
+
+impl Job {
+    /// The outbox `kind` column for this job.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::Email(_) => "email",
+            Job::ReviewCard { .. } => "review_card",
+            Job::CardUpdate { .. } => "card_update",
+        }
+    }
+}
+
+/// An email, ready to render and send.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EmailJob {
+    /// Which template.
+    pub kind: EmailKind,
+    /// In which language.
+    pub lang: Lang,
+    /// Recipient address.
+    pub to: String,
+    /// Our stable Message-ID (`<...@...>`), fixed when the row is written.
+    pub message_id: String,
+    /// The customer's message this answers, if any.
+    pub in_reply_to: Option<String>,
+    /// The thread's Message-IDs, oldest first.
+    pub references: Vec<String>,
+    /// The subject of the customer's message, for a `Re:` subject.
+    pub reply_subject: Option<String>,
+    /// The order number the subject must carry, if any.
+    pub order_number: Option<String>,
+    /// Template variables.
+    pub vars: serde_json::Value,
+    /// Receipt to attach (paid mail).
+    pub receipt: Option<ReceiptJob>,
+}
+
+/// What a receipt shows; rendered to PDF at delivery time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReceiptJob {
+    /// Receipt number (`R-` + order number).
+    pub receipt_number: String,
+    /// Seller name.
+    pub seller_name: String,
+    /// Seller address.
+    pub seller_address: String,
+    /// Customer company.
+    pub account_name: String,
+    /// Order number.
+    pub order_number: String,
+    /// Order date, formatted.
+    pub order_date: String,
+    /// Payment date, formatted.
+    pub paid_date: String,
+    /// Amount credited.
+    pub amount: Money,
+    /// Payment method.
+    pub payment_method: String,
+    /// Staff reference.
+    pub staff_reference: String,
+    /// Balance after the credit.
+    pub new_balance: Money,
+}
+
+impl EmailJob {
+    /// The subject line: `Re: <customer subject>` when answering a customer's
+    /// mail (with the order number added if it is not there), else the
+    /// template's subject.
+    pub fn subject(&self, template_subject: &str) -> String {
+        let base = match &self.reply_subject {
+            Some(s) if !s.trim().is_empty() => {
+                let s = s.trim();
+                let lower = s.to_ascii_lowercase();
+                if lower.starts_with("re:") || lower.starts_with("aw:") || lower.starts_with("bls:")
+                {
+                    s.to_string()
+                } else {
+                    format!("Re: {s}")
+                }
+            }
+            _ => template_subject.to_string(),
+        };
+        match &self.order_number {
+            Some(n) if !base.to_ascii_uppercase().contains(n.as_str()) => format!("{base} [{n}]"),
+            _ => base,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(reply_subject: Option<&str>) -> EmailJob {
+        EmailJob {
+            kind: EmailKind::SubmissionReceived,
+            lang: Lang::En,
+            to: "a@b.c".into(),
+            message_id: "<1@x>".into(),
+            in_reply_to: None,
+            references: vec![],
+            reply_subject: reply_subject.map(str::to_string),
+            order_number: Some("TU-20261125-0001".into()),
+            vars: serde_json::json!({}),
+            receipt: None,
+        }
+    }
+
+    #[test]
+    fn replies_carry_re_and_the_order_number_once() {
+        assert_eq!(
+            job(Some("Bukti transfer")).subject("x"),
+            "Re: Bukti transfer [TU-20261125-0001]"
+        );
+        assert_eq!(
+            job(Some("RE: order TU-20261125-0001")).subject("x"),
+            "RE: order TU-20261125-0001"
+        );
+        assert_eq!(
+            job(None).subject("Submission received"),
+            "Submission received [TU-20261125-0001]"
+        );
+    }
+
+    #[test]
+    fn jobs_round_trip_through_json() {
+        let j = Job::Email(job(Some("x")));
+        let text = serde_json::to_string(&j).unwrap();
+        assert!(text.contains("\"type\":\"email\""), "{text}");
+        assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), j);
+        assert_eq!(j.kind(), "email");
+    }
+}

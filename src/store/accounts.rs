@@ -1,0 +1,406 @@
+//! Accounts (customer companies), their users (one main user, any number of
+//! PIC users, each known by email addresses and optionally a Discord id),
+//! and receivables staff.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+use super::{StoreError, is_unique_violation};
+
+/// A customer company.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct AccountRow {
+    /// Row id.
+    pub id: i64,
+    /// Company name (unique).
+    pub name: String,
+    /// `id` or `en`.
+    pub lang: String,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+impl AccountRow {
+    /// The account's language.
+    pub fn lang(&self) -> crate::domain::Lang {
+        crate::domain::Lang::parse(&self.lang).unwrap_or_default()
+    }
+}
+
+/// A user of an account, with one of their email addresses.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct UserRow {
+    /// Row id.
+    pub id: i64,
+    /// Account the user acts for.
+    pub account_id: i64,
+    /// `main` or `pic`.
+    pub role: String,
+    /// Display name (may be empty).
+    pub name: String,
+    /// Discord user id, once linked.
+    pub discord_id: Option<String>,
+    /// Comma-separated email addresses.
+    pub emails: String,
+}
+
+impl UserRow {
+    /// The first email address (where replies go when there is no message to answer).
+    pub fn primary_email(&self) -> &str {
+        self.emails.split(',').next().unwrap_or_default()
+    }
+
+    /// What staff see: the name, else the first address.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            self.primary_email().to_string()
+        } else {
+            format!("{} <{}>", self.name, self.primary_email())
+        }
+    }
+}
+
+/// A receivables staff member.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct StaffRow {
+    /// Row id.
+    pub id: i64,
+    /// Unique name (shown on decisions).
+    pub name: String,
+    /// Email for board sign-in links.
+    pub email: Option<String>,
+    /// Discord user id.
+    pub discord_id: Option<String>,
+    /// argon2 hash for the web board.
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+/// Normalises an email address for lookups.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().trim_matches(['<', '>']).to_lowercase()
+}
+
+/// Creates an account with its main user.
+///
+/// # Errors
+/// [`StoreError::Conflict`] when the name or address is already taken.
+pub async fn add_account(
+    conn: &mut AnyConnection,
+    name: &str,
+    main_email: &str,
+    lang: crate::domain::Lang,
+    now: i64,
+) -> Result<AccountRow, StoreError> {
+    let account: AccountRow = sqlx::query_as(
+        "INSERT INTO accounts (name, lang, created_at) VALUES ($1, $2, $3) \
+         RETURNING id, name, lang, created_at",
+    )
+    .bind(name)
+    .bind(lang.code())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| StoreError::on_constraint(e, format!("an account named {name:?}")))?;
+    add_user(conn, account.id, main_email, "main", "", None, now).await?;
+    Ok(account)
+}
+
+/// Adds a user (or another address of an existing user with the same Discord id is not merged:
+/// each call makes a user).
+///
+/// # Errors
+/// [`StoreError::Conflict`] when the address or Discord id is taken, or the account already has a main user.
+pub async fn add_user(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    email: &str,
+    role: &str,
+    name: &str,
+    discord_id: Option<&str>,
+    now: i64,
+) -> Result<UserRow, StoreError> {
+    let email = normalise_email(email);
+    if !email.contains('@') {
+        return Err(StoreError::Conflict(format!(
+            "{email:?} is not an email address"
+        )));
+    }
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO users (account_id, role, name, discord_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(account_id)
+    .bind(role)
+    .bind(name)
+    .bind(discord_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            if role == "main" {
+                StoreError::Conflict("a main user for this account (there is one already)".into())
+            } else {
+                StoreError::Conflict(format!("a user with Discord id {discord_id:?}"))
+            }
+        } else {
+            StoreError::Db(e)
+        }
+    })?;
+    sqlx::query("INSERT INTO user_emails (email, user_id) VALUES ($1, $2)")
+        .bind(&email)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| StoreError::on_constraint(e, format!("a user with address {email}")))?;
+    user_by_id(conn, id).await
+}
+
+const USER_SELECT: &str = "SELECT u.id, u.account_id, u.role, u.name, u.discord_id, \
+     COALESCE((SELECT MIN(e.email) FROM user_emails e WHERE e.user_id = u.id), '') AS emails \
+     FROM users u";
+
+/// A user by id.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is none.
+pub async fn user_by_id(conn: &mut AnyConnection, id: i64) -> Result<UserRow, StoreError> {
+    let sql = format!("{USER_SELECT} WHERE u.id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
+}
+
+/// The user known by this email address, if any.
+///
+/// # Errors
+/// Database errors only.
+pub async fn user_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let sql = format!(
+        "{USER_SELECT} WHERE u.id = (SELECT user_id FROM user_emails WHERE email = $1)"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(normalise_email(email))
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// The user linked to this Discord id, if any.
+///
+/// # Errors
+/// Database errors only.
+pub async fn user_by_discord(
+    conn: &mut AnyConnection,
+    discord_id: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    let sql = format!("{USER_SELECT} WHERE u.discord_id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(discord_id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Links a Discord id to a user.
+///
+/// # Errors
+/// [`StoreError::Conflict`] when another user has that id.
+pub async fn link_discord(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    discord_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET discord_id = $1 WHERE id = $2")
+        .bind(discord_id)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map_err(|e| StoreError::on_constraint(e, "a user with that Discord id"))?;
+    Ok(())
+}
+
+/// Users of one account, or of all accounts.
+///
+/// # Errors
+/// Database errors only.
+pub async fn list_users(
+    conn: &mut AnyConnection,
+    account_id: Option<i64>,
+) -> Result<Vec<UserRow>, StoreError> {
+    let rows = match account_id {
+        Some(id) => {
+            let sql = format!("{USER_SELECT} WHERE u.account_id = $1 ORDER BY u.id");
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_all(conn)
+                .await?
+        }
+        None => {
+            let sql = format!("{USER_SELECT} ORDER BY u.account_id, u.id");
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(conn)
+                .await?
+        }
+    };
+    Ok(rows)
+}
+
+/// Finds an account by id (all digits) or exact name.
+///
+/// # Errors
+/// [`StoreError::NotFound`] naming what was looked for.
+pub async fn find_account(conn: &mut AnyConnection, key: &str) -> Result<AccountRow, StoreError> {
+    let key = key.trim();
+    let by_name: Option<AccountRow> =
+        sqlx::query_as("SELECT id, name, lang, created_at FROM accounts WHERE name = $1")
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(a) = by_name {
+        return Ok(a);
+    }
+    if let Ok(id) = key.parse::<i64>() {
+        return account_by_id(conn, id).await;
+    }
+    Err(StoreError::NotFound(format!("account {key:?}")))
+}
+
+/// An account by id.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is none.
+pub async fn account_by_id(conn: &mut AnyConnection, id: i64) -> Result<AccountRow, StoreError> {
+    sqlx::query_as("SELECT id, name, lang, created_at FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {id}")))
+}
+
+/// All accounts, by name.
+///
+/// # Errors
+/// Database errors only.
+pub async fn list_accounts(conn: &mut AnyConnection) -> Result<Vec<AccountRow>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, name, lang, created_at FROM accounts ORDER BY name")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// The account's balance: the sum of its ledger credits, in minor units.
+///
+/// # Errors
+/// Database errors only.
+pub async fn balance(conn: &mut AnyConnection, account_id: i64) -> Result<i64, StoreError> {
+    let (sum,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM ledger WHERE account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(sum)
+}
+
+/// The account's balance right after the credit of `order_id` (for its receipt).
+///
+/// # Errors
+/// Database errors only.
+pub async fn balance_after(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    order_id: i64,
+) -> Result<i64, StoreError> {
+    let (sum,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM ledger WHERE account_id = $1 \
+         AND id <= (SELECT id FROM ledger WHERE order_id = $2)",
+    )
+    .bind(account_id)
+    .bind(order_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(sum)
+}
+
+/// Adds a staff member.
+///
+/// # Errors
+/// [`StoreError::Conflict`] when the name, email or Discord id is taken.
+pub async fn add_staff(
+    conn: &mut AnyConnection,
+    name: &str,
+    email: Option<&str>,
+    discord_id: Option<&str>,
+    password_hash: Option<&str>,
+    now: i64,
+) -> Result<StaffRow, StoreError> {
+    let email = email.map(normalise_email);
+    sqlx::query_as(
+        "INSERT INTO staff (name, email, discord_id, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id, name, email, discord_id, password_hash",
+    )
+    .bind(name)
+    .bind(email)
+    .bind(discord_id)
+    .bind(password_hash)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::on_constraint(e, format!("a staff member named {name:?} or with that email/Discord id")))
+}
+
+/// Sets a staff member's password hash.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such staff member.
+pub async fn set_staff_password(
+    conn: &mut AnyConnection,
+    name: &str,
+    password_hash: &str,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE staff SET password_hash = $1 WHERE name = $2")
+        .bind(password_hash)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("staff member {name:?}")));
+    }
+    Ok(())
+}
+
+/// Finds a staff member by exact name, email or Discord id.
+///
+/// # Errors
+/// Database errors only.
+pub async fn find_staff(
+    conn: &mut AnyConnection,
+    key: &str,
+) -> Result<Option<StaffRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, email, discord_id, password_hash FROM staff \
+         WHERE name = $1 OR email = $2 OR discord_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(key.trim())
+    .bind(normalise_email(key))
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// All staff, by name.
+///
+/// # Errors
+/// Database errors only.
+pub async fn list_staff(conn: &mut AnyConnection) -> Result<Vec<StaffRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, email, discord_id, password_hash FROM staff ORDER BY name",
+    )
+    .fetch_all(conn)
+    .await?)
+}

@@ -1,0 +1,256 @@
+//! Inbound messages (recorded once, by every key they are known by) and
+//! the slip rows that tie slip files (by SHA-256) to orders.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+use super::{StoreError, is_unique_violation};
+
+/// A recorded inbound message.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct InboundRow {
+    /// Row id.
+    pub id: i64,
+    /// `email`, `discord`, `web`.
+    pub source: String,
+    /// Sender address or chat user id.
+    pub sender: String,
+    /// Subject (email) or first words (chat).
+    pub subject: String,
+    /// What the parser understood.
+    pub intent: String,
+    /// What the desk did (`created TU-...`, `unknown_sender`, `refused: ...`).
+    pub outcome: String,
+    /// The sender's account, when known.
+    pub account_id: Option<i64>,
+    /// The order it affected.
+    pub order_id: Option<i64>,
+    /// SHA-256 of the raw message in the slip store (kept for staff).
+    pub raw_hash: Option<String>,
+    /// When it was recorded.
+    pub received_at: i64,
+}
+
+/// Fields of a new inbound record.
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    /// Channel.
+    pub source: &'a str,
+    /// Sender.
+    pub sender: &'a str,
+    /// Subject.
+    pub subject: &'a str,
+    /// Intent understood.
+    pub intent: &'a str,
+    /// Raw message hash.
+    pub raw_hash: Option<&'a str>,
+}
+
+/// Records a message under all its `keys`. Returns `None` when any key was
+/// seen before: the message was already handled and must have no new effect.
+///
+/// Keys are claimed before the message row is written so that on PostgreSQL
+/// a duplicate never poisons the transaction (`ON CONFLICT DO NOTHING`).
+///
+/// # Errors
+/// Database errors only.
+pub async fn record(
+    conn: &mut AnyConnection,
+    new: &NewInbound<'_>,
+    keys: &[String],
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    for key in keys {
+        let seen: Option<(i64,)> = sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
+            .bind(key.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if seen.is_some() {
+            return Ok(None);
+        }
+    }
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO inbound_messages (source, sender, subject, intent, outcome, raw_hash, \
+         received_at) VALUES ($1, $2, $3, $4, 'received', $5, $6) RETURNING id",
+    )
+    .bind(new.source)
+    .bind(new.sender)
+    .bind(new.subject)
+    .bind(new.intent)
+    .bind(new.raw_hash)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    for key in keys {
+        let done = sqlx::query(
+            "INSERT INTO inbound_keys (key, inbound_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key.as_str())
+        .bind(id)
+        .execute(&mut *conn)
+        .await;
+        match done {
+            // Another transaction took this key between our check and insert
+            // (only possible on PostgreSQL): the caller rolls back.
+            Ok(r) if r.rows_affected() == 0 => return Err(StoreError::Conflict(key.clone())),
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(key.clone())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(id))
+}
+
+/// Writes what the desk did with a recorded message.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_outcome(
+    conn: &mut AnyConnection,
+    id: i64,
+    outcome: &str,
+    account_id: Option<i64>,
+    order_id: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE inbound_messages SET outcome = $1, account_id = $2, order_id = $3 WHERE id = $4",
+    )
+    .bind(outcome)
+    .bind(account_id)
+    .bind(order_id)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// True when any of `keys` was recorded before.
+///
+/// # Errors
+/// Database errors only.
+pub async fn seen(conn: &mut AnyConnection, keys: &[String]) -> Result<bool, StoreError> {
+    for key in keys {
+        let seen: Option<(i64,)> = sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
+            .bind(key.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if seen.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Recent inbound messages, newest first (optionally only those without an account: unknown senders).
+///
+/// # Errors
+/// Database errors only.
+pub async fn list(
+    conn: &mut AnyConnection,
+    unknown_senders_only: bool,
+    limit: i64,
+) -> Result<Vec<InboundRow>, StoreError> {
+    let sql = if unknown_senders_only {
+        "SELECT id, source, sender, subject, intent, outcome, account_id, order_id, raw_hash, \
+         received_at FROM inbound_messages WHERE account_id IS NULL ORDER BY id DESC LIMIT $1"
+    } else {
+        "SELECT id, source, sender, subject, intent, outcome, account_id, order_id, raw_hash, \
+         received_at FROM inbound_messages ORDER BY id DESC LIMIT $1"
+    };
+    Ok(sqlx::query_as(sql).bind(limit).fetch_all(conn).await?)
+}
+
+/// Counts inbound messages by source and intent (metrics).
+///
+/// # Errors
+/// Database errors only.
+pub async fn count_by_source_intent(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT source, intent, COUNT(*) FROM inbound_messages GROUP BY source, intent \
+         ORDER BY source, intent",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A slip attached to an order.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct OrderSlipRow {
+    /// The order.
+    pub order_id: i64,
+    /// SHA-256 (hex) of the file.
+    pub hash: String,
+    /// The name the sender gave (display only, never used as a path).
+    pub file_name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// When it was attached.
+    pub added_at: i64,
+}
+
+/// Records a slip file row (once per hash) and attaches it to an order.
+/// Returns the other orders the same file was already attached to.
+///
+/// # Errors
+/// Database errors only.
+#[allow(clippy::too_many_arguments)]
+pub async fn attach_slip(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    hash: &str,
+    content_type: &str,
+    size: i64,
+    file_name: &str,
+    inbound_id: Option<i64>,
+    now: i64,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query(
+        "INSERT INTO slips (hash, content_type, size, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(hash)
+    .bind(content_type)
+    .bind(size)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let others: Vec<(String,)> = sqlx::query_as(
+        "SELECT o.number FROM order_slips s JOIN orders o ON o.id = s.order_id \
+         WHERE s.hash = $1 AND s.order_id <> $2 ORDER BY o.id",
+    )
+    .bind(hash)
+    .bind(order_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO order_slips (order_id, hash, file_name, inbound_id, added_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id, hash) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(hash)
+    .bind(file_name)
+    .bind(inbound_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(others.into_iter().map(|(n,)| n).collect())
+}
+
+/// The slips of an order, oldest first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn slips_of(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<OrderSlipRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT s.order_id, s.hash, s.file_name, f.content_type, f.size, s.added_at \
+         FROM order_slips s JOIN slips f ON f.hash = s.hash WHERE s.order_id = $1 \
+         ORDER BY s.added_at, s.hash",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?)
+}

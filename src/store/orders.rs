@@ -1,0 +1,582 @@
+//! Orders, their audit events, the per-day number sequence, the thread
+//! Message-IDs that point at an order, and the balance ledger.
+//!
+//! Status changes are compare-and-set (`UPDATE ... WHERE id = $1 AND status
+//! = $2`): zero rows means another decision won the race, and the caller
+//! re-reads the order to say who. The ledger's unique `order_id` makes a
+//! second credit for one order impossible on any path.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+use super::{StoreError, is_unique_violation};
+use crate::domain::order::OrderStatus;
+use crate::domain::order_number::OrderNumber;
+
+/// An order as stored.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct OrderRow {
+    /// Row id.
+    pub id: i64,
+    /// Canonical order number (`TU-20261125-0001`).
+    pub number: String,
+    /// The customer company.
+    pub account_id: i64,
+    /// The user who requested or submitted it.
+    pub user_id: Option<i64>,
+    /// Stored status name.
+    pub status: String,
+    /// Amount claimed by the customer, minor units.
+    pub amount_minor: Option<i64>,
+    /// Amount credited when paid (may differ when staff corrected it).
+    pub paid_minor: Option<i64>,
+    /// Currency code.
+    pub currency: String,
+    /// Secret for the status page link.
+    #[serde(skip)]
+    pub token: String,
+    /// Channel it came in through (`email`, `discord`, `web`, `cli`).
+    pub source: String,
+    /// Comma-separated review flags (`duplicate_slip`, `resubmission`, `pic`, `unauthenticated`).
+    pub flags: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last slip submission time.
+    pub submitted_at: Option<i64>,
+    /// Last staff decision time.
+    pub decided_at: Option<i64>,
+    /// Staff member (or `system`) who decided last.
+    pub decided_by: Option<String>,
+    /// Last rejection reason or cancellation note.
+    pub reason: Option<String>,
+    /// The customer's latest email about this order (our mail threads under it).
+    pub thread_message_id: Option<String>,
+    /// That email's subject.
+    pub thread_subject: Option<String>,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+impl OrderRow {
+    /// The typed status (an unknown stored value reads as `closed`, which accepts nothing).
+    pub fn status(&self) -> OrderStatus {
+        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Closed)
+    }
+
+    /// The review flags as a list.
+    pub fn flag_list(&self) -> Vec<&str> {
+        self.flags.split(',').filter(|f| !f.is_empty()).collect()
+    }
+}
+
+/// One line of an order's audit trail.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct EventRow {
+    /// Row id.
+    pub id: i64,
+    /// The order.
+    pub order_id: i64,
+    /// When.
+    pub at: i64,
+    /// What (`request`, `slip`, `approve`, ...; `refused`/`unauthorized` for attempts that changed nothing).
+    pub event: String,
+    /// `customer`, `staff` or `system`.
+    pub actor_kind: String,
+    /// Who (address, staff name, Discord id).
+    pub actor: String,
+    /// Status before.
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: Option<String>,
+    /// Amount involved, minor units.
+    pub amount_minor: Option<i64>,
+    /// Why (reject reason, note).
+    pub reason: Option<String>,
+}
+
+/// A new event row.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent<'a> {
+    /// What happened.
+    pub event: &'a str,
+    /// `customer`, `staff` or `system`.
+    pub actor_kind: &'a str,
+    /// Who.
+    pub actor: &'a str,
+    /// Status before.
+    pub from_status: Option<&'a str>,
+    /// Status after.
+    pub to_status: Option<&'a str>,
+    /// Amount involved.
+    pub amount_minor: Option<i64>,
+    /// Why.
+    pub reason: Option<&'a str>,
+}
+
+const ORDER_COLUMNS: &str = "id, number, account_id, user_id, status, amount_minor, paid_minor, \
+     currency, token, source, flags, created_at, submitted_at, decided_at, decided_by, reason, \
+     thread_message_id, thread_subject, updated_at";
+
+/// Takes the next sequence number of `day` (`YYYYMMDD`).
+///
+/// # Errors
+/// Database errors only.
+pub async fn next_sequence(conn: &mut AnyConnection, day: &str) -> Result<u32, StoreError> {
+    let (last,): (i64,) = sqlx::query_as(
+        "INSERT INTO order_sequences (day, last) VALUES ($1, 1) \
+         ON CONFLICT (day) DO UPDATE SET last = order_sequences.last + 1 RETURNING last",
+    )
+    .bind(day)
+    .fetch_one(conn)
+    .await?;
+    Ok(u32::try_from(last).unwrap_or(u32::MAX))
+}
+
+/// Fields of a new order.
+#[derive(Debug, Clone)]
+pub struct NewOrder<'a> {
+    /// Its number.
+    pub number: &'a OrderNumber,
+    /// The account.
+    pub account_id: i64,
+    /// The user behind it.
+    pub user_id: Option<i64>,
+    /// Initial status.
+    pub status: OrderStatus,
+    /// Claimed amount.
+    pub amount_minor: Option<i64>,
+    /// Currency code.
+    pub currency: &'a str,
+    /// Status-page secret.
+    pub token: &'a str,
+    /// Channel.
+    pub source: &'a str,
+    /// Review flags.
+    pub flags: &'a str,
+    /// Submission time when it starts as `dealing`.
+    pub submitted_at: Option<i64>,
+}
+
+/// Inserts an order.
+///
+/// # Errors
+/// [`StoreError::Conflict`] when the number is taken.
+pub async fn insert_order(
+    conn: &mut AnyConnection,
+    new: &NewOrder<'_>,
+    now: i64,
+) -> Result<OrderRow, StoreError> {
+    let sql = format!(
+        "INSERT INTO orders (number, account_id, user_id, status, amount_minor, currency, token, \
+         source, flags, created_at, submitted_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10) RETURNING {ORDER_COLUMNS}"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(new.number.as_str())
+        .bind(new.account_id)
+        .bind(new.user_id)
+        .bind(new.status.as_str())
+        .bind(new.amount_minor)
+        .bind(new.currency)
+        .bind(new.token)
+        .bind(new.source)
+        .bind(new.flags)
+        .bind(now)
+        .bind(new.submitted_at)
+        .fetch_one(conn)
+        .await
+        .map_err(|e| StoreError::on_constraint(e, format!("order {}", new.number)))
+}
+
+/// An order by number.
+///
+/// # Errors
+/// Database errors only.
+pub async fn by_number(
+    conn: &mut AnyConnection,
+    number: &OrderNumber,
+) -> Result<Option<OrderRow>, StoreError> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE number = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(number.as_str())
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// An order by id.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is none.
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<OrderRow, StoreError> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("order id {id}")))
+}
+
+/// An order by its status-page secret.
+///
+/// # Errors
+/// Database errors only.
+pub async fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<OrderRow>, StoreError> {
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE token = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(token)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Orders filtered by status and/or account, newest first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn list(
+    conn: &mut AnyConnection,
+    status: Option<OrderStatus>,
+    account_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<OrderRow>, StoreError> {
+    let mut sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE 1 = 1");
+    let mut n = 0;
+    if status.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND status = ${n}"));
+    }
+    if account_id.is_some() {
+        n += 1;
+        sql.push_str(&format!(" AND account_id = ${n}"));
+    }
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", n + 1));
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    if let Some(s) = status {
+        q = q.bind(s.as_str());
+    }
+    if let Some(a) = account_id {
+        q = q.bind(a);
+    }
+    Ok(q.bind(limit).fetch_all(conn).await?)
+}
+
+/// The dealing queue, oldest submission first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn dealing_queue(conn: &mut AnyConnection) -> Result<Vec<OrderRow>, StoreError> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'dealing' ORDER BY submitted_at, id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(conn).await?)
+}
+
+/// The account's orders a slip or amendment without a number may be for
+/// (`open` or `payment_failure`), newest first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn awaiting_for_account(
+    conn: &mut AnyConnection,
+    account_id: i64,
+) -> Result<Vec<OrderRow>, StoreError> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE account_id = $1 \
+         AND status IN ('open', 'payment_failure') ORDER BY created_at DESC, id DESC"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// The account's orders that are not final, newest first (for cancel/status without a number).
+///
+/// # Errors
+/// Database errors only.
+pub async fn active_for_account(
+    conn: &mut AnyConnection,
+    account_id: i64,
+) -> Result<Vec<OrderRow>, StoreError> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE account_id = $1 \
+         AND status IN ('open', 'dealing', 'payment_failure') ORDER BY created_at DESC, id DESC"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Orders past a time limit: `status` with `column` older than `before`.
+///
+/// # Errors
+/// Database errors only.
+pub async fn due_for_expiry(
+    conn: &mut AnyConnection,
+    status: OrderStatus,
+    before: i64,
+) -> Result<Vec<OrderRow>, StoreError> {
+    let column = match status {
+        OrderStatus::Dealing => "submitted_at",
+        _ => "created_at",
+    };
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE status = $1 AND {column} <= $2 ORDER BY id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(status.as_str())
+        .bind(before)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// What a status change writes besides the status.
+#[derive(Debug, Clone, Default)]
+pub struct Change<'a> {
+    /// New claimed amount.
+    pub amount_minor: Option<i64>,
+    /// Credited amount.
+    pub paid_minor: Option<i64>,
+    /// Set the submission time.
+    pub submitted_at: Option<i64>,
+    /// Set decision time and decider.
+    pub decided: Option<(i64, &'a str)>,
+    /// Set the reason.
+    pub reason: Option<&'a str>,
+    /// Replace the flags.
+    pub flags: Option<&'a str>,
+}
+
+/// Moves an order from `from` to `to` if it is still in `from`.
+/// Returns false when another change got there first (nothing written).
+///
+/// # Errors
+/// Database errors only.
+pub async fn compare_and_set(
+    conn: &mut AnyConnection,
+    id: i64,
+    from: OrderStatus,
+    to: OrderStatus,
+    change: &Change<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE orders SET status = $1, updated_at = $2, \
+         amount_minor = COALESCE($3, amount_minor), \
+         paid_minor = COALESCE($4, paid_minor), \
+         submitted_at = COALESCE($5, submitted_at), \
+         decided_at = COALESCE($6, decided_at), \
+         decided_by = COALESCE($7, decided_by), \
+         reason = COALESCE($8, reason), \
+         flags = COALESCE($9, flags) \
+         WHERE id = $10 AND status = $11",
+    )
+    .bind(to.as_str())
+    .bind(now)
+    .bind(change.amount_minor)
+    .bind(change.paid_minor)
+    .bind(change.submitted_at)
+    .bind(change.decided.map(|d| d.0))
+    .bind(change.decided.map(|d| d.1))
+    .bind(change.reason)
+    .bind(change.flags)
+    .bind(id)
+    .bind(from.as_str())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Remembers the customer's latest email about the order, so later mail threads under it.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_thread(
+    conn: &mut AnyConnection,
+    id: i64,
+    message_id: &str,
+    subject: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE orders SET thread_message_id = $1, thread_subject = $2 WHERE id = $3")
+        .bind(message_id)
+        .bind(subject)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    add_thread_id(conn, id, message_id).await
+}
+
+/// Sets an order's flags.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_flags(conn: &mut AnyConnection, id: i64, flags: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE orders SET flags = $1 WHERE id = $2")
+        .bind(flags)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Appends an event row.
+///
+/// # Errors
+/// Database errors only.
+pub async fn add_event(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    e: &NewEvent<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO order_events (order_id, at, event, actor_kind, actor, from_status, \
+         to_status, amount_minor, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(order_id)
+    .bind(now)
+    .bind(e.event)
+    .bind(e.actor_kind)
+    .bind(e.actor)
+    .bind(e.from_status)
+    .bind(e.to_status)
+    .bind(e.amount_minor)
+    .bind(e.reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An order's events, oldest first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn events(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<EventRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, order_id, at, event, actor_kind, actor, from_status, to_status, \
+         amount_minor, reason FROM order_events WHERE order_id = $1 ORDER BY id",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The last event that moved the order into its current status.
+///
+/// # Errors
+/// Database errors only.
+pub async fn last_transition(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<EventRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, order_id, at, event, actor_kind, actor, from_status, to_status, \
+         amount_minor, reason FROM order_events WHERE order_id = $1 AND to_status IS NOT NULL \
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Credits the account for a paid order. Returns false when the order was
+/// already credited (the unique key refused a second row).
+///
+/// # Errors
+/// Database errors other than the unique key.
+pub async fn credit(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    order_id: i64,
+    amount_minor: i64,
+    staff: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    // ON CONFLICT DO NOTHING keeps a PostgreSQL transaction usable after a duplicate.
+    let done = sqlx::query(
+        "INSERT INTO ledger (account_id, order_id, amount_minor, staff, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(account_id)
+    .bind(order_id)
+    .bind(amount_minor)
+    .bind(staff)
+    .bind(now)
+    .execute(conn)
+    .await;
+    match done {
+        Ok(r) => Ok(r.rows_affected() == 1),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Number of ledger rows of an order (0 or 1).
+///
+/// # Errors
+/// Database errors only.
+pub async fn credits_of(conn: &mut AnyConnection, order_id: i64) -> Result<i64, StoreError> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM ledger WHERE order_id = $1")
+        .bind(order_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n)
+}
+
+/// Records that `message_id` belongs to the order's thread (ignored when known).
+///
+/// # Errors
+/// Database errors only.
+pub async fn add_thread_id(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    message_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO order_messages (message_id, order_id) VALUES ($1, $2) \
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The order one of these Message-IDs belongs to, trying the last (most recent) first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn by_thread(
+    conn: &mut AnyConnection,
+    message_ids: &[String],
+) -> Result<Option<OrderRow>, StoreError> {
+    for id in message_ids.iter().rev() {
+        let found: Option<(i64,)> =
+            sqlx::query_as("SELECT order_id FROM order_messages WHERE message_id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((order_id,)) = found {
+            return Ok(Some(by_id(conn, order_id).await?));
+        }
+    }
+    Ok(None)
+}
+
+/// Counts orders by status (for metrics).
+///
+/// # Errors
+/// Database errors only.
+pub async fn count_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status")
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
+/// True when `err` says the number was already used (for callers that retry).
+pub fn is_conflict(err: &StoreError) -> bool {
+    matches!(err, StoreError::Conflict(_))
+}
