@@ -280,6 +280,9 @@ fn an_override_dir_wins_and_is_checked() {
     std::fs::write(dir.path().join("en/payed.md"), "Subject: x\n\ny\n").expect("write");
     let err = Templates::with_override_dir(dir.path()).expect_err("unknown kind");
     assert!(matches!(err, TemplateError::UnknownFile { .. }), "{err:?}");
+
+    let err = Templates::with_override_dir(&dir.path().join("missing")).expect_err("no folder");
+    assert!(matches!(err, TemplateError::Read { .. }), "{err:?}");
 }
 
 fn receipt(lang: Lang) -> ReceiptData {

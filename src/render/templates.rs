@@ -605,7 +605,7 @@ impl Templates {
     /// [`EmailKind::sample_vars`].
     ///
     /// # Errors
-    /// A file that cannot be read, is not a known `<lang>/<kind>.md`, lacks
+    /// The folder is missing; a file that cannot be read, is not a known `<lang>/<kind>.md`, lacks
     /// the subject line, has a syntax error or does not render with the sample
     /// variables (e.g. uses an unknown variable).
     pub fn with_override_dir(dir: &Path) -> Result<Templates, TemplateError> {
@@ -614,6 +614,8 @@ impl Templates {
             path: path.to_owned(),
             source,
         };
+        // A configured folder that is not there is a typo, not "no overrides".
+        std::fs::read_dir(dir).map_err(|e| read_err(dir, e))?;
         let mut overridden = Vec::new();
         for lang in LANGS {
             let lang_dir = dir.join(lang.code());

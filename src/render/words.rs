@@ -64,7 +64,7 @@ fn indonesian_below_thousand(n: u64) -> String {
         12..=19 => parts.push(format!("{} belas", ID_UNITS[(rest - 10) as usize])),
         _ => {
             parts.push(format!("{} puluh", ID_UNITS[(rest / 10) as usize]));
-            if rest % 10 > 0 {
+            if !rest.is_multiple_of(10) {
                 parts.push(ID_UNITS[(rest % 10) as usize].to_owned());
             }
         }
@@ -142,7 +142,7 @@ fn english_below_thousand(n: u64) -> String {
     match rest {
         0 => {}
         1..=19 => parts.push(EN_SMALL[rest as usize].to_owned()),
-        _ if rest % 10 == 0 => parts.push(EN_TENS[(rest / 10) as usize].to_owned()),
+        _ if rest.is_multiple_of(10) => parts.push(EN_TENS[(rest / 10) as usize].to_owned()),
         _ => parts.push(format!(
             "{}-{}",
             EN_TENS[(rest / 10) as usize],
