@@ -1,0 +1,139 @@
+//! The Maildir source, the embedded default inbox (`<data_dir>/inbox`).
+//!
+//! Every file in `new/` is handed to the desk, oldest first; only after the
+//! desk returned `Ok` (the database committed) is it renamed into `cur/`
+//! with the `:2,S` (seen) flag. When the desk fails (database down) the file
+//! stays in `new/` and is tried again on the next pass, so nothing is lost;
+//! the desk's Message-ID key makes a second pass over an already recorded
+//! message a no-op. `tmp/` belongs to whoever delivers into the folder.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::desk::Desk;
+
+/// How often `new/` is looked at.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Watches the Maildir `dir` until `shutdown` is cancelled.
+///
+/// # Errors
+/// The folder cannot be created or read at start.
+pub async fn run(desk: Desk, dir: PathBuf, shutdown: CancellationToken) -> anyhow::Result<()> {
+    for sub in ["new", "cur", "tmp"] {
+        let path = dir.join(sub);
+        tokio::fs::create_dir_all(&path)
+            .await
+            .with_context(|| format!("Cannot create Maildir folder {}", path.display()))?;
+    }
+    tracing::info!(dir = %dir.display(), "Watching Maildir");
+    loop {
+        if let Err(e) = process_new(&desk, &dir, &shutdown).await {
+            tracing::warn!(dir = %dir.display(), "Maildir pass stopped: {e:#}");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// One pass over `new/`: returns how many messages were handed over and moved.
+///
+/// # Errors
+/// `new/` cannot be listed, the desk failed (the rest waits for the next
+/// pass), or a processed file cannot be moved.
+pub async fn process_new(
+    desk: &Desk,
+    dir: &Path,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<usize> {
+    let new_dir = dir.join("new");
+    let files = list_oldest_first(&new_dir)
+        .await
+        .with_context(|| format!("Cannot list {}", new_dir.display()))?;
+    let mut done = 0;
+    for (path, name) in files {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        let raw = match tokio::fs::read(&path).await {
+            Ok(raw) => raw,
+            // Someone else (another reader, the operator) took it meanwhile.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), "Cannot read mail file, skipping it for now: {e}");
+                continue;
+            }
+        };
+        let msg = super::inbound_from_email(raw, Vec::new(), desk.settings());
+        let outcome = desk
+            .handle_inbound(msg)
+            .await
+            .with_context(|| format!("Handling {} failed; it stays in new/", path.display()))?;
+        tracing::debug!(file = %name, outcome = %outcome.outcome, "Maildir message handled");
+        let target = dir.join("cur").join(seen_name(&name));
+        tokio::fs::rename(&path, &target)
+            .await
+            .with_context(|| format!("Cannot move {} to {}", path.display(), target.display()))?;
+        done += 1;
+    }
+    Ok(done)
+}
+
+/// Regular files in `dir` (not dotfiles), oldest modification first, then by name.
+async fn list_oldest_first(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
+    let mut entries = tokio::fs::read_dir(dir).await?;
+    let mut files = Vec::new();
+    while let Some(entry) = entries.next_entry().await? {
+        let Ok(name) = entry.file_name().into_string() else {
+            tracing::warn!(file = ?entry.path(), "Skipping a mail file whose name is not UTF-8");
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let Ok(meta) = entry.metadata().await else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        files.push((modified, entry.path(), name));
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.2.cmp(&b.2)));
+    Ok(files.into_iter().map(|(_, p, n)| (p, n)).collect())
+}
+
+/// The `cur/` name of a processed message: its unique part plus the seen flag.
+fn seen_name(name: &str) -> String {
+    match name.split_once(":2,") {
+        Some((base, flags)) if flags.contains('S') => format!("{base}:2,{flags}"),
+        Some((base, flags)) => {
+            let mut f: Vec<char> = flags.chars().chain(['S']).collect();
+            f.sort_unstable();
+            format!("{base}:2,{}", f.into_iter().collect::<String>())
+        }
+        None => format!("{name}:2,S"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::seen_name;
+
+    #[test]
+    fn processed_files_get_the_seen_flag_once() {
+        assert_eq!(
+            seen_name("1700000000.M1P2.host"),
+            "1700000000.M1P2.host:2,S"
+        );
+        assert_eq!(seen_name("1.host:2,S"), "1.host:2,S");
+        assert_eq!(seen_name("1.host:2,F"), "1.host:2,FS");
+        assert_eq!(seen_name("1.host:2,"), "1.host:2,S");
+    }
+}
