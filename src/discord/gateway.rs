@@ -1,0 +1,276 @@
+//! The gateway: a serenity [`Client`] whose event handler maps `message` to
+//! [`handle_message`] (intake channels) and `interaction_create` to the same
+//! stateless handler as the HTTP endpoint; slash commands are registered on
+//! `ready`. It stops when the shutdown token is cancelled.
+//!
+//! Intake replies are posted directly in the channel after the desk's
+//! transaction committed (the outbox has no chat-reply job); a lost reply
+//! loses only the acknowledgement, never the order, and a redelivered
+//! message is recognised by its id and not answered twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serenity::all::{
+    ClientBuilder, Command, Context, CreateAllowedMentions, CreateMessage, EventHandler,
+    GatewayIntents, Interaction, Message, MessageType, Ready,
+};
+use serenity::async_trait;
+use serenity::http::Http;
+use tokio_util::sync::CancellationToken;
+
+use crate::desk::{Channel, Desk, Inbound, InboundOutcome};
+use crate::domain::Lang;
+use crate::domain::money::Money;
+use crate::intake::{Intent, SlipFile, extract_chat};
+
+/// How long one attachment download may take.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs the gateway until `shutdown`.
+///
+/// # Errors
+/// The client cannot be built or the gateway refuses the token (the supervisor retries).
+pub async fn run_gateway(desk: Desk, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let cfg = desk.settings().discord.clone();
+    let http = super::http_client(&cfg);
+    let intents =
+        GatewayIntents::GUILD_MESSAGES | GatewayIntents::MESSAGE_CONTENT | GatewayIntents::GUILDS;
+    // The client owns its own Http (serenity takes it by value), built with the same settings.
+    let mut client = ClientBuilder::new_with_http(super::http_builder(&cfg).build(), intents)
+        .event_handler(Handler { desk, http })
+        .await
+        .context("Building the Discord client failed")?;
+    let shards = client.shard_manager.clone();
+    let stopper = tokio::spawn(async move {
+        shutdown.cancelled().await;
+        shards.shutdown_all().await;
+    });
+    let result = client.start().await.context("The Discord gateway stopped");
+    stopper.abort();
+    result
+}
+
+/// Maps gateway events to the desk.
+struct Handler {
+    desk: Desk,
+    http: Arc<Http>,
+}
+
+#[async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        tracing::info!(bot = %ready.user.name, "Discord gateway ready");
+        match Command::set_global_commands(&ctx.http, super::interactions::commands()).await {
+            Ok(c) => tracing::info!(commands = c.len(), "Slash commands registered"),
+            Err(e) => tracing::warn!("Registering slash commands failed: {e}"),
+        }
+    }
+
+    async fn message(&self, _ctx: Context, msg: Message) {
+        if let Err(e) = handle_message(&self.desk, &self.http, &msg).await {
+            tracing::warn!(message_id = %msg.id, "Discord message not handled: {e:#}");
+        }
+    }
+
+    async fn interaction_create(&self, _ctx: Context, interaction: Interaction) {
+        let (id, token) = (interaction.id(), interaction.token().to_string());
+        let response = super::interactions::answer(&self.desk, &self.http, interaction).await;
+        if let Err(e) = self
+            .http
+            .create_interaction_response(id, &token, &response, Vec::new())
+            .await
+        {
+            tracing::warn!("Answering a Discord interaction failed: {e}");
+        }
+    }
+}
+
+fn slip_type(content_type: Option<&str>, file_name: &str) -> Option<String> {
+    let ct = content_type
+        .map(|c| c.split(';').next().unwrap_or(c).trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if ct.starts_with("image/") || ct == "application/pdf" {
+        return Some(ct);
+    }
+    let lower = file_name.to_ascii_lowercase();
+    let ext = lower.rsplit('.').next().unwrap_or("");
+    match ext {
+        "png" => Some("image/png".into()),
+        "jpg" | "jpeg" => Some("image/jpeg".into()),
+        "gif" => Some("image/gif".into()),
+        "webp" => Some("image/webp".into()),
+        "pdf" => Some("application/pdf".into()),
+        _ => None,
+    }
+}
+
+/// Downloads `url`, refusing more than `limit` bytes.
+async fn download(url: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
+    let client = reqwest::Client::builder()
+        .timeout(DOWNLOAD_TIMEOUT)
+        .build()
+        .context("Building the download client failed")?;
+    let mut resp = client
+        .get(url)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .with_context(|| format!("Downloading {url} failed"))?;
+    let mut out = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .with_context(|| format!("Downloading {url} failed"))?
+    {
+        if out.len() + chunk.len() > limit {
+            anyhow::bail!("{url} is larger than {limit} bytes");
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Handles one message from the gateway: messages in an intake channel go to
+/// the desk (text through [`extract_chat`], image/PDF attachments as slips),
+/// and the outcome is answered in the channel. Returns the reply sent, if any.
+///
+/// # Errors
+/// The desk's store failed or an attachment could not be fetched (nothing was recorded then).
+pub async fn handle_message(
+    desk: &Desk,
+    http: &Http,
+    msg: &Message,
+) -> anyhow::Result<Option<String>> {
+    let cfg = &desk.settings().discord;
+    if msg.author.bot
+        || !matches!(msg.kind, MessageType::Regular | MessageType::InlineReply)
+        || !cfg.intake_channel_ids.contains(&msg.channel_id.get())
+    {
+        return Ok(None);
+    }
+    let limits = &desk.settings().limits;
+    let slip_attachments: Vec<_> = msg
+        .attachments
+        .iter()
+        .filter_map(|a| slip_type(a.content_type.as_deref(), &a.filename).map(|ct| (a, ct)))
+        .collect();
+    let too_big = slip_attachments
+        .iter()
+        .any(|(a, _)| usize::try_from(a.size).unwrap_or(usize::MAX) > limits.max_attachment_bytes);
+    if slip_attachments.len() > limits.max_attachments || too_big {
+        let text = format!(
+            "Sorry, I cannot take this: at most {} slips of at most {} MB each per message. Please send a smaller \
+             photo or PDF of the transfer slip.",
+            limits.max_attachments,
+            limits.max_attachment_bytes / (1024 * 1024)
+        );
+        reply(http, msg, &text).await;
+        return Ok(Some(text));
+    }
+    let mut slips = Vec::with_capacity(slip_attachments.len());
+    for (a, content_type) in slip_attachments {
+        let bytes = download(&a.url, limits.max_attachment_bytes).await?;
+        slips.push(SlipFile {
+            file_name: Some(a.filename.clone()),
+            content_type,
+            bytes,
+        });
+    }
+    let mut extraction = extract_chat(&msg.content, &desk.settings().desk.order_prefix);
+    if !slips.is_empty() && !matches!(extraction.intent, Intent::Cancel | Intent::Amend) {
+        // A slip posted with any other words is a submission.
+        extraction.intent = Intent::Slip;
+    }
+    extraction.slips = slips;
+    let subject: String = msg.content.chars().take(80).collect();
+    let outcome = desk
+        .handle_inbound(Inbound {
+            channel: Channel::Discord,
+            keys: vec![format!("discord:{}", msg.id)],
+            sender: msg.author.id.to_string(),
+            subject,
+            message_id: None,
+            thread_ids: Vec::new(),
+            extraction,
+            raw: serde_json::to_vec(msg).ok(),
+            auth_failed: false,
+        })
+        .await?;
+    let Some(text) = outcome_text(desk, &outcome).await else {
+        return Ok(None);
+    };
+    reply(http, msg, &text).await;
+    Ok(Some(text))
+}
+
+async fn reply(http: &Http, msg: &Message, text: &str) {
+    let message = CreateMessage::new()
+        .content(text)
+        .reference_message(msg)
+        .allowed_mentions(CreateAllowedMentions::new().replied_user(true));
+    if let Err(e) = msg.channel_id.send_message(http, message).await {
+        tracing::warn!(message_id = %msg.id, "Replying in the intake channel failed: {e}");
+    }
+}
+
+/// What the customer is told in the channel about the desk's outcome.
+pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<String> {
+    if outcome.duplicate() {
+        return None;
+    }
+    let text = outcome.outcome.as_str();
+    let order = outcome.order.as_ref();
+    let number = order.map(|o| o.number.clone()).unwrap_or_default();
+    let view = match order {
+        Some(o) => match desk.parse_order_number(&o.number) {
+            Ok(n) => desk.view(&n).await.ok(),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let lang = view.as_ref().map(|v| v.account.lang()).unwrap_or(Lang::En);
+    let amount = order
+        .and_then(|o| o.amount_minor)
+        .map(|m| Money::from_minor(m).display(lang))
+        .unwrap_or_else(|| "(amount not stated)".into());
+    Some(if text.starts_with("ignored") {
+        return None;
+    } else if text.starts_with("created ") {
+        match order {
+            Some(o) => super::interactions::created_text(
+                desk,
+                o,
+                Money::from_minor(o.amount_minor.unwrap_or_default()),
+            ),
+            None => text.to_string(),
+        }
+    } else if text.starts_with("submitted ") {
+        format!(
+            "Thank you, we received your transfer slip for order **{number}** ({amount}). Our team checks the bank \
+             statement and you get an email as soon as it is decided."
+        )
+    } else if text.starts_with("amended ") {
+        format!("Order **{number}** now asks for {amount}; our team reviews it again.")
+    } else if text.starts_with("cancelled ") {
+        format!("Order **{number}** is cancelled.")
+    } else if text.starts_with("status") {
+        match &view {
+            Some(v) => super::interactions::status_text(desk, v),
+            None => "You have no open top-up orders.".into(),
+        }
+    } else if text.starts_with("unknown_sender") {
+        "Your Discord account is not linked to a customer account yet, so nothing was done. Use `/link email \
+         address:<your registered email>`, then `/link code`."
+            .into()
+    } else if let Some(reason) = text.strip_prefix("refused: ") {
+        format!("Sorry, that was not done: {reason}")
+    } else if text.starts_with("not understood") {
+        "I did not understand that. Post your transfer slip (photo or PDF) with the order number, ask for a top-up \
+         with `/topup`, or check an order with `/status`."
+            .into()
+    } else {
+        text.to_string()
+    })
+}
