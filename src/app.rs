@@ -61,7 +61,10 @@ impl Application {
             })?;
         }
         let store = Store::connect(&url, settings.database.max_connections).await?;
-        store.migrate().await.context("Migrating the database failed")?;
+        store
+            .migrate()
+            .await
+            .context("Migrating the database failed")?;
         let slips = SlipStore::from_setting(&settings.slips.store, &settings.slips_path())?;
         Ok(Desk::new(store, slips, clock, settings))
     }
@@ -123,7 +126,10 @@ impl Application {
         Report {
             database: crate::store::redact_url(&s.database_url()),
             inbox: match &s.mail.imap {
-                Some(i) => format!("IMAP {}@{}:{} mailbox {}", i.username, i.host, i.port, i.mailbox),
+                Some(i) => format!(
+                    "IMAP {}@{}:{} mailbox {}",
+                    i.username, i.host, i.port, i.mailbox
+                ),
                 None => format!("Maildir {}", s.maildir_path().display()),
             },
             outbox: match &s.mail.smtp {
@@ -151,7 +157,9 @@ impl Application {
         println!("  outbox    {}", r.outbox);
         println!("  review    {}", r.review);
         if let Some(web) = &r.web {
-            println!("  web       {web}  (status pages, staff board at {web}/staff, /healthz, /metrics)");
+            println!(
+                "  web       {web}  (status pages, staff board at {web}/staff, /healthz, /metrics)"
+            );
         }
         println!("Press Ctrl-C to stop.");
         let shutdown = CancellationToken::new();
@@ -238,7 +246,11 @@ impl Application {
 }
 
 /// Applies the time limits every `interval` until cancelled.
-async fn scheduler(desk: Desk, interval: Duration, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn scheduler(
+    desk: Desk,
+    interval: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     loop {
         match desk.expire_due().await {
             Ok(0) => {}
@@ -264,10 +276,16 @@ pub fn install_crypto_provider() {
 /// The first unreachable server, with what was tried.
 pub async fn check_config(settings: &Settings) -> anyhow::Result<()> {
     install_crypto_provider();
-    println!("config: ok ({} settings problems)", settings.validate().len());
+    println!(
+        "config: ok ({} settings problems)",
+        settings.validate().len()
+    );
     let store = Store::connect(&settings.database_url(), 1).await?;
     store.ping().await.context("Database does not answer")?;
-    println!("database: ok ({})", crate::store::redact_url(&settings.database_url()));
+    println!(
+        "database: ok ({})",
+        crate::store::redact_url(&settings.database_url())
+    );
     store.close().await;
     match &settings.mail.smtp {
         Some(cfg) => {
@@ -277,14 +295,20 @@ pub async fn check_config(settings: &Settings) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("SMTP {}:{}: {e}", cfg.host, cfg.port))?;
             println!("smtp: ok ({}:{})", cfg.host, cfg.port);
         }
-        None => println!("smtp: not configured; mail is written to {}", settings.eml_dir_path().display()),
+        None => println!(
+            "smtp: not configured; mail is written to {}",
+            settings.eml_dir_path().display()
+        ),
     }
     match &settings.mail.imap {
         Some(imap) => {
             crate::sources::imap::check(imap).await?;
             println!("imap: ok ({}:{})", imap.host, imap.port);
         }
-        None => println!("imap: not configured; watching {}", settings.maildir_path().display()),
+        None => println!(
+            "imap: not configured; watching {}",
+            settings.maildir_path().display()
+        ),
     }
     if settings.discord.enabled() {
         match crate::discord::check(&settings.discord).await {

@@ -288,7 +288,8 @@ fn invalid(message: impl Into<String>) -> Failure {
 /// # Errors
 /// Every problem with the config, in one message.
 pub fn settings(cli: &Cli) -> Result<Settings, Failure> {
-    let mut settings = Settings::load(cli.config.as_deref()).map_err(|e| invalid(format!("{e:#}")))?;
+    let mut settings =
+        Settings::load(cli.config.as_deref()).map_err(|e| invalid(format!("{e:#}")))?;
     if let Some(dir) = &cli.data_dir {
         settings.data_dir = dir.clone();
     }
@@ -319,7 +320,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         return Ok(());
     }
     if let Command::CheckConfig = cli.command {
-        return crate::app::check_config(&settings).await.map_err(Failure::from);
+        return crate::app::check_config(&settings)
+            .await
+            .map_err(Failure::from);
     }
     let desk = Application::open_desk(settings, clock).await?;
     let result = operate(&cli, &desk).await;
@@ -349,7 +352,10 @@ fn parse(cli: &Cli, files: &[PathBuf]) -> Result<(), Failure> {
 
 fn print<T: serde::Serialize>(cli: &Cli, value: &T, text: impl FnOnce() -> String) {
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
     } else {
         println!("{}", text());
     }
@@ -363,7 +369,9 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
         Command::Run | Command::Parse { .. } | Command::CheckConfig => {}
         Command::Migrate => {
             // Application::open_desk has migrated already.
-            print(cli, &json!({"migrated": true}), || "Database is up to date.".into());
+            print(cli, &json!({"migrated": true}), || {
+                "Database is up to date.".into()
+            });
         }
         Command::Account(AccountCmd::Add { name, email, lang }) => {
             let lang = lang.unwrap_or(desk.settings().desk.default_lang);
@@ -374,7 +382,13 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             let account = accounts::add_account(&mut tx, name.trim(), email, lang, now).await?;
             tx.commit().await?;
             print(cli, &account, || {
-                format!("Added account {} (id {}, {}), main user {}", account.name, account.id, lang, accounts::normalise_email(email))
+                format!(
+                    "Added account {} (id {}, {}), main user {}",
+                    account.name,
+                    account.id,
+                    lang,
+                    accounts::normalise_email(email)
+                )
             });
         }
         Command::Account(AccountCmd::List) => {
@@ -389,7 +403,10 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 .map(|(a, b)| json!({"id": a.id, "name": a.name, "lang": a.lang, "balance": Money::from_minor(*b).to_plain()}))
                 .collect();
             print(cli, &json_rows, || {
-                let mut out = format!("{:>4}  {:<32} {:<4} {:>20}\n", "id", "name", "lang", "balance");
+                let mut out = format!(
+                    "{:>4}  {:<32} {:<4} {:>20}\n",
+                    "id", "name", "lang", "balance"
+                );
                 for (a, b) in &rows {
                     out.push_str(&format!(
                         "{:>4}  {:<32} {:<4} {:>20}\n",
@@ -402,12 +419,27 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 out.trim_end().to_string()
             });
         }
-        Command::User(UserCmd::Add { account, email, role, discord, name }) => {
+        Command::User(UserCmd::Add {
+            account,
+            email,
+            role,
+            discord,
+            name,
+        }) => {
             let mut tx = store.begin_write().await?;
             let acc = accounts::find_account(&mut tx, account).await?;
-            let user = accounts::add_user(&mut tx, acc.id, email, role, name, discord.as_deref(), now).await?;
+            let user =
+                accounts::add_user(&mut tx, acc.id, email, role, name, discord.as_deref(), now)
+                    .await?;
             tx.commit().await?;
-            print(cli, &user, || format!("Added {} user {} to {}", user.role, user.primary_email(), acc.name));
+            print(cli, &user, || {
+                format!(
+                    "Added {} user {} to {}",
+                    user.role,
+                    user.primary_email(),
+                    acc.name
+                )
+            });
         }
         Command::User(UserCmd::List { account }) => {
             let account_id = match account {
@@ -416,7 +448,10 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             };
             let users = accounts::list_users(&mut conn, account_id).await?;
             print(cli, &users, || {
-                let mut out = format!("{:>4}  {:>7}  {:<5} {:<36} {}\n", "id", "account", "role", "email", "discord");
+                let mut out = format!(
+                    "{:>4}  {:>7}  {:<5} {:<36} {}\n",
+                    "id", "account", "role", "email", "discord"
+                );
                 for u in &users {
                     out.push_str(&format!(
                         "{:>4}  {:>7}  {:<5} {:<36} {}\n",
@@ -430,20 +465,38 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 out.trim_end().to_string()
             });
         }
-        Command::Staff(StaffCmd::Add { name, email, discord, password }) => {
+        Command::Staff(StaffCmd::Add {
+            name,
+            email,
+            discord,
+            password,
+        }) => {
             let hash = match password {
-                Some(p) => Some(crate::web::auth::hash_password(p).map_err(|e| invalid(e.to_string()))?),
+                Some(p) => {
+                    Some(crate::web::auth::hash_password(p).map_err(|e| invalid(e.to_string()))?)
+                }
                 None => None,
             };
             let mut tx = store.begin_write().await?;
-            let staff = accounts::add_staff(&mut tx, name.trim(), email.as_deref(), discord.as_deref(), hash.as_deref(), now).await?;
+            let staff = accounts::add_staff(
+                &mut tx,
+                name.trim(),
+                email.as_deref(),
+                discord.as_deref(),
+                hash.as_deref(),
+                now,
+            )
+            .await?;
             tx.commit().await?;
             print(cli, &staff, || format!("Added staff member {}", staff.name));
         }
         Command::Staff(StaffCmd::List) => {
             let staff = accounts::list_staff(&mut conn).await?;
             print(cli, &staff, || {
-                let mut out = format!("{:>4}  {:<24} {:<32} {}\n", "id", "name", "email", "discord");
+                let mut out = format!(
+                    "{:>4}  {:<24} {:<32} {}\n",
+                    "id", "name", "email", "discord"
+                );
                 for s in &staff {
                     out.push_str(&format!(
                         "{:>4}  {:<24} {:<32} {}\n",
@@ -456,7 +509,11 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 out.trim_end().to_string()
             });
         }
-        Command::Order(OrderCmd::List { status, account, limit }) => {
+        Command::Order(OrderCmd::List {
+            status,
+            account,
+            limit,
+        }) => {
             let account_id = match account {
                 Some(a) => Some(accounts::find_account(&mut conn, a).await?.id),
                 None => None,
@@ -472,7 +529,9 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                         "{:<20} {:<16} {:>18}  {:<18} {}\n",
                         o.number,
                         o.status,
-                        o.amount_minor.map(|m| Money::from_minor(m).to_plain()).unwrap_or_else(|| "-".into()),
+                        o.amount_minor
+                            .map(|m| Money::from_minor(m).to_plain())
+                            .unwrap_or_else(|| "-".into()),
                         crate::clock::format_ms(o.created_at).trim_end_matches(" UTC"),
                         o.account_id
                     ));
@@ -485,10 +544,16 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             let view = desk.view(&number).await?;
             print(cli, &view, || show_order(desk, &view));
         }
-        Command::Order(OrderCmd::Approve { order, staff, amount }) => {
+        Command::Order(OrderCmd::Approve {
+            order,
+            staff,
+            amount,
+        }) => {
             let number = desk.parse_order_number(order)?;
             let staff = desk.staff(staff).await?;
-            let o = desk.decide(&number, &staff, &Decision::Approve { amount: *amount }).await?;
+            let o = desk
+                .decide(&number, &staff, &Decision::Approve { amount: *amount })
+                .await?;
             let mut c = store.pool().acquire().await?;
             let balance = accounts::balance(&mut c, o.account_id).await?;
             print(cli, &o, || {
@@ -500,16 +565,32 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 )
             });
         }
-        Command::Order(OrderCmd::Reject { order, staff, reason }) => {
+        Command::Order(OrderCmd::Reject {
+            order,
+            staff,
+            reason,
+        }) => {
             let number = desk.parse_order_number(order)?;
             let staff = desk.staff(staff).await?;
             if reason.trim().is_empty() {
                 return Err(invalid("a rejection needs a reason"));
             }
             let o = desk
-                .decide(&number, &staff, &Decision::Reject { reason: RejectReason::parse(reason) })
+                .decide(
+                    &number,
+                    &staff,
+                    &Decision::Reject {
+                        reason: RejectReason::parse(reason),
+                    },
+                )
                 .await?;
-            print(cli, &o, || format!("Rejected {}: {}", o.number, o.reason.clone().unwrap_or_default()));
+            print(cli, &o, || {
+                format!(
+                    "Rejected {}: {}",
+                    o.number,
+                    o.reason.clone().unwrap_or_default()
+                )
+            });
         }
         Command::Order(OrderCmd::Cancel(OrderArg { order })) => {
             let number = desk.parse_order_number(order)?;
@@ -519,25 +600,42 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
         Command::Order(OrderCmd::Receipt { order, out }) => {
             let number = desk.parse_order_number(order)?;
             let bytes = crate::outbox::deliver::receipt_for(desk, &number).await?;
-            let path = out.clone().unwrap_or_else(|| PathBuf::from(format!("{number}.pdf")));
-            std::fs::write(&path, &bytes)
-                .map_err(|e| Failure { code: 1, message: format!("Cannot write {}: {e}", path.display()) })?;
-            print(cli, &json!({"order": number.as_str(), "file": path, "bytes": bytes.len()}), || {
-                format!("Wrote receipt of {number} to {} ({} bytes)", path.display(), bytes.len())
-            });
+            let path = out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{number}.pdf")));
+            std::fs::write(&path, &bytes).map_err(|e| Failure {
+                code: 1,
+                message: format!("Cannot write {}: {e}", path.display()),
+            })?;
+            print(
+                cli,
+                &json!({"order": number.as_str(), "file": path, "bytes": bytes.len()}),
+                || {
+                    format!(
+                        "Wrote receipt of {number} to {} ({} bytes)",
+                        path.display(),
+                        bytes.len()
+                    )
+                },
+            );
         }
         Command::Balance { account } => {
             let acc = accounts::find_account(&mut conn, account).await?;
             let balance = accounts::balance(&mut conn, acc.id).await?;
             let m = Money::from_minor(balance);
-            print(cli, &json!({"account": acc.name, "balance": m.to_plain(), "currency": desk.settings().desk.currency}), || {
-                format!("{}: {}", acc.name, m.display(acc.lang()))
-            });
+            print(
+                cli,
+                &json!({"account": acc.name, "balance": m.to_plain(), "currency": desk.settings().desk.currency}),
+                || format!("{}: {}", acc.name, m.display(acc.lang())),
+            );
         }
         Command::Outbox(OutboxCmd::List { status, limit }) => {
             let rows = outbox::list(&mut conn, status.as_deref(), *limit).await?;
             print(cli, &rows, || {
-                let mut out = format!("{:>5}  {:<12} {:<8} {:>8}  {:<32} {}\n", "id", "kind", "status", "attempts", "recipient", "last error");
+                let mut out = format!(
+                    "{:>5}  {:<12} {:<8} {:>8}  {:<32} {}\n",
+                    "id", "kind", "status", "attempts", "recipient", "last error"
+                );
                 for r in &rows {
                     out.push_str(&format!(
                         "{:>5}  {:<12} {:<8} {:>8}  {:<32} {}\n",
@@ -557,14 +655,20 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             let ok = outbox::retry(&mut tx, *id, now).await?;
             tx.commit().await?;
             if !ok {
-                return Err(invalid(format!("outbox row {id} is not dead (only dead rows can be retried)")));
+                return Err(invalid(format!(
+                    "outbox row {id} is not dead (only dead rows can be retried)"
+                )));
             }
             desk.outbox_bell().notify_one();
-            print(cli, &json!({"retried": id}), || format!("Outbox row {id} will be sent again"));
+            print(cli, &json!({"retried": id}), || {
+                format!("Outbox row {id} will be sent again")
+            });
         }
         Command::Expire => {
             let n = desk.expire_due().await?;
-            print(cli, &json!({"expired": n}), || format!("{n} order(s) moved by the time limits"));
+            print(cli, &json!({"expired": n}), || {
+                format!("{n} order(s) moved by the time limits")
+            });
         }
     }
     Ok(())
@@ -573,11 +677,21 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
 fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
     let o = &v.order;
     let lang = v.account.lang();
-    let money = |m: Option<i64>| m.map(|m| Money::from_minor(m).display(lang)).unwrap_or_else(|| "-".into());
+    let money = |m: Option<i64>| {
+        m.map(|m| Money::from_minor(m).display(lang))
+            .unwrap_or_else(|| "-".into())
+    };
     let mut out = String::new();
     out.push_str(&format!("Order     {}\n", o.number));
-    out.push_str(&format!("Status    {} ({})\n", o.status, o.status().display_name(lang)));
-    out.push_str(&format!("Account   {} (id {})\n", v.account.name, v.account.id));
+    out.push_str(&format!(
+        "Status    {} ({})\n",
+        o.status,
+        o.status().display_name(lang)
+    ));
+    out.push_str(&format!(
+        "Account   {} (id {})\n",
+        v.account.name, v.account.id
+    ));
     if let Some(u) = &v.user {
         out.push_str(&format!("User      {} ({})\n", u.label(), u.role));
     }
@@ -590,7 +704,12 @@ fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
         out.push_str(&format!("Submitted {}\n", desk.format_time(t)));
     }
     if let Some(by) = &o.decided_by {
-        out.push_str(&format!("Decided   by {by} at {}\n", o.decided_at.map(|t| desk.format_time(t)).unwrap_or_default()));
+        out.push_str(&format!(
+            "Decided   by {by} at {}\n",
+            o.decided_at
+                .map(|t| desk.format_time(t))
+                .unwrap_or_default()
+        ));
     }
     if let Some(r) = &o.reason {
         out.push_str(&format!("Reason    {r}\n"));
@@ -603,7 +722,13 @@ fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
     if !v.slips.is_empty() {
         out.push_str("Slips\n");
         for s in &v.slips {
-            out.push_str(&format!("  {} {} ({} bytes) {}\n", &s.hash[..12], s.content_type, s.size, s.file_name));
+            out.push_str(&format!(
+                "  {} {} ({} bytes) {}\n",
+                &s.hash[..12],
+                s.content_type,
+                s.size,
+                s.file_name
+            ));
         }
     }
     out.push_str("Timeline\n");

@@ -458,7 +458,10 @@ impl Settings {
     /// The database URL, defaulting to a SQLite file in the data folder.
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("topup.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("topup.db").display()
+            )
         } else {
             self.database.url.clone()
         }

@@ -70,12 +70,9 @@ impl Desk {
     pub async fn handle_inbound(&self, msg: Inbound) -> DeskResult<InboundOutcome> {
         let limits = &self.settings.limits;
         let raw_hash = match &msg.raw {
-            Some(raw) => Some(
-                self.slips
-                    .put(raw)
-                    .await
-                    .map_err(|e| DeskError::Internal(anyhow::anyhow!("Keeping the message failed: {e}")))?,
-            ),
+            Some(raw) => Some(self.slips.put(raw).await.map_err(|e| {
+                DeskError::Internal(anyhow::anyhow!("Keeping the message failed: {e}"))
+            })?),
             None => None,
         };
         let over_limit = self.over_limit(&msg);
@@ -117,10 +114,24 @@ impl Desk {
             subject: msg.subject.clone(),
         });
         let (outcome, account_id, order) = self
-            .act(&mut tx, &msg, inbound_id, &slips, reply.as_ref(), over_limit, limits.max_attachments)
+            .act(
+                &mut tx,
+                &msg,
+                inbound_id,
+                &slips,
+                reply.as_ref(),
+                over_limit,
+                limits.max_attachments,
+            )
             .await?;
-        inbound_store::set_outcome(&mut tx, inbound_id, &outcome, account_id, order.as_ref().map(|o| o.id))
-            .await?;
+        inbound_store::set_outcome(
+            &mut tx,
+            inbound_id,
+            &outcome,
+            account_id,
+            order.as_ref().map(|o| o.id),
+        )
+        .await?;
         self.commit(tx, true).await?;
         tracing::info!(
             source_key = msg.keys.first().map(String::as_str).unwrap_or(""),
@@ -138,7 +149,11 @@ impl Desk {
     /// Which inbound limit the message breaks, if any: (name, value) in the account's words later.
     fn over_limit(&self, msg: &Inbound) -> Option<Limit> {
         let l = &self.settings.limits;
-        if msg.raw.as_ref().is_some_and(|r| r.len() > l.max_message_bytes) {
+        if msg
+            .raw
+            .as_ref()
+            .is_some_and(|r| r.len() > l.max_message_bytes)
+        {
             return Some(Limit::MessageSize(l.max_message_bytes));
         }
         if msg.extraction.slips.len() > l.max_attachments {
@@ -198,17 +213,25 @@ impl Desk {
             if let Some(r) = reply {
                 let mut vars = self.base_vars(&account.name, Some(&user), lang);
                 let (name, value) = limit.describe(lang);
-                merge(&mut vars, json!({ "limit_name": name, "limit_value": value }));
+                merge(
+                    &mut vars,
+                    json!({ "limit_name": name, "limit_value": value }),
+                );
                 self.reply_email(tx, EmailKind::LimitsExceeded, lang, r, None, vars)
                     .await?;
             }
             return Ok((
-                format!("refused: {} over the limit; kept for staff", limit.describe(Lang::En).0),
+                format!(
+                    "refused: {} over the limit; kept for staff",
+                    limit.describe(Lang::En).0
+                ),
                 Some(account.id),
                 None,
             ));
         }
-        let result = self.act_for_user(tx, msg, &user, inbound_id, slips, reply).await;
+        let result = self
+            .act_for_user(tx, msg, &user, inbound_id, slips, reply)
+            .await;
         match result {
             Ok((outcome, order)) => {
                 if let Some(o) = &order
@@ -232,7 +255,10 @@ impl Desk {
                 let text = e.to_string();
                 if let Some(r) = reply {
                     let mut vars = self.base_vars(&account.name, Some(&user), lang);
-                    merge(&mut vars, json!({ "reason": text, "order_number": ex.order_number.as_ref().map(|n| n.to_string()).unwrap_or_default() }));
+                    merge(
+                        &mut vars,
+                        json!({ "reason": text, "order_number": ex.order_number.as_ref().map(|n| n.to_string()).unwrap_or_default() }),
+                    );
                     self.reply_email(tx, EmailKind::ActionRefused, lang, r, None, vars)
                         .await?;
                 }
@@ -275,12 +301,23 @@ impl Desk {
                         "the message asks for a top-up but names no amount".into(),
                     ));
                 };
-                let order = self.request_in(tx, user, amount, msg.channel, reply).await?;
+                let order = self
+                    .request_in(tx, user, amount, msg.channel, reply)
+                    .await?;
                 Ok((format!("created {}", order.number), Some(order)))
             }
             Intent::Slip => {
                 let order = self
-                    .submit_slip_in(tx, user, named, slips, ex.amount, msg.channel, reply, Some(inbound_id))
+                    .submit_slip_in(
+                        tx,
+                        user,
+                        named,
+                        slips,
+                        ex.amount,
+                        msg.channel,
+                        reply,
+                        Some(inbound_id),
+                    )
                     .await?;
                 Ok((format!("submitted {}", order.number), Some(order)))
             }
@@ -303,14 +340,26 @@ impl Desk {
                     )));
                 };
                 let order = self
-                    .amend_in(tx, user, target, amount, slips, msg.channel, reply, Some(inbound_id))
+                    .amend_in(
+                        tx,
+                        user,
+                        target,
+                        amount,
+                        slips,
+                        msg.channel,
+                        reply,
+                        Some(inbound_id),
+                    )
                     .await?;
                 Ok((format!("amended {}", order.number), Some(order)))
             }
             Intent::Cancel => {
                 let target = match named {
                     Some(o) => o,
-                    None => only(orders::active_for_account(tx, user.account_id).await?, "cancel")?,
+                    None => only(
+                        orders::active_for_account(tx, user.account_id).await?,
+                        "cancel",
+                    )?,
                 };
                 let order = self.cancel_in(tx, &actor, target, reply).await?;
                 Ok((format!("cancelled {}", order.number), Some(order)))
@@ -330,7 +379,10 @@ impl Desk {
                     let balance = accounts::balance(tx, account.id).await?;
                     match &target {
                         Some(o) => merge(&mut vars, self.order_vars(o, lang, Some(balance))),
-                        None => merge(&mut vars, json!({ "order_number": "", "new_balance": crate::domain::money::Money::from_minor(balance).display(lang) })),
+                        None => merge(
+                            &mut vars,
+                            json!({ "order_number": "", "new_balance": crate::domain::money::Money::from_minor(balance).display(lang) }),
+                        ),
                     }
                     self.reply_email(tx, EmailKind::OrderStatus, lang, r, target.as_ref(), vars)
                         .await?;
@@ -365,7 +417,10 @@ fn only(mut list: Vec<OrderRow>, verb: &str) -> DeskResult<OrderRow> {
         _ => Err(DeskError::Invalid(format!(
             "you have {} orders that could be meant ({}); please name the order number to {verb}",
             list.len(),
-            list.iter().map(|o| o.number.as_str()).collect::<Vec<_>>().join(", ")
+            list.iter()
+                .map(|o| o.number.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }

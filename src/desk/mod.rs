@@ -101,7 +101,12 @@ pub enum RejectReason {
 impl RejectReason {
     /// Reads `amount_differs`, `not_received`, or takes any other text as [`RejectReason::Other`].
     pub fn parse(s: &str) -> RejectReason {
-        match s.trim().to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['-', ' '], "_")
+            .as_str()
+        {
             "amount_differs" | "amount" => RejectReason::AmountDiffers,
             "not_received" | "money_not_received" => RejectReason::NotReceived,
             _ => RejectReason::Other(s.trim().to_string()),
@@ -241,7 +246,12 @@ pub struct Desk {
 
 impl Desk {
     /// A desk over `store`.
-    pub fn new(store: Store, slips: SlipStore, clock: SharedClock, settings: Arc<Settings>) -> Desk {
+    pub fn new(
+        store: Store,
+        slips: SlipStore,
+        clock: SharedClock,
+        settings: Arc<Settings>,
+    ) -> Desk {
         Desk {
             store,
             slips,
@@ -308,14 +318,16 @@ impl Desk {
     ///
     /// # Errors
     /// The slip storage failed.
-    pub async fn store_slips(&self, files: &[crate::intake::SlipFile]) -> DeskResult<Vec<StoredSlip>> {
+    pub async fn store_slips(
+        &self,
+        files: &[crate::intake::SlipFile],
+    ) -> DeskResult<Vec<StoredSlip>> {
         let mut out = Vec::with_capacity(files.len());
         for f in files {
-            let hash = self
-                .slips
-                .put(&f.bytes)
-                .await
-                .map_err(|e| DeskError::Internal(anyhow::anyhow!("Storing a slip failed: {e}")))?;
+            let hash =
+                self.slips.put(&f.bytes).await.map_err(|e| {
+                    DeskError::Internal(anyhow::anyhow!("Storing a slip failed: {e}"))
+                })?;
             out.push(StoredSlip {
                 hash,
                 content_type: f.content_type.clone(),
@@ -360,14 +372,29 @@ impl Desk {
         let order = self
             .new_order(tx, user, to, Some(amount), channel, flags, None)
             .await?;
-        self.event(tx, &order, EventKind::Request, &Actor::Customer(user.clone()), None, Some(to), Some(amount.minor()), None)
-            .await?;
+        self.event(
+            tx,
+            &order,
+            EventKind::Request,
+            &Actor::Customer(user.clone()),
+            None,
+            Some(to),
+            Some(amount.minor()),
+            None,
+        )
+        .await?;
         if let Some(r) = reply {
             self.remember_thread(tx, &order, r).await?;
         }
         let order = orders::by_id(tx, order.id).await?;
-        self.email(tx, &order, crate::render::templates::EmailKind::OrderCreated, reply, None)
-            .await?;
+        self.email(
+            tx,
+            &order,
+            crate::render::templates::EmailKind::OrderCreated,
+            reply,
+            None,
+        )
+        .await?;
         Ok(order)
     }
 
@@ -429,8 +456,17 @@ impl Desk {
                 let order = self
                     .new_order(tx, user, to, amount, channel, "", Some(now))
                     .await?;
-                self.event(tx, &order, EventKind::Slip, &actor, None, Some(to), amount.map(Money::minor), None)
-                    .await?;
+                self.event(
+                    tx,
+                    &order,
+                    EventKind::Slip,
+                    &actor,
+                    None,
+                    Some(to),
+                    amount.map(Money::minor),
+                    None,
+                )
+                .await?;
                 order
             }
             Some(order) => {
@@ -448,8 +484,17 @@ impl Desk {
                     ..Change::default()
                 };
                 self.move_order(tx, &order, from, to, &change).await?;
-                self.event(tx, &order, EventKind::Slip, &actor, Some(from), Some(to), amount.map(Money::minor), None)
-                    .await?;
+                self.event(
+                    tx,
+                    &order,
+                    EventKind::Slip,
+                    &actor,
+                    Some(from),
+                    Some(to),
+                    amount.map(Money::minor),
+                    None,
+                )
+                .await?;
                 order
             }
         };
@@ -465,8 +510,14 @@ impl Desk {
         let order = orders::by_id(tx, order.id).await?;
         let first_submission = !flags.iter().any(|f| f == "resubmission");
         if first_submission {
-            self.email(tx, &order, crate::render::templates::EmailKind::SubmissionReceived, reply, None)
-                .await?;
+            self.email(
+                tx,
+                &order,
+                crate::render::templates::EmailKind::SubmissionReceived,
+                reply,
+                None,
+            )
+            .await?;
         }
         self.review_card(tx, &order).await?;
         Ok(order)
@@ -553,8 +604,17 @@ impl Desk {
         };
         self.move_order(tx, &order, from, to, &change).await?;
         let actor = Actor::Customer(user.clone());
-        self.event(tx, &order, EventKind::Amend, &actor, Some(from), Some(to), Some(amount.minor()), None)
-            .await?;
+        self.event(
+            tx,
+            &order,
+            EventKind::Amend,
+            &actor,
+            Some(from),
+            Some(to),
+            Some(amount.minor()),
+            None,
+        )
+        .await?;
         let mut flags = vec!["resubmission".to_string()];
         self.attach_and_flag(tx, &order, user, slips, inbound_id, &mut flags)
             .await?;
@@ -595,15 +655,31 @@ impl Desk {
     ) -> DeskResult<OrderRow> {
         let from = order.status();
         let to = self.allowed(tx, &order, EventKind::Cancel).await?;
-        self.move_order(tx, &order, from, to, &Change::default()).await?;
-        self.event(tx, &order, EventKind::Cancel, actor, Some(from), Some(to), None, None)
+        self.move_order(tx, &order, from, to, &Change::default())
             .await?;
+        self.event(
+            tx,
+            &order,
+            EventKind::Cancel,
+            actor,
+            Some(from),
+            Some(to),
+            None,
+            None,
+        )
+        .await?;
         if let Some(r) = reply {
             self.remember_thread(tx, &order, r).await?;
         }
         let order = orders::by_id(tx, order.id).await?;
-        self.email(tx, &order, crate::render::templates::EmailKind::Cancelled, reply, None)
-            .await?;
+        self.email(
+            tx,
+            &order,
+            crate::render::templates::EmailKind::Cancelled,
+            reply,
+            None,
+        )
+        .await?;
         if from == OrderStatus::Dealing || from == OrderStatus::PaymentFailure {
             self.card_update(tx, &order).await?;
         }
@@ -618,9 +694,11 @@ impl Desk {
     /// [`DeskError::Invalid`] when there is none.
     pub async fn staff(&self, key: &str) -> DeskResult<StaffRow> {
         let mut conn = self.store.pool().acquire().await?;
-        accounts::find_staff(&mut conn, key)
-            .await?
-            .ok_or_else(|| DeskError::Invalid(format!("no staff member {key:?} (add one with `topup staff add`)")))
+        accounts::find_staff(&mut conn, key).await?.ok_or_else(|| {
+            DeskError::Invalid(format!(
+                "no staff member {key:?} (add one with `topup staff add`)"
+            ))
+        })
     }
 
     /// Staff approve or reject a submitted order.
@@ -666,8 +744,15 @@ impl Desk {
                     ..Change::default()
                 };
                 self.move_order(&mut tx, &order, from, to, &change).await?;
-                if !orders::credit(&mut tx, order.account_id, order.id, credit, &staff.name, now)
-                    .await?
+                if !orders::credit(
+                    &mut tx,
+                    order.account_id,
+                    order.id,
+                    credit,
+                    &staff.name,
+                    now,
+                )
+                .await?
                 {
                     // Unreachable through the lifecycle; the unique key is the last guard.
                     return Err(DeskError::Refused(format!(
@@ -678,12 +763,27 @@ impl Desk {
                 let note = amount
                     .filter(|a| Some(a.minor()) != order.amount_minor)
                     .map(|a| format!("approved with a corrected amount {}", a.display(lang)));
-                self.event(&mut tx, &order, event, &actor, Some(from), Some(to), Some(credit), note.as_deref())
-                    .await?;
+                self.event(
+                    &mut tx,
+                    &order,
+                    event,
+                    &actor,
+                    Some(from),
+                    Some(to),
+                    Some(credit),
+                    note.as_deref(),
+                )
+                .await?;
                 let order = orders::by_id(&mut tx, order.id).await?;
                 let receipt = self.receipt_job_for(&mut tx, &order).await?;
-                self.email(&mut tx, &order, crate::render::templates::EmailKind::Paid, None, Some(receipt))
-                    .await?;
+                self.email(
+                    &mut tx,
+                    &order,
+                    crate::render::templates::EmailKind::Paid,
+                    None,
+                    Some(receipt),
+                )
+                .await?;
                 order
             }
             Decision::Reject { reason } => {
@@ -697,11 +797,26 @@ impl Desk {
                     ..Change::default()
                 };
                 self.move_order(&mut tx, &order, from, to, &change).await?;
-                self.event(&mut tx, &order, event, &actor, Some(from), Some(to), None, Some(&text))
-                    .await?;
+                self.event(
+                    &mut tx,
+                    &order,
+                    event,
+                    &actor,
+                    Some(from),
+                    Some(to),
+                    None,
+                    Some(&text),
+                )
+                .await?;
                 let order = orders::by_id(&mut tx, order.id).await?;
-                self.email(&mut tx, &order, crate::render::templates::EmailKind::PaymentFailure, None, None)
-                    .await?;
+                self.email(
+                    &mut tx,
+                    &order,
+                    crate::render::templates::EmailKind::PaymentFailure,
+                    None,
+                    None,
+                )
+                .await?;
                 order
             }
         };
@@ -714,7 +829,12 @@ impl Desk {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn record_attempt(&self, number: &OrderNumber, who: &str, what: &str) -> DeskResult<()> {
+    pub async fn record_attempt(
+        &self,
+        number: &OrderNumber,
+        who: &str,
+        what: &str,
+    ) -> DeskResult<()> {
         let mut tx = self.store.begin_write().await?;
         let order = self.order(&mut tx, number).await?;
         orders::add_event(
@@ -748,8 +868,12 @@ impl Desk {
         let mut changed = 0;
         let dealing = {
             let mut conn = self.store.pool().acquire().await?;
-            orders::due_for_expiry(&mut conn, OrderStatus::Dealing, now - d.confirm_hours * 3_600_000)
-                .await?
+            orders::due_for_expiry(
+                &mut conn,
+                OrderStatus::Dealing,
+                now - d.confirm_hours * 3_600_000,
+            )
+            .await?
         };
         for order in dealing {
             if self.expire_one(order, EventKind::ConfirmTimeout).await? {
@@ -758,8 +882,12 @@ impl Desk {
         }
         let open = {
             let mut conn = self.store.pool().acquire().await?;
-            orders::due_for_expiry(&mut conn, OrderStatus::Open, now - d.close_hours * 3_600_000)
-                .await?
+            orders::due_for_expiry(
+                &mut conn,
+                OrderStatus::Open,
+                now - d.close_hours * 3_600_000,
+            )
+            .await?
         };
         for order in open {
             if self.expire_one(order, EventKind::CloseTimeout).await? {
@@ -804,8 +932,17 @@ impl Desk {
         if !orders::compare_and_set(&mut tx, order.id, from, to, &change, now).await? {
             return Ok(false);
         }
-        self.event(&mut tx, &order, event, &Actor::System, Some(from), Some(to), None, Some(&reason))
-            .await?;
+        self.event(
+            &mut tx,
+            &order,
+            event,
+            &Actor::System,
+            Some(from),
+            Some(to),
+            None,
+            Some(&reason),
+        )
+        .await?;
         let order = orders::by_id(&mut tx, order.id).await?;
         let kind = if event == EventKind::ConfirmTimeout {
             crate::render::templates::EmailKind::PaymentFailure
@@ -847,7 +984,11 @@ impl Desk {
         self.view_of(&mut conn, order).await
     }
 
-    async fn view_of(&self, conn: &mut sqlx::AnyConnection, order: OrderRow) -> DeskResult<OrderView> {
+    async fn view_of(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        order: OrderRow,
+    ) -> DeskResult<OrderView> {
         let account = accounts::account_by_id(conn, order.account_id).await?;
         let user = match order.user_id {
             Some(id) => Some(accounts::user_by_id(conn, id).await?),
@@ -868,7 +1009,10 @@ impl Desk {
 
     /// The status page link of an order.
     pub fn status_link(&self, token: &str) -> String {
-        format!("{}/o/{token}", self.settings.desk.public_url.trim_end_matches('/'))
+        format!(
+            "{}/o/{token}",
+            self.settings.desk.public_url.trim_end_matches('/')
+        )
     }
 
     /// Formats a time for people in the desk's local time (`2026-11-25 14:03 WIB`).
@@ -894,7 +1038,12 @@ impl Desk {
             .ok_or_else(|| DeskError::UnknownOrder(number.to_string()))
     }
 
-    async fn own_order(&self, tx: &mut Tx, user: &UserRow, number: &OrderNumber) -> DeskResult<OrderRow> {
+    async fn own_order(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        number: &OrderNumber,
+    ) -> DeskResult<OrderRow> {
         let order = self.order(tx, number).await?;
         if order.account_id != user.account_id {
             return Err(DeskError::NotYours(number.to_string()));
@@ -903,7 +1052,12 @@ impl Desk {
     }
 
     /// Asks the lifecycle table; a refusal says where the order stands, who put it there and when.
-    async fn allowed(&self, tx: &mut Tx, order: &OrderRow, event: EventKind) -> DeskResult<OrderStatus> {
+    async fn allowed(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        event: EventKind,
+    ) -> DeskResult<OrderStatus> {
         match transition(Some(order.status()), event) {
             Ok(to) => Ok(to),
             Err(refused) => Err(DeskError::Refused(self.explain(tx, order, refused).await?)),
@@ -1048,7 +1202,12 @@ impl Desk {
         Ok(())
     }
 
-    async fn remember_thread(&self, tx: &mut Tx, order: &OrderRow, reply: &ReplyTo) -> DeskResult<()> {
+    async fn remember_thread(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        reply: &ReplyTo,
+    ) -> DeskResult<()> {
         if let Some(id) = &reply.message_id {
             orders::set_thread(tx, order.id, id, &reply.subject).await?;
         }

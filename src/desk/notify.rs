@@ -194,7 +194,15 @@ impl Desk {
         let payload =
             serde_json::to_string(&job).map_err(|e| super::DeskError::Internal(e.into()))?;
         let channel = self.settings.discord.staff_channel_id.to_string();
-        outbox::insert(tx, job.kind(), Some(order.id), &channel, &payload, self.now()).await?;
+        outbox::insert(
+            tx,
+            job.kind(),
+            Some(order.id),
+            &channel,
+            &payload,
+            self.now(),
+        )
+        .await?;
         Ok(())
     }
 

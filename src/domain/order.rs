@@ -152,10 +152,9 @@ impl EventKind {
     /// Who may cause this event.
     pub fn actor_kind(self) -> ActorKind {
         match self {
-            EventKind::Request
-            | EventKind::Slip
-            | EventKind::Amend
-            | EventKind::Cancel => ActorKind::Customer,
+            EventKind::Request | EventKind::Slip | EventKind::Amend | EventKind::Cancel => {
+                ActorKind::Customer
+            }
             EventKind::Approve | EventKind::Reject => ActorKind::Staff,
             EventKind::ConfirmTimeout | EventKind::CloseTimeout => ActorKind::System,
         }

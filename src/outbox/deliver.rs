@@ -142,13 +142,13 @@ impl Dispatcher {
         let span = tracing::info_span!("outbox", outbox_id = row.id, kind = %row.kind);
         let _enter = span.enter();
         let result = match serde_json::from_str::<Job>(&row.payload) {
-            Ok(job) => {
-                match tokio::time::timeout(SEND_TIMEOUT, self.deliver(&job)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(SendError::Transient("delivery timed out".into())),
-                }
-            }
-            Err(e) => Err(SendError::Permanent(format!("unreadable outbox payload: {e}"))),
+            Ok(job) => match tokio::time::timeout(SEND_TIMEOUT, self.deliver(&job)).await {
+                Ok(r) => r,
+                Err(_) => Err(SendError::Transient("delivery timed out".into())),
+            },
+            Err(e) => Err(SendError::Permanent(format!(
+                "unreadable outbox payload: {e}"
+            ))),
         };
         let store = self.desk.store();
         let mut conn = store.pool().acquire().await?;
@@ -161,9 +161,17 @@ impl Dispatcher {
                 Delivered::Sent
             }
             Err(e) if e.is_transient() && row.attempts < settings.max_attempts => {
-                let delay = backoff_ms(row.attempts, settings.base_backoff_secs, settings.max_backoff_secs);
+                let delay = backoff_ms(
+                    row.attempts,
+                    settings.base_backoff_secs,
+                    settings.max_backoff_secs,
+                );
                 outbox::reschedule(&mut conn, row.id, now + delay, &e.to_string()).await?;
-                tracing::warn!(attempt = row.attempts, retry_in_s = delay / 1000, "Delivery failed: {e}");
+                tracing::warn!(
+                    attempt = row.attempts,
+                    retry_in_s = delay / 1000,
+                    "Delivery failed: {e}"
+                );
                 Delivered::Retry(e.to_string())
             }
             Err(e) => {
@@ -216,7 +224,11 @@ impl Dispatcher {
         let settings = &self.desk.settings().mail;
         let out = OutgoingEmail {
             message_id: mail.message_id.clone(),
-            from: format!("{} <{}>", settings.from_name.replace(['<', '>', '"'], ""), settings.from_address),
+            from: format!(
+                "{} <{}>",
+                settings.from_name.replace(['<', '>', '"'], ""),
+                settings.from_address
+            ),
             to: mail.to.clone(),
             subject: mail.subject(&rendered.subject),
             text: rendered.text,
@@ -269,7 +281,10 @@ pub async fn receipt_for(desk: &Desk, number: &OrderNumber) -> Result<Vec<u8>, D
 /// Delay before attempt `attempts + 1`: base * 2^(attempts-1), capped, with ±20 % jitter.
 pub fn backoff_ms(attempts: i64, base_secs: i64, max_secs: i64) -> i64 {
     let exp = attempts.saturating_sub(1).clamp(0, 20) as u32;
-    let secs = base_secs.max(1).saturating_mul(1i64 << exp).min(max_secs.max(1));
+    let secs = base_secs
+        .max(1)
+        .saturating_mul(1i64 << exp)
+        .min(max_secs.max(1));
     let ms = secs * 1000;
     let jitter = rand::thread_rng().gen_range(-(ms / 5)..=(ms / 5));
     (ms + jitter).max(500)

@@ -182,9 +182,8 @@ pub async fn user_by_email(
     conn: &mut AnyConnection,
     email: &str,
 ) -> Result<Option<UserRow>, StoreError> {
-    let sql = format!(
-        "{USER_SELECT} WHERE u.id = (SELECT user_id FROM user_emails WHERE email = $1)"
-    );
+    let sql =
+        format!("{USER_SELECT} WHERE u.id = (SELECT user_id FROM user_emails WHERE email = $1)");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(normalise_email(email))
         .fetch_optional(conn)
@@ -352,7 +351,12 @@ pub async fn add_staff(
     .bind(now)
     .fetch_one(conn)
     .await
-    .map_err(|e| StoreError::on_constraint(e, format!("a staff member named {name:?} or with that email/Discord id")))
+    .map_err(|e| {
+        StoreError::on_constraint(
+            e,
+            format!("a staff member named {name:?} or with that email/Discord id"),
+        )
+    })
 }
 
 /// Sets a staff member's password hash.
@@ -398,9 +402,11 @@ pub async fn find_staff(
 /// # Errors
 /// Database errors only.
 pub async fn list_staff(conn: &mut AnyConnection) -> Result<Vec<StaffRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, email, discord_id, password_hash FROM staff ORDER BY name",
+    Ok(
+        sqlx::query_as(
+            "SELECT id, name, email, discord_id, password_hash FROM staff ORDER BY name",
+        )
+        .fetch_all(conn)
+        .await?,
     )
-    .fetch_all(conn)
-    .await?)
 }

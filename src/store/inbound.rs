@@ -61,10 +61,11 @@ pub async fn record(
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
     for key in keys {
-        let seen: Option<(i64,)> = sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
-            .bind(key.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+        let seen: Option<(i64,)> =
+            sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
+                .bind(key.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
         if seen.is_some() {
             return Ok(None);
         }
@@ -130,10 +131,11 @@ pub async fn set_outcome(
 /// Database errors only.
 pub async fn seen(conn: &mut AnyConnection, keys: &[String]) -> Result<bool, StoreError> {
     for key in keys {
-        let seen: Option<(i64,)> = sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
-            .bind(key.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
+        let seen: Option<(i64,)> =
+            sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
+                .bind(key.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
         if seen.is_some() {
             return Ok(true);
         }
@@ -244,7 +246,10 @@ pub async fn attach_slip(
 ///
 /// # Errors
 /// Database errors only.
-pub async fn slips_of(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<OrderSlipRow>, StoreError> {
+pub async fn slips_of(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Vec<OrderSlipRow>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT s.order_id, s.hash, s.file_name, f.content_type, f.size, s.added_at \
          FROM order_slips s JOIN slips f ON f.hash = s.hash WHERE s.order_id = $1 \

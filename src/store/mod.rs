@@ -65,7 +65,9 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(db) => {
             db.is_unique_violation()
-                || db.code().is_some_and(|c| c == "23505" || c == "2067" || c == "1555")
+                || db
+                    .code()
+                    .is_some_and(|c| c == "23505" || c == "2067" || c == "1555")
                 || db.message().contains("UNIQUE constraint failed")
         }
         _ => false,
@@ -112,9 +114,10 @@ impl Store {
         } else {
             opts
         };
-        let pool = opts.connect(url).await.map_err(|e| {
-            anyhow::anyhow!("Cannot open database {}: {e}", redact_url(url))
-        })?;
+        let pool = opts
+            .connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("Cannot open database {}: {e}", redact_url(url)))?;
         Ok(Store { pool, backend })
     }
 
@@ -125,7 +128,11 @@ impl Store {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -156,7 +163,10 @@ impl Store {
     /// # Errors
     /// The database does not answer.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     /// Closes the pool (last step of shutdown).

@@ -220,7 +220,10 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<OrderRow, StoreE
 ///
 /// # Errors
 /// Database errors only.
-pub async fn by_token(conn: &mut AnyConnection, token: &str) -> Result<Option<OrderRow>, StoreError> {
+pub async fn by_token(
+    conn: &mut AnyConnection,
+    token: &str,
+) -> Result<Option<OrderRow>, StoreError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE token = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(token)
@@ -248,7 +251,10 @@ pub async fn list(
         n += 1;
         sql.push_str(&format!(" AND account_id = ${n}"));
     }
-    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", n + 1));
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ${}",
+        n + 1
+    ));
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     if let Some(s) = status {
         q = q.bind(s.as_str());
@@ -267,7 +273,9 @@ pub async fn dealing_queue(conn: &mut AnyConnection) -> Result<Vec<OrderRow>, St
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'dealing' ORDER BY submitted_at, id"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).fetch_all(conn).await?)
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
+        .await?)
 }
 
 /// The account's orders a slip or amendment without a number may be for

@@ -146,11 +146,13 @@ pub async fn reschedule(
 /// # Errors
 /// Database errors only.
 pub async fn mark_dead(conn: &mut AnyConnection, id: i64, error: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = $1 WHERE id = $2")
-        .bind(error)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE outbox SET status = 'dead', lease_until = NULL, last_error = $1 WHERE id = $2",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -182,7 +184,8 @@ pub async fn list(
 ) -> Result<Vec<OutboxRow>, StoreError> {
     let rows = match status {
         Some(s) => {
-            let sql = format!("SELECT {COLUMNS} FROM outbox WHERE status = $1 ORDER BY id DESC LIMIT $2");
+            let sql =
+                format!("SELECT {COLUMNS} FROM outbox WHERE status = $1 ORDER BY id DESC LIMIT $2");
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(s)
                 .bind(limit)
@@ -204,7 +207,10 @@ pub async fn list(
 ///
 /// # Errors
 /// Database errors only.
-pub async fn for_order(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<OutboxRow>, StoreError> {
+pub async fn for_order(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Vec<OutboxRow>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM outbox WHERE order_id = $1 ORDER BY id");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(order_id)
@@ -234,7 +240,7 @@ pub async fn emails_to_since(
     since: i64,
 ) -> Result<i64, StoreError> {
     let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'email' AND recipient = $1 AND created_at >= $2",
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'email' AND recipient = $1 AND created_at > $2",
     )
     .bind(recipient)
     .bind(since)

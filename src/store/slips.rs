@@ -24,7 +24,11 @@ fn path_of(hash: &str) -> Result<ObjectPath, SlipError> {
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(SlipError::BadHash(hash.to_string()));
     }
-    Ok(ObjectPath::from(format!("{}/{}/{hash}", &hash[..2], &hash[2..4])))
+    Ok(ObjectPath::from(format!(
+        "{}/{}/{hash}",
+        &hash[..2],
+        &hash[2..4]
+    )))
 }
 
 /// Errors of the slip store.
@@ -122,7 +126,13 @@ mod tests {
         assert_eq!(a, again);
         assert_eq!(a, hash(b"slip one"));
         assert_eq!(&store.get(&a).await.unwrap()[..], b"slip one");
-        assert!(matches!(store.get(&hash(b"other")).await, Err(SlipError::NotFound(_))));
-        assert!(matches!(store.get("../../etc/passwd").await, Err(SlipError::BadHash(_))));
+        assert!(matches!(
+            store.get(&hash(b"other")).await,
+            Err(SlipError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.get("../../etc/passwd").await,
+            Err(SlipError::BadHash(_))
+        ));
     }
 }

@@ -83,16 +83,26 @@ impl TestDesk {
             .unwrap();
         tx.commit().await.unwrap();
         let mut conn = self.desk.store().pool().acquire().await.unwrap();
-        let users = accounts::list_users(&mut conn, Some(account.id)).await.unwrap();
+        let users = accounts::list_users(&mut conn, Some(account.id))
+            .await
+            .unwrap();
         users.into_iter().next().unwrap()
     }
 
     /// Adds a PIC user to the account of `main`.
     pub async fn pic(&self, main: &UserRow, email: &str) -> UserRow {
         let mut tx = self.desk.store().begin_write().await.unwrap();
-        let u = accounts::add_user(&mut tx, main.account_id, email, "pic", "", None, self.clock_ms())
-            .await
-            .unwrap();
+        let u = accounts::add_user(
+            &mut tx,
+            main.account_id,
+            email,
+            "pic",
+            "",
+            None,
+            self.clock_ms(),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         u
     }

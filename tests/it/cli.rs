@@ -1,0 +1,293 @@
+//! The operator CLI through the real `topup` binary, on the same store the
+//! daemon uses (`--data-dir`, or a PostgreSQL URL through the environment).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use topup::domain::Lang;
+
+use crate::helpers::TestDesk;
+
+fn topup(dir: &Path, db_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_topup"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("TOPUP__DATABASE__URL", db_url)
+        .env_remove("TOPUP_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run topup")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn refused(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+#[tokio::test]
+async fn operators_manage_accounts_users_staff_and_decide_orders() {
+    let t = TestDesk::new().await;
+    let dir = t.dir.path();
+    let db = t.settings.database.url.clone();
+
+    ok(&topup(dir, &db, &["migrate"]));
+    let out = ok(&topup(
+        dir,
+        &db,
+        &[
+            "account",
+            "add",
+            "PT Sinar Abadi",
+            "--email",
+            "Finance@Sinar.co.id",
+            "--lang",
+            "en",
+        ],
+    ));
+    assert!(out.contains("Added account PT Sinar Abadi"), "{out}");
+    assert!(out.contains("main user finance@sinar.co.id"), "{out}");
+    ok(&topup(
+        dir,
+        &db,
+        &[
+            "user",
+            "add",
+            "PT Sinar Abadi",
+            "pic@sinar.co.id",
+            "--discord",
+            "123456789",
+        ],
+    ));
+    let users = ok(&topup(dir, &db, &["user", "list", "PT Sinar Abadi"]));
+    assert!(
+        users.contains("pic@sinar.co.id") && users.contains("123456789"),
+        "{users}"
+    );
+    ok(&topup(
+        dir,
+        &db,
+        &["staff", "add", "rina", "--email", "rina@desk.id"],
+    ));
+    assert!(ok(&topup(dir, &db, &["staff", "list"])).contains("rina@desk.id"));
+
+    // Duplicates and bad input: one line, exit 2.
+    let err = refused(&topup(
+        dir,
+        &db,
+        &["account", "add", "PT Sinar Abadi", "--email", "x@y.id"],
+    ));
+    assert!(
+        err.contains("already exists: an account named \"PT Sinar Abadi\""),
+        "{err}"
+    );
+    let err = refused(&topup(dir, &db, &["user", "add", "PT Nowhere", "a@b.id"]));
+    assert!(err.contains("not found: account \"PT Nowhere\""), "{err}");
+    let err = refused(&topup(
+        dir,
+        &db,
+        &[
+            "account", "add", "PT X", "--email", "x@x.id", "--lang", "fr",
+        ],
+    ));
+    assert!(err.contains("unknown language"), "{err}");
+
+    // An order submitted by the customer (through the library, as the daemon would).
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let account = topup::store::accounts::find_account(&mut conn, "PT Sinar Abadi")
+        .await
+        .unwrap();
+    let users = topup::store::accounts::list_users(&mut conn, Some(account.id))
+        .await
+        .unwrap();
+    drop(conn);
+    let order = t.dealing(&users[0], 1_500_000).await;
+    let typed = order.number.to_lowercase().replace('-', "");
+
+    let list = ok(&topup(dir, &db, &["order", "list", "--status", "dealing"]));
+    assert!(list.contains(&order.number), "{list}");
+    let show = ok(&topup(dir, &db, &["order", "show", &typed]));
+    assert!(show.contains("Status    dealing (Dealing)"), "{show}");
+    assert!(show.contains("IDR 1,500,000"), "{show}");
+
+    let err = refused(&topup(
+        dir,
+        &db,
+        &["order", "approve", &order.number, "--staff", "nobody"],
+    ));
+    assert!(err.contains("no staff member \"nobody\""), "{err}");
+    let err = refused(&topup(
+        dir,
+        &db,
+        &[
+            "order",
+            "approve",
+            &order.number,
+            "--staff",
+            "rina",
+            "--amount",
+            "abc",
+        ],
+    ));
+    assert!(err.contains("--amount"), "{err}");
+    let err = refused(&topup(dir, &db, &["order", "show", "TU-2026"]));
+    assert!(!err.is_empty());
+
+    let out = ok(&topup(
+        dir,
+        &db,
+        &[
+            "order",
+            "approve",
+            &typed,
+            "--staff",
+            "rina",
+            "--amount",
+            "Rp 1.450.000",
+        ],
+    ));
+    assert!(
+        out.contains("credited 1450000; balance now 1450000"),
+        "{out}"
+    );
+    let err = refused(&topup(
+        dir,
+        &db,
+        &[
+            "order",
+            "reject",
+            &order.number,
+            "--staff",
+            "rina",
+            "--reason",
+            "late",
+        ],
+    ));
+    assert!(err.contains("already paid by staff rina"), "{err}");
+    let err = refused(&topup(dir, &db, &["order", "cancel", &order.number]));
+    assert!(err.contains("cannot cancel order"), "{err}");
+
+    let balance = ok(&topup(dir, &db, &["balance", "PT Sinar Abadi"]));
+    assert_eq!(balance.trim(), "PT Sinar Abadi: IDR 1,450,000");
+    let json: serde_json::Value = serde_json::from_str(&ok(&topup(
+        dir,
+        &db,
+        &["--json", "balance", &account.id.to_string()],
+    )))
+    .unwrap();
+    assert_eq!(json["balance"], "1450000");
+
+    let shown: serde_json::Value = serde_json::from_str(&ok(&topup(
+        dir,
+        &db,
+        &["--json", "order", "show", &order.number],
+    )))
+    .unwrap();
+    assert_eq!(shown["order"]["status"], "paid");
+    assert_eq!(shown["order"]["paid_minor"], 145_000_000);
+    assert_eq!(shown["events"].as_array().unwrap().len(), 3);
+
+    // The receipt is a PDF file.
+    let pdf = dir.join("r.pdf");
+    ok(&topup(
+        dir,
+        &db,
+        &[
+            "order",
+            "receipt",
+            &order.number,
+            "--out",
+            pdf.to_str().unwrap(),
+        ],
+    ));
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF"));
+}
+
+#[tokio::test]
+async fn reject_and_cancel_from_the_cli_and_outbox_listing() {
+    let t = TestDesk::new().await;
+    let dir = t.dir.path();
+    let db = t.settings.database.url.clone();
+    let user = t.customer("PT Tolak", "t@tolak.id", Lang::Id).await;
+    t.staff("budi").await;
+    let a = t.dealing(&user, 800_000).await;
+    let b = t.request(&user, 100_000).await;
+
+    let out = ok(&topup(
+        dir,
+        &db,
+        &[
+            "order",
+            "reject",
+            &a.number,
+            "--staff",
+            "budi",
+            "--reason",
+            "not_received",
+        ],
+    ));
+    assert!(out.contains("Dana transfer belum kami terima"), "{out}");
+    let out = ok(&topup(
+        dir,
+        &db,
+        &["order", "cancel", &format!("#{}", b.number)],
+    ));
+    assert!(out.contains(&format!("Cancelled {}", b.number)), "{out}");
+
+    let outbox = ok(&topup(dir, &db, &["outbox", "list", "--status", "pending"]));
+    assert_eq!(
+        outbox.lines().filter(|l| l.contains("t@tolak.id")).count(),
+        5,
+        "{outbox}"
+    );
+    let err = refused(&topup(dir, &db, &["outbox", "retry", "1"]));
+    assert!(err.contains("is not dead"), "{err}");
+    let accounts = ok(&topup(dir, &db, &["account", "list"]));
+    assert!(
+        accounts.contains("PT Tolak") && accounts.contains("Rp 0"),
+        "{accounts}"
+    );
+}
+
+#[test]
+fn a_bad_config_is_reported_with_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[desk]\nconfirm_hours = 0\nclose_hours = -1\n[web]\nlisten = \"nowhere\"\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_topup"))
+        .args(["--config", cfg.to_str().unwrap(), "account", "list"])
+        .output()
+        .unwrap();
+    let err = refused(&out);
+    assert!(err.contains("3 problem(s)"), "{err}");
+    std::fs::write(&cfg, "[desk]\nconfrm_hours = 3\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_topup"))
+        .args(["--config", cfg.to_str().unwrap(), "account", "list"])
+        .output()
+        .unwrap();
+    let err = refused(&out);
+    assert!(err.contains("confrm_hours"), "{err}");
+}

@@ -1,0 +1,326 @@
+//! Inbound messages through the desk: recorded once by every key, the
+//! effects of each intent, refusals answered, unknown senders and automatic
+//! mail handled without losing anything.
+
+use topup::desk::{Channel, Inbound};
+use topup::domain::Lang;
+use topup::domain::money::Money;
+use topup::domain::order::OrderStatus;
+use topup::intake::{Extraction, Intent, SlipFile};
+
+use crate::helpers::TestDesk;
+
+fn mail(sender: &str, id: &str, intent: Intent) -> Inbound {
+    Inbound {
+        channel: Channel::Email,
+        keys: vec![format!("msgid:<{id}>")],
+        sender: sender.into(),
+        subject: "Bukti transfer".into(),
+        message_id: Some(format!("<{id}>")),
+        thread_ids: vec![],
+        extraction: Extraction {
+            intent,
+            order_number: None,
+            amount: None,
+            slips: vec![],
+        },
+        raw: Some(format!("Message-ID: <{id}>\r\n\r\nhello").into_bytes()),
+        auth_failed: false,
+    }
+}
+
+fn png(tag: &str) -> SlipFile {
+    SlipFile {
+        file_name: Some("../../etc/passwd.png".into()),
+        content_type: "image/png".into(),
+        bytes: format!("\u{89}PNG {tag}").into_bytes(),
+    }
+}
+
+async fn outbox_recipients(t: &TestDesk) -> Vec<(String, String)> {
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    topup::store::outbox::list(&mut conn, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
+            (
+                r.recipient,
+                v["kind"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_redelivered_slip_makes_one_order() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Sekali", "finance@sekali.id", Lang::Id).await;
+    let mut m = mail("finance@sekali.id", "slip-1@sekali.id", Intent::Slip);
+    m.extraction.amount = Some(Money::from_major(1_500_000));
+    m.extraction.slips = vec![png("one")];
+    m.keys.push("imap:box:7:42".into());
+    let first = t.desk.handle_inbound(m.clone()).await.unwrap();
+    let order = first.order.clone().expect("an order");
+    assert_eq!(order.status(), OrderStatus::Dealing);
+    assert_eq!(order.account_id, user.account_id);
+
+    // Same Message-ID from another mailbox UID, and the same UID after a restart.
+    let mut again = m.clone();
+    again.keys = vec!["msgid:<slip-1@sekali.id>".into(), "imap:box:7:99".into()];
+    assert!(t.desk.handle_inbound(again).await.unwrap().duplicate());
+    let mut by_uid = m.clone();
+    by_uid.keys = vec!["imap:box:7:42".into()];
+    assert!(t.desk.handle_inbound(by_uid).await.unwrap().duplicate());
+
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let orders = topup::store::orders::list(&mut conn, None, Some(user.account_id), 10)
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 1);
+    let slips = topup::store::inbound::slips_of(&mut conn, order.id)
+        .await
+        .unwrap();
+    assert_eq!(slips.len(), 1);
+    // Kept by content hash, never under the sender's file name.
+    assert_eq!(slips[0].hash.len(), 64);
+    assert!(
+        t.dir
+            .path()
+            .join("slips")
+            .join(&slips[0].hash[..2])
+            .is_dir()
+    );
+    assert_eq!(
+        outbox_recipients(&t).await,
+        vec![("finance@sekali.id".into(), "submission_received".into())]
+    );
+}
+
+#[tokio::test]
+async fn unknown_senders_are_answered_once_and_kept_for_staff() {
+    let t = TestDesk::new().await;
+    let out = t
+        .desk
+        .handle_inbound(mail(
+            "stranger@elsewhere.com",
+            "x1@elsewhere.com",
+            Intent::Slip,
+        ))
+        .await
+        .unwrap();
+    assert!(out.order.is_none());
+    assert!(out.outcome.starts_with("unknown_sender"), "{}", out.outcome);
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let kept = topup::store::inbound::list(&mut conn, true, 10)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].raw_hash.is_some(), "the message is kept");
+    assert_eq!(
+        outbox_recipients(&t).await,
+        vec![("stranger@elsewhere.com".into(), "unknown_sender".into())]
+    );
+}
+
+#[tokio::test]
+async fn automatic_mail_is_recorded_and_never_answered() {
+    let t = TestDesk::new().await;
+    t.customer("PT Auto", "ooo@auto.id", Lang::En).await;
+    let out = t
+        .desk
+        .handle_inbound(mail("ooo@auto.id", "ooo@auto.id", Intent::Ignore))
+        .await
+        .unwrap();
+    assert_eq!(out.outcome, "ignored (automatic mail)");
+    let out = t
+        .desk
+        .handle_inbound(mail(
+            "mailer-daemon@nowhere.com",
+            "bounce@nowhere.com",
+            Intent::Ignore,
+        ))
+        .await
+        .unwrap();
+    assert!(out.inbound_id.is_some());
+    assert!(
+        outbox_recipients(&t).await.is_empty(),
+        "no replies to automatic mail"
+    );
+}
+
+#[tokio::test]
+async fn requests_create_orders_and_refusals_are_answered_with_the_reason() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Minta", "buyer@minta.id", Lang::En).await;
+    let staff = t.staff("rina").await;
+    let mut req = mail("buyer@minta.id", "req-1@minta.id", Intent::Request);
+    req.extraction.amount = Some(Money::from_major(2_000_000));
+    let created = t.desk.handle_inbound(req).await.unwrap().order.unwrap();
+    assert_eq!(created.status(), OrderStatus::Open);
+    assert_eq!(
+        created.thread_message_id.as_deref(),
+        Some("<req-1@minta.id>")
+    );
+
+    // A reply in the same thread with a slip and no number finds the order by thread.
+    let mut slip = mail("buyer@minta.id", "slip-1@minta.id", Intent::Slip);
+    slip.thread_ids = vec!["<req-1@minta.id>".into()];
+    slip.extraction.slips = vec![png("a")];
+    let submitted = t.desk.handle_inbound(slip).await.unwrap().order.unwrap();
+    assert_eq!(submitted.id, created.id);
+    assert_eq!(submitted.status(), OrderStatus::Dealing);
+
+    let n = t.desk.parse_order_number(&created.number).unwrap();
+    t.desk
+        .decide(&n, &staff, &topup::desk::Decision::Approve { amount: None })
+        .await
+        .unwrap();
+
+    // Cancelling a paid order is refused, answered with why, and changes nothing.
+    let mut cancel = mail("buyer@minta.id", "cancel-1@minta.id", Intent::Cancel);
+    cancel.extraction.order_number = Some(n.clone());
+    let out = t.desk.handle_inbound(cancel).await.unwrap();
+    assert!(
+        out.outcome.contains("already paid by staff rina"),
+        "{}",
+        out.outcome
+    );
+    assert_eq!(
+        t.desk.view(&n).await.unwrap().order.status(),
+        OrderStatus::Paid
+    );
+
+    // A request without an amount is answered, not dropped.
+    let out = t
+        .desk
+        .handle_inbound(mail("buyer@minta.id", "req-2@minta.id", Intent::Request))
+        .await
+        .unwrap();
+    assert!(out.outcome.contains("names no amount"), "{}", out.outcome);
+
+    let kinds: Vec<String> = outbox_recipients(&t)
+        .await
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "order_created",
+            "submission_received",
+            "paid",
+            "action_refused",
+            "action_refused"
+        ]
+    );
+    // The paid mail threads under the customer's latest mail about the order.
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let rows = topup::store::outbox::for_order(&mut conn, created.id)
+        .await
+        .unwrap();
+    let paid: serde_json::Value = serde_json::from_str(&rows[2].payload).unwrap();
+    assert_eq!(paid["in_reply_to"], "<slip-1@minta.id>");
+    let _ = user;
+}
+
+#[tokio::test]
+async fn status_questions_are_answered_and_limits_are_enforced() {
+    let t = TestDesk::with(|s| s.limits.max_attachments = 2).await;
+    t.customer("PT Tanya", "q@tanya.id", Lang::Id).await;
+    let mut req = mail("q@tanya.id", "r@tanya.id", Intent::Request);
+    req.extraction.amount = Some(Money::from_major(100_000));
+    let order = t.desk.handle_inbound(req).await.unwrap().order.unwrap();
+    let out = t
+        .desk
+        .handle_inbound(mail("q@tanya.id", "s@tanya.id", Intent::Status))
+        .await
+        .unwrap();
+    assert_eq!(out.outcome, format!("status of {}: open", order.number));
+
+    let mut big = mail("q@tanya.id", "big@tanya.id", Intent::Slip);
+    big.extraction.slips = vec![png("1"), png("2"), png("3")];
+    let out = t.desk.handle_inbound(big).await.unwrap();
+    assert!(
+        out.outcome.contains("number of attachments over the limit"),
+        "{}",
+        out.outcome
+    );
+    assert!(out.order.is_none(), "nothing acted on");
+    let kinds: Vec<String> = outbox_recipients(&t)
+        .await
+        .into_iter()
+        .map(|(_, k)| k)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["order_created", "order_status", "limits_exceeded"]
+    );
+}
+
+#[tokio::test]
+async fn the_reply_loop_guard_caps_answers_per_sender() {
+    let t = TestDesk::with(|s| s.limits.replies_per_sender_per_hour = 3).await;
+    for i in 0..6 {
+        t.desk
+            .handle_inbound(mail(
+                "loop@robot.example",
+                &format!("l{i}@robot.example"),
+                Intent::Unknown,
+            ))
+            .await
+            .unwrap();
+    }
+    assert_eq!(outbox_recipients(&t).await.len(), 3);
+    // An hour later the sender may be answered again.
+    t.clock.advance_hours(1);
+    t.desk
+        .handle_inbound(mail(
+            "loop@robot.example",
+            "l9@robot.example",
+            Intent::Unknown,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(outbox_recipients(&t).await.len(), 4);
+}
+
+#[tokio::test]
+async fn forged_senders_are_flagged_or_refused() {
+    let t = TestDesk::new().await;
+    t.customer("PT Asli", "boss@asli.id", Lang::En).await;
+    let mut m = mail("boss@asli.id", "forged@asli.id", Intent::Slip);
+    m.auth_failed = true;
+    m.extraction.amount = Some(Money::from_major(10));
+    let order = t.desk.handle_inbound(m).await.unwrap().order.unwrap();
+    assert!(
+        order.flag_list().contains(&"unauthenticated") || {
+            let n = t.desk.parse_order_number(&order.number).unwrap();
+            t.desk
+                .view(&n)
+                .await
+                .unwrap()
+                .order
+                .flag_list()
+                .contains(&"unauthenticated")
+        }
+    );
+
+    let strict = TestDesk::with(|s| s.mail.refuse_unauthenticated = true).await;
+    strict.customer("PT Asli", "boss@asli.id", Lang::En).await;
+    let mut m = mail("boss@asli.id", "forged2@asli.id", Intent::Slip);
+    m.auth_failed = true;
+    let out = strict.desk.handle_inbound(m).await.unwrap();
+    assert!(out.order.is_none());
+    assert!(
+        out.outcome.contains("sender authentication failed"),
+        "{}",
+        out.outcome
+    );
+    assert!(
+        outbox_recipients(&strict).await.is_empty(),
+        "no reply to a forged From"
+    );
+}

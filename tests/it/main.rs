@@ -1,0 +1,10 @@
+//! One integration binary for the core: lifecycle, inbound handling,
+//! properties, the CLI and the config, on the store chosen by
+//! `TOPUP_TEST_DB` (`sqlite`, the default, or `postgres`).
+
+mod cli;
+mod config;
+mod helpers;
+mod inbound;
+mod lifecycle;
+mod properties;
