@@ -110,6 +110,7 @@ impl Desk {
             order_number: Some(order.number.clone()),
             vars,
             receipt,
+            direct_reply: reply.is_some(),
         };
         self.queue_email(tx, Some(order.id), job, reply.is_some())
             .await
@@ -139,6 +140,7 @@ impl Desk {
             order_number: order.map(|o| o.number.clone()),
             vars,
             receipt: None,
+            direct_reply: true,
         };
         self.queue_email(tx, order.map(|o| o.id), job, true).await
     }

@@ -67,6 +67,10 @@ pub struct EmailJob {
     pub vars: serde_json::Value,
     /// Receipt to attach (paid mail).
     pub receipt: Option<ReceiptJob>,
+    /// A direct answer to the customer's message (`Auto-Submitted: auto-replied`);
+    /// otherwise a notification threaded under it (`auto-generated`).
+    #[serde(default)]
+    pub direct_reply: bool,
 }
 
 /// What a receipt shows; rendered to PDF at delivery time.
@@ -137,6 +141,7 @@ mod tests {
             order_number: Some("TU-20261125-0001".into()),
             vars: serde_json::json!({}),
             receipt: None,
+            direct_reply: true,
         }
     }
 

@@ -7,4 +7,5 @@ mod config;
 mod helpers;
 mod inbound;
 mod lifecycle;
+mod outbox;
 mod properties;
