@@ -9,3 +9,4 @@ mod inbound;
 mod lifecycle;
 mod outbox;
 mod properties;
+mod run;
