@@ -949,3 +949,48 @@ async fn gateway_click_payload_opens_the_reject_modal() {
         other => panic!("expected a modal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn check_config_reports_the_bot_and_the_staff_channel() {
+    let mut server = mockito::Server::new_async().await;
+    let app = DiscordApp::new(&server.url()).await;
+    let me = server
+        .mock("GET", "/api/v10/users/@me")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(user_json(BOT, "TopupBot").to_string())
+        .create_async()
+        .await;
+    let channel = server
+        .mock("GET", format!("/api/v10/channels/{STAFF_CHANNEL}").as_str())
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(
+            json!({
+                "id": STAFF_CHANNEL.to_string(), "type": 0, "guild_id": GUILD.to_string(), "name": "review",
+                "position": 1, "permission_overwrites": [], "nsfw": false, "parent_id": null,
+                "last_message_id": null, "topic": null, "rate_limit_per_user": 0, "flags": 0
+            })
+            .to_string(),
+        )
+        .create_async()
+        .await;
+    let text = topup::discord::check(&app.settings.discord).await.unwrap();
+    assert_eq!(text, "bot TopupBot, staff channel #review");
+    me.assert_async().await;
+    channel.assert_async().await;
+
+    // A refused token is a clear error, not a panic.
+    me.remove_async().await;
+    server
+        .mock("GET", "/api/v10/users/@me")
+        .with_status(401)
+        .with_header("content-type", "application/json")
+        .with_body(r#"{"message": "401: Unauthorized", "code": 0}"#)
+        .create_async()
+        .await;
+    let err = topup::discord::check(&app.settings.discord)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("401"), "{err:#}");
+}
