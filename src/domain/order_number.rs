@@ -6,7 +6,9 @@
 //! upper-case prefix, hyphens, the date as a real calendar date and the
 //! sequence digits exactly as written (leading zeros kept, 4 to 9 digits).
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
 
 use chrono::NaiveDate;
 use regex::Regex;
@@ -88,11 +90,11 @@ impl OrderNumber {
             return Err(OrderNumberError::Empty);
         }
         let malformed = || OrderNumberError::Malformed(s.trim().to_string(), prefix.to_uppercase());
-        let re = Regex::new(&format!(
+        let re = cached_regex(&format!(
             r"(?i)^({}){SEP}(\d{{8}}){SEP}(\d{{4,9}})$",
             regex::escape(prefix)
         ))
-        .map_err(|_| malformed())?;
+        .ok_or_else(malformed)?;
         let caps = re.captures(trimmed).ok_or_else(malformed)?;
         let (date, seq) = (&caps[2], &caps[3]);
         let date = NaiveDate::parse_from_str(date, "%Y%m%d")
@@ -124,7 +126,7 @@ impl OrderNumber {
             r"(?i)\b({}){SEP}(\d{{8}}){SEP}(\d{{4,9}})",
             regex::escape(prefix)
         );
-        let Ok(re) = Regex::new(&pattern) else {
+        let Some(re) = cached_regex(&pattern) else {
             return Vec::new();
         };
         let mut found: Vec<OrderNumber> = Vec::new();
@@ -145,6 +147,25 @@ impl OrderNumber {
         }
         found
     }
+}
+
+/// Compiled patterns by source text: a desk uses one prefix, and compiling
+/// the Unicode-aware pattern on every message would dominate parsing time.
+fn cached_regex(pattern: &str) -> Option<Regex> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    // A poisoned lock only means another thread panicked mid-insert; the
+    // map is still usable.
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(re) = map.get(pattern) {
+        return Some(re.clone());
+    }
+    let re = Regex::new(pattern).ok()?;
+    // Bound the cache: prefixes come from configuration, not from mail.
+    if map.len() < 64 {
+        map.insert(pattern.to_string(), re.clone());
+    }
+    Some(re)
 }
 
 impl std::fmt::Display for OrderNumber {

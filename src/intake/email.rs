@@ -337,7 +337,8 @@ fn as_slip(part: &MessagePart<'_>, bytes: &[u8], drawn: &[CidImage]) -> Option<S
     } else {
         return None;
     };
-    if bytes.is_empty() {
+    // A truncated or undecodable part is no readable proof.
+    if bytes.is_empty() || part.is_encoding_problem {
         return None;
     }
     if content_type.starts_with("image/") && is_signature_image(part, bytes, &lower_name, drawn) {

@@ -32,7 +32,12 @@ impl Pat {
     }
 
     pub(crate) fn get(&self) -> Option<&Regex> {
-        self.re.get_or_init(|| Regex::new(self.src).ok()).as_ref()
+        // Keywords are ASCII, so ASCII word boundaries suffice; Unicode
+        // boundaries would push the regex engine off its fast path on any
+        // text with non-ASCII characters (emoji, accented names).
+        self.re
+            .get_or_init(|| Regex::new(&self.src.replace(r"\b", r"(?-u:\b)")).ok())
+            .as_ref()
     }
 
     pub(crate) fn is_match(&self, s: &str) -> bool {

@@ -1,0 +1,154 @@
+//! Golden tests of message understanding: every message in
+//! `tests/parse_cases/` (hand-written emails and chat messages covering each
+//! intent, each amount notation, quote and forward styles, attachment
+//! shapes, encodings and automatic mail) is parsed and compared with
+//! `tests/parse_cases/expected.jsonl`. A mismatch writes `<case>.failed`
+//! beside the case with what the parser said.
+
+use std::path::{Path, PathBuf};
+
+use topup::domain::order_number::OrderNumber;
+use topup::intake::{Intent, email_meta, extract_email, parse_file};
+
+const FIELDS: [&str; 4] = ["intent", "order_number", "amount", "slips"];
+/// The number of cases in expected.jsonl when this test was written: a
+/// truncated list must not pass quietly.
+const MIN_CASES: usize = 50;
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parse_cases")
+}
+
+#[test]
+fn every_case_parses_as_expected() -> anyhow::Result<()> {
+    let dir = cases_dir();
+    let expected = std::fs::read_to_string(dir.join("expected.jsonl"))?;
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
+        let want: serde_json::Value = serde_json::from_str(line)?;
+        let file = want["file"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("case without file: {line}"))?;
+        let path = dir.join(file);
+        let got = parse_file(&path, OrderNumber::DEFAULT_PREFIX)?;
+        ran += 1;
+        let wrong: Vec<String> = FIELDS
+            .iter()
+            .filter(|f| got[**f] != want[**f])
+            .map(|f| format!("{f}: expected {} got {}", want[*f], got[*f]))
+            .collect();
+        let failed_path = dir.join(format!("{file}.failed"));
+        if wrong.is_empty() {
+            if failed_path.exists() {
+                std::fs::remove_file(&failed_path)?;
+            }
+        } else {
+            std::fs::write(
+                &failed_path,
+                format!(
+                    "{}\n{}\n",
+                    serde_json::to_string_pretty(&got)?,
+                    wrong.join("\n")
+                ),
+            )?;
+            failures.push(format!("{file}: {}", wrong.join("; ")));
+        }
+    }
+    assert!(
+        ran >= MIN_CASES,
+        "only {ran} cases ran, expected at least {MIN_CASES}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+#[test]
+fn slip_files_keep_decoded_names_and_types() -> anyhow::Result<()> {
+    let dir = cases_dir();
+    let rfc2231 = extract_email(&std::fs::read(dir.join("m04-rfc2231-latin1.eml"))?, "TU");
+    let names: Vec<Option<&str>> = rfc2231
+        .slips
+        .iter()
+        .map(|s| s.file_name.as_deref())
+        .collect();
+    assert_eq!(names, [Some("Überweisung Dezember – Beleg.pdf")]);
+    assert!(rfc2231.slips[0].bytes.starts_with(b"%PDF"));
+
+    // application/octet-stream is given the type its name says.
+    let octet = extract_email(
+        &std::fs::read(dir.join("m03-octet-pdf-subject-order.eml"))?,
+        "TU",
+    );
+    assert_eq!(octet.slips.len(), 1);
+    assert_eq!(octet.slips[0].content_type, "application/pdf");
+
+    // The slip inside an attached message is found and decoded.
+    let nested = extract_email(&std::fs::read(dir.join("m11-attached-message.eml"))?, "TU");
+    assert_eq!(nested.slips.len(), 1);
+    assert_eq!(nested.slips[0].content_type, "image/jpeg");
+    assert!(nested.slips[0].bytes.starts_with(&[0xff, 0xd8]));
+    Ok(())
+}
+
+#[test]
+fn automatic_mail_carries_nothing() -> anyhow::Result<()> {
+    let dir = cases_dir();
+    for case in [
+        "m21-auto-submitted.eml",
+        "m22-x-autorespond.eml",
+        "m23-bounce.eml",
+        "m24-read-receipt.eml",
+        "m25-newsletter.eml",
+    ] {
+        let raw = std::fs::read(dir.join(case))?;
+        let got = extract_email(&raw, "TU");
+        assert_eq!(got.intent, Intent::Ignore, "{case}");
+        assert!(
+            got.order_number.is_none() && got.amount.is_none() && got.slips.is_empty(),
+            "{case}"
+        );
+        assert!(email_meta(&raw).auto, "{case}");
+    }
+    Ok(())
+}
+
+#[test]
+fn email_meta_reads_sender_and_threading() {
+    let raw = b"From: =?UTF-8?Q?J=C3=B6rg?= <Joerg@Example.COM>\r\n\
+Subject: =?UTF-8?B?UmU6IFtUVS0yMDI2MTIwNi0wMDAxXSBUb3AtdXA=?=\r\n\
+Message-ID: <abc@mail.example.com>\r\n\
+In-Reply-To: <orig@billing.example.com>\r\n\
+References: <first@billing.example.com>\r\n <orig@billing.example.com>\r\n\
+Authentication-Results: mx.example.com;\r\n dkim=pass header.d=example.com;\r\n spf=pass\r\n\
+\r\n\
+Terima kasih.\r\n";
+    let meta = email_meta(raw);
+    assert_eq!(meta.from.as_deref(), Some("joerg@example.com"));
+    assert_eq!(meta.from_name.as_deref(), Some("Jörg"));
+    assert_eq!(
+        meta.subject.as_deref(),
+        Some("Re: [TU-20261206-0001] Top-up")
+    );
+    assert_eq!(meta.message_id.as_deref(), Some("abc@mail.example.com"));
+    assert_eq!(meta.in_reply_to, ["orig@billing.example.com"]);
+    assert_eq!(
+        meta.references,
+        ["first@billing.example.com", "orig@billing.example.com"]
+    );
+    assert_eq!(
+        meta.authentication_results,
+        ["mx.example.com; dkim=pass header.d=example.com; spf=pass"]
+    );
+    assert!(!meta.auto);
+    assert_eq!(meta.size, raw.len());
+
+    let garbage = email_meta(b"");
+    assert_eq!(garbage.size, 0);
+    assert!(garbage.from.is_none());
+}
