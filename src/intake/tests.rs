@@ -1,7 +1,12 @@
-//! Unit tests of the intake rules on small hand-written messages.
+//! Unit tests of the intake rules on small hand-written texts.
 
-use super::text::ALL_PATTERNS;
+use super::text::{self, ALL_PATTERNS};
 use super::*;
+
+fn amount_of(s: &str) -> Option<String> {
+    let hits = text::find_amounts(s);
+    text::choose_amount(s, &hits, Intent::Slip).map(Money::to_plain)
+}
 
 #[test]
 fn every_pattern_compiles() {
@@ -12,4 +17,198 @@ fn every_pattern_compiles() {
     for (i, p) in all.enumerate() {
         assert!(p.get().is_some(), "pattern {i} does not compile");
     }
+}
+
+#[test]
+fn amounts_in_every_notation() {
+    for (s, want) in [
+        ("sudah tf Rp 1.500.000 ya", "1500000"),
+        ("nominal Rp. 1.500.000,- ok", "1500000"),
+        ("IDR 1,500,000.00 sent", "1500000"),
+        ("sebesar Rp 1.500.000,50", "1500000.50"),
+        ("1.500.000 IDR transferred", "1500000"),
+        ("tf 1,5jt", "1500000"),
+        ("tf 2 jt", "2000000"),
+        ("tf 750rb", "750000"),
+        ("tf 500k", "500000"),
+        ("topup 1500000", "1500000"),
+        ("mau isi saldo satu setengah juta", "1500000"),
+        ("top up dua juta lima ratus ribu rupiah", "2500000"),
+        ("top up seratus lima puluh ribu", "150000"),
+        ("a top-up of two million five hundred thousand", "2500000"),
+        ("saya transfer sebelas juta", "11000000"),
+    ] {
+        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
+    }
+}
+
+#[test]
+fn numbers_that_are_not_amounts() {
+    for s in [
+        "rek 1234567890 a.n. Budi",
+        "WA +62 812-3456-7890",
+        "tanggal 24/11/2026 jam 13.45",
+        "Ref 20261119742185",
+        "INV-20261125-0042 dan TU-20261125-0042",
+        "NPWP 01.234.567.8-901.000",
+        "Jl. Merdeka No. 45, Bandung 40111",
+        "saldo tinggal Rp 350.000",
+        "biaya admin Rp 6.500",
+        "bunga 0,5% per bulan",
+        "dua kali transfer",
+        "<@&338799744583949891> halo",
+    ] {
+        assert_eq!(amount_of(s), None, "text {s:?}");
+    }
+}
+
+#[test]
+fn choosing_among_amounts() {
+    let amend = |s: &str| {
+        let hits = text::find_amounts(s);
+        text::choose_amount(s, &hits, Intent::Amend).map(Money::to_plain)
+    };
+    assert_eq!(
+        amend("ubah dari Rp 2.000.000 menjadi Rp 2.500.000").as_deref(),
+        Some("2500000")
+    );
+    assert_eq!(
+        amend("jadi 2jt ya, kemarin salah input 20jt").as_deref(),
+        Some("2000000")
+    );
+    assert_eq!(
+        amend("nominalnya 1.500.000 bukan 15.000.000").as_deref(),
+        Some("1500000")
+    );
+    // The total, whether it comes first or after its parts.
+    assert_eq!(
+        amount_of("Rp 5.000.000 dalam dua kali: Rp 3.000.000 dan Rp 2.000.000").as_deref(),
+        Some("5000000")
+    );
+    assert_eq!(
+        amount_of("Rp 3.000.000 dan Rp 2.000.000, total Rp 5.000.000").as_deref(),
+        Some("5000000")
+    );
+}
+
+#[test]
+fn reply_split_keeps_own_text_and_forwards() {
+    let gmail = "Bukti terlampir.\n\n-- \nAni\nPT Ani\n\nOn Mon, 7 Dec 2026 at 10:00, Billing <\ntopup@billing.example.com> wrote:\n> Pesanan TU-20261207-0001\n> Rp 5.000.000\n";
+    let s = text::split_reply(gmail, false);
+    assert_eq!(s.own, "Bukti terlampir.");
+    assert!(s.quoted.contains("TU-20261207-0001") && !s.own.contains("Ani"));
+
+    let outlook = "Sudah transfer.\n\nDari: Billing <topup@billing.example.com>\nDikirim: Senin, 7 Desember 2026\nKepada: Ani\nPerihal: [TU-20261207-0002] Pesanan\n\nSilakan transfer Rp 5.000.000\n";
+    let s = text::split_reply(outlook, false);
+    assert_eq!(s.own, "Sudah transfer.");
+    assert!(s.quoted.contains("[TU-20261207-0002] Pesanan") && s.quoted.contains("Rp 5.000.000"));
+
+    // Under FW: the same block is the forwarded message: own text.
+    let s = text::split_reply(outlook, true);
+    assert!(s.own.contains("Silakan transfer Rp 5.000.000"), "{s:?}");
+
+    let bottom = "Pada Sen, 7 Des 2026 pukul 10.00 Billing menulis:\n> Jumlah Rp 1.000.000\n\nSudah saya bayar.\n";
+    let s = text::split_reply(bottom, false);
+    assert_eq!(s.own, "Sudah saya bayar.");
+
+    let forward = "FYI\n\n---------- Forwarded message ---------\nFrom: A <a@x.example>\nDate: today\nSubject: bukti\nTo: B <b@x.example>\n\nSudah transfer Rp 2.000.000\n";
+    let s = text::split_reply(forward, false);
+    assert!(
+        s.own.contains("Sudah transfer Rp 2.000.000") && !s.own.contains("From:"),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn html_quotes_become_prefixed_lines() {
+    let html = "<html><head><style>p{color:red}</style></head><body><div>Halo&nbsp;admin,<br>top up Rp&nbsp;1.500.000</div>\
+                <blockquote><div>Saldo Rp 3.000.000</div></blockquote><p>&#84;&#x55;-20261207-0003 &amp; co</p></body></html>";
+    let t = text::html_to_text(html);
+    assert_eq!(
+        t,
+        "Halo admin,\ntop up Rp 1.500.000\n> Saldo Rp 3.000.000\nTU-20261207-0003 & co"
+    );
+}
+
+#[test]
+fn intents_follow_the_contract_order() {
+    assert_eq!(
+        text::classify("ubah jumlah menjadi 2jt sesuai bukti terlampir", 1, true),
+        Intent::Amend
+    );
+    assert_eq!(
+        text::classify("tolong batalkan, salah nominal", 0, false),
+        Intent::Cancel
+    );
+    assert_eq!(
+        text::classify("sudah transfer kemarin, kok belum masuk?", 0, true),
+        Intent::Status
+    );
+    assert_eq!(
+        text::classify("sudah transfer kemarin ya", 0, true),
+        Intent::Slip
+    );
+    assert_eq!(text::classify("kok belum masuk?", 1, false), Intent::Slip);
+    assert_eq!(text::classify("mau top up 2jt", 0, true), Intent::Request);
+    assert_eq!(
+        text::classify("bisa top up pakai QRIS?", 0, false),
+        Intent::Unknown
+    );
+    assert_eq!(
+        text::classify("terima kasih, top up berhasil", 0, true),
+        Intent::Unknown
+    );
+}
+
+#[test]
+fn subject_prefixes() {
+    let k = subject_kind("RE: Fwd: bukti");
+    assert!(k.reply && !k.forward);
+    let k = subject_kind("Fwd: RE: bukti");
+    assert!(k.forward && k.reply);
+    let k = subject_kind("Top-up: 2jt");
+    assert!(!k.forward && !k.reply);
+    let k = subject_kind("Balas: [TU-20261207-0001] Pesanan");
+    assert!(k.reply);
+}
+
+#[test]
+fn chat_markup_is_read_as_shown() {
+    let got = extract_chat(
+        "<@123> **udah tf** `TU-20261207-0004` 1,5jt\n> TU-20261207-0001 3jt",
+        "TU",
+    );
+    assert_eq!(got.intent, Intent::Slip);
+    assert_eq!(
+        got.order_number.map(|n| n.to_string()).as_deref(),
+        Some("TU-20261207-0004")
+    );
+    assert_eq!(got.amount.map(Money::to_plain).as_deref(), Some("1500000"));
+    assert!(got.slips.is_empty());
+}
+
+#[test]
+fn requests_and_automatic_mail_carry_no_order() {
+    let got = extract_chat("seperti TU-20261207-0005 kemarin, top up lagi 2jt", "TU");
+    assert_eq!(got.intent, Intent::Request);
+    assert_eq!(got.order_number, None);
+
+    let raw = b"From: a@x.example\r\nSubject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nTU-20261207-0006 Rp 5.000.000\r\n";
+    assert_eq!(
+        extract_email(raw, "TU"),
+        Extraction::nothing(Intent::Ignore)
+    );
+    let raw = b"From: a@x.example\r\nSubject: hi\r\nAuto-Submitted: no\r\n\r\nmau top up 5jt\r\n";
+    assert_eq!(extract_email(raw, "TU").intent, Intent::Request);
+}
+
+#[test]
+fn intent_serialises_lowercase() -> Result<(), serde_json::Error> {
+    assert_eq!(serde_json::to_string(&Intent::Amend)?, "\"amend\"");
+    assert_eq!(
+        serde_json::from_str::<Intent>("\"ignore\"")?,
+        Intent::Ignore
+    );
+    assert_eq!(Intent::Status.to_string(), "status");
+    Ok(())
 }
