@@ -90,7 +90,14 @@ impl Application {
                 Mailer::eml_dir(dir)
             }
         };
-        let chat: Option<Arc<dyn ChatDelivery>> = None;
+        let chat: Option<Arc<dyn ChatDelivery>> = if settings.discord.enabled() {
+            Some(Arc::new(crate::discord::Cards::new(
+                desk.clone(),
+                crate::discord::http_client(&settings.discord),
+            )))
+        } else {
+            None
+        };
         let dispatcher = Dispatcher::new(desk.clone(), Arc::new(mailer), Arc::new(templates), chat);
         let listener = tokio::net::TcpListener::bind(&settings.web.listen)
             .await
@@ -198,6 +205,15 @@ impl Application {
 
         // Inbound mail.
         self.spawn_sources(&tracker, &shutdown);
+
+        // Discord gateway (intake channels, slash commands, button clicks).
+        if settings.discord.enabled() && settings.discord.gateway {
+            let desk = self.desk.clone();
+            spawn_supervised(&tracker, shutdown.clone(), "discord", move |token| {
+                let desk = desk.clone();
+                async move { crate::discord::run_gateway(desk, token).await }
+            });
+        }
 
         // Web server.
         if let Some(listener) = self.listener.take() {
