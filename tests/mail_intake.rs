@@ -1,0 +1,439 @@
+//! Inbound mail end to end: the real application watches a real Dovecot
+//! mailbox (`scripts/test-env start`) or its Maildir, and mail put there
+//! becomes orders exactly once — while it IDLEs, across a restart of the
+//! daemon, across a restart of the mail server — and is flagged only after
+//! it was handled. Runs on SQLite, or on PostgreSQL with `TOPUP_TEST_DB=postgres`.
+
+#[path = "support/intake.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use support::*;
+
+const IDLE_DEADLINE: u64 = 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slip_mail_arriving_during_idle_becomes_one_dealing_order_with_the_slip() {
+    let _dovecot = DOVECOT.read().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let settings = Arc::new(settings(dir.path(), Some(&mailbox)).await);
+    let daemon = Daemon::start(settings).await;
+    let customer = fresh_address("budi");
+    daemon.customer("PT Maju Jaya", &customer).await;
+    eventually(
+        "the IMAP source caught up and IDLEs",
+        IDLE_DEADLINE,
+        async || daemon.imap_caught_up().await,
+    )
+    .await;
+
+    let raw = slip_mail(
+        &customer,
+        &message_id("slip"),
+        "Bukti transfer Rp 1.500.000",
+        "Selamat pagi,\r\n\r\nBerikut bukti transfer Rp 1.500.000 untuk top up saldo.\r\n\r\nTerima kasih,\r\nBudi",
+        &png("slip-a"),
+    );
+    append(&mailbox, &raw).await;
+
+    eventually(
+        "the slip mail becomes an order",
+        IDLE_DEADLINE,
+        async || !daemon.orders().await.is_empty(),
+    )
+    .await;
+    eventually("the mail is flagged \\Seen", IDLE_DEADLINE, async || {
+        seen_flags(&mailbox).await == vec![(1, true)]
+    })
+    .await;
+    let orders = daemon.orders().await;
+    assert_eq!(orders.len(), 1, "exactly one order: {orders:?}");
+    let order = &orders[0];
+    assert_eq!(order.status, "dealing");
+    assert_eq!(
+        order.amount_minor,
+        Some(150_000_000),
+        "Rp 1.500.000 in minor units"
+    );
+    assert_eq!(order.source, "email");
+    let slips = daemon.slips_of(order.id).await;
+    assert_eq!(slips.len(), 1, "the PNG is attached to the order");
+    assert_eq!(slips[0].content_type, "image/png");
+    assert_eq!(slips[0].size, png("slip-a").len() as i64);
+    let inbound = daemon.inbound().await;
+    assert_eq!(inbound.len(), 1);
+    assert_eq!(inbound[0].sender, customer);
+    assert_eq!(inbound[0].order_id, Some(order.id));
+
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_waiting_mails_survive_a_daemon_restart_exactly_once() {
+    let _dovecot = DOVECOT.read().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let settings = Arc::new(settings(dir.path(), Some(&mailbox)).await);
+    let customer = fresh_address("tiga-puluh");
+    for i in 0..30 {
+        let raw = slip_mail(
+            &customer,
+            &message_id(&format!("batch{i}")),
+            &format!("Bukti transfer Rp 1.{i:03}.000"),
+            &format!("Sudah transfer Rp 1.{i:03}.000, bukti terlampir."),
+            &png(&format!("batch-{i}")),
+        );
+        append(&mailbox, &raw).await;
+    }
+
+    add_customer(&settings, "PT Tiga Puluh", &customer).await;
+    let first = Daemon::start(settings.clone()).await;
+    eventually(
+        "a few of the waiting mails are handled",
+        IDLE_DEADLINE,
+        async || first.inbound().await.len() >= 3,
+    )
+    .await;
+    first.stop().await;
+    let handled_first = first_count(&settings).await;
+    eprintln!("the first daemon handled {handled_first} of 30 before it stopped");
+    assert!(
+        handled_first < 30,
+        "the first daemon must stop part-way for this test to mean anything"
+    );
+
+    let second = Daemon::start(settings.clone()).await;
+    eventually("all 30 mails are handled", 60, async || {
+        second.inbound().await.len() >= 30
+    })
+    .await;
+    eventually(
+        "all 30 mails are flagged \\Seen",
+        IDLE_DEADLINE,
+        async || {
+            let flags = seen_flags(&mailbox).await;
+            flags.len() == 30 && flags.iter().all(|(_, seen)| *seen)
+        },
+    )
+    .await;
+    // Give a duplicate the chance to show up before counting.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let inbound = second.inbound().await;
+    let orders = second.orders().await;
+    assert_eq!(inbound.len(), 30, "one inbound record per mail");
+    assert_eq!(
+        orders.len(),
+        30,
+        "one order per mail: {:?}",
+        orders.iter().map(|o| &o.number).collect::<Vec<_>>()
+    );
+    let mut amounts: Vec<i64> = orders.iter().filter_map(|o| o.amount_minor).collect();
+    amounts.sort_unstable();
+    let expected: Vec<i64> = (0..30).map(|i| (1_000_000 + i * 1000) * 100).collect();
+    assert_eq!(amounts, expected, "each mail's own amount, once");
+    assert!(orders.iter().all(|o| o.status == "dealing"));
+
+    // A mail handled but left unflagged (the connection died after the commit)
+    // is only flagged again, never handed over twice.
+    unflag(&mailbox, 1).await;
+    eventually(
+        "the unflagged mail is flagged again",
+        IDLE_DEADLINE,
+        async || seen_flags(&mailbox).await.iter().all(|(_, seen)| *seen),
+    )
+    .await;
+    assert_eq!(second.inbound().await.len(), 30);
+    assert_eq!(second.orders().await.len(), 30);
+    second.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_after_an_imap_server_restart_is_picked_up_after_reconnecting() {
+    let _dovecot = DOVECOT.write().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let settings = Arc::new(settings(dir.path(), Some(&mailbox)).await);
+    let daemon = Daemon::start(settings).await;
+    let customer = fresh_address("ulang");
+    daemon.customer("PT Ulang", &customer).await;
+    eventually(
+        "the IMAP source caught up and IDLEs",
+        IDLE_DEADLINE,
+        async || daemon.imap_caught_up().await,
+    )
+    .await;
+    let reconnects_before = topup::sources::imap::IMAP_RECONNECTS.load(Ordering::Relaxed);
+
+    let script = test_env("TOPUP_TEST_ENV_SCRIPT");
+    let status = tokio::process::Command::new(&script)
+        .arg("restart-imap")
+        .status()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(status.success(), "{script} restart-imap failed");
+
+    append(
+        &mailbox,
+        &slip_mail(
+            &customer,
+            &message_id("after-restart"),
+            "Bukti transfer Rp 2.000.000",
+            "Transfer Rp 2.000.000 sudah saya kirim.",
+            &png("after-restart"),
+        ),
+    )
+    .await;
+    eventually(
+        "the mail sent after the restart becomes an order",
+        30,
+        async || !daemon.orders().await.is_empty(),
+    )
+    .await;
+    eventually("it is flagged \\Seen", IDLE_DEADLINE, async || {
+        seen_flags(&mailbox).await == vec![(1, true)]
+    })
+    .await;
+    let orders = daemon.orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].amount_minor, Some(200_000_000));
+    assert!(
+        topup::sources::imap::IMAP_RECONNECTS.load(Ordering::Relaxed) > reconnects_before,
+        "the reconnect is counted for the metrics"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_senders_are_kept_and_answered_but_auto_replies_are_not() {
+    let _dovecot = DOVECOT.read().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let settings = Arc::new(settings(dir.path(), Some(&mailbox)).await);
+    let daemon = Daemon::start(settings).await;
+    let stranger = fresh_address("stranger");
+    let robot = fresh_address("robot");
+
+    append(
+        &mailbox,
+        &text_mail(
+            &stranger,
+            &message_id("stranger"),
+            "Top up Rp 5.000.000",
+            "",
+            "Halo, saya mau top up Rp 5.000.000.",
+        ),
+    )
+    .await;
+    append(
+        &mailbox,
+        &text_mail(
+            &robot,
+            &message_id("ooo"),
+            "Automatic reply: Top up",
+            "Auto-Submitted: auto-replied\r\n",
+            "I am out of the office until Monday.",
+        ),
+    )
+    .await;
+
+    eventually("both mails are recorded", IDLE_DEADLINE, async || {
+        daemon.inbound().await.len() == 2
+    })
+    .await;
+    eventually("both are flagged \\Seen", IDLE_DEADLINE, async || {
+        seen_flags(&mailbox).await == vec![(1, true), (2, true)]
+    })
+    .await;
+    let inbound = daemon.inbound().await;
+    let from_stranger = inbound
+        .iter()
+        .find(|r| r.sender == stranger)
+        .expect("the stranger's mail is kept");
+    assert!(
+        from_stranger.outcome.starts_with("unknown_sender"),
+        "outcome: {}",
+        from_stranger.outcome
+    );
+    assert_eq!(from_stranger.account_id, None);
+    let from_robot = inbound
+        .iter()
+        .find(|r| r.sender == robot)
+        .expect("the auto-reply is kept");
+    assert_eq!(from_robot.intent, "ignore");
+
+    let outbox = daemon.outbox().await;
+    let to_stranger: Vec<_> = outbox.iter().filter(|r| r.recipient == stranger).collect();
+    assert_eq!(
+        to_stranger.len(),
+        1,
+        "one reply to the stranger: {outbox:?}"
+    );
+    let job: serde_json::Value =
+        serde_json::from_str(&to_stranger[0].payload).expect("payload is JSON");
+    assert_eq!(to_stranger[0].kind, "email");
+    assert_eq!(job["kind"], "unknown_sender");
+    assert!(
+        outbox.iter().all(|r| r.recipient != robot),
+        "no mail to an auto-responder: {outbox:?}"
+    );
+    assert!(daemon.orders().await.is_empty(), "no orders for strangers");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn maildir_file_becomes_an_order_and_moves_to_cur() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = Arc::new(settings(dir.path(), None).await);
+    let inbox = settings.maildir_path();
+    let daemon = Daemon::start(settings).await;
+    let customer = fresh_address("maildir");
+    daemon.customer("PT Folder", &customer).await;
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(inbox.join(sub)).expect("maildir folders");
+    }
+
+    // Deliver like an MDA: write into tmp/, then rename into new/.
+    let name = format!("1795575600.M1P1.{}", uuid::Uuid::new_v4().simple());
+    let raw = slip_mail(
+        &customer,
+        &message_id("maildir"),
+        "Bukti transfer Rp 750rb",
+        "Sudah transfer Rp 750.000 ya, bukti terlampir.",
+        &png("maildir"),
+    );
+    std::fs::write(inbox.join("tmp").join(&name), &raw).expect("write tmp");
+    std::fs::rename(inbox.join("tmp").join(&name), inbox.join("new").join(&name)).expect("deliver");
+
+    let cur = inbox.join("cur").join(format!("{name}:2,S"));
+    eventually(
+        "the file moves to cur/ flagged seen",
+        IDLE_DEADLINE,
+        async || cur.exists(),
+    )
+    .await;
+    assert!(
+        !inbox.join("new").join(&name).exists(),
+        "nothing left in new/"
+    );
+    assert_eq!(
+        std::fs::read(&cur).expect("read cur"),
+        raw,
+        "the file is kept unchanged"
+    );
+    let orders = daemon.orders().await;
+    assert_eq!(orders.len(), 1, "one order: {orders:?}");
+    assert_eq!(orders[0].status, "dealing");
+    assert_eq!(orders[0].amount_minor, Some(75_000_000));
+    assert_eq!(daemon.slips_of(orders[0].id).await.len(), 1);
+    daemon.stop().await;
+}
+
+async fn first_count(settings: &Arc<topup::config::Settings>) -> usize {
+    let desk =
+        topup::app::Application::open_desk(settings.clone(), Arc::new(topup::clock::SystemClock))
+            .await
+            .expect("open desk");
+    let mut conn = desk.store().pool().acquire().await.expect("conn");
+    let n = topup::store::inbound::list(&mut conn, false, 1000)
+        .await
+        .expect("list")
+        .len();
+    drop(conn);
+    desk.store().close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_takes_over_the_mailbox_when_the_first_stops() {
+    let _dovecot = DOVECOT.read().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let settings = Arc::new(settings(dir.path(), Some(&mailbox)).await);
+    let customer = fresh_address("takeover");
+    add_customer(&settings, "PT Takeover", &customer).await;
+    let first = Daemon::start(settings.clone()).await;
+    eventually(
+        "the first daemon watches the mailbox",
+        IDLE_DEADLINE,
+        async || first.imap_caught_up().await,
+    )
+    .await;
+    let second = Daemon::start(settings.clone()).await;
+    first.stop().await;
+
+    append(
+        &mailbox,
+        &slip_mail(
+            &customer,
+            &message_id("takeover"),
+            "Bukti transfer Rp 3.000.000",
+            "Transfer Rp 3.000.000 sudah.",
+            &png("takeover"),
+        ),
+    )
+    .await;
+    eventually(
+        "the second daemon handles new mail within 30 s",
+        30,
+        async || !second.orders().await.is_empty(),
+    )
+    .await;
+    eventually("and flags it", IDLE_DEADLINE, async || {
+        seen_flags(&mailbox).await == vec![(1, true)]
+    })
+    .await;
+    assert_eq!(second.orders().await.len(), 1);
+    assert_eq!(second.inbound().await.len(), 1);
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn only_one_daemon_holds_a_mailbox_lease_on_postgres() {
+    use topup::sources::lease::Lease;
+    use topup::store::Backend;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_database(dir.path()).await;
+    let name = format!("imap:{}@127.0.0.1/INBOX", fresh_mailbox());
+    let token = tokio_util::sync::CancellationToken::new();
+    if backend() != "postgres" {
+        // One daemon per SQLite file: the lease is always granted.
+        let a = Lease::acquire(Backend::Sqlite, &url, &name, &token).await;
+        let b = Lease::acquire(Backend::Sqlite, &url, &name, &token).await;
+        assert!(a.is_some() && b.is_some());
+        return;
+    }
+    sqlx::any::install_default_drivers();
+    let mut held = Lease::acquire(Backend::Postgres, &url, &name, &token)
+        .await
+        .expect("the first daemon gets the lease");
+    assert!(held.alive().await);
+    let waiting = tokio::time::timeout(
+        std::time::Duration::from_secs(4),
+        Lease::acquire(Backend::Postgres, &url, &name, &token),
+    )
+    .await;
+    assert!(
+        waiting.is_err(),
+        "a second daemon must wait while the lease is held"
+    );
+    let other = Lease::acquire(Backend::Postgres, &url, &format!("{name}-other"), &token).await;
+    assert!(other.is_some(), "another mailbox's lease is independent");
+
+    // A dead daemon's connection closes: the waiting one takes over.
+    drop(held);
+    let taken = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        Lease::acquire(Backend::Postgres, &url, &name, &token),
+    )
+    .await
+    .expect("the waiting daemon takes over within 10 s");
+    assert!(taken.is_some());
+
+    // Shutdown ends the wait.
+    token.cancel();
+    let cancelled = Lease::acquire(Backend::Postgres, &url, &name, &token).await;
+    assert!(cancelled.is_none(), "a cancelled wait gives no lease");
+}
