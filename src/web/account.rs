@@ -179,8 +179,9 @@ async fn send_link(st: &AppState, email: &str) -> Result<(), WebError> {
     let now = desk.now();
     let secret = session::create_sign_in(&mut tx, user.id, now).await?;
     let link = format!(
-        "{}/account/sign-in/{secret}",
-        desk.settings().desk.public_url.trim_end_matches('/')
+        "{}/account/sign-in/{secret}?lang={}",
+        desk.settings().desk.public_url.trim_end_matches('/'),
+        lang.code()
     );
     let mut vars = desk.base_vars(&account.name, Some(&user), lang);
     if let Some(o) = vars.as_object_mut() {
@@ -217,7 +218,7 @@ pub async fn confirm_page(
     if !session::sign_in_is_valid(st.desk.store(), &token, st.desk.now()).await? {
         return expired(&st, lang, &csrf);
     }
-    let action = format!("/account/sign-in/{token}");
+    let action = format!("/account/sign-in/{token}?lang={}", lang.code());
     st.views.page(
         StatusCode::OK,
         "account.html",

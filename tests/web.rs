@@ -1,0 +1,672 @@
+//! The web server end to end: the real application on port 0 over a fresh
+//! store (`TOPUP_TEST_DB=sqlite|postgres`), driven over HTTP like a browser
+//! (cookies and CSRF fields by hand) and like an API client.
+
+#[path = "support/web_app.rs"]
+mod web_app;
+
+use topup::domain::Lang;
+use web_app::{Client, PNG, STAFF_PASSWORD, WebApp, basic, slip_form};
+
+fn token_of(order: &topup::store::orders::OrderRow) -> String {
+    order.token.clone()
+}
+
+#[tokio::test]
+async fn unknown_links_are_a_bare_404_and_an_open_order_shows_what_to_do() {
+    let app = WebApp::spawn().await;
+    let mut c = Client::new(&app);
+    for path in [
+        "/o/0123456789abcdef0123456789abcdef01234567",
+        "/o/nothex",
+        "/o/x/slips/y",
+        "/api/orders/0123456789abcdef0123456789abcdef01234567",
+    ] {
+        let p = c.get(path).await;
+        assert_eq!(p.status, 404, "{path}");
+        assert!(
+            !p.html().to_lowercase().contains("order"),
+            "{path}: 404 says nothing: {}",
+            p.html()
+        );
+    }
+
+    let user = app
+        .customer("PT Maju Jaya", "budi@maju.example", Lang::Id)
+        .await;
+    let order = app.request(&user, 1_500_000).await;
+    let mut c = Client::new(&app);
+    let p = c.get(&format!("/o/{}", token_of(&order))).await;
+    assert_eq!(p.status, 200);
+    let html = p.html();
+    assert!(html.contains("name=\"viewport\""));
+    assert!(html.contains(&order.number));
+    assert!(
+        html.contains("Menunggu bukti transfer"),
+        "Indonesian status name"
+    );
+    assert!(html.contains("Awaiting slip"), "English status name too");
+    assert!(html.contains("Rp 1.500.000"));
+    assert!(html.contains("123-456-7890"), "bank details while open");
+    assert!(html.contains("Top-up diminta"), "timeline in Indonesian");
+    assert!(
+        html.contains("enctype=\"multipart/form-data\""),
+        "upload form offered"
+    );
+    assert!(
+        !html.contains("/amend\""),
+        "no amend form while open"
+    );
+    assert!(html.contains(&format!("/o/{}/cancel", order.token)));
+    let cookie = p.header("set-cookie").unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn customer_text_is_escaped_everywhere() {
+    let app = WebApp::spawn().await;
+    let user = app
+        .customer("<script>alert(1)</script>", "x@evil.example", Lang::En)
+        .await;
+    let order = app.dealing(&user, 250_000).await;
+    let staff = app.staff("Rina").await;
+    let mut c = Client::new(&app);
+    let page = c.get(&format!("/o/{}", order.token)).await.html();
+    assert!(
+        !page.contains("<script>alert(1)</script>"),
+        "status page escapes"
+    );
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    c.staff_sign_in(&staff.name, STAFF_PASSWORD).await;
+    let board = c.get("/staff").await.html();
+    assert!(board.contains(&order.number));
+    assert!(
+        !board.contains("<script>alert(1)</script>"),
+        "board escapes"
+    );
+    assert!(board.contains("&lt;script&gt;"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn uploading_a_slip_moves_the_order_to_dealing_and_wrong_moves_are_refused() {
+    let app = WebApp::spawn().await;
+    let user = app
+        .customer("CV Sinar", "sinar@example.com", Lang::En)
+        .await;
+    let order = app.request(&user, 750_000).await;
+    let other = app.dealing(&user, 100_000).await;
+    let mut c = Client::new(&app);
+    let path = format!("/o/{}", order.token);
+    c.get(&path).await;
+
+    // No CSRF field: refused, nothing changes.
+    let p = c
+        .post_multipart(
+            &format!("{path}/slip"),
+            slip_form(None, "slip.png", PNG.to_vec(), "image/png"),
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    assert_eq!(app.order(&order.number).await.status, "open");
+
+    // Not an image or PDF (whatever the browser claims): refused with the reason.
+    let csrf = c.csrf();
+    let p = c
+        .post_multipart(
+            &format!("{path}/slip"),
+            slip_form(
+                Some(&csrf),
+                "slip.png",
+                b"<html>not a picture</html>".to_vec(),
+                "image/png",
+            ),
+        )
+        .await;
+    assert_eq!(p.status, 415);
+    assert!(p.html().contains("not an image or a PDF"), "{}", p.html());
+    assert_eq!(app.order(&order.number).await.status, "open");
+
+    // A real image: 303 back to the page with a message; the order is dealing.
+    let p = c
+        .post_multipart(
+            &format!("{path}/slip"),
+            slip_form(Some(&csrf), "bukti transfer.png", PNG.to_vec(), "image/png"),
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.html());
+    assert_eq!(p.location().as_deref(), Some(path.as_str()));
+    assert_eq!(app.order(&order.number).await.status, "dealing");
+    let html = c.get(&path).await.html();
+    assert!(html.contains("data-status=\"dealing\""));
+    assert!(
+        html.contains("your slip was received"),
+        "flash shown once: {html}"
+    );
+    assert!(
+        !html.contains("123-456-7890"),
+        "no bank details once paid for"
+    );
+    assert!(
+        !c.get(&path).await.html().contains("your slip was received"),
+        "flash is one-shot"
+    );
+
+    // The slip is served as an image from this order only.
+    let hash = topup::store::slips::hash(PNG);
+    let img = c.get(&format!("{path}/slips/{hash}")).await;
+    assert_eq!(img.status, 200);
+    assert_eq!(img.header("content-type").as_deref(), Some("image/png"));
+    assert_eq!(img.body, PNG);
+    let foreign = c.get(&format!("/o/{}/slips/{hash}", other.token)).await;
+    assert_eq!(foreign.status, 404, "a hash of another order is not served");
+
+    // A second upload while dealing: refused (409) with the desk's words; page re-rendered.
+    let p = c
+        .post_multipart(
+            &format!("{path}/slip"),
+            slip_form(Some(&csrf), "again.png", PNG.to_vec(), "image/png"),
+        )
+        .await;
+    assert_eq!(p.status, 409);
+    assert!(p.html().contains("being reviewed"), "{}", p.html());
+
+    // Amending is only for rejected orders.
+    let p = c
+        .submit(&format!("{path}/amend"), &[("amount", "800.000")])
+        .await;
+    assert_eq!(p.status, 409);
+    assert!(p.html().contains("cannot amend"), "{}", p.html());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn too_large_uploads_are_refused_with_the_limit() {
+    let app = WebApp::spawn_with(|s| s.web.max_upload_bytes = 2048).await;
+    let user = app
+        .customer("CV Besar", "besar@example.com", Lang::En)
+        .await;
+    let order = app.request(&user, 10_000).await;
+    let mut c = Client::new(&app);
+    let path = format!("/o/{}", order.token);
+    c.get(&path).await;
+    let csrf = c.csrf();
+    let mut big = PNG.to_vec();
+    big.resize(200_000, 0);
+    let p = c
+        .post_multipart(
+            &format!("{path}/slip"),
+            slip_form(Some(&csrf), "big.png", big, "image/png"),
+        )
+        .await;
+    assert_eq!(p.status, 413, "{}", p.html());
+    assert!(p.html().contains("too large"));
+    assert_eq!(app.order(&order.number).await.status, "open");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_needs_csrf_and_a_final_order_refuses_it() {
+    let app = WebApp::spawn().await;
+    let user = app
+        .customer("PT Batal", "batal@example.com", Lang::Id)
+        .await;
+    let order = app.request(&user, 50_000).await;
+    let mut c = Client::new(&app);
+    let path = format!("/o/{}", order.token);
+    c.get(&path).await;
+    let p = c.post_form(&format!("{path}/cancel"), &[]).await;
+    assert_eq!(p.status, 403, "no CSRF field");
+    let p = c
+        .post_form(&format!("{path}/cancel"), &[("csrf", &"0".repeat(64))])
+        .await;
+    assert_eq!(p.status, 403, "wrong CSRF field");
+    assert_eq!(app.order(&order.number).await.status, "open");
+
+    let p = c.submit(&format!("{path}/cancel"), &[]).await;
+    assert_eq!(p.status, 303);
+    assert_eq!(app.order(&order.number).await.status, "deleted");
+    let html = c.get(&path).await.html();
+    assert!(html.contains("Dihapus") && html.contains("Pesanan sudah dibatalkan"));
+    assert!(
+        !html.contains("/cancel\""),
+        "no cancel form on a final order"
+    );
+
+    let p = c.submit(&format!("{path}/cancel"), &[]).await;
+    assert_eq!(p.status, 409);
+    assert!(p.html().contains("already cancelled"), "{}", p.html());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn staff_sign_in_approve_credits_once_and_the_loser_is_told_who_won() {
+    let app = WebApp::spawn().await;
+    let user = app
+        .customer("PT Lancar", "lancar@example.com", Lang::Id)
+        .await;
+    let order = app.dealing(&user, 1_500_000).await;
+    let rina = app.staff("Rina").await;
+    app.staff("Joko").await;
+
+    let mut c = Client::new(&app);
+    let p = c.get("/staff").await;
+    assert!(p.html().contains("name=\"password\""), "sign-in form");
+    let p = c.staff_sign_in("Rina", "wrong password").await;
+    assert_eq!(p.status, 401);
+    assert!(p.html().contains("Wrong name or password"));
+    assert!(!c.cookies.contains_key("topup_staff"));
+    let p = c.staff_sign_in("nobody", STAFF_PASSWORD).await;
+    assert_eq!(p.status, 401);
+    // CSRF is checked on the sign-in form too.
+    let p = c
+        .post_form(
+            "/staff/sign-in",
+            &[("login", "Rina"), ("password", STAFF_PASSWORD)],
+        )
+        .await;
+    assert_eq!(p.status, 403);
+
+    let p = c.staff_sign_in("rina@desk.example", STAFF_PASSWORD).await;
+    assert_eq!(p.status, 303, "email works as login: {}", p.html());
+    let set = p.header("set-cookie").unwrap();
+    assert!(
+        set.contains("topup_staff=") && set.contains("HttpOnly") && set.contains("SameSite=Lax")
+    );
+    let board = c.get("/staff").await.html();
+    assert!(
+        board.contains(&order.number)
+            && board.contains("PT Lancar")
+            && board.contains("lancar@example.com")
+    );
+    assert!(board.contains("Rp 1.500.000"));
+    assert!(board.contains("/staff/slips/"), "slip preview");
+    let slip_url = board
+        .split("/staff/slips/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(c.get(&format!("/staff/slips/{slip_url}")).await.status, 200);
+    assert_eq!(
+        Client::new(&app)
+            .get(&format!("/staff/slips/{slip_url}"))
+            .await
+            .status,
+        401
+    );
+
+    // Approve without CSRF: refused.
+    let p = c
+        .post_form(&format!("/staff/orders/{}/approve", order.number), &[])
+        .await;
+    assert_eq!(p.status, 403);
+    assert_eq!(app.order(&order.number).await.status, "dealing");
+
+    let p = c
+        .submit(
+            &format!("/staff/orders/{}/approve", order.number),
+            &[("amount", "")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.html());
+    let paid = app.order(&order.number).await;
+    assert_eq!(paid.status, "paid");
+    assert_eq!(paid.decided_by.as_deref(), Some(rina.name.as_str()));
+    assert_eq!(app.balance(user.account_id).await, 150_000_000);
+    let board = c.get("/staff").await.html();
+    assert!(board.contains("Approved"), "flash");
+    assert!(board.contains("Recently decided") && board.contains("Rina"));
+
+    // Joko, on a stale board, approves too: nothing is credited twice and he is told who decided.
+    let mut joko = Client::new(&app);
+    joko.staff_sign_in("Joko", STAFF_PASSWORD).await;
+    let p = joko
+        .submit(&format!("/staff/orders/{}/approve", order.number), &[])
+        .await;
+    assert_eq!(p.status, 409);
+    let text = p.html();
+    assert!(
+        text.contains("already paid") && text.contains("Rina"),
+        "{text}"
+    );
+    assert_eq!(app.balance(user.account_id).await, 150_000_000);
+
+    // The customer sees Lunas / Paid and gets the receipt.
+    let mut cust = Client::new(&app);
+    let html = cust.get(&format!("/o/{}", order.token)).await.html();
+    assert!(
+        html.contains("data-status=\"paid\"") && html.contains("Lunas") && html.contains("Paid")
+    );
+    let receipt = cust.get(&format!("/o/{}/receipt.pdf", order.token)).await;
+    assert_eq!(receipt.status, 200);
+    assert_eq!(
+        receipt.header("content-type").as_deref(),
+        Some("application/pdf")
+    );
+    assert!(receipt.body.starts_with(b"%PDF"));
+    let other = app.request(&user, 5_000).await;
+    assert_eq!(
+        cust.get(&format!("/o/{}/receipt.pdf", other.token))
+            .await
+            .status,
+        409,
+        "no receipt before payment"
+    );
+
+    // Signing out ends the session.
+    joko.submit("/staff/sign-out", &[]).await;
+    assert!(
+        joko.get("/staff")
+            .await
+            .html()
+            .contains("name=\"password\"")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reject_then_amend_on_the_page_goes_back_to_dealing() {
+    let app = WebApp::spawn().await;
+    let user = app
+        .customer("PT Koreksi", "koreksi@example.com", Lang::En)
+        .await;
+    let order = app.dealing(&user, 1_000_000).await;
+    app.staff("Rina").await;
+    let mut staff = Client::new(&app);
+    staff.staff_sign_in("Rina", STAFF_PASSWORD).await;
+    let p = staff
+        .submit(
+            &format!("/staff/orders/{}/reject", order.number),
+            &[("reason", "other"), ("text", "")],
+        )
+        .await;
+    assert_eq!(p.status, 400, "other needs a text");
+    let p = staff
+        .submit(
+            &format!("/staff/orders/{}/reject", order.number),
+            &[("reason", "amount_differs"), ("text", "")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert_eq!(app.order(&order.number).await.status, "payment_failure");
+
+    let mut c = Client::new(&app);
+    let path = format!("/o/{}", order.token);
+    let html = c.get(&path).await.html();
+    assert!(html.contains("Payment Failure") && html.contains("Pembayaran Gagal"));
+    assert!(html.contains("differs from the amount"), "reason shown");
+    assert!(
+        html.contains(&format!("{path}/amend")),
+        "amend form offered"
+    );
+    let p = c
+        .submit(&format!("{path}/amend"), &[("amount", "twelve")])
+        .await;
+    assert_eq!(p.status, 400, "bad amount");
+    assert_eq!(app.order(&order.number).await.status, "payment_failure");
+    let p = c
+        .submit(&format!("{path}/amend"), &[("amount", "Rp 1.250.000")])
+        .await;
+    assert_eq!(p.status, 303, "{}", p.html());
+    let o = app.order(&order.number).await;
+    assert_eq!(o.status, "dealing");
+    assert_eq!(o.amount_minor, Some(125_000_000));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_json_api_mirrors_the_pages_with_the_same_rules() {
+    let app = WebApp::spawn().await;
+    let user = app.customer("PT Api", "api@example.com", Lang::En).await;
+    let order = app.request(&user, 300_000).await;
+    app.staff("Rina").await;
+    let mut c = Client::new(&app);
+    let base = format!("/api/orders/{}", order.token);
+
+    let v = c.get(&base).await.json();
+    assert_eq!(v["number"], order.number.as_str());
+    assert_eq!(v["status"], "open");
+    assert_eq!(v["status_name"]["id"], "Menunggu bukti transfer");
+    assert_eq!(v["actions"]["upload"], true);
+    assert_eq!(v["actions"]["amend"], false);
+
+    let p = c
+        .post_json(
+            &format!("{base}/amend"),
+            serde_json::json!({"amount": "400.000"}),
+            &[],
+        )
+        .await;
+    assert_eq!(p.status, 409);
+    assert!(p.json()["error"].as_str().unwrap().contains("cannot amend"));
+
+    let form = reqwest::multipart::Form::new().part(
+        "slip",
+        reqwest::multipart::Part::bytes(b"%PDF-1.4 slip".to_vec()).file_name("slip.pdf"),
+    );
+    let p = c.post_multipart(&format!("{base}/slip"), form).await;
+    assert_eq!(p.status, 200, "{}", p.html());
+    let v = p.json();
+    assert_eq!(v["status"], "dealing");
+    assert_eq!(v["slips"][0]["content_type"], "application/pdf");
+
+    // Staff API: credentials required, Basic works, refusals are 409 JSON.
+    let p = c.get("/api/staff/queue").await;
+    assert_eq!(p.status, 401);
+    assert!(p.json()["error"].is_string());
+    let bad = basic("Rina", "nope");
+    assert_eq!(
+        c.get_with("/api/staff/queue", &[("authorization", &bad)])
+            .await
+            .status,
+        401
+    );
+    let auth = basic("Rina", STAFF_PASSWORD);
+    let q = c
+        .get_with("/api/staff/queue", &[("authorization", &auth)])
+        .await
+        .json();
+    assert_eq!(q["queue"][0]["number"], order.number.as_str());
+    assert_eq!(q["queue"][0]["company"], "PT Api");
+
+    let p = c
+        .post_json(
+            &format!("/api/staff/orders/{}/approve", order.number),
+            serde_json::json!({"amount": "290.000"}),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.html());
+    assert_eq!(p.json()["status"], "paid");
+    assert_eq!(
+        app.balance(user.account_id).await,
+        29_000_000,
+        "corrected amount credited"
+    );
+    let p = c
+        .post_json(
+            &format!("/api/staff/orders/{}/reject", order.number),
+            serde_json::json!({"reason": "not_received"}),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(p.status, 409);
+    assert!(p.json()["error"].as_str().unwrap().contains("Rina"));
+    let p = c
+        .post_json(
+            "/api/staff/orders/TU-20200101-9999/approve",
+            serde_json::json!({}),
+            &[("authorization", &auth)],
+        )
+        .await;
+    assert_eq!(p.status, 404);
+    let p = c
+        .post_json(&format!("{base}/cancel"), serde_json::json!({}), &[])
+        .await;
+    assert_eq!(p.status, 409, "paid orders cannot be cancelled");
+
+    // A staff session cookie works for the API, but POSTs need the CSRF header.
+    let second = app.dealing(&user, 20_000).await;
+    let mut s = Client::new(&app);
+    s.staff_sign_in("Rina", STAFF_PASSWORD).await;
+    assert_eq!(s.get("/api/staff/queue").await.status, 200);
+    let approve = format!("/api/staff/orders/{}/approve", second.number);
+    assert_eq!(
+        s.post_json(&approve, serde_json::json!({}), &[])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(app.order(&second.number).await.status, "dealing");
+    let csrf = s.csrf();
+    let p = s
+        .post_json(&approve, serde_json::json!({}), &[("x-csrf-token", &csrf)])
+        .await;
+    assert_eq!(p.status, 200, "{}", p.html());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn account_sign_in_by_one_time_link() {
+    let app = WebApp::spawn().await;
+    let user = app.customer("PT Akun", "akun@example.com", Lang::En).await;
+    let paid = app.dealing(&user, 100_000).await;
+    let rina = app.staff("Rina").await;
+    let n = app.desk.parse_order_number(&paid.number).unwrap();
+    app.desk
+        .decide(&n, &rina, &topup::desk::Decision::Approve { amount: None })
+        .await
+        .unwrap();
+    let newer = app.request(&user, 200_000).await;
+
+    let mut c = Client::new(&app);
+    let form = c.get("/account").await.html();
+    assert!(form.contains("type=\"email\""));
+    assert_eq!(
+        c.post_form("/account", &[("email", "akun@example.com")])
+            .await
+            .status,
+        403,
+        "CSRF"
+    );
+
+    let unknown = c
+        .submit("/account", &[("email", "stranger@example.com")])
+        .await;
+    let known = c.submit("/account", &[("email", "AKUN@example.com")]).await;
+    assert_eq!(unknown.status, 200);
+    assert_eq!(known.status, 200);
+    let strip = |s: String| s.replace(&c.csrf(), "");
+    assert_eq!(
+        strip(unknown.html()),
+        strip(known.html()),
+        "same answer for unknown addresses"
+    );
+    assert!(app.emails_to("stranger@example.com").await.is_empty());
+    let mails = app.emails_to("akun@example.com").await;
+    let link_mail = mails
+        .iter()
+        .find(|m| m.contains("/account/sign-in/"))
+        .expect("sign-in email queued");
+    let secret: String = link_mail
+        .split("/account/sign-in/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
+    assert_eq!(secret.len(), 64);
+
+    // Opening the link shows a button; the POST signs in (mail scanners do not use the link up).
+    assert!(link_mail.contains(&format!("/account/sign-in/{secret}?lang=en")), "link in the account's language");
+    let path = format!("/account/sign-in/{secret}?lang=en");
+    let confirm = c.get(&path).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.html().contains(&format!("action=\"{path}\"")));
+    let p = c.submit(&path, &[]).await;
+    assert_eq!(p.status, 303);
+    assert!(c.cookies.contains_key("topup_session"));
+    let home = c.get("/account").await.html();
+    assert!(
+        home.contains("PT Akun") && home.contains("IDR 100,000"),
+        "balance: {home}"
+    );
+    let (first, second) = (
+        home.find(&newer.number).unwrap(),
+        home.find(&paid.number).unwrap(),
+    );
+    assert!(first < second, "newest first");
+    assert!(home.contains(&format!("/o/{}", paid.token)));
+
+    // The link works once.
+    let mut other = Client::new(&app);
+    other.get(&path).await;
+    let again = other.submit(&path, &[]).await;
+    assert_eq!(again.status, 400);
+    assert!(again.html().contains("expired or was already used"));
+    assert!(!other.cookies.contains_key("topup_session"));
+
+    c.submit("/account/sign-out", &[]).await;
+    assert!(c.get("/account").await.html().contains("type=\"email\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_metrics_report_the_store() {
+    let app = WebApp::spawn().await;
+    let user = app
+        .customer("PT Metrik", "metrik@example.com", Lang::Id)
+        .await;
+    let order = app.dealing(&user, 10_000).await;
+    let rina = app.staff("Rina").await;
+    app.clock.advance_ms(90_000);
+    let n = app.desk.parse_order_number(&order.number).unwrap();
+    app.desk
+        .decide(&n, &rina, &topup::desk::Decision::Approve { amount: None })
+        .await
+        .unwrap();
+    app.request(&user, 20_000).await;
+
+    let mut c = Client::new(&app);
+    let h = c.get("/healthz").await;
+    assert_eq!(h.status, 200);
+    let v = h.json();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["database"], "ok");
+    assert!(
+        v["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "maildir")
+    );
+    assert!(v["outbox_pending"].is_i64() && v["outbox_dead"].is_i64());
+
+    let m = c.get("/metrics").await;
+    assert_eq!(m.status, 200);
+    let text = m.html();
+    assert!(text.contains("topup_orders{status=\"paid\"} 1"), "{text}");
+    assert!(text.contains("topup_orders{status=\"open\"} 1"));
+    assert!(text.contains("topup_decision_seconds_count 1"));
+    assert!(text.contains("topup_decision_seconds_bucket{le=\"60\"} 0"));
+    assert!(text.contains("topup_decision_seconds_bucket{le=\"300\"} 1"));
+    assert!(text.contains("topup_decision_seconds_sum 90"));
+    assert!(text.contains("topup_outbox{status=\"pending\"}"));
+    assert!(text.contains("topup_outbox{status=\"dead\"} 0"));
+    assert!(text.contains("topup_imap_reconnects_total "));
+    assert!(text.contains("# TYPE topup_messages_total counter"));
+
+    // When the database is gone, health says so with 503.
+    app.desk.store().close().await;
+    let h = c.get("/healthz").await;
+    assert_eq!(h.status, 503);
+    assert_eq!(h.json()["database"], "unreachable");
+    app.stop().await;
+}
