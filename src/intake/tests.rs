@@ -212,3 +212,25 @@ fn intent_serialises_lowercase() -> Result<(), serde_json::Error> {
     assert_eq!(Intent::Status.to_string(), "status");
     Ok(())
 }
+
+#[test]
+fn html_forwards_count_as_own_text() {
+    let gmail = "<div dir=\"ltr\">Tolong diproses.<br><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">\
+                 ---------- Forwarded message ---------<br>From: <b>Keu</b> &lt;k@x.example&gt;<br>Date: Mon, 7 Dec 2026<br>\
+                 Subject: bukti<br>To: &lt;a@x.example&gt;<br></div><br><br><div>Sudah transfer Rp 2.000.000 untuk TU-20261207-0007</div></div></div>";
+    let s = text::split_reply(&text::html_to_text(gmail), false);
+    assert!(
+        s.own
+            .contains("Sudah transfer Rp 2.000.000 untuk TU-20261207-0007"),
+        "{s:?}"
+    );
+    assert!(!s.own.contains("Date:"), "{s:?}");
+
+    let outlook = "<div>FYI</div><div id=\"divRplyFwdMsg\"><b>From:</b> Keu &lt;k@x.example&gt;<br><b>Sent:</b> Monday<br>\
+                   <b>To:</b> A<br><b>Subject:</b> bukti</div><div>Sudah transfer Rp 3.000.000</div>";
+    let fw = text::split_reply(&text::html_to_text(outlook), true);
+    assert!(fw.own.contains("Rp 3.000.000"), "{fw:?}");
+    let re = text::split_reply(&text::html_to_text(outlook), false);
+    assert_eq!(re.own, "FYI");
+    assert!(re.quoted.contains("Rp 3.000.000"), "{re:?}");
+}

@@ -104,6 +104,8 @@ pub(crate) fn split_reply(text: &str, is_forward: bool) -> Split {
         Signature,
         PrefixQuote,
         RestQuote,
+        /// Inside a `>`-marked forwarded message (HTML forwards).
+        ForwardQuoted,
     }
     let text = normalise_spaces(text);
     let lines: Vec<&str> = text.lines().collect();
@@ -123,9 +125,33 @@ pub(crate) fn split_reply(text: &str, is_forward: bool) -> Split {
             continue;
         }
         if t.starts_with('>') {
+            let inner = strip_quote_marks(t);
+            // A forward converted from HTML sits inside a quote container;
+            // it is still the customer's submission.
+            if FORWARD_MARKER.is_match(inner) {
+                state = State::ForwardQuoted;
+                forward_used = true;
+                continue;
+            }
+            if state == State::ForwardQuoted {
+                if HEADER_LINE.is_match(inner) {
+                    if let Some(c) = HEADER_SUBJECT.captures(inner) {
+                        own.push(c.get(2).map_or("", |m| m.as_str()).to_string());
+                    }
+                } else {
+                    own.push(inner.to_string());
+                }
+                continue;
+            }
             state = State::PrefixQuote;
-            quoted.push(strip_quote_marks(t).to_string());
+            quoted.push(inner.to_string());
             continue;
+        }
+        if state == State::ForwardQuoted {
+            if t.is_empty() {
+                continue;
+            }
+            state = State::Own;
         }
         // A forwarded message is the customer's submission: back to own text.
         if FORWARD_MARKER.is_match(t) {
@@ -434,16 +460,15 @@ pub(crate) fn html_to_text(html: &str) -> String {
                     }
                 } else if !tag.ends_with('/') {
                     let lower = tag.to_ascii_lowercase();
+                    // Outlook's reply/forward container only wraps the
+                    // header block, which the splitter recognises itself
+                    // (and tells a forward from a reply by the subject).
                     let is_quote = name == "blockquote"
-                        || lower.contains("gmail_quote")
+                        || (lower.contains("gmail_quote")
+                            && !lower.contains("gmail_quote_container"))
                         || lower.contains("yahoo_quoted")
-                        || lower.contains("divrplyfwdmsg")
-                        || lower.contains("mail-editor-reference-message-container")
                         || lower.contains("moz-cite-prefix")
                         || lower.contains("protonmail_quote");
-                    // Outlook's container holds the header block, which the
-                    // splitter recognises itself; marking it too is harmless.
-                    let is_quote = is_quote && !lower.contains("gmail_quote_container");
                     stack.push(is_quote);
                     if is_quote {
                         quote_depth += 1;
