@@ -204,6 +204,9 @@ impl Money {
 const MULTIPLIERS: &[(&str, i64)] = &[
     ("miliar", 1_000_000_000),
     ("milyar", 1_000_000_000),
+    ("billion", 1_000_000_000),
+    ("million", 1_000_000),
+    ("thousand", 1_000),
     ("juta", 1_000_000),
     ("jt", 1_000_000),
     ("ribu", 1_000),
@@ -407,6 +410,8 @@ mod tests {
             ("Rp\u{a0}1.500.000", "1500000"),
             ("1 500 000", "1500000"),
             ("2 miliar", "2000000000"),
+            ("IDR 2.5 million", "2500000"),
+            ("750 thousand", "750000"),
         ];
         for (input, want) in cases {
             assert_eq!(p(input), want, "input {input:?}");

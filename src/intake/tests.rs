@@ -37,6 +37,8 @@ fn amounts_in_every_notation() {
         ("top up seratus lima puluh ribu", "150000"),
         ("a top-up of two million five hundred thousand", "2500000"),
         ("saya transfer sebelas juta", "11000000"),
+        ("we paid IDR 5 million", "5000000"),
+        ("transferred 2.5 million rupiah", "2500000"),
     ] {
         assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
     }
