@@ -437,3 +437,91 @@ async fn only_one_daemon_holds_a_mailbox_lease_on_postgres() {
     let cancelled = Lease::acquire(Backend::Postgres, &url, &name, &token).await;
     assert!(cancelled.is_none(), "a cancelled wait gives no lease");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_leaves_old_read_mail_alone() {
+    let _dovecot = DOVECOT.read().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let settings = Arc::new(settings(dir.path(), Some(&mailbox)).await);
+    let customer = fresh_address("lama");
+    add_customer(&settings, "PT Lama", &customer).await;
+    let old = |tag: &str, rupiah: &str| {
+        slip_mail(
+            &customer,
+            &message_id(tag),
+            &format!("Bukti transfer Rp {rupiah}"),
+            &format!("Transfer Rp {rupiah} sudah."),
+            &png(tag),
+        )
+    };
+    // Read before topup was installed: not ours. Unread: waiting for us.
+    append_with_flags(&mailbox, &old("read", "1.000.000"), Some("(\\Seen)")).await;
+    append(&mailbox, &old("unread", "2.000.000")).await;
+    append_with_flags(&mailbox, &old("read-later", "3.000.000"), Some("(\\Seen)")).await;
+
+    let daemon = Daemon::start(settings.clone()).await;
+    eventually("the unread mail is handled", IDLE_DEADLINE, async || {
+        !daemon.orders().await.is_empty()
+    })
+    .await;
+    append(&mailbox, &old("new", "4.000.000")).await;
+    eventually("new mail is handled", IDLE_DEADLINE, async || {
+        daemon.orders().await.len() >= 2
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut amounts: Vec<i64> = daemon
+        .orders()
+        .await
+        .iter()
+        .filter_map(|o| o.amount_minor)
+        .collect();
+    amounts.sort_unstable();
+    assert_eq!(
+        amounts,
+        vec![200_000_000, 400_000_000],
+        "only the unread and the new mail"
+    );
+    assert_eq!(daemon.inbound().await.len(), 2);
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn check_config_reaches_imap_over_tls_with_the_private_ca() {
+    let _dovecot = DOVECOT.read().await;
+    topup::app::install_crypto_provider();
+    let tls = topup::config::ImapSettings {
+        host: "localhost".into(),
+        port: test_env("TOPUP_TEST_IMAPS_PORT")
+            .parse()
+            .expect("IMAPS port"),
+        tls: topup::config::ImapTls::Tls,
+        ca_file: Some(test_env("TOPUP_TEST_CA").into()),
+        username: fresh_mailbox(),
+        password: secrecy::SecretString::from(PASSWORD.to_string()),
+        command_timeout_secs: 10,
+        ..topup::config::ImapSettings::default()
+    };
+    topup::sources::imap::check(&tls)
+        .await
+        .expect("login and SELECT over TLS with the test CA");
+
+    let untrusted = topup::config::ImapSettings {
+        ca_file: None,
+        ..tls.clone()
+    };
+    let err = topup::sources::imap::check(&untrusted)
+        .await
+        .expect_err("a certificate from an unknown CA is refused");
+    assert!(format!("{err:#}").contains("TLS handshake"), "{err:#}");
+
+    let wrong_password = topup::config::ImapSettings {
+        password: secrecy::SecretString::from("not-the-password".to_string()),
+        ..tls.clone()
+    };
+    let err = topup::sources::imap::check(&wrong_password)
+        .await
+        .expect_err("a wrong password is refused");
+    assert!(format!("{err:#}").contains("login"), "{err:#}");
+}

@@ -209,7 +209,15 @@ async fn session(
     let Some(uid_validity) = mailbox.uid_validity else {
         bail!("The server sent no UIDVALIDITY for {:?}", cfg.mailbox);
     };
-    let uid_next = mailbox.uid_next.unwrap_or(0);
+    let uid_next = match mailbox.uid_next {
+        Some(n) => n,
+        // Rare servers omit UIDNEXT: the highest UID present stands in for it.
+        None => timed(cfg, "UID SEARCH", s.uid_search("ALL"))
+            .await?
+            .into_iter()
+            .max()
+            .map_or(1, |u| u.saturating_add(1)),
+    };
     if reconnect {
         tracing::info!(mailbox = key, uid_validity, "IMAP reconnected");
     } else {
@@ -304,12 +312,14 @@ async fn catch_up(
         while s.unsolicited_responses.try_recv().is_ok() {}
         let cursor = cursor::load(desk, mailbox.key).await?;
         let uids = candidates(s, cfg, mailbox, cursor).await?;
+        if cursor.is_none_or(|(v, _)| v != mailbox.uid_validity) {
+            // First run or new UIDVALIDITY: everything that existed at SELECT is
+            // in `uids` or not ours to take (old read mail). Whatever of `uids`
+            // a crash leaves undone is still unseen, so the next search finds it.
+            let last = mailbox.uid_next.saturating_sub(1);
+            cursor::advance(desk, mailbox.key, mailbox.uid_validity, last).await?;
+        }
         if uids.is_empty() {
-            if cursor.is_none_or(|(v, _)| v != mailbox.uid_validity) {
-                // First run or new UIDVALIDITY, all caught up: remember where we are.
-                let last = mailbox.uid_next.saturating_sub(1);
-                cursor::advance(desk, mailbox.key, mailbox.uid_validity, last).await?;
-            }
             return Ok(());
         }
         tracing::debug!(mailbox = mailbox.key, count = uids.len(), "Catching up");

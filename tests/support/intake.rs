@@ -273,6 +273,11 @@ pub async fn imap_login(user: &str) -> Session {
 
 /// Puts `raw` into `user`'s INBOX (as delivery would), retrying while Dovecot restarts.
 pub async fn append(user: &str, raw: &[u8]) {
+    append_with_flags(user, raw, None).await;
+}
+
+/// [`append`] with IMAP flags such as `(\Seen)`.
+pub async fn append_with_flags(user: &str, raw: &[u8], flags: Option<&str>) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let attempt = async {
@@ -281,7 +286,7 @@ pub async fn append(user: &str, raw: &[u8]) {
             let mut client = async_imap::Client::new(tcp);
             client.read_response().await?;
             let mut s = client.login(user, PASSWORD).await.map_err(|(e, _)| e)?;
-            s.append("INBOX", None, None, raw).await?;
+            s.append("INBOX", flags, None, raw).await?;
             let _ = s.logout().await;
             anyhow::Ok(())
         };
