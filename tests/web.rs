@@ -53,10 +53,7 @@ async fn unknown_links_are_a_bare_404_and_an_open_order_shows_what_to_do() {
         html.contains("enctype=\"multipart/form-data\""),
         "upload form offered"
     );
-    assert!(
-        !html.contains("/amend\""),
-        "no amend form while open"
-    );
+    assert!(!html.contains("/amend\""), "no amend form while open");
     assert!(html.contains(&format!("/o/{}/cancel", order.token)));
     let cookie = p.header("set-cookie").unwrap();
     assert!(
@@ -585,7 +582,10 @@ async fn account_sign_in_by_one_time_link() {
     assert_eq!(secret.len(), 64);
 
     // Opening the link shows a button; the POST signs in (mail scanners do not use the link up).
-    assert!(link_mail.contains(&format!("/account/sign-in/{secret}?lang=en")), "link in the account's language");
+    assert!(
+        link_mail.contains(&format!("/account/sign-in/{secret}?lang=en")),
+        "link in the account's language"
+    );
     let path = format!("/account/sign-in/{secret}?lang=en");
     let confirm = c.get(&path).await;
     assert_eq!(confirm.status, 200);
