@@ -416,7 +416,7 @@ impl Settings {
             ));
         }
         let url = &self.database.url;
-        if !url.is_empty() && !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
+        if !url.is_empty() && !url.starts_with("sqlite:") && !url.starts_with("postgres") {
             problems.push(format!(
                 "database.url must start with sqlite: or postgres:// (got {url:?})"
             ));

@@ -170,7 +170,7 @@ impl Desk {
         if let Some(id) = order_id {
             orders::add_thread_id(tx, id, &job.message_id).await?;
         }
-        let payload = serde_json::to_string(&Job::Email(job))
+        let payload = serde_json::to_string(&Job::Email(Box::new(job)))
             .map_err(|e| super::DeskError::Internal(e.into()))?;
         outbox::insert(tx, "email", order_id, &to, &payload, now).await?;
         Ok(())

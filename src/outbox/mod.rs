@@ -19,8 +19,8 @@ use crate::render::templates::EmailKind;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Job {
-    /// An email to a customer.
-    Email(EmailJob),
+    /// An email to a customer (boxed: it is much larger than the chat jobs).
+    Email(Box<EmailJob>),
     /// Post a review card for the order in the staff channel.
     ReviewCard {
         /// The order.
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn jobs_round_trip_through_json() {
-        let j = Job::Email(job(Some("x")));
+        let j = Job::Email(Box::new(job(Some("x"))));
         let text = serde_json::to_string(&j).unwrap();
         assert!(text.contains("\"type\":\"email\""), "{text}");
         assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), j);
