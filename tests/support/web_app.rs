@@ -74,8 +74,10 @@ impl WebApp {
 
     pub async fn spawn_with(change: impl FnOnce(&mut Settings)) -> WebApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings::default();
-        settings.data_dir = dir.path().to_path_buf();
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
         settings.database.url = fresh_database(dir.path()).await;
         settings.web.listen = "127.0.0.1:0".into();
         settings.desk.seller_name = "PT Isi Saldo Nusantara".into();
