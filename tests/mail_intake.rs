@@ -525,3 +525,42 @@ async fn check_config_reaches_imap_over_tls_with_the_private_ca() {
         .expect_err("a wrong password is refused");
     assert!(format!("{err:#}").contains("login"), "{err:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handled_mail_moves_to_the_processed_mailbox_when_configured() {
+    let _dovecot = DOVECOT.read().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let mut settings = settings(dir.path(), Some(&mailbox)).await;
+    if let Some(imap) = settings.mail.imap.as_mut() {
+        imap.processed_mailbox = "Processed".into();
+    }
+    let settings = Arc::new(settings);
+    let customer = fresh_address("pindah");
+    add_customer(&settings, "PT Pindah", &customer).await;
+    append(
+        &mailbox,
+        &slip_mail(
+            &customer,
+            &message_id("move"),
+            "Bukti transfer Rp 1.250.000",
+            "Sudah transfer Rp 1.250.000.",
+            &png("move"),
+        ),
+    )
+    .await;
+    let daemon = Daemon::start(settings).await;
+    eventually(
+        "the mail leaves INBOX for Processed",
+        IDLE_DEADLINE,
+        async || {
+            seen_flags(&mailbox).await.is_empty()
+                && seen_flags_in(&mailbox, "Processed").await.len() == 1
+        },
+    )
+    .await;
+    let orders = daemon.orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].amount_minor, Some(125_000_000));
+    daemon.stop().await;
+}

@@ -10,7 +10,7 @@
 //! nothing is missed.
 //!
 //! What is "not handled yet": messages without `\Seen` plus every message with
-//! a UID above the cursor (`imap_cursors`: the highest UID handled in order,
+//! a UID above the cursor (`imap_cursors`: the highest UID handled or passed over,
 //! per mailbox and UIDVALIDITY). A message whose `imap:` key the desk already
 //! recorded (handled, but the flag was lost with the connection) is only
 //! flagged, not handed over again. A new UIDVALIDITY re-scans the whole
@@ -342,13 +342,9 @@ async fn candidates(
     mailbox: &Mailbox<'_>,
     cursor: Option<(u32, u32)>,
 ) -> anyhow::Result<Vec<u32>> {
-    let moving = !cfg.processed_mailbox.is_empty();
+    // The same rule whether handled mail is flagged or moved away: moved
+    // mail is simply no longer found.
     let mut uids: Vec<u32> = match cursor {
-        // Handled mail leaves the mailbox: everything in it is a candidate.
-        _ if moving => timed(cfg, "UID SEARCH", s.uid_search("ALL"))
-            .await?
-            .into_iter()
-            .collect(),
         Some((validity, last)) if validity == mailbox.uid_validity => {
             let mut set: Vec<u32> = timed(cfg, "UID SEARCH", s.uid_search("UNSEEN"))
                 .await?

@@ -303,8 +303,15 @@ pub async fn append_with_flags(user: &str, raw: &[u8], flags: Option<&str>) {
 
 /// Whether each message in `user`'s INBOX has `\Seen`, by UID.
 pub async fn seen_flags(user: &str) -> Vec<(u32, bool)> {
+    seen_flags_in(user, "INBOX").await
+}
+
+/// [`seen_flags`] of another mailbox (empty when it does not exist).
+pub async fn seen_flags_in(user: &str, mailbox: &str) -> Vec<(u32, bool)> {
     let mut s = imap_login(user).await;
-    let mailbox = s.examine("INBOX").await.expect("EXAMINE");
+    let Ok(mailbox) = s.examine(mailbox).await else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     if mailbox.exists > 0 {
         let fetches: Vec<_> = s
