@@ -85,7 +85,15 @@ pub fn router(state: AppState) -> axum::Router {
     let upload_limit =
         DefaultBodyLimit::max(state.desk.settings().web.max_upload_bytes + 64 * 1024);
     let secure = session::SecureCookies(state.secure_cookies);
-    axum::Router::new()
+    // Discord's interactions endpoint is signed by Discord, not by a browser
+    // session: it sits outside the CSRF and session layers.
+    let discord = state
+        .desk
+        .settings()
+        .discord
+        .enabled()
+        .then(|| crate::discord::routes(state.desk.clone()));
+    let pages = axum::Router::new()
         .route("/", get(|| async { Redirect::to("/account") }))
         .route("/o/{token}", get(status::page))
         .route(
@@ -128,7 +136,11 @@ pub fn router(state: AppState) -> axum::Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .with_state(state)
+        .with_state(state);
+    match discord {
+        Some(discord) => pages.merge(discord),
+        None => pages,
+    }
 }
 
 /// Serves the router on `listener` until `shutdown` is cancelled. Open

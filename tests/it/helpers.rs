@@ -57,8 +57,10 @@ impl TestDesk {
 
     pub async fn with(change: impl FnOnce(&mut Settings)) -> TestDesk {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut settings = Settings::default();
-        settings.data_dir = dir.path().to_path_buf();
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
         settings.database.url = fresh_database(dir.path()).await;
         settings.web.listen = "127.0.0.1:0".into();
         change(&mut settings);
