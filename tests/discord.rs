@@ -724,11 +724,12 @@ async fn gateway_message_with_a_slip_in_the_intake_channel_submits_it() {
         attachment,
     );
     let msg: Message = serde_json::from_value(event.clone()).expect("a MESSAGE_CREATE payload");
-    let text = topup::discord::gateway::handle_message(&app.desk, &http, &msg)
+    let text = topup::discord::gateway::handle_message(&app.desk, &msg)
         .await
         .unwrap()
         .expect("answered in the channel");
     download.assert_async().await;
+    assert_eq!(deliver_chat_replies(&app, &http).await, 1);
     reply.assert_async().await;
     assert!(text.contains("received your transfer slip"), "{text}");
     let body: Value = serde_json::from_slice(&replies.lock().unwrap()[0]).unwrap();
@@ -772,7 +773,7 @@ async fn gateway_message_with_a_slip_in_the_intake_channel_submits_it() {
     // The gateway redelivers the same message after a reconnect: nothing new, no second answer.
     let again: Message = serde_json::from_value(event).unwrap();
     assert_eq!(
-        topup::discord::gateway::handle_message(&app.desk, &http, &again)
+        topup::discord::gateway::handle_message(&app.desk, &again)
             .await
             .unwrap(),
         None
@@ -788,7 +789,7 @@ async fn gateway_message_with_a_slip_in_the_intake_channel_submits_it() {
     ))
     .unwrap();
     assert_eq!(
-        topup::discord::gateway::handle_message(&app.desk, &http, &elsewhere)
+        topup::discord::gateway::handle_message(&app.desk, &elsewhere)
             .await
             .unwrap(),
         None
@@ -820,10 +821,11 @@ async fn unlinked_chat_users_are_told_how_to_link() {
         json!([]),
     ))
     .unwrap();
-    let text = topup::discord::gateway::handle_message(&app.desk, &http, &msg)
+    let text = topup::discord::gateway::handle_message(&app.desk, &msg)
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(deliver_chat_replies(&app, &http).await, 1);
     reply.assert_async().await;
     assert!(text.contains("/link email"), "{text}");
 }
@@ -993,4 +995,28 @@ async fn check_config_reports_the_bot_and_the_staff_channel() {
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("401"), "{err:#}");
+}
+
+/// Delivers the pending chat answers from the outbox, as the dispatcher does;
+/// returns how many were sent.
+async fn deliver_chat_replies(
+    app: &DiscordApp,
+    http: &std::sync::Arc<serenity::http::Http>,
+) -> usize {
+    use topup::outbox::deliver::ChatDelivery;
+    let cards = topup::discord::Cards::new(app.desk.clone(), http.clone());
+    let mut conn = app.desk.store().pool().acquire().await.unwrap();
+    let rows = topup::store::outbox::list(&mut conn, Some("pending"), 100)
+        .await
+        .unwrap();
+    let mut sent = 0;
+    for row in rows.into_iter().filter(|r| r.kind == "chat_reply") {
+        let job: topup::outbox::Job = serde_json::from_str(&row.payload).unwrap();
+        cards.deliver(&job).await.expect("the answer is posted");
+        topup::store::outbox::mark_sent(&mut conn, row.id, 0)
+            .await
+            .unwrap();
+        sent += 1;
+    }
+    sent
 }

@@ -73,7 +73,11 @@ fn pdftotext(pdf: &[u8]) -> String {
         .args(["-layout", path.to_str().unwrap(), "-"])
         .output()
         .expect("pdftotext (poppler-utils) is installed by scripts/test-env");
-    assert!(out.status.success(), "the receipt opens: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the receipt opens: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -115,11 +119,17 @@ async fn slip_reply_and_paid_receipt_land_in_the_customers_mailbox_threaded() {
     let mails = inbox(&customer).await;
     assert_eq!(mails.len(), 1);
     let (subject, reply_to) = subject_and_reply_to(&mails[0]);
-    assert_eq!(subject, format!("Re: Bukti transfer top up [{}]", order.number));
+    assert_eq!(
+        subject,
+        format!("Re: Bukti transfer top up [{}]", order.number)
+    );
     assert_eq!(reply_to.as_deref(), Some(slip_id.trim_matches(['<', '>'])));
     let received = MessageParser::default().parse(&mails[0]).unwrap();
     let text = received.body_text(0).unwrap();
-    assert!(text.contains("Rp 2.750.000") && text.contains("PT Sumber Rejeki"), "{text}");
+    assert!(
+        text.contains("Rp 2.750.000") && text.contains("PT Sumber Rejeki"),
+        "{text}"
+    );
 
     let n = daemon.desk.parse_order_number(&order.number).unwrap();
     daemon
@@ -127,10 +137,16 @@ async fn slip_reply_and_paid_receipt_land_in_the_customers_mailbox_threaded() {
         .decide(&n, &staff, &Decision::Approve { amount: None })
         .await
         .unwrap();
-    eventually("the paid mail arrives", 30, async || inbox(&customer).await.len() == 2).await;
+    eventually("the paid mail arrives", 30, async || {
+        inbox(&customer).await.len() == 2
+    })
+    .await;
     let mails = inbox(&customer).await;
     let paid = MessageParser::default().parse(&mails[1]).unwrap();
-    assert_eq!(paid.in_reply_to().as_text(), Some(slip_id.trim_matches(['<', '>'])));
+    assert_eq!(
+        paid.in_reply_to().as_text(),
+        Some(slip_id.trim_matches(['<', '>']))
+    );
     assert!(paid.subject().unwrap().contains(&order.number));
     let pdf = paid
         .attachments()
@@ -139,7 +155,10 @@ async fn slip_reply_and_paid_receipt_land_in_the_customers_mailbox_threaded() {
     let receipt = pdftotext(pdf.contents());
     assert!(receipt.contains(&order.number), "{receipt}");
     assert!(receipt.contains("Rp 2.750.000"), "{receipt}");
-    assert!(receipt.contains("dua juta tujuh ratus lima puluh ribu rupiah"), "{receipt}");
+    assert!(
+        receipt.contains("dua juta tujuh ratus lima puluh ribu rupiah"),
+        "{receipt}"
+    );
     assert!(receipt.contains("PT Sumber Rejeki"), "{receipt}");
     daemon.stop().await;
 }
@@ -161,12 +180,20 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
         .unwrap();
     drop(conn);
 
-    let stop = std::process::Command::new(&script).arg("stop-smtp").status().unwrap();
+    let stop = std::process::Command::new(&script)
+        .arg("stop-smtp")
+        .status()
+        .unwrap();
     assert!(stop.success());
     let result = async {
         let order = daemon
             .desk
-            .request(&user, topup::domain::money::Money::from_major(900_000), topup::desk::Channel::Email, None)
+            .request(
+                &user,
+                topup::domain::money::Money::from_major(900_000),
+                topup::desk::Channel::Email,
+                None,
+            )
             .await
             .unwrap();
         eventually("a failed attempt is recorded", 30, async || {
@@ -180,7 +207,10 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
         order
     }
     .await;
-    let start = std::process::Command::new(&script).arg("start-smtp").status().unwrap();
+    let start = std::process::Command::new(&script)
+        .arg("start-smtp")
+        .status()
+        .unwrap();
     assert!(start.success());
     let order = result;
 
@@ -188,7 +218,10 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
         daemon.outbox().await.iter().all(|r| r.status == "sent")
     })
     .await;
-    eventually("it reaches the mailbox", 30, async || !inbox(&customer).await.is_empty()).await;
+    eventually("it reaches the mailbox", 30, async || {
+        !inbox(&customer).await.is_empty()
+    })
+    .await;
     // Give a duplicate the chance to show up, then count.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mails = inbox(&customer).await;
@@ -197,6 +230,10 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     assert!(subject.contains(&order.number), "{subject}");
     let rows = daemon.outbox().await;
     assert_eq!(rows.len(), 1);
-    assert!(rows[0].attempts >= 2, "retried after the outage: {:?}", rows[0]);
+    assert!(
+        rows[0].attempts >= 2,
+        "retried after the outage: {:?}",
+        rows[0]
+    );
     daemon.stop().await;
 }

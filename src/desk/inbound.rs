@@ -42,6 +42,11 @@ pub struct Inbound {
     pub raw: Option<Vec<u8>>,
     /// Sender authentication (DMARC/SPF/DKIM by our receiving server) did not pass.
     pub auth_failed: bool,
+    /// A limit the source already found broken (e.g. a chat attachment too large to
+    /// download); the message is recorded and answered, not acted on.
+    pub over_limit: Option<Limit>,
+    /// Where to answer in chat (channel id, message id): the answer goes through the outbox.
+    pub chat_reply_to: Option<(u64, u64)>,
 }
 
 /// What the desk did with a message.
@@ -132,6 +137,26 @@ impl Desk {
             order.as_ref().map(|o| o.id),
         )
         .await?;
+        if let Some((channel_id, message_id)) = msg.chat_reply_to
+            && !outcome.starts_with("ignored")
+        {
+            let job = crate::outbox::Job::ChatReply {
+                channel_id,
+                message_id,
+                order_id: order.as_ref().map(|o| o.id),
+                outcome: outcome.clone(),
+            };
+            let payload = serde_json::to_string(&job).map_err(|e| DeskError::Internal(e.into()))?;
+            crate::store::outbox::insert(
+                &mut tx,
+                job.kind(),
+                order.as_ref().map(|o| o.id),
+                &channel_id.to_string(),
+                &payload,
+                self.now(),
+            )
+            .await?;
+        }
         self.commit(tx, true).await?;
         tracing::info!(
             source_key = msg.keys.first().map(String::as_str).unwrap_or(""),
@@ -148,6 +173,9 @@ impl Desk {
 
     /// Which inbound limit the message breaks, if any: (name, value) in the account's words later.
     fn over_limit(&self, msg: &Inbound) -> Option<Limit> {
+        if msg.over_limit.is_some() {
+            return msg.over_limit;
+        }
         let l = &self.settings.limits;
         if msg
             .raw

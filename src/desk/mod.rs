@@ -17,7 +17,7 @@
 pub mod inbound;
 mod notify;
 
-pub use inbound::{Inbound, InboundOutcome};
+pub use inbound::{Inbound, InboundOutcome, Limit};
 
 use std::sync::Arc;
 

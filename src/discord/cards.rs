@@ -61,6 +61,33 @@ impl ChatDelivery for Cards {
             match job {
                 Job::ReviewCard { order_id } => self.post(*order_id).await,
                 Job::CardUpdate { order_id } => self.update(*order_id).await,
+                Job::ChatReply {
+                    channel_id,
+                    message_id,
+                    order_id,
+                    outcome,
+                } => {
+                    let order =
+                        match order_id {
+                            Some(id) => {
+                                let mut conn =
+                                    self.desk.store().pool().acquire().await.map_err(|e| {
+                                        SendError::Transient(format!("database: {e}"))
+                                    })?;
+                                crate::store::orders::by_id(&mut conn, *id).await.ok()
+                            }
+                            None => None,
+                        };
+                    super::gateway::post_reply(
+                        &self.desk,
+                        &self.http,
+                        *channel_id,
+                        *message_id,
+                        order,
+                        outcome,
+                    )
+                    .await
+                }
                 Job::Email(_) => Err(SendError::Permanent("an email is not a Discord job".into())),
             }
         })

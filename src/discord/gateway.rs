@@ -3,24 +3,24 @@
 //! stateless handler as the HTTP endpoint; slash commands are registered on
 //! `ready`. It stops when the shutdown token is cancelled.
 //!
-//! Intake replies are posted directly in the channel after the desk's
-//! transaction committed (the outbox has no chat-reply job); a lost reply
-//! loses only the acknowledgement, never the order, and a redelivered
-//! message is recognised by its id and not answered twice.
+//! Intake answers are outbox rows (`Job::ChatReply`) written in the same
+//! transaction as the message's effect, so they are retried like every
+//! other chat update; a redelivered message is recognised by its id and not
+//! answered twice.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use serenity::all::{
-    ClientBuilder, Command, Context, CreateAllowedMentions, CreateMessage, EventHandler,
-    GatewayIntents, Interaction, Message, MessageType, Ready,
+    ChannelId, ClientBuilder, Command, Context, CreateAllowedMentions, CreateMessage, EventHandler,
+    GatewayIntents, Interaction, Message, MessageId, MessageType, Ready,
 };
 use serenity::async_trait;
 use serenity::http::Http;
 use tokio_util::sync::CancellationToken;
 
-use crate::desk::{Channel, Desk, Inbound, InboundOutcome};
+use crate::desk::{Channel, Desk, Inbound, InboundOutcome, Limit};
 use crate::domain::Lang;
 use crate::domain::money::Money;
 use crate::intake::{Intent, SlipFile, extract_chat};
@@ -69,7 +69,7 @@ impl EventHandler for Handler {
     }
 
     async fn message(&self, _ctx: Context, msg: Message) {
-        if let Err(e) = handle_message(&self.desk, &self.http, &msg).await {
+        if let Err(e) = handle_message(&self.desk, &msg).await {
             tracing::warn!(message_id = %msg.id, "Discord message not handled: {e:#}");
         }
     }
@@ -134,15 +134,12 @@ async fn download(url: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
 
 /// Handles one message from the gateway: messages in an intake channel go to
 /// the desk (text through [`extract_chat`], image/PDF attachments as slips),
-/// and the outcome is answered in the channel. Returns the reply sent, if any.
+/// and the outcome is answered in the channel through the outbox. Returns the
+/// answer's text, if any (`None` for messages that are not ours or were seen before).
 ///
 /// # Errors
 /// The desk's store failed or an attachment could not be fetched (nothing was recorded then).
-pub async fn handle_message(
-    desk: &Desk,
-    http: &Http,
-    msg: &Message,
-) -> anyhow::Result<Option<String>> {
+pub async fn handle_message(desk: &Desk, msg: &Message) -> anyhow::Result<Option<String>> {
     let cfg = &desk.settings().discord;
     if msg.author.bot
         || !matches!(msg.kind, MessageType::Regular | MessageType::InlineReply)
@@ -156,30 +153,34 @@ pub async fn handle_message(
         .iter()
         .filter_map(|a| slip_type(a.content_type.as_deref(), &a.filename).map(|ct| (a, ct)))
         .collect();
+    let too_many = slip_attachments.len() > limits.max_attachments;
     let too_big = slip_attachments
         .iter()
         .any(|(a, _)| usize::try_from(a.size).unwrap_or(usize::MAX) > limits.max_attachment_bytes);
-    if slip_attachments.len() > limits.max_attachments || too_big {
-        let text = format!(
-            "Sorry, I cannot take this: at most {} slips of at most {} MB each per message. Please send a smaller \
-             photo or PDF of the transfer slip.",
-            limits.max_attachments,
-            limits.max_attachment_bytes / (1024 * 1024)
-        );
-        reply(http, msg, &text).await;
-        return Ok(Some(text));
-    }
+    // Over a limit: nothing is downloaded, but the message is recorded (kept for
+    // staff) and answered, like mail over a limit.
+    let over_limit = if too_many {
+        Some(Limit::Attachments(limits.max_attachments))
+    } else if too_big {
+        Some(Limit::AttachmentSize(limits.max_attachment_bytes))
+    } else {
+        None
+    };
     let mut slips = Vec::with_capacity(slip_attachments.len());
-    for (a, content_type) in slip_attachments {
-        let bytes = download(&a.url, limits.max_attachment_bytes).await?;
-        slips.push(SlipFile {
-            file_name: Some(a.filename.clone()),
-            content_type,
-            bytes,
-        });
+    if over_limit.is_none() {
+        for (a, content_type) in slip_attachments {
+            let bytes = download(&a.url, limits.max_attachment_bytes).await?;
+            slips.push(SlipFile {
+                file_name: Some(a.filename.clone()),
+                content_type,
+                bytes,
+            });
+        }
     }
     let mut extraction = extract_chat(&msg.content, &desk.settings().desk.order_prefix);
-    if !slips.is_empty() && !matches!(extraction.intent, Intent::Cancel | Intent::Amend) {
+    if (!slips.is_empty() || over_limit.is_some())
+        && !matches!(extraction.intent, Intent::Cancel | Intent::Amend)
+    {
         // A slip posted with any other words is a submission.
         extraction.intent = Intent::Slip;
     }
@@ -196,23 +197,45 @@ pub async fn handle_message(
             extraction,
             raw: serde_json::to_vec(msg).ok(),
             auth_failed: false,
+            over_limit,
+            // The answer is an outbox row written with the effect: retried when
+            // Discord is down or rate-limits, never lost.
+            chat_reply_to: Some((msg.channel_id.get(), msg.id.get())),
         })
         .await?;
-    let Some(text) = outcome_text(desk, &outcome).await else {
-        return Ok(None);
-    };
-    reply(http, msg, &text).await;
-    Ok(Some(text))
+    Ok(outcome_text(desk, &outcome).await)
 }
 
-async fn reply(http: &Http, msg: &Message, text: &str) {
+/// Posts the answer to a customer's chat message (an outbox `ChatReply` job).
+///
+/// # Errors
+/// Discord's answer, classified for the outbox (429/5xx transient).
+pub async fn post_reply(
+    desk: &Desk,
+    http: &Http,
+    channel_id: u64,
+    message_id: u64,
+    order: Option<crate::store::orders::OrderRow>,
+    outcome: &str,
+) -> Result<(), crate::outbox::email::SendError> {
+    let answered = InboundOutcome {
+        inbound_id: Some(0),
+        outcome: outcome.to_string(),
+        order,
+    };
+    let Some(text) = outcome_text(desk, &answered).await else {
+        return Ok(());
+    };
+    let channel = ChannelId::new(channel_id);
     let message = CreateMessage::new()
         .content(text)
-        .reference_message(msg)
+        .reference_message((channel, MessageId::new(message_id)))
         .allowed_mentions(CreateAllowedMentions::new().replied_user(true));
-    if let Err(e) = msg.channel_id.send_message(http, message).await {
-        tracing::warn!(message_id = %msg.id, "Replying in the intake channel failed: {e}");
-    }
+    channel
+        .send_message(http, message)
+        .await
+        .map(|_| ())
+        .map_err(|e| super::classify(&e))
 }
 
 /// What the customer is told in the channel about the desk's outcome.

@@ -31,6 +31,17 @@ pub enum Job {
         /// The order.
         order_id: i64,
     },
+    /// Answer a customer's chat message with what the desk did.
+    ChatReply {
+        /// The chat channel.
+        channel_id: u64,
+        /// The customer's message to answer.
+        message_id: u64,
+        /// The order it affected, if any.
+        order_id: Option<i64>,
+        /// The desk's outcome line (`created TU-...`, `refused: ...`).
+        outcome: String,
+    },
 }
 
 impl Job {
@@ -40,6 +51,7 @@ impl Job {
             Job::Email(_) => "email",
             Job::ReviewCard { .. } => "review_card",
             Job::CardUpdate { .. } => "card_update",
+            Job::ChatReply { .. } => "chat_reply",
         }
     }
 }

@@ -56,6 +56,8 @@ pub fn inbound_from_email(raw: Vec<u8>, extra_keys: Vec<String>, settings: &Sett
         extraction,
         raw: Some(raw),
         auth_failed,
+        over_limit: None,
+        chat_reply_to: None,
     }
 }
 

@@ -544,7 +544,7 @@ pub async fn add_thread_id(
         "INSERT INTO order_messages (message_id, order_id) VALUES ($1, $2) \
          ON CONFLICT (message_id) DO NOTHING",
     )
-    .bind(message_id)
+    .bind(bare_message_id(message_id))
     .bind(order_id)
     .execute(conn)
     .await?;
@@ -562,7 +562,7 @@ pub async fn by_thread(
     for id in message_ids.iter().rev() {
         let found: Option<(i64,)> =
             sqlx::query_as("SELECT order_id FROM order_messages WHERE message_id = $1")
-                .bind(id.as_str())
+                .bind(bare_message_id(id))
                 .fetch_optional(&mut *conn)
                 .await?;
         if let Some((order_id,)) = found {
@@ -570,6 +570,15 @@ pub async fn by_thread(
         }
     }
     Ok(None)
+}
+
+/// A Message-ID without its angle brackets and surrounding space: mail
+/// parsers hand them over without brackets, our own ids carry them.
+pub fn bare_message_id(id: &str) -> &str {
+    id.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
 }
 
 /// Counts orders by status (for metrics).

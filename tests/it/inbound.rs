@@ -26,6 +26,8 @@ fn mail(sender: &str, id: &str, intent: Intent) -> Inbound {
         },
         raw: Some(format!("Message-ID: <{id}>\r\n\r\nhello").into_bytes()),
         auth_failed: false,
+        over_limit: None,
+        chat_reply_to: None,
     }
 }
 

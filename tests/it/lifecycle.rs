@@ -244,7 +244,14 @@ async fn a_slip_without_an_order_number_finds_the_only_open_order_or_makes_one()
     let slip = t.slip(b"first").await;
     let matched = t
         .desk
-        .submit_slip(&pic, None, std::slice::from_ref(&slip), None, Channel::Email, None)
+        .submit_slip(
+            &pic,
+            None,
+            std::slice::from_ref(&slip),
+            None,
+            Channel::Email,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(matched.id, open.id, "the only open order is the one");

@@ -80,6 +80,8 @@ async fn replies_are_threaded_rendered_in_the_account_language_and_paid_mail_car
             },
             raw: None,
             auth_failed: false,
+            over_limit: None,
+            chat_reply_to: None,
         })
         .await
         .unwrap();
