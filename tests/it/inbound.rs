@@ -326,3 +326,55 @@ async fn forged_senders_are_flagged_or_refused() {
         "no reply to a forged From"
     );
 }
+
+#[tokio::test]
+async fn a_reply_to_our_mail_finds_its_order_through_the_thread_headers() {
+    let t = TestDesk::new().await;
+    t.customer("PT Benang", "ops@benang.id", Lang::En).await;
+    let request = b"From: Ops <ops@benang.id>\r\nTo: topup@localhost\r\nSubject: Top up please\r\n\
+Message-ID: <ask-1@benang.id>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+Please top up IDR 3,000,000 for us.\r\n";
+    let inbound = topup::sources::inbound_from_email(request.to_vec(), vec![], &t.settings);
+    let order = t.desk.handle_inbound(inbound).await.unwrap().order.unwrap();
+    assert_eq!(order.status(), OrderStatus::Open);
+    // A second open order: "the account's only open order" cannot decide it.
+    let user = {
+        let mut conn = t.desk.store().pool().acquire().await.unwrap();
+        topup::store::accounts::user_by_email(&mut conn, "ops@benang.id")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let other = t.request(&user, 50_000).await;
+    assert_ne!(other.id, order.id);
+
+    // Our order-created mail has its own Message-ID; the customer answers it.
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let rows = topup::store::outbox::for_order(&mut conn, order.id)
+        .await
+        .unwrap();
+    drop(conn);
+    let ours: serde_json::Value = serde_json::from_str(&rows[0].payload).unwrap();
+    let our_id = ours["message_id"].as_str().unwrap().to_string();
+    assert!(
+        our_id.starts_with('<') && our_id.ends_with("@localhost>"),
+        "{our_id}"
+    );
+    let reply = format!(
+        "From: Ops <ops@benang.id>\r\nTo: topup@localhost\r\nSubject: Re: Top up please\r\n\
+Message-ID: <ans-1@benang.id>\r\nIn-Reply-To: {our_id}\r\nReferences: <ask-1@benang.id> {our_id}\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\nTransfer done, slip attached.\r\n--b\r\n\
+Content-Type: image/png\r\nContent-Disposition: attachment; filename=slip.png\r\n\
+Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==\r\n--b--\r\n"
+    );
+    let inbound = topup::sources::inbound_from_email(reply.into_bytes(), vec![], &t.settings);
+    assert_eq!(inbound.extraction.intent, Intent::Slip);
+    assert_eq!(
+        inbound.extraction.order_number, None,
+        "no number in the reply itself"
+    );
+    let submitted = t.desk.handle_inbound(inbound).await.unwrap().order.unwrap();
+    assert_eq!(submitted.id, order.id, "found through In-Reply-To");
+    assert_eq!(submitted.status(), OrderStatus::Dealing);
+}
