@@ -362,7 +362,7 @@ Please top up IDR 3,000,000 for us.\r\n";
     );
     let reply = format!(
         "From: Ops <ops@benang.id>\r\nTo: topup@localhost\r\nSubject: Re: Top up please\r\n\
-Message-ID: <ans-1@benang.id>\r\nIn-Reply-To: {our_id}\r\nReferences: <ask-1@benang.id> {our_id}\r\n\
+Message-ID: <ans-1@benang.id>\r\nIn-Reply-To: {our_id}\r\nReferences: {our_id}\r\n\
 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
 Content-Type: text/plain; charset=utf-8\r\n\r\nTransfer done, slip attached.\r\n--b\r\n\
 Content-Type: image/png\r\nContent-Disposition: attachment; filename=slip.png\r\n\
