@@ -80,3 +80,44 @@ pub fn init_tracing() {
         .with_target(false)
         .try_init();
 }
+
+/// Whether each inbound source is working, for `/healthz`: sources report
+/// `up` when connected (or after a clean pass) and `down` with the reason
+/// when a session fails. One per application, passed down (no global).
+#[derive(Debug, Default)]
+pub struct SourceHealth(std::sync::Mutex<std::collections::BTreeMap<String, SourceState>>);
+
+/// The last known state of one source.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceState {
+    /// The source works.
+    pub up: bool,
+    /// What it is connected to, or why it is not.
+    pub detail: String,
+}
+
+impl SourceHealth {
+    /// Records that `name` works.
+    pub fn up(&self, name: &str, detail: impl Into<String>) {
+        self.set(name, true, detail.into());
+    }
+
+    /// Records that `name` does not work, and why.
+    pub fn down(&self, name: &str, why: impl Into<String>) {
+        self.set(name, false, why.into());
+    }
+
+    fn set(&self, name: &str, up: bool, detail: String) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(name.to_string(), SourceState { up, detail });
+        }
+    }
+
+    /// Every source reported so far, by name.
+    pub fn snapshot(&self) -> Vec<(String, SourceState)> {
+        self.0
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()
+    }
+}

@@ -242,6 +242,7 @@ pub struct Desk {
     clock: SharedClock,
     settings: Arc<Settings>,
     outbox_bell: Arc<Notify>,
+    health: Arc<crate::supervisor::SourceHealth>,
 }
 
 impl Desk {
@@ -258,6 +259,7 @@ impl Desk {
             clock,
             settings,
             outbox_bell: Arc::new(Notify::new()),
+            health: Arc::default(),
         }
     }
 
@@ -284,6 +286,11 @@ impl Desk {
     /// Rung after every commit that wrote outbox rows; delivery workers wait on it.
     pub fn outbox_bell(&self) -> Arc<Notify> {
         self.outbox_bell.clone()
+    }
+
+    /// Whether the inbound sources work (reported by the sources, read by `/healthz`).
+    pub fn health(&self) -> &crate::supervisor::SourceHealth {
+        &self.health
     }
 
     /// Now, in Unix milliseconds.

@@ -170,6 +170,7 @@ async fn watch_mailbox(
         }
         failures += 1;
         IMAP_RECONNECTS.fetch_add(1, Ordering::Relaxed);
+        desk.health().down("imap", format!("{key}: {e:#}"));
         tracing::warn!(
             mailbox = key,
             "IMAP session failed: {e:#}; reconnecting in {} s",
@@ -206,6 +207,7 @@ async fn session(
         () = token.cancelled() => return Ok(()),
     };
     *connected = true;
+    desk.health().up("imap", format!("{key}: connected"));
     let Some(uid_validity) = mailbox.uid_validity else {
         bail!("The server sent no UIDVALIDITY for {:?}", cfg.mailbox);
     };

@@ -31,8 +31,13 @@ pub async fn run(desk: Desk, dir: PathBuf, shutdown: CancellationToken) -> anyho
     }
     tracing::info!(dir = %dir.display(), "Watching Maildir");
     loop {
-        if let Err(e) = process_new(&desk, &dir, &shutdown).await {
-            tracing::warn!(dir = %dir.display(), "Maildir pass stopped: {e:#}");
+        match process_new(&desk, &dir, &shutdown).await {
+            Ok(_) => desk.health().up("maildir", dir.display().to_string()),
+            Err(e) => {
+                desk.health()
+                    .down("maildir", format!("{}: {e:#}", dir.display()));
+                tracing::warn!(dir = %dir.display(), "Maildir pass stopped: {e:#}");
+            }
         }
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),

@@ -30,18 +30,31 @@ const DECISION_BUCKETS: [i64; 9] = [
     48 * 3600,
 ];
 
-fn sources(st: &AppState) -> Vec<&'static str> {
+/// Each configured source with its last reported state; a source that has
+/// not reported yet is `starting`.
+fn sources(st: &AppState) -> (serde_json::Value, bool) {
     let s = st.desk.settings();
-    let mut out = vec![if s.mail.imap.is_some() {
+    let mut names = vec![if s.mail.imap.is_some() {
         "imap"
     } else {
         "maildir"
     }];
-    if s.discord.enabled() {
-        out.push("discord");
+    if s.discord.enabled() && s.discord.gateway {
+        names.push("discord");
     }
-    out.push("web");
-    out
+    let reported = st.desk.health().snapshot();
+    let mut all_up = true;
+    let list: Vec<serde_json::Value> = names
+        .into_iter()
+        .map(|name| match reported.iter().find(|(n, _)| n == name) {
+            Some((_, state)) => {
+                all_up &= state.up;
+                json!({"name": name, "state": if state.up { "up" } else { "down" }, "detail": state.detail})
+            }
+            None => json!({"name": name, "state": "starting", "detail": ""}),
+        })
+        .collect();
+    (serde_json::Value::Array(list), all_up)
 }
 
 async fn outbox_counts(st: &AppState) -> Result<(i64, i64), WebError> {
@@ -57,7 +70,8 @@ async fn outbox_counts(st: &AppState) -> Result<(i64, i64), WebError> {
 }
 
 /// `GET /healthz`: `{status, database, sources, outbox_pending, outbox_dead}`;
-/// 200 when the database answers, else 503.
+/// 200 when the database answers (status `ok`, or `degraded` when a source
+/// is down, e.g. the IMAP server is unreachable), else 503.
 pub async fn healthz(State(st): State<AppState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(3), st.desk.store().ping()).await;
     let db_ok = matches!(ping, Ok(Ok(())));
@@ -76,10 +90,16 @@ pub async fn healthz(State(st): State<AppState>) -> Response {
             Ok(Ok(())) => {}
         }
     }
+    let (sources, sources_up) = sources(&st);
+    let status = match (db_ok, sources_up) {
+        (false, _) => "unavailable",
+        (true, false) => "degraded",
+        (true, true) => "ok",
+    };
     let body = json!({
-        "status": if db_ok { "ok" } else { "unavailable" },
+        "status": status,
         "database": if db_ok { "ok" } else { "unreachable" },
-        "sources": sources(&st),
+        "sources": sources,
         "outbox_pending": counts.map(|c| c.0),
         "outbox_dead": counts.map(|c| c.1),
     });

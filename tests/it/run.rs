@@ -144,3 +144,57 @@ Content-Type: text/plain; charset=utf-8\r\n\r\nHello, please top up our balance 
     assert_eq!(orders[0]["status"], "open");
     assert_eq!(orders[0]["amount_minor"], 200_000_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_reports_a_source_that_cannot_connect() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut settings = topup::config::Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..topup::config::Settings::default()
+    };
+    settings.database.url = crate::helpers::fresh_database(dir.path()).await;
+    settings.web.listen = "127.0.0.1:0".into();
+    settings.mail.imap = Some(topup::config::ImapSettings {
+        host: "127.0.0.1".into(),
+        port,
+        tls: topup::config::ImapTls::None,
+        username: "desk@example.test".into(),
+        command_timeout_secs: 2,
+        ..topup::config::ImapSettings::default()
+    });
+    let app =
+        topup::app::Application::build(Arc::new(settings), Arc::new(topup::clock::SystemClock))
+            .await
+            .unwrap();
+    let url = format!("http://{}/healthz", app.web_addr().unwrap());
+    let token = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(app.run(token.clone()));
+    let client = reqwest::Client::new();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..100 {
+        let r = client.get(&url).send().await;
+        if let Ok(r) = r {
+            assert_eq!(r.status(), 200, "the database is fine: still 200");
+            last = r.json().await.unwrap();
+            if last["sources"][0]["state"] == "down" {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["status"], "degraded", "{last}");
+    assert_eq!(last["sources"][0]["name"], "imap", "{last}");
+    assert!(
+        last["sources"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("desk@example.test"),
+        "{last}"
+    );
+    token.cancel();
+    task.await.unwrap().unwrap();
+}
