@@ -1020,3 +1020,82 @@ async fn deliver_chat_replies(
     }
     sent
 }
+
+#[tokio::test]
+async fn an_oversized_chat_slip_is_recorded_and_answered_through_the_outbox() {
+    let mut server = mockito::Server::new_async().await;
+    let app = DiscordApp::new(&server.url()).await;
+    app.link_customer().await;
+    let http = http_client(&app.settings.discord);
+    // Never downloaded: it is over the attachment limit.
+    let download = server
+        .mock("GET", "/attachments/400/2/huge.png")
+        .expect(0)
+        .create_async()
+        .await;
+    let (replies, answer) = capture();
+    let reply = server
+        .mock(
+            "POST",
+            format!("/api/v10/channels/{INTAKE_CHANNEL}/messages").as_str(),
+        )
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(answer)
+        .expect(1)
+        .create_async()
+        .await;
+    let huge = app.settings.limits.max_attachment_bytes + 1;
+    let attachment = json!([{
+        "id": "600000000000000002",
+        "filename": "huge.png",
+        "size": huge,
+        "url": format!("{}/attachments/400/2/huge.png", server.url()),
+        "proxy_url": format!("{}/attachments/400/2/huge.png", server.url()),
+        "content_type": "image/png",
+        "width": 9000,
+        "height": 9000
+    }]);
+    let msg: Message = serde_json::from_value(message_json(
+        500_000_000_000_000_009,
+        INTAKE_CHANNEL,
+        user_json(BUDI, "budi"),
+        "bukti transfer 2 juta",
+        attachment,
+    ))
+    .unwrap();
+    let text = topup::discord::gateway::handle_message(&app.desk, &msg)
+        .await
+        .unwrap()
+        .expect("answered");
+    assert!(text.contains("attachment size over the limit"), "{text}");
+    // Recorded for staff, nothing acted on.
+    let mut conn = app.desk.store().pool().acquire().await.unwrap();
+    let kept = topup::store::inbound::list(&mut conn, false, 10)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0].outcome.contains("over the limit; kept for staff"),
+        "{:?}",
+        kept[0]
+    );
+    assert_eq!(kept[0].order_id, None);
+    drop(conn);
+    // The answer is an outbox row, posted as a reply to the customer's message.
+    assert_eq!(deliver_chat_replies(&app, &http).await, 1);
+    reply.assert_async().await;
+    download.assert_async().await;
+    let body: Value = serde_json::from_slice(&replies.lock().unwrap()[0]).unwrap();
+    assert_eq!(
+        body["message_reference"]["message_id"],
+        "500000000000000009"
+    );
+    assert!(
+        body["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sorry, that was not done"),
+        "{body}"
+    );
+}
