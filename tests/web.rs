@@ -642,7 +642,10 @@ async fn health_and_metrics_report_the_store() {
     assert_eq!(v["database"], "ok");
     let maildir = &v["sources"][0];
     assert_eq!(maildir["name"], "maildir", "{v}");
-    assert!(maildir["state"] == "up" || maildir["state"] == "starting", "{v}");
+    assert!(
+        maildir["state"] == "up" || maildir["state"] == "starting",
+        "{v}"
+    );
     assert!(v["outbox_pending"].is_i64() && v["outbox_dead"].is_i64());
 
     let m = c.get("/metrics").await;
