@@ -4,6 +4,8 @@
 //! status page shows Lunas / Paid. Screenshots of every step, at a phone
 //! size and at a desktop size, go to `<target>/test-output/browser/`.
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/web_app.rs"]
 mod web_app;
 #[path = "support/web_cdp.rs"]

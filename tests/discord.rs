@@ -4,6 +4,8 @@
 //! interactions endpoint (PING, approve flow, refusals, replays, races), and
 //! gateway payloads fed into the same handlers (intake, slash commands).
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/discord_app.rs"]
 mod support;
 

@@ -5,6 +5,8 @@
 //! sends the paid mail with a PDF receipt that opens; and mail queued while
 //! SMTP is down is delivered once after it comes back.
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/intake.rs"]
 mod support;
 

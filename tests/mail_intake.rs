@@ -4,6 +4,8 @@
 //! daemon, across a restart of the mail server — and is flagged only after
 //! it was handled. Runs on SQLite, or on PostgreSQL with `TOPUP_TEST_DB=postgres`.
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/intake.rs"]
 mod support;
 

@@ -2,6 +2,8 @@
 //! store (`TOPUP_TEST_DB=sqlite|postgres`), driven over HTTP like a browser
 //! (cookies and CSRF fields by hand) and like an API client.
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/web_app.rs"]
 mod web_app;
 

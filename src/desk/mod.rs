@@ -31,6 +31,7 @@ use crate::domain::Lang;
 use crate::domain::money::Money;
 use crate::domain::order::{EventKind, OrderStatus, Refused, transition};
 use crate::domain::order_number::OrderNumber;
+use crate::render::templates::EmailKind;
 use crate::store::accounts::{self, AccountRow, StaffRow, UserRow};
 use crate::store::inbound as inbound_store;
 use crate::store::orders::{self, Change, NewEvent, NewOrder, OrderRow};
@@ -394,14 +395,8 @@ impl Desk {
             self.remember_thread(tx, &order, r).await?;
         }
         let order = orders::by_id(tx, order.id).await?;
-        self.email(
-            tx,
-            &order,
-            crate::render::templates::EmailKind::OrderCreated,
-            reply,
-            None,
-        )
-        .await?;
+        self.email(tx, &order, EmailKind::OrderCreated, reply, None)
+            .await?;
         Ok(order)
     }
 
@@ -517,14 +512,8 @@ impl Desk {
         let order = orders::by_id(tx, order.id).await?;
         let first_submission = !flags.iter().any(|f| f == "resubmission");
         if first_submission {
-            self.email(
-                tx,
-                &order,
-                crate::render::templates::EmailKind::SubmissionReceived,
-                reply,
-                None,
-            )
-            .await?;
+            self.email(tx, &order, EmailKind::SubmissionReceived, reply, None)
+                .await?;
         }
         self.review_card(tx, &order).await?;
         Ok(order)
@@ -679,14 +668,8 @@ impl Desk {
             self.remember_thread(tx, &order, r).await?;
         }
         let order = orders::by_id(tx, order.id).await?;
-        self.email(
-            tx,
-            &order,
-            crate::render::templates::EmailKind::Cancelled,
-            reply,
-            None,
-        )
-        .await?;
+        self.email(tx, &order, EmailKind::Cancelled, reply, None)
+            .await?;
         if from == OrderStatus::Dealing || from == OrderStatus::PaymentFailure {
             self.card_update(tx, &order).await?;
         }
@@ -783,14 +766,8 @@ impl Desk {
                 .await?;
                 let order = orders::by_id(&mut tx, order.id).await?;
                 let receipt = self.receipt_job_for(&mut tx, &order).await?;
-                self.email(
-                    &mut tx,
-                    &order,
-                    crate::render::templates::EmailKind::Paid,
-                    None,
-                    Some(receipt),
-                )
-                .await?;
+                self.email(&mut tx, &order, EmailKind::Paid, None, Some(receipt))
+                    .await?;
                 order
             }
             Decision::Reject { reason } => {
@@ -816,14 +793,8 @@ impl Desk {
                 )
                 .await?;
                 let order = orders::by_id(&mut tx, order.id).await?;
-                self.email(
-                    &mut tx,
-                    &order,
-                    crate::render::templates::EmailKind::PaymentFailure,
-                    None,
-                    None,
-                )
-                .await?;
+                self.email(&mut tx, &order, EmailKind::PaymentFailure, None, None)
+                    .await?;
                 order
             }
         };
@@ -952,9 +923,9 @@ impl Desk {
         .await?;
         let order = orders::by_id(&mut tx, order.id).await?;
         let kind = if event == EventKind::ConfirmTimeout {
-            crate::render::templates::EmailKind::PaymentFailure
+            EmailKind::PaymentFailure
         } else {
-            crate::render::templates::EmailKind::Closed
+            EmailKind::Closed
         };
         self.email(&mut tx, &order, kind, None, None).await?;
         if event == EventKind::ConfirmTimeout {
@@ -1229,7 +1200,7 @@ impl Desk {
         &self,
         conn: &mut sqlx::AnyConnection,
         order: &OrderRow,
-    ) -> DeskResult<crate::outbox::ReceiptJob> {
+    ) -> DeskResult<crate::render::receipt::ReceiptData> {
         if order.status() != OrderStatus::Paid {
             return Err(DeskError::Refused(format!(
                 "order {} is {}, not paid: it has no receipt",
@@ -1241,7 +1212,8 @@ impl Desk {
         let balance = accounts::balance_after(conn, account.id, order.id).await?;
         let d = &self.settings.desk;
         let decided_at = order.decided_at.unwrap_or(order.updated_at);
-        Ok(crate::outbox::ReceiptJob {
+        Ok(crate::render::receipt::ReceiptData {
+            lang: account.lang(),
             receipt_number: format!("R-{}", order.number),
             seller_name: d.seller_name.clone(),
             seller_address: d.seller_address.clone(),

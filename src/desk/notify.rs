@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use super::{Desk, DeskResult, ReplyTo};
 use crate::domain::Lang;
 use crate::domain::money::Money;
-use crate::outbox::{EmailJob, Job, ReceiptJob};
+use crate::outbox::{EmailJob, Job};
+use crate::render::receipt::ReceiptData;
 use crate::render::templates::EmailKind;
 use crate::store::Tx;
 use crate::store::accounts::{self, UserRow};
@@ -68,7 +69,7 @@ impl Desk {
         order: &OrderRow,
         kind: EmailKind,
         reply: Option<&ReplyTo>,
-        receipt: Option<ReceiptJob>,
+        receipt: Option<ReceiptData>,
     ) -> DeskResult<()> {
         let account = accounts::account_by_id(tx, order.account_id).await?;
         let user = match order.user_id {

@@ -18,11 +18,11 @@ use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
 use super::email::{Attachment, AutoSubmitted, Mailer, OutgoingEmail, SendError, build_message};
-use super::{EmailJob, Job, ReceiptJob};
+use super::{EmailJob, Job};
 use crate::desk::{Desk, DeskError};
 use crate::domain::Lang;
 use crate::domain::order_number::OrderNumber;
-use crate::render::receipt::{ReceiptData, render_receipt};
+use crate::render::receipt::render_receipt;
 use crate::render::templates::Templates;
 use crate::store::orders;
 use crate::store::outbox::{self, OutboxRow};
@@ -211,8 +211,8 @@ impl Dispatcher {
             .map_err(|e| SendError::Permanent(format!("template {:?}: {e}", mail.kind)))?;
         let mut attachments = Vec::new();
         if let Some(r) = &mail.receipt {
-            let pdf = render_receipt(&receipt_data(r, mail.lang))
-                .map_err(|e| SendError::Permanent(format!("receipt: {e}")))?;
+            let pdf =
+                render_receipt(r).map_err(|e| SendError::Permanent(format!("receipt: {e}")))?;
             let stem = match mail.lang {
                 Lang::Id => "kwitansi",
                 Lang::En => "receipt",
@@ -248,23 +248,6 @@ impl Dispatcher {
     }
 }
 
-fn receipt_data(r: &ReceiptJob, lang: Lang) -> ReceiptData {
-    ReceiptData {
-        lang,
-        receipt_number: r.receipt_number.clone(),
-        seller_name: r.seller_name.clone(),
-        seller_address: r.seller_address.clone(),
-        account_name: r.account_name.clone(),
-        order_number: r.order_number.clone(),
-        order_date: r.order_date.clone(),
-        paid_date: r.paid_date.clone(),
-        amount: r.amount,
-        payment_method: r.payment_method.clone(),
-        staff_reference: r.staff_reference.clone(),
-        new_balance: r.new_balance,
-    }
-}
-
 /// The PDF receipt of a paid order (for `topup order receipt` and the status page).
 ///
 /// # Errors
@@ -275,8 +258,7 @@ pub async fn receipt_for(desk: &Desk, number: &OrderNumber) -> Result<Vec<u8>, D
         .await?
         .ok_or_else(|| DeskError::UnknownOrder(number.to_string()))?;
     let job = desk.receipt_job_for(&mut conn, &order).await?;
-    let account = crate::store::accounts::account_by_id(&mut conn, order.account_id).await?;
-    render_receipt(&receipt_data(&job, account.lang()))
+    render_receipt(&job)
         .map_err(|e| DeskError::Internal(anyhow::anyhow!("Rendering the receipt failed: {e}")))
 }
 

@@ -12,7 +12,7 @@ pub mod email;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Lang;
-use crate::domain::money::Money;
+use crate::render::receipt::ReceiptData;
 use crate::render::templates::EmailKind;
 
 /// A unit of delivery.
@@ -78,38 +78,11 @@ pub struct EmailJob {
     /// Template variables.
     pub vars: serde_json::Value,
     /// Receipt to attach (paid mail).
-    pub receipt: Option<ReceiptJob>,
+    pub receipt: Option<ReceiptData>,
     /// A direct answer to the customer's message (`Auto-Submitted: auto-replied`);
     /// otherwise a notification threaded under it (`auto-generated`).
     #[serde(default)]
     pub direct_reply: bool,
-}
-
-/// What a receipt shows; rendered to PDF at delivery time.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ReceiptJob {
-    /// Receipt number (`R-` + order number).
-    pub receipt_number: String,
-    /// Seller name.
-    pub seller_name: String,
-    /// Seller address.
-    pub seller_address: String,
-    /// Customer company.
-    pub account_name: String,
-    /// Order number.
-    pub order_number: String,
-    /// Order date, formatted.
-    pub order_date: String,
-    /// Payment date, formatted.
-    pub paid_date: String,
-    /// Amount credited.
-    pub amount: Money,
-    /// Payment method.
-    pub payment_method: String,
-    /// Staff reference.
-    pub staff_reference: String,
-    /// Balance after the credit.
-    pub new_balance: Money,
 }
 
 impl EmailJob {

@@ -22,7 +22,8 @@ const REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// Everything a receipt shows. Dates are already formatted for `lang`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Stored in the outbox with the paid email, so a retry renders the same receipt.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReceiptData {
     /// The account's language: labels, amount format and words.
     pub lang: Lang,

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+#[allow(unused_imports)]
+pub use crate::db::{backend, fresh_database};
 use topup::clock::ManualClock;
 use topup::config::Settings;
 use topup::desk::{Channel, Desk, StoredSlip};
@@ -14,33 +16,6 @@ use topup::store::orders::OrderRow;
 
 /// 2026-11-25 03:00 UTC (10:00 WIB).
 pub const T0: i64 = 1_795_575_600_000;
-
-/// Which database the suite runs on.
-pub fn backend() -> String {
-    std::env::var("TOPUP_TEST_DB").unwrap_or_else(|_| "sqlite".into())
-}
-
-/// A database URL for a fresh, empty database, and the temp folder it lives in.
-pub async fn fresh_database(dir: &std::path::Path) -> String {
-    if backend() == "postgres" {
-        let admin = std::env::var("TOPUP_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("topup_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&admin)
-            .await
-            .expect("PostgreSQL must be running on 127.0.0.1:5432 (scripts/test-env start)");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .expect("create test database");
-        pool.close().await;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        format!("{base}/{name}")
-    } else {
-        format!("sqlite://{}?mode=rwc", dir.join("topup.db").display())
-    }
-}
 
 /// A desk on a fresh database with a manual clock at [`T0`].
 pub struct TestDesk {

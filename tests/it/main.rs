@@ -2,6 +2,9 @@
 //! properties, the CLI and the config, on the store chosen by
 //! `TOPUP_TEST_DB` (`sqlite`, the default, or `postgres`).
 
+#[path = "../support/db.rs"]
+mod db;
+
 mod cli;
 mod config;
 mod helpers;

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+#[allow(unused_imports)]
+pub use crate::db::{backend, fresh_database};
 use ed25519_dalek::{Signer, SigningKey};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -44,32 +46,6 @@ pub const PNG: &[u8] = &[
     0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
     0x42, 0x60, 0x82,
 ];
-
-pub fn backend() -> String {
-    std::env::var("TOPUP_TEST_DB").unwrap_or_else(|_| "sqlite".into())
-}
-
-/// A database URL for a fresh, empty database.
-pub async fn fresh_database(dir: &std::path::Path) -> String {
-    if backend() == "postgres" {
-        let admin = std::env::var("TOPUP_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("topup_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&admin)
-            .await
-            .expect("PostgreSQL must be running on 127.0.0.1:5432");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .expect("create test database");
-        pool.close().await;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        format!("{base}/{name}")
-    } else {
-        format!("sqlite://{}?mode=rwc", dir.join("topup.db").display())
-    }
-}
 
 pub fn signing_key() -> SigningKey {
     SigningKey::from_bytes(&[7u8; 32])

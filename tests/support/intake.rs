@@ -10,6 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
+pub use crate::db::{backend, fresh_database};
 use futures::TryStreamExt;
 use secrecy::SecretString;
 use tokio::net::TcpStream;
@@ -71,33 +73,6 @@ pub fn fresh_address(tag: &str) -> String {
         "{tag}-{}@customer.example.test",
         uuid::Uuid::new_v4().simple()
     )
-}
-
-/// Which database the suite runs on.
-pub fn backend() -> String {
-    std::env::var("TOPUP_TEST_DB").unwrap_or_else(|_| "sqlite".into())
-}
-
-/// A database URL for a fresh, empty database.
-pub async fn fresh_database(dir: &Path) -> String {
-    if backend() == "postgres" {
-        let admin = std::env::var("TOPUP_TEST_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let name = format!("topup_test_{}", uuid::Uuid::new_v4().simple());
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&admin)
-            .await
-            .expect("PostgreSQL must be running on 127.0.0.1:5432 (scripts/test-env start)");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .expect("create test database");
-        pool.close().await;
-        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        format!("{base}/{name}")
-    } else {
-        format!("sqlite://{}?mode=rwc", dir.join("topup.db").display())
-    }
 }
 
 /// Settings of a fresh desk in `dir`; `mailbox` set: watch that IMAP user's INBOX.
