@@ -72,6 +72,9 @@ pub enum Command {
     /// Outgoing mail and chat updates.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Received messages (kept, including those from unknown senders).
+    #[command(subcommand)]
+    Inbound(InboundCmd),
     /// Apply the time limits (24 h / 120 h) once, now.
     Expire,
     /// Check the config, and reach the configured servers.
@@ -216,6 +219,25 @@ pub enum OutboxCmd {
     /// Put a dead row back in the queue.
     Retry {
         /// Row id.
+        id: i64,
+    },
+}
+
+/// `topup inbound ...`
+#[derive(Debug, Subcommand)]
+pub enum InboundCmd {
+    /// List received messages, newest first.
+    List {
+        /// Only those that changed no order: unknown senders, refusals, not understood.
+        #[arg(long)]
+        unhandled: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Print a received message as it arrived.
+    Show {
+        /// Message id (from `topup inbound list`).
         id: i64,
     },
 }
@@ -662,6 +684,54 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             desk.outbox_bell().notify_one();
             print(cli, &json!({"retried": id}), || {
                 format!("Outbox row {id} will be sent again")
+            });
+        }
+        Command::Inbound(InboundCmd::List { unhandled, limit }) => {
+            let rows = if *unhandled {
+                crate::store::inbound::not_acted_on(&mut conn, *limit).await?
+            } else {
+                crate::store::inbound::list(&mut conn, false, *limit).await?
+            };
+            print(cli, &rows, || {
+                let mut out = format!(
+                    "{:>5}  {:<22} {:<8} {:<32} {}\n",
+                    "id", "received", "source", "sender", "outcome"
+                );
+                for r in &rows {
+                    out.push_str(&format!(
+                        "{:>5}  {:<22} {:<8} {:<32} {}\n",
+                        r.id,
+                        desk.format_time(r.received_at),
+                        r.source,
+                        r.sender,
+                        r.outcome
+                    ));
+                }
+                out.trim_end().to_string()
+            });
+        }
+        Command::Inbound(InboundCmd::Show { id }) => {
+            let row = crate::store::inbound::by_id(&mut conn, *id).await?;
+            let raw = match &row.raw_hash {
+                Some(h) => desk
+                    .slips()
+                    .get(h)
+                    .await
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .map_err(|e| Failure {
+                        code: 1,
+                        message: e.to_string(),
+                    })?,
+                None => String::new(),
+            };
+            print(cli, &json!({"message": row, "raw": raw}), || {
+                format!(
+                    "From {} via {} at {}\nOutcome: {}\n\n{raw}",
+                    row.sender,
+                    row.source,
+                    desk.format_time(row.received_at),
+                    row.outcome
+                )
             });
         }
         Command::Expire => {

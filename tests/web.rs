@@ -671,3 +671,56 @@ async fn health_and_metrics_report_the_store() {
     assert_eq!(h.json()["database"], "unreachable");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn staff_see_messages_that_were_not_acted_on_and_can_read_them() {
+    let app = WebApp::spawn().await;
+    let staff = app.staff("Rina").await;
+    let raw = b"From: Mallory <m@phish.example>\r\nSubject: <b>Urgent</b> invoice\r\nMessage-ID: <p1@phish.example>\r\n\r\n<script>alert(2)</script> click here\r\n";
+    let inbound = topup::sources::inbound_from_email(raw.to_vec(), vec![], &app.settings);
+    app.desk.handle_inbound(inbound).await.unwrap();
+
+    let mut c = Client::new(&app);
+    c.staff_sign_in(&staff.name, STAFF_PASSWORD).await;
+    let board = c.get("/staff").await.html();
+    assert!(board.contains("Messages not acted on"), "{board}");
+    assert!(
+        board.contains("m@phish.example") && board.contains("unknown_sender"),
+        "{board}"
+    );
+    assert!(
+        board.contains("&lt;b&gt;Urgent&lt;&#x2f;b&gt;")
+            || board.contains("&lt;b&gt;Urgent&lt;/b&gt;"),
+        "escaped subject: {board}"
+    );
+    let url = board
+        .split("/staff/messages/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let shown = c.get(&format!("/staff/messages/{url}")).await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(
+        shown.header("content-type").unwrap(),
+        "text/plain; charset=utf-8"
+    );
+    assert!(
+        shown
+            .html()
+            .contains("<script>alert(2)</script> click here"),
+        "as it arrived, as text"
+    );
+    // Only for signed-in staff.
+    assert_eq!(
+        Client::new(&app)
+            .get(&format!("/staff/messages/{url}"))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(c.get("/staff/messages/99999").await.status, 404);
+    app.stop().await;
+}

@@ -162,6 +162,40 @@ pub async fn list(
     Ok(sqlx::query_as(sql).bind(limit).fetch_all(conn).await?)
 }
 
+/// Messages that changed no order and need a person's eye: unknown senders,
+/// refused actions and messages not understood, newest first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn not_acted_on(
+    conn: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<InboundRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, source, sender, subject, intent, outcome, account_id, order_id, raw_hash, \
+         received_at FROM inbound_messages WHERE order_id IS NULL AND (outcome LIKE 'unknown_sender%' \
+         OR outcome LIKE 'refused%' OR outcome LIKE 'not understood%') ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// One inbound message by id.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is none.
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<InboundRow, StoreError> {
+    sqlx::query_as(
+        "SELECT id, source, sender, subject, intent, outcome, account_id, order_id, raw_hash, \
+         received_at FROM inbound_messages WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("message {id}")))
+}
+
 /// Counts inbound messages by source and intent (metrics).
 ///
 /// # Errors

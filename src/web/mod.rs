@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/staff/orders/{number}/approve", post(staff::approve))
         .route("/staff/orders/{number}/reject", post(staff::reject))
         .route("/staff/slips/{hash}", get(staff::slip))
+        .route("/staff/messages/{id}", get(staff::message))
         .route("/api/orders/{token}", get(api::order))
         .route("/api/orders/{token}/cancel", post(api::cancel))
         .route("/api/orders/{token}/amend", post(api::amend))

@@ -172,9 +172,25 @@ async fn board_context(
             })
         })
         .collect();
+    let unhandled: Vec<Value> = inbound_store::not_acted_on(&mut conn, 20)
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({
+                "url": format!("/staff/messages/{}", m.id),
+                "received": d.format_time(m.received_at),
+                "source": m.source,
+                "sender": m.sender,
+                "subject": m.subject,
+                "outcome": m.outcome,
+                "has_raw": m.raw_hash.is_some(),
+            })
+        })
+        .collect();
     Ok(json!({
         "lang": "en",
         "title": "Staff board",
+        "unhandled": unhandled,
         "seller": d.settings().desk.seller_name,
         "csrf": csrf,
         "flash": flash,
@@ -484,4 +500,39 @@ pub async fn slip(
             .await?;
     let (name,) = name.ok_or(WebError::NotFound)?;
     super::status::slip_response(&st, &hash, &name).await
+}
+
+/// `GET /staff/messages/{id}`: a kept inbound message as it arrived, as plain
+/// text (never rendered), for staff deciding what to do with it.
+pub async fn message(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    if staff_by_cookie(&st, &headers).await?.is_none() {
+        return Err(WebError::Unauthorized("Sign in on /staff first.".into()));
+    }
+    let mut conn = st.desk.store().pool().acquire().await?;
+    let row = inbound_store::by_id(&mut conn, id)
+        .await
+        .map_err(|_| WebError::NotFound)?;
+    let hash = row.raw_hash.ok_or(WebError::NotFound)?;
+    let raw = st
+        .desk
+        .slips()
+        .get(&hash)
+        .await
+        .map_err(|_| WebError::NotFound)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            ),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (axum::http::header::CONTENT_DISPOSITION, "inline"),
+        ],
+        String::from_utf8_lossy(&raw).into_owned(),
+    )
+        .into_response())
 }

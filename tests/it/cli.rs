@@ -291,3 +291,33 @@ fn a_bad_config_is_reported_with_every_problem() {
     let err = refused(&out);
     assert!(err.contains("confrm_hours"), "{err}");
 }
+
+#[tokio::test]
+async fn messages_from_unknown_senders_are_listed_and_shown_to_operators() {
+    let t = TestDesk::new().await;
+    let dir = t.dir.path();
+    let db = t.settings.database.url.clone();
+    let raw = b"From: Stranger <who@nowhere.example>\r\nSubject: Saldo?\r\nMessage-ID: <s1@nowhere.example>\r\n\r\nTolong isi saldo 1 juta\r\n";
+    let inbound = topup::sources::inbound_from_email(raw.to_vec(), vec![], &t.settings);
+    t.desk.handle_inbound(inbound).await.unwrap();
+    let list = ok(&topup(dir, &db, &["inbound", "list", "--unhandled"]));
+    assert!(
+        list.contains("who@nowhere.example") && list.contains("unknown_sender"),
+        "{list}"
+    );
+    let id = list
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let shown = ok(&topup(dir, &db, &["inbound", "show", &id]));
+    assert!(
+        shown.contains("Tolong isi saldo 1 juta"),
+        "the message is kept as it arrived: {shown}"
+    );
+    let err = refused(&topup(dir, &db, &["inbound", "show", "999"]));
+    assert!(err.contains("not found: message 999"), "{err}");
+}
