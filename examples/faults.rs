@@ -370,12 +370,14 @@ async fn kill20(env: &TestEnv, dir: &Path) -> anyhow::Result<Outcome> {
     let mut progress = Vec::new();
     for round in 0..20 {
         let mut daemon = Daemon::start(&s.cfg, env).await?;
-        let life = Duration::from_millis(rng.gen_range(300..4000));
+        // Short lives, so the kills land while the 1,000 mails drain (about 250 per second
+        // here), not after.
+        let life = Duration::from_millis(rng.gen_range(200..800));
         if round % 4 == 3 {
-            let (a, t) = tokio::join!(approve_some(&s.cfg, &s.store, 3), tokio::time::sleep(life));
-            approved += a.0;
-            twice += a.1;
-            let _ = t;
+            let ((a, t), ()) =
+                tokio::join!(approve_some(&s.cfg, &s.store, 3), tokio::time::sleep(life));
+            approved += a;
+            twice += t;
         } else {
             tokio::time::sleep(life).await;
         }

@@ -575,7 +575,7 @@ pub fn rupiah_text(rupiah: u64) -> String {
     let digits = rupiah.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(c);
