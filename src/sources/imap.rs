@@ -384,7 +384,10 @@ async fn candidates(
     Ok(uids)
 }
 
-/// Fetches `uids` and hands each to the desk; marks each done after the desk's `Ok`.
+/// Fetches `uids` and hands each to the desk. Messages are marked done (one
+/// `UID STORE`/`UID MOVE` for the batch, one cursor write) only after the
+/// desk committed them; a crash before that leaves them unflagged, and the
+/// next pass finds their keys recorded and only flags them.
 async fn handle_batch(
     s: &mut Session,
     desk: &Desk,
@@ -395,6 +398,7 @@ async fn handle_batch(
 ) -> anyhow::Result<()> {
     // Handled before (the flag was lost with a connection): only flag them.
     let mut fresh = Vec::with_capacity(uids.len());
+    let mut done = Vec::new();
     {
         let mut conn = desk
             .store()
@@ -404,65 +408,93 @@ async fn handle_batch(
             .context("No database connection")?;
         for &uid in uids {
             if inbound::seen(&mut conn, &[mailbox.message_key(uid)]).await? {
-                mark_done(s, cfg, uid).await?;
-                cursor::advance(desk, mailbox.key, mailbox.uid_validity, uid).await?;
+                done.push(uid);
             } else {
                 fresh.push(uid);
             }
         }
     }
     if fresh.is_empty() {
-        return Ok(());
+        return mark_done(s, desk, cfg, mailbox, &done).await;
     }
-    let set = fresh
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut fetched: Vec<(u32, Vec<u8>)> = timed(cfg, "UID FETCH", async {
+    let set = uid_set(&fresh);
+    let fetched: anyhow::Result<Vec<(u32, Vec<u8>)>> = timed(cfg, "UID FETCH", async {
         s.uid_fetch(&set, "(UID BODY.PEEK[])")
             .await?
             .try_filter_map(|f| async move { Ok(f.uid.zip(f.body().map(<[u8]>::to_vec))) })
             .try_collect()
             .await
     })
-    .await?;
+    .await;
+    let mut fetched = match fetched {
+        Ok(f) => f,
+        Err(e) => {
+            mark_done(s, desk, cfg, mailbox, &done).await?;
+            return Err(e);
+        }
+    };
     fetched.sort_by_key(|(uid, _)| *uid);
+    let mut failure = None;
     for (uid, raw) in fetched {
         if token.is_cancelled() {
-            return Ok(());
+            break;
         }
         let key = mailbox.message_key(uid);
         let msg = super::inbound_from_email(raw, vec![key.clone()], desk.settings());
-        let outcome = desk
-            .handle_inbound(msg)
-            .await
-            .with_context(|| format!("Handling {key} failed; it stays unflagged"))?;
-        tracing::debug!(source_key = key, outcome = %outcome.outcome, "IMAP message handled");
-        mark_done(s, cfg, uid).await?;
-        cursor::advance(desk, mailbox.key, mailbox.uid_validity, uid).await?;
+        match desk.handle_inbound(msg).await {
+            Ok(outcome) => {
+                tracing::debug!(source_key = key, outcome = %outcome.outcome, "IMAP message handled");
+                done.push(uid);
+            }
+            Err(e) => {
+                failure = Some(
+                    anyhow::Error::new(e)
+                        .context(format!("Handling {key} failed; it stays unflagged")),
+                );
+                break;
+            }
+        }
     }
-    Ok(())
+    mark_done(s, desk, cfg, mailbox, &done).await?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-/// Flags the message `\Seen`, or moves it to the processed mailbox.
-async fn mark_done(s: &mut Session, cfg: &ImapSettings, uid: u32) -> anyhow::Result<()> {
+/// `1,2,5` for a list of UIDs.
+fn uid_set(uids: &[u32]) -> String {
+    uids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Flags handled messages `\Seen` (or moves them to the processed mailbox)
+/// in one command, then moves the cursor past them.
+async fn mark_done(
+    s: &mut Session,
+    desk: &Desk,
+    cfg: &ImapSettings,
+    mailbox: &Mailbox<'_>,
+    uids: &[u32],
+) -> anyhow::Result<()> {
+    let Some(&last) = uids.iter().max() else {
+        return Ok(());
+    };
+    let set = uid_set(uids);
     if cfg.processed_mailbox.is_empty() {
         timed(cfg, "UID STORE", async {
-            s.uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")
+            s.uid_store(&set, "+FLAGS.SILENT (\\Seen)")
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
         })
         .await?;
     } else {
-        timed(
-            cfg,
-            "UID MOVE",
-            s.uid_mv(uid.to_string(), &cfg.processed_mailbox),
-        )
-        .await?;
+        timed(cfg, "UID MOVE", s.uid_mv(&set, &cfg.processed_mailbox)).await?;
     }
+    cursor::advance(desk, mailbox.key, mailbox.uid_validity, last).await?;
     Ok(())
 }
 
