@@ -843,33 +843,24 @@ impl Desk {
     pub async fn expire_due(&self) -> DeskResult<usize> {
         let now = self.now();
         let d = &self.settings.desk;
-        let mut changed = 0;
-        let dealing = {
-            let mut conn = self.store.pool().acquire().await?;
-            orders::due_for_expiry(
-                &mut conn,
+        let limits = [
+            (
                 OrderStatus::Dealing,
-                now - d.confirm_hours * 3_600_000,
-            )
-            .await?
-        };
-        for order in dealing {
-            if self.expire_one(order, EventKind::ConfirmTimeout).await? {
-                changed += 1;
-            }
-        }
-        let open = {
-            let mut conn = self.store.pool().acquire().await?;
-            orders::due_for_expiry(
-                &mut conn,
-                OrderStatus::Open,
-                now - d.close_hours * 3_600_000,
-            )
-            .await?
-        };
-        for order in open {
-            if self.expire_one(order, EventKind::CloseTimeout).await? {
-                changed += 1;
+                d.confirm_hours,
+                EventKind::ConfirmTimeout,
+            ),
+            (OrderStatus::Open, d.close_hours, EventKind::CloseTimeout),
+        ];
+        let mut changed = 0;
+        for (status, hours, event) in limits {
+            let due = {
+                let mut conn = self.store.pool().acquire().await?;
+                orders::due_for_expiry(&mut conn, status, now - hours * 3_600_000).await?
+            };
+            for order in due {
+                if self.expire_one(order, event).await? {
+                    changed += 1;
+                }
             }
         }
         Ok(changed)
