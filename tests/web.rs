@@ -724,3 +724,36 @@ async fn staff_see_messages_that_were_not_acted_on_and_can_read_them() {
     assert_eq!(c.get("/staff/messages/99999").await.status, 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn repeated_wrong_staff_passwords_are_braked_per_name() {
+    let app = WebApp::spawn().await;
+    app.staff("Rina").await;
+    app.staff("Joko").await;
+    let mut c = Client::new(&app);
+    for _ in 0..5 {
+        assert_eq!(c.staff_sign_in("Rina", "guess").await.status, 401);
+    }
+    // Now even the right password is refused for a while, without being checked.
+    let p = c.staff_sign_in("rina", STAFF_PASSWORD).await;
+    assert_eq!(p.status, 429);
+    assert!(
+        p.html()
+            .contains("Too many failed sign-ins for this name; try again in 15 minutes."),
+        "{}",
+        p.html()
+    );
+    assert!(!c.cookies.contains_key("topup_staff"));
+    let auth = basic("Rina", STAFF_PASSWORD);
+    let api = c
+        .get_with("/api/staff/queue", &[("authorization", &auth)])
+        .await;
+    assert_eq!(api.status, 429, "the API is braked too");
+    // Another name is not affected.
+    assert_eq!(c.staff_sign_in("Joko", STAFF_PASSWORD).await.status, 303);
+    // After the window the right password works again.
+    app.clock.advance_ms(15 * 60 * 1000 + 1);
+    let mut c = Client::new(&app);
+    assert_eq!(c.staff_sign_in("Rina", STAFF_PASSWORD).await.status, 303);
+    app.stop().await;
+}

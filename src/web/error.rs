@@ -36,6 +36,9 @@ pub enum WebError {
     /// The upload is not an image or a PDF.
     #[error("{0}")]
     Unsupported(String),
+    /// Too many failed sign-ins for one name: wait before trying again.
+    #[error("{0}")]
+    TooManyAttempts(String),
     /// Our fault; the cause is logged, the person sees a generic text.
     #[error("something went wrong on our side; please try again later")]
     Internal(#[source] anyhow::Error),
@@ -52,6 +55,7 @@ impl WebError {
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            WebError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -60,6 +60,8 @@ pub struct AppState {
     views: Arc<views::Views>,
     /// Cookies get `Secure` when customers reach us over https.
     secure_cookies: bool,
+    /// Failed staff sign-ins per login name (brute-force brake).
+    login_guard: Arc<auth::LoginGuard>,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             desk,
             views: Arc::new(views::Views::new()),
             secure_cookies,
+            login_guard: Arc::default(),
         }
     }
 

@@ -63,6 +63,14 @@ pub async fn check_login(
     password: &str,
 ) -> Result<Option<StaffRow>, WebError> {
     let login = login.trim();
+    let now = st.desk.now();
+    if let Some(wait) = st.login_guard.blocked_for(login, now) {
+        tracing::warn!(login = %login, "Staff sign-in refused: too many failed attempts");
+        return Err(WebError::TooManyAttempts(format!(
+            "Too many failed sign-ins for this name; try again in {} minutes.",
+            (wait + 59_999) / 60_000
+        )));
+    }
     let found = if login.is_empty() {
         None
     } else {
@@ -77,7 +85,12 @@ pub async fn check_login(
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(WebError::internal)?;
-    Ok(found.filter(|s| ok && s.password_hash.is_some()))
+    let staff = found.filter(|s| ok && s.password_hash.is_some());
+    match &staff {
+        Some(_) => st.login_guard.succeeded(login),
+        None => st.login_guard.failed(login, now),
+    }
+    Ok(staff)
 }
 
 fn dummy_hash() -> &'static str {
@@ -266,7 +279,20 @@ pub async fn sign_in(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     csrf.check(form.csrf.as_deref())?;
-    let Some(staff) = check_login(&st, &form.login, &form.password).await? else {
+    let staff = match check_login(&st, &form.login, &form.password).await {
+        Ok(staff) => staff,
+        Err(WebError::TooManyAttempts(text)) => {
+            return login_page(
+                &st,
+                &csrf.0,
+                form.login.trim(),
+                Some(FlashMessage::error(text)),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(staff) = staff else {
         tracing::warn!(login = %form.login.trim(), "Staff sign-in refused");
         return login_page(
             &st,
