@@ -238,7 +238,13 @@ async fn cancel_needs_csrf_and_a_final_order_refuses_it() {
 
     let p = c.submit(&format!("{path}/cancel"), &[]).await;
     assert_eq!(p.status, 409);
-    assert!(p.html().contains("already cancelled"), "{}", p.html());
+    // The page speaks the account's language, refusals included.
+    assert!(
+        p.html()
+            .contains("tidak dapat dibatalkan karena sudah dibatalkan"),
+        "{}",
+        p.html()
+    );
     app.stop().await;
 }
 

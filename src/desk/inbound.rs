@@ -11,9 +11,9 @@
 use serde_json::json;
 
 use super::notify::merge;
-use super::{Actor, Channel, Desk, DeskError, DeskResult, ReplyTo, StoredSlip};
+use super::{Actor, Channel, Desk, DeskError, DeskResult, ReplyTo, StoredSlip, Text};
 use crate::domain::Lang;
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{EventKind, OrderStatus};
 use crate::intake::{Extraction, Intent};
 use crate::render::templates::EmailKind;
 use crate::store::Tx;
@@ -285,7 +285,7 @@ impl Desk {
                     let mut vars = self.base_vars(&account.name, Some(&user), lang);
                     merge(
                         &mut vars,
-                        json!({ "reason": text, "order_number": ex.order_number.as_ref().map(|n| n.to_string()).unwrap_or_default() }),
+                        json!({ "reason": e.localized(lang), "order_number": ex.order_number.as_ref().map(|n| n.to_string()).unwrap_or_default() }),
                     );
                     self.reply_email(tx, EmailKind::ActionRefused, lang, r, None, vars)
                         .await?;
@@ -325,9 +325,10 @@ impl Desk {
         match ex.intent {
             Intent::Request => {
                 let Some(amount) = ex.amount else {
-                    return Err(DeskError::Invalid(
-                        "the message asks for a top-up but names no amount".into(),
-                    ));
+                    return Err(DeskError::Invalid(Text::new(
+                        "the message asks for a top-up but names no amount",
+                        "pesan Anda meminta top up tetapi tidak menyebutkan jumlahnya",
+                    )));
                 };
                 let order = self
                     .request_in(tx, user, amount, msg.channel, reply)
@@ -358,13 +359,19 @@ impl Desk {
                             .into_iter()
                             .filter(|o| o.status() == OrderStatus::PaymentFailure)
                             .collect(),
-                        "amend",
+                        EventKind::Amend,
                     )?,
                 };
                 let Some(amount) = ex.amount else {
-                    return Err(DeskError::Invalid(format!(
-                        "the message asks to change the amount of order {} but names no new amount",
-                        target.number
+                    return Err(DeskError::Invalid(Text::new(
+                        format!(
+                            "the message asks to change the amount of order {} but names no new amount",
+                            target.number
+                        ),
+                        format!(
+                            "pesan Anda meminta perubahan jumlah pesanan {} tetapi tidak menyebutkan jumlah yang baru",
+                            target.number
+                        ),
                     )));
                 };
                 let order = self
@@ -386,7 +393,7 @@ impl Desk {
                     Some(o) => o,
                     None => only(
                         orders::active_for_account(tx, user.account_id).await?,
-                        "cancel",
+                        EventKind::Cancel,
                     )?,
                 };
                 let order = self.cancel_in(tx, &actor, target, reply).await?;
@@ -438,18 +445,30 @@ impl Desk {
 }
 
 /// The one order of a list, or a refusal that says why none could be picked.
-fn only(mut list: Vec<OrderRow>, verb: &str) -> DeskResult<OrderRow> {
+fn only(mut list: Vec<OrderRow>, event: EventKind) -> DeskResult<OrderRow> {
+    let verb = event.verb();
+    let verb_id = super::verb_id(event);
     match list.len() {
         1 => Ok(list.remove(0)),
-        0 => Err(DeskError::Invalid(format!("there is no order to {verb}"))),
-        _ => Err(DeskError::Invalid(format!(
-            "you have {} orders that could be meant ({}); please name the order number to {verb}",
-            list.len(),
-            list.iter()
+        0 => Err(DeskError::Invalid(Text::new(
+            format!("there is no order to {verb}"),
+            format!("tidak ada pesanan yang dapat {verb_id}"),
+        ))),
+        n => {
+            let numbers = list
+                .iter()
                 .map(|o| o.number.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+                .join(", ");
+            Err(DeskError::Invalid(Text::new(
+                format!(
+                    "you have {n} orders that could be meant ({numbers}); please name the order number to {verb}"
+                ),
+                format!(
+                    "Anda memiliki {n} pesanan yang mungkin dimaksud ({numbers}); mohon sebutkan nomor pesanan yang akan {verb_id}"
+                ),
+            )))
+        }
     }
 }
 

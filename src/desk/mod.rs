@@ -49,19 +49,85 @@ pub enum DeskError {
     NotYours(String),
     /// The lifecycle does not allow it (the text says why, e.g. who decided and when).
     #[error("{0}")]
-    Refused(String),
+    Refused(Text),
     /// Another decision changed the order first.
     #[error("{0}")]
-    LostRace(String),
+    LostRace(Text),
     /// The request itself is wrong (missing amount, unknown staff member, ...).
     #[error("{0}")]
-    Invalid(String),
+    Invalid(Text),
     /// The store failed.
     #[error("the database failed: {0}")]
     Store(#[from] StoreError),
     /// Anything else (slip storage, ...).
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
+}
+
+/// A message in English and Indonesian. Displays as English (logs, staff,
+/// the CLI); customers read [`Text::get`] in their account's language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    /// English.
+    pub en: String,
+    /// Indonesian.
+    pub id: String,
+}
+
+impl Text {
+    /// Both languages.
+    pub fn new(en: impl Into<String>, id: impl Into<String>) -> Text {
+        Text {
+            en: en.into(),
+            id: id.into(),
+        }
+    }
+
+    /// The text in `lang`.
+    pub fn get(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::En => &self.en,
+            Lang::Id => &self.id,
+        }
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.en)
+    }
+}
+
+/// A text only staff or operators read (the same words in both languages).
+impl From<String> for Text {
+    fn from(en: String) -> Text {
+        Text { id: en.clone(), en }
+    }
+}
+
+impl From<&str> for Text {
+    fn from(en: &str) -> Text {
+        Text::from(en.to_string())
+    }
+}
+
+impl DeskError {
+    /// What the customer is told, in their language.
+    pub fn localized(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (DeskError::UnknownOrder(n), Lang::Id) => format!("pesanan {n} tidak ditemukan"),
+            (DeskError::NotYours(n), Lang::Id) => {
+                format!("pesanan {n} bukan pesanan akun Anda")
+            }
+            (DeskError::Refused(t) | DeskError::LostRace(t) | DeskError::Invalid(t), lang) => {
+                t.get(lang).to_string()
+            }
+            (DeskError::Store(_) | DeskError::Internal(_), Lang::Id) => {
+                "terjadi gangguan di sistem kami; silakan coba lagi nanti".into()
+            }
+            (e, _) => e.to_string(),
+        }
+    }
 }
 
 impl From<sqlx::Error> for DeskError {
@@ -309,7 +375,7 @@ impl Desk {
     /// [`DeskError::Invalid`] saying what is wrong with it.
     pub fn parse_order_number(&self, s: &str) -> DeskResult<OrderNumber> {
         OrderNumber::parse_with_prefix(s, self.prefix())
-            .map_err(|e| DeskError::Invalid(e.to_string()))
+            .map_err(|e| DeskError::Invalid(e.to_string().into()))
     }
 
     async fn commit(&self, tx: Tx, rang: bool) -> DeskResult<()> {
@@ -685,9 +751,9 @@ impl Desk {
     pub async fn staff(&self, key: &str) -> DeskResult<StaffRow> {
         let mut conn = self.store.pool().acquire().await?;
         accounts::find_staff(&mut conn, key).await?.ok_or_else(|| {
-            DeskError::Invalid(format!(
-                "no staff member {key:?} (add one with `topup staff add`)"
-            ))
+            DeskError::Invalid(
+                format!("no staff member {key:?} (add one with `topup staff add`)").into(),
+            )
         })
     }
 
@@ -720,10 +786,13 @@ impl Desk {
                     .map(Money::minor)
                     .or(order.amount_minor)
                     .ok_or_else(|| {
-                        DeskError::Invalid(format!(
-                            "order {} has no claimed amount: approve it with an amount",
-                            order.number
-                        ))
+                        DeskError::Invalid(
+                            format!(
+                                "order {} has no claimed amount: approve it with an amount",
+                                order.number
+                            )
+                            .into(),
+                        )
                     })?;
                 if credit <= 0 {
                     return Err(DeskError::Invalid("the amount must be positive".into()));
@@ -745,10 +814,9 @@ impl Desk {
                 .await?
                 {
                     // Unreachable through the lifecycle; the unique key is the last guard.
-                    return Err(DeskError::Refused(format!(
-                        "order {} was already credited",
-                        order.number
-                    )));
+                    return Err(DeskError::Refused(
+                        format!("order {} was already credited", order.number).into(),
+                    ));
                 }
                 let note = amount
                     .filter(|a| Some(a.minor()) != order.amount_minor)
@@ -1033,36 +1101,60 @@ impl Desk {
         }
     }
 
-    async fn explain(&self, tx: &mut Tx, order: &OrderRow, refused: Refused) -> DeskResult<String> {
+    async fn explain(&self, tx: &mut Tx, order: &OrderRow, refused: Refused) -> DeskResult<Text> {
         let (from, event) = match refused {
             Refused::WrongStatus { from, event } => (from, event),
-            Refused::NoOrder { .. } => return Ok(refused.to_string()),
+            Refused::NoOrder { .. } => return Ok(refused.to_string().into()),
         };
         let last = orders::last_transition(tx, order.id).await?;
-        let by = match &last {
+        let (by_en, by_id) = match &last {
             Some(e) => {
-                let who = match e.actor_kind.as_str() {
-                    "staff" => format!(" by staff {}", e.actor),
-                    "system" => " by the system".to_string(),
-                    _ => format!(" by {}", e.actor),
-                };
-                format!("{who} at {}", self.format_time(e.at))
+                let at = self.format_time(e.at);
+                match e.actor_kind.as_str() {
+                    "staff" => (
+                        format!(" by staff {} at {at}", e.actor),
+                        format!(" oleh staf {} pada {at}", e.actor),
+                    ),
+                    "system" => (
+                        format!(" by the system at {at}"),
+                        format!(" oleh sistem pada {at}"),
+                    ),
+                    _ => (
+                        format!(" by {} at {at}", e.actor),
+                        format!(" oleh {} pada {at}", e.actor),
+                    ),
+                }
             }
-            None => String::new(),
+            None => (String::new(), String::new()),
         };
-        let state = match from {
-            OrderStatus::Paid => "already paid",
-            OrderStatus::Deleted => "already cancelled",
-            OrderStatus::Closed => "already closed",
-            OrderStatus::Dealing => "being reviewed (submitted",
-            OrderStatus::Open => "still awaiting a slip (requested",
-            OrderStatus::PaymentFailure => "in payment failure (decided",
+        let (state_en, state_id) = match from {
+            OrderStatus::Paid => ("already paid", "sudah dinyatakan lunas"),
+            OrderStatus::Deleted => ("already cancelled", "sudah dibatalkan"),
+            OrderStatus::Closed => ("already closed", "sudah ditutup"),
+            OrderStatus::Dealing => (
+                "being reviewed (submitted",
+                "sedang diperiksa (bukti dikirim",
+            ),
+            OrderStatus::Open => (
+                "still awaiting a slip (requested",
+                "masih menunggu bukti transfer (dipesan",
+            ),
+            OrderStatus::PaymentFailure => (
+                "in payment failure (decided",
+                "berstatus pembayaran gagal (diputuskan",
+            ),
         };
-        let close = if state.contains('(') { ")" } else { "" };
-        Ok(format!(
-            "cannot {} order {}: it is {state}{by}{close}",
-            event.verb(),
-            order.number
+        let close = if state_en.contains('(') { ")" } else { "" };
+        let number = &order.number;
+        Ok(Text::new(
+            format!(
+                "cannot {} order {number}: it is {state_en}{by_en}{close}",
+                event.verb()
+            ),
+            format!(
+                "pesanan {number} tidak dapat {} karena {state_id}{by_id}{close}",
+                verb_id(event)
+            ),
         ))
     }
 
@@ -1080,13 +1172,27 @@ impl Desk {
         }
         let now_row = orders::by_id(tx, order.id).await?;
         let last = orders::last_transition(tx, order.id).await?;
-        let who = last
-            .map(|e| format!(" by {} at {}", e.actor, self.format_time(e.at)))
+        let (who_en, who_id) = last
+            .map(|e| {
+                let at = self.format_time(e.at);
+                (
+                    format!(" by {} at {at}", e.actor),
+                    format!(" oleh {} pada {at}", e.actor),
+                )
+            })
             .unwrap_or_default();
-        Err(DeskError::LostRace(format!(
-            "order {} was just changed to {}{who}; nothing was done",
-            order.number,
-            now_row.status().display_name(Lang::En)
+        let status = now_row.status();
+        Err(DeskError::LostRace(Text::new(
+            format!(
+                "order {} was just changed to {}{who_en}; nothing was done",
+                order.number,
+                status.display_name(Lang::En)
+            ),
+            format!(
+                "pesanan {} baru saja berubah menjadi {}{who_id}; tidak ada yang diubah",
+                order.number,
+                status.display_name(Lang::Id)
+            ),
         )))
     }
 
@@ -1193,10 +1299,17 @@ impl Desk {
         order: &OrderRow,
     ) -> DeskResult<crate::render::receipt::ReceiptData> {
         if order.status() != OrderStatus::Paid {
-            return Err(DeskError::Refused(format!(
-                "order {} is {}, not paid: it has no receipt",
-                order.number,
-                order.status().display_name(Lang::En)
+            return Err(DeskError::Refused(Text::new(
+                format!(
+                    "order {} is {}, not paid: it has no receipt",
+                    order.number,
+                    order.status().display_name(Lang::En)
+                ),
+                format!(
+                    "pesanan {} berstatus {}, belum lunas: belum ada kwitansi",
+                    order.number,
+                    order.status().display_name(Lang::Id)
+                ),
             )));
         }
         let account = accounts::account_by_id(conn, order.account_id).await?;
@@ -1228,5 +1341,19 @@ impl Desk {
 }
 
 fn refused_plain(r: Refused) -> DeskError {
-    DeskError::Refused(r.to_string())
+    DeskError::Refused(r.to_string().into())
+}
+
+/// The Indonesian passive of what was attempted ("pesanan ... tidak dapat dibatalkan").
+pub(crate) fn verb_id(event: EventKind) -> &'static str {
+    match event {
+        EventKind::Request => "dibuat",
+        EventKind::Slip => "menerima bukti transfer",
+        EventKind::Approve => "disetujui",
+        EventKind::Reject => "ditolak",
+        EventKind::Amend => "diubah jumlahnya",
+        EventKind::Cancel => "dibatalkan",
+        EventKind::ConfirmTimeout => "dinyatakan kedaluwarsa",
+        EventKind::CloseTimeout => "ditutup",
+    }
 }

@@ -79,11 +79,19 @@ impl WebError {
 
 impl From<DeskError> for WebError {
     fn from(e: DeskError) -> Self {
+        WebError::from_desk(e, crate::domain::Lang::En)
+    }
+}
+
+impl WebError {
+    /// A desk refusal, told in `lang` (the customer's pages speak the account's language).
+    pub fn from_desk(e: DeskError, lang: crate::domain::Lang) -> WebError {
+        let text = e.localized(lang);
         match e {
             DeskError::UnknownOrder(_) => WebError::NotFound,
-            DeskError::NotYours(_) => WebError::Forbidden(e.to_string()),
-            DeskError::Refused(_) | DeskError::LostRace(_) => WebError::Conflict(e.to_string()),
-            DeskError::Invalid(_) => WebError::BadRequest(e.to_string()),
+            DeskError::NotYours(_) => WebError::Forbidden(text),
+            DeskError::Refused(_) | DeskError::LostRace(_) => WebError::Conflict(text),
+            DeskError::Invalid(_) => WebError::BadRequest(text),
             DeskError::Store(s) => WebError::Internal(s.into()),
             DeskError::Internal(e) => WebError::Internal(e),
         }

@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 
-use crate::desk::{Actor, Channel, DeskError, OrderView};
+use crate::desk::{Actor, Channel, OrderView};
 use crate::domain::Lang;
 use crate::domain::money::Money;
 use crate::domain::order::{EventKind, OrderStatus, transition};
@@ -243,7 +243,8 @@ pub async fn submit_upload(
     let stored = st.desk.store_slips(&[file]).await?;
     st.desk
         .submit_slip(&user, Some(&number), &stored, amount, Channel::Web, None)
-        .await?;
+        .await
+        .map_err(|e| WebError::from_desk(e, lang))?;
     Ok(())
 }
 
@@ -258,7 +259,8 @@ pub async fn submit_amend(st: &AppState, view: &OrderView, amount: &str) -> Resu
     let number = order_number(st, view)?;
     st.desk
         .amend(&user, &number, amount, &[], Channel::Web, None)
-        .await?;
+        .await
+        .map_err(|e| WebError::from_desk(e, view.account.lang()))?;
     Ok(())
 }
 
@@ -271,7 +273,8 @@ pub async fn submit_cancel(st: &AppState, view: &OrderView) -> Result<(), WebErr
     let number = order_number(st, view)?;
     st.desk
         .cancel(&Actor::Customer(user), &number, None)
-        .await?;
+        .await
+        .map_err(|e| WebError::from_desk(e, view.account.lang()))?;
     Ok(())
 }
 
@@ -436,10 +439,7 @@ pub async fn receipt(
     let number = order_number(&st, &view)?;
     let pdf = crate::outbox::deliver::receipt_for(&st.desk, &number)
         .await
-        .map_err(|e| match e {
-            DeskError::Refused(m) => WebError::Conflict(m),
-            other => WebError::from(other),
-        })?;
+        .map_err(|e| WebError::from_desk(e, view.account.lang()))?;
     let mut res = pdf.into_response();
     let h = res.headers_mut();
     h.insert(

@@ -378,3 +378,56 @@ Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAA
     assert_eq!(submitted.id, order.id, "found through In-Reply-To");
     assert_eq!(submitted.status(), OrderStatus::Dealing);
 }
+
+#[tokio::test]
+async fn indonesian_customers_are_told_refusals_in_indonesian() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Bahasa", "keu@bahasa.id", Lang::Id).await;
+    let staff = t.staff("rina").await;
+    let order = t.dealing(&user, 400_000).await;
+    let n = t.desk.parse_order_number(&order.number).unwrap();
+    t.desk
+        .decide(&n, &staff, &topup::desk::Decision::Approve { amount: None })
+        .await
+        .unwrap();
+    let mut cancel = mail("keu@bahasa.id", "batal-1@bahasa.id", Intent::Cancel);
+    cancel.extraction.order_number = Some(n.clone());
+    let out = t.desk.handle_inbound(cancel).await.unwrap();
+    // Logs and staff read English; the customer's email says it in Indonesian.
+    assert!(
+        out.outcome.contains("already paid by staff rina"),
+        "{}",
+        out.outcome
+    );
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let rows = topup::store::outbox::list(&mut conn, None, 1)
+        .await
+        .unwrap();
+    let mail: serde_json::Value = serde_json::from_str(&rows[0].payload).unwrap();
+    assert_eq!(mail["kind"], "action_refused");
+    assert_eq!(
+        mail["vars"]["reason"],
+        format!(
+            "pesanan {} tidak dapat dibatalkan karena sudah dinyatakan lunas oleh staf rina pada 2026-11-25 10:00 WIB",
+            order.number
+        )
+    );
+    let ask = mail_without_amount(&t).await;
+    assert_eq!(
+        ask,
+        "pesan Anda meminta top up tetapi tidak menyebutkan jumlahnya"
+    );
+}
+
+async fn mail_without_amount(t: &TestDesk) -> String {
+    t.desk
+        .handle_inbound(mail("keu@bahasa.id", "minta-1@bahasa.id", Intent::Request))
+        .await
+        .unwrap();
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let rows = topup::store::outbox::list(&mut conn, None, 1)
+        .await
+        .unwrap();
+    let mail: serde_json::Value = serde_json::from_str(&rows[0].payload).unwrap();
+    mail["vars"]["reason"].as_str().unwrap().to_string()
+}
