@@ -425,20 +425,17 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 .map(|(a, b)| json!({"id": a.id, "name": a.name, "lang": a.lang, "balance": Money::from_minor(*b).to_plain()}))
                 .collect();
             print(cli, &json_rows, || {
-                let mut out = format!(
-                    "{:>4}  {:<32} {:<4} {:>20}\n",
-                    "id", "name", "lang", "balance"
-                );
-                for (a, b) in &rows {
-                    out.push_str(&format!(
-                        "{:>4}  {:<32} {:<4} {:>20}\n",
-                        a.id,
-                        a.name,
-                        a.lang,
-                        Money::from_minor(*b).display(a.lang())
-                    ));
-                }
-                out.trim_end().to_string()
+                table(
+                    &[">id", "name", "lang", ">balance"],
+                    rows.iter().map(|(a, b)| {
+                        vec![
+                            a.id.to_string(),
+                            a.name.clone(),
+                            a.lang.clone(),
+                            Money::from_minor(*b).display(a.lang()),
+                        ]
+                    }),
+                )
             });
         }
         Command::User(UserCmd::Add {
@@ -470,21 +467,18 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             };
             let users = accounts::list_users(&mut conn, account_id).await?;
             print(cli, &users, || {
-                let mut out = format!(
-                    "{:>4}  {:>7}  {:<5} {:<36} {}\n",
-                    "id", "account", "role", "email", "discord"
-                );
-                for u in &users {
-                    out.push_str(&format!(
-                        "{:>4}  {:>7}  {:<5} {:<36} {}\n",
-                        u.id,
-                        u.account_id,
-                        u.role,
-                        u.emails,
-                        u.discord_id.as_deref().unwrap_or("-")
-                    ));
-                }
-                out.trim_end().to_string()
+                table(
+                    &[">id", ">account", "role", "email", "discord"],
+                    users.iter().map(|u| {
+                        vec![
+                            u.id.to_string(),
+                            u.account_id.to_string(),
+                            u.role.clone(),
+                            u.emails.clone(),
+                            u.discord_id.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    }),
+                )
             });
         }
         Command::Staff(StaffCmd::Add {
@@ -515,20 +509,17 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
         Command::Staff(StaffCmd::List) => {
             let staff = accounts::list_staff(&mut conn).await?;
             print(cli, &staff, || {
-                let mut out = format!(
-                    "{:>4}  {:<24} {:<32} {}\n",
-                    "id", "name", "email", "discord"
-                );
-                for s in &staff {
-                    out.push_str(&format!(
-                        "{:>4}  {:<24} {:<32} {}\n",
-                        s.id,
-                        s.name,
-                        s.email.as_deref().unwrap_or("-"),
-                        s.discord_id.as_deref().unwrap_or("-")
-                    ));
-                }
-                out.trim_end().to_string()
+                table(
+                    &[">id", "name", "email", "discord"],
+                    staff.iter().map(|s| {
+                        vec![
+                            s.id.to_string(),
+                            s.name.clone(),
+                            s.email.clone().unwrap_or_else(|| "-".into()),
+                            s.discord_id.clone().unwrap_or_else(|| "-".into()),
+                        ]
+                    }),
+                )
             });
         }
         Command::Order(OrderCmd::List {
@@ -542,23 +533,20 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             };
             let list = orders::list(&mut conn, *status, account_id, *limit).await?;
             print(cli, &list, || {
-                let mut out = format!(
-                    "{:<20} {:<16} {:>18}  {:<18} {}\n",
-                    "order", "status", "amount", "created", "account"
-                );
-                for o in &list {
-                    out.push_str(&format!(
-                        "{:<20} {:<16} {:>18}  {:<18} {}\n",
-                        o.number,
-                        o.status,
-                        o.amount_minor
-                            .map(|m| Money::from_minor(m).to_plain())
-                            .unwrap_or_else(|| "-".into()),
-                        crate::clock::format_ms(o.created_at).trim_end_matches(" UTC"),
-                        o.account_id
-                    ));
-                }
-                out.trim_end().to_string()
+                table(
+                    &["order", "status", ">amount", "created", ">account"],
+                    list.iter().map(|o| {
+                        vec![
+                            o.number.clone(),
+                            o.status.clone(),
+                            o.amount_minor
+                                .map(|m| Money::from_minor(m).to_plain())
+                                .unwrap_or_else(|| "-".into()),
+                            desk.format_time(o.created_at),
+                            o.account_id.to_string(),
+                        ]
+                    }),
+                )
             });
         }
         Command::Order(OrderCmd::Show(OrderArg { order })) => {
@@ -654,22 +642,26 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
         Command::Outbox(OutboxCmd::List { status, limit }) => {
             let rows = outbox::list(&mut conn, status.as_deref(), *limit).await?;
             print(cli, &rows, || {
-                let mut out = format!(
-                    "{:>5}  {:<12} {:<8} {:>8}  {:<32} {}\n",
-                    "id", "kind", "status", "attempts", "recipient", "last error"
-                );
-                for r in &rows {
-                    out.push_str(&format!(
-                        "{:>5}  {:<12} {:<8} {:>8}  {:<32} {}\n",
-                        r.id,
-                        r.kind,
-                        r.status,
-                        r.attempts,
-                        r.recipient,
-                        r.last_error.as_deref().unwrap_or("")
-                    ));
-                }
-                out.trim_end().to_string()
+                table(
+                    &[
+                        ">id",
+                        "kind",
+                        "status",
+                        ">attempts",
+                        "recipient",
+                        "last error",
+                    ],
+                    rows.iter().map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.kind.clone(),
+                            r.status.clone(),
+                            r.attempts.to_string(),
+                            r.recipient.clone(),
+                            r.last_error.clone().unwrap_or_default(),
+                        ]
+                    }),
+                )
             });
         }
         Command::Outbox(OutboxCmd::Retry { id }) => {
@@ -693,21 +685,18 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 crate::store::inbound::list(&mut conn, false, *limit).await?
             };
             print(cli, &rows, || {
-                let mut out = format!(
-                    "{:>5}  {:<22} {:<8} {:<32} {}\n",
-                    "id", "received", "source", "sender", "outcome"
-                );
-                for r in &rows {
-                    out.push_str(&format!(
-                        "{:>5}  {:<22} {:<8} {:<32} {}\n",
-                        r.id,
-                        desk.format_time(r.received_at),
-                        r.source,
-                        r.sender,
-                        r.outcome
-                    ));
-                }
-                out.trim_end().to_string()
+                table(
+                    &[">id", "received", "source", "sender", "outcome"],
+                    rows.iter().map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            desk.format_time(r.received_at),
+                            r.source.clone(),
+                            r.sender.clone(),
+                            r.outcome.clone(),
+                        ]
+                    }),
+                )
             });
         }
         Command::Inbound(InboundCmd::Show { id }) => {
@@ -742,6 +731,39 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A plain-text table whose columns are as wide as their widest cell; a
+/// header starting with `>` right-aligns its column (numbers).
+fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let names: Vec<&str> = headers.iter().map(|h| h.trim_start_matches('>')).collect();
+    let right: Vec<bool> = headers.iter().map(|h| h.starts_with('>')).collect();
+    let mut lines: Vec<Vec<String>> = vec![names.iter().map(|n| n.to_string()).collect()];
+    lines.extend(rows);
+    let mut widths = vec![0; headers.len()];
+    for line in &lines {
+        for (w, cell) in widths.iter_mut().zip(line) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                let pad = " ".repeat(widths[i].saturating_sub(cell.chars().count()));
+                if right[i] {
+                    format!("{pad}{cell}")
+                } else {
+                    format!("{cell}{pad}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.trim_end().to_string()
 }
 
 fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {

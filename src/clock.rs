@@ -2,7 +2,7 @@
 //! limits, backoff, event times) asks a [`Clock`], so tests move time
 //! forward instead of sleeping.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::Utc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -51,13 +51,3 @@ impl Clock for ManualClock {
 
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
-
-/// Converts Unix milliseconds to a UTC time (saturating at the epoch on nonsense).
-pub fn to_datetime(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-/// Formats Unix milliseconds for people: `2026-11-25 14:03 UTC`.
-pub fn format_ms(ms: i64) -> String {
-    to_datetime(ms).format("%Y-%m-%d %H:%M UTC").to_string()
-}

@@ -261,15 +261,20 @@ impl Desk {
             .act_for_user(tx, msg, &user, inbound_id, slips, reply)
             .await;
         match result {
-            Ok((outcome, order)) => {
+            Ok((outcome, mut order)) => {
                 if let Some(o) = &order
                     && msg.auth_failed
+                    && !o.flag_list().contains(&"unauthenticated")
                 {
-                    let mut flags: Vec<&str> = o.flag_list();
-                    if !flags.contains(&"unauthenticated") {
-                        flags.push("unauthenticated");
-                        orders::set_flags(tx, o.id, &flags.join(",")).await?;
-                    }
+                    // Flag it for staff; the card is rendered from the stored order at delivery.
+                    let flags = [o.flags.as_str(), "unauthenticated"]
+                        .iter()
+                        .filter(|f| !f.is_empty())
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    orders::set_flags(tx, o.id, &flags).await?;
+                    order = Some(orders::by_id(tx, o.id).await?);
                 }
                 Ok((outcome, Some(account.id), order))
             }

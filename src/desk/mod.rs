@@ -442,9 +442,8 @@ impl Desk {
         reply: Option<&ReplyTo>,
     ) -> DeskResult<OrderRow> {
         let to = transition(None, EventKind::Request).map_err(refused_plain)?;
-        let flags = if user.role == "pic" { "pic" } else { "" };
         let order = self
-            .new_order(tx, user, to, Some(amount), channel, flags, None)
+            .new_order(tx, user, to, Some(amount), channel, None)
             .await?;
         self.event(
             tx,
@@ -522,7 +521,7 @@ impl Desk {
             None => {
                 let to = transition(None, EventKind::Slip).map_err(refused_plain)?;
                 let order = self
-                    .new_order(tx, user, to, amount, channel, "", Some(now))
+                    .new_order(tx, user, to, amount, channel, Some(now))
                     .await?;
                 self.event(
                     tx,
@@ -1055,8 +1054,7 @@ impl Desk {
     /// Formats a time for people in the desk's local time (`2026-11-25 14:03 WIB`).
     pub fn format_time(&self, ms: i64) -> String {
         let minutes = self.settings.desk.utc_offset_minutes;
-        let offset = FixedOffset::east_opt(minutes * 60).unwrap_or_else(|| chrono::Utc.fix());
-        let t = offset.timestamp_millis_opt(ms).single().unwrap_or_default();
+        let t = self.local_time(ms);
         let zone = match minutes {
             420 => "WIB".to_string(),
             480 => "WITA".to_string(),
@@ -1068,6 +1066,17 @@ impl Desk {
     }
 
     // ----- helpers -------------------------------------------------------
+
+    /// `ms` in the desk's local time (`desk.utc_offset_minutes`): order-number dates and
+    /// the times people read.
+    fn local_time(&self, ms: i64) -> chrono::DateTime<FixedOffset> {
+        let offset = FixedOffset::east_opt(self.settings.desk.utc_offset_minutes * 60)
+            .unwrap_or_else(|| chrono::Utc.fix());
+        offset
+            .timestamp_millis_opt(ms)
+            .single()
+            .unwrap_or_else(|| chrono::DateTime::<chrono::Utc>::default().with_timezone(&offset))
+    }
 
     async fn order(&self, tx: &mut Tx, number: &OrderNumber) -> DeskResult<OrderRow> {
         orders::by_number(tx, number)
@@ -1107,26 +1116,7 @@ impl Desk {
             Refused::NoOrder { .. } => return Ok(refused.to_string().into()),
         };
         let last = orders::last_transition(tx, order.id).await?;
-        let (by_en, by_id) = match &last {
-            Some(e) => {
-                let at = self.format_time(e.at);
-                match e.actor_kind.as_str() {
-                    "staff" => (
-                        format!(" by staff {} at {at}", e.actor),
-                        format!(" oleh staf {} pada {at}", e.actor),
-                    ),
-                    "system" => (
-                        format!(" by the system at {at}"),
-                        format!(" oleh sistem pada {at}"),
-                    ),
-                    _ => (
-                        format!(" by {} at {at}", e.actor),
-                        format!(" oleh {} pada {at}", e.actor),
-                    ),
-                }
-            }
-            None => (String::new(), String::new()),
-        };
+        let (by_en, by_id) = last.as_ref().map(|e| self.by_whom(e)).unwrap_or_default();
         let (state_en, state_id) = match from {
             OrderStatus::Paid => ("already paid", "sudah dinyatakan lunas"),
             OrderStatus::Deleted => ("already cancelled", "sudah dibatalkan"),
@@ -1158,6 +1148,25 @@ impl Desk {
         ))
     }
 
+    /// " by staff rina at 2026-11-25 10:00 WIB" in English and Indonesian, for refusals.
+    fn by_whom(&self, e: &orders::EventRow) -> (String, String) {
+        let at = self.format_time(e.at);
+        match e.actor_kind.as_str() {
+            "staff" => (
+                format!(" by staff {} at {at}", e.actor),
+                format!(" oleh staf {} pada {at}", e.actor),
+            ),
+            "system" => (
+                format!(" by the system at {at}"),
+                format!(" oleh sistem pada {at}"),
+            ),
+            _ => (
+                format!(" by {} at {at}", e.actor),
+                format!(" oleh {} pada {at}", e.actor),
+            ),
+        }
+    }
+
     /// Compare-and-set; on a lost race, says who won.
     async fn move_order(
         &self,
@@ -1172,15 +1181,7 @@ impl Desk {
         }
         let now_row = orders::by_id(tx, order.id).await?;
         let last = orders::last_transition(tx, order.id).await?;
-        let (who_en, who_id) = last
-            .map(|e| {
-                let at = self.format_time(e.at);
-                (
-                    format!(" by {} at {at}", e.actor),
-                    format!(" oleh {} pada {at}", e.actor),
-                )
-            })
-            .unwrap_or_default();
+        let (who_en, who_id) = last.as_ref().map(|e| self.by_whom(e)).unwrap_or_default();
         let status = now_row.status();
         Err(DeskError::LostRace(Text::new(
             format!(
@@ -1196,7 +1197,6 @@ impl Desk {
         )))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn new_order(
         &self,
         tx: &mut Tx,
@@ -1204,28 +1204,18 @@ impl Desk {
         status: OrderStatus,
         amount: Option<Money>,
         channel: Channel,
-        flags: &str,
         submitted_at: Option<i64>,
     ) -> DeskResult<OrderRow> {
         let now = self.now();
-        let offset = FixedOffset::east_opt(self.settings.desk.utc_offset_minutes * 60)
-            .unwrap_or_else(|| chrono::Utc.fix());
-        let date = offset
-            .timestamp_millis_opt(now)
-            .single()
-            .unwrap_or_default()
-            .date_naive();
+        let date = self.local_time(now).date_naive();
         let day = date.format("%Y%m%d").to_string();
         let seq = orders::next_sequence(tx, &day).await?;
         let number = OrderNumber::new(self.prefix(), date, seq);
         let mut token = [0u8; 20];
         rand::thread_rng().fill_bytes(&mut token);
         let token = hex::encode(token);
-        let flags = if user.role == "pic" && flags.is_empty() {
-            "pic"
-        } else {
-            flags
-        };
+        // Staff see on the card when a PIC user, not the main user, asked.
+        let flags = if user.role == "pic" { "pic" } else { "" };
         let order = orders::insert_order(
             tx,
             &NewOrder {

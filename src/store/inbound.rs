@@ -46,6 +46,9 @@ pub struct NewInbound<'a> {
     pub raw_hash: Option<&'a str>,
 }
 
+const INBOUND_SELECT: &str = "SELECT id, source, sender, subject, intent, outcome, account_id, \
+     order_id, raw_hash, received_at FROM inbound_messages";
+
 /// Records a message under all its `keys`. Returns `None` when any key was
 /// seen before: the message was already handled and must have no new effect.
 ///
@@ -152,14 +155,16 @@ pub async fn list(
     unknown_senders_only: bool,
     limit: i64,
 ) -> Result<Vec<InboundRow>, StoreError> {
-    let sql = if unknown_senders_only {
-        "SELECT id, source, sender, subject, intent, outcome, account_id, order_id, raw_hash, \
-         received_at FROM inbound_messages WHERE account_id IS NULL ORDER BY id DESC LIMIT $1"
+    let filter = if unknown_senders_only {
+        "WHERE account_id IS NULL"
     } else {
-        "SELECT id, source, sender, subject, intent, outcome, account_id, order_id, raw_hash, \
-         received_at FROM inbound_messages ORDER BY id DESC LIMIT $1"
+        ""
     };
-    Ok(sqlx::query_as(sql).bind(limit).fetch_all(conn).await?)
+    let sql = format!("{INBOUND_SELECT} {filter} ORDER BY id DESC LIMIT $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
 }
 
 /// Messages that changed no order and need a person's eye: unknown senders,
@@ -171,14 +176,14 @@ pub async fn not_acted_on(
     conn: &mut AnyConnection,
     limit: i64,
 ) -> Result<Vec<InboundRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT id, source, sender, subject, intent, outcome, account_id, order_id, raw_hash, \
-         received_at FROM inbound_messages WHERE order_id IS NULL AND (outcome LIKE 'unknown_sender%' \
-         OR outcome LIKE 'refused%' OR outcome LIKE 'not understood%') ORDER BY id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(conn)
-    .await?)
+    let sql = format!(
+        "{INBOUND_SELECT} WHERE order_id IS NULL AND (outcome LIKE 'unknown_sender%' \
+         OR outcome LIKE 'refused%' OR outcome LIKE 'not understood%') ORDER BY id DESC LIMIT $1"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
 }
 
 /// One inbound message by id.
@@ -186,14 +191,12 @@ pub async fn not_acted_on(
 /// # Errors
 /// [`StoreError::NotFound`] when there is none.
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<InboundRow, StoreError> {
-    sqlx::query_as(
-        "SELECT id, source, sender, subject, intent, outcome, account_id, order_id, raw_hash, \
-         received_at FROM inbound_messages WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| StoreError::NotFound(format!("message {id}")))
+    let sql = format!("{INBOUND_SELECT} WHERE id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("message {id}")))
 }
 
 /// Counts inbound messages by source and intent (metrics).

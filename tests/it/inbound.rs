@@ -399,11 +399,7 @@ async fn indonesian_customers_are_told_refusals_in_indonesian() {
         "{}",
         out.outcome
     );
-    let mut conn = t.desk.store().pool().acquire().await.unwrap();
-    let rows = topup::store::outbox::list(&mut conn, None, 1)
-        .await
-        .unwrap();
-    let mail: serde_json::Value = serde_json::from_str(&rows[0].payload).unwrap();
+    let mail = latest_outbox_payload(&t).await;
     assert_eq!(mail["kind"], "action_refused");
     assert_eq!(
         mail["vars"]["reason"],
@@ -419,15 +415,20 @@ async fn indonesian_customers_are_told_refusals_in_indonesian() {
     );
 }
 
+/// The payload of the newest outbox row.
+async fn latest_outbox_payload(t: &TestDesk) -> serde_json::Value {
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let rows = topup::store::outbox::list(&mut conn, None, 1)
+        .await
+        .unwrap();
+    serde_json::from_str(&rows[0].payload).unwrap()
+}
+
 async fn mail_without_amount(t: &TestDesk) -> String {
     t.desk
         .handle_inbound(mail("keu@bahasa.id", "minta-1@bahasa.id", Intent::Request))
         .await
         .unwrap();
-    let mut conn = t.desk.store().pool().acquire().await.unwrap();
-    let rows = topup::store::outbox::list(&mut conn, None, 1)
-        .await
-        .unwrap();
-    let mail: serde_json::Value = serde_json::from_str(&rows[0].payload).unwrap();
+    let mail = latest_outbox_payload(t).await;
     mail["vars"]["reason"].as_str().unwrap().to_string()
 }

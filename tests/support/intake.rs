@@ -150,51 +150,36 @@ impl Daemon {
         tx.commit().await.expect("commit");
     }
 
-    pub async fn orders(&self) -> Vec<OrderRow> {
-        let mut conn = self
-            .desk
+    async fn conn(&self) -> sqlx::pool::PoolConnection<sqlx::Any> {
+        self.desk
             .store()
             .pool()
             .acquire()
             .await
-            .expect("connection");
+            .expect("connection")
+    }
+
+    pub async fn orders(&self) -> Vec<OrderRow> {
+        let mut conn = self.conn().await;
         orders::list(&mut conn, None, None, 1000)
             .await
             .expect("orders")
     }
 
     pub async fn inbound(&self) -> Vec<InboundRow> {
-        let mut conn = self
-            .desk
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .expect("connection");
+        let mut conn = self.conn().await;
         inbound::list(&mut conn, false, 1000)
             .await
             .expect("inbound")
     }
 
     pub async fn outbox(&self) -> Vec<OutboxRow> {
-        let mut conn = self
-            .desk
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .expect("connection");
+        let mut conn = self.conn().await;
         outbox::list(&mut conn, None, 1000).await.expect("outbox")
     }
 
     pub async fn slips_of(&self, order_id: i64) -> Vec<inbound::OrderSlipRow> {
-        let mut conn = self
-            .desk
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .expect("connection");
+        let mut conn = self.conn().await;
         inbound::slips_of(&mut conn, order_id).await.expect("slips")
     }
 
