@@ -566,3 +566,63 @@ async fn handled_mail_moves_to_the_processed_mailbox_when_configured() {
     assert_eq!(orders[0].amount_minor, Some(125_000_000));
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_uidvalidity_rescans_the_mailbox_without_duplicating_orders() {
+    let _dovecot = DOVECOT.read().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let settings = Arc::new(settings(dir.path(), Some(&mailbox)).await);
+    let customer = fresh_address("uidv");
+    for i in 0..3 {
+        let raw = slip_mail(
+            &customer,
+            &message_id(&format!("uidv{i}")),
+            &format!("Bukti transfer Rp {i}.500.000"),
+            "Bukti transfer terlampir.",
+            &png(&format!("uidv-{i}")),
+        );
+        append(&mailbox, &raw).await;
+    }
+    add_customer(&settings, "PT UIDVALIDITY", &customer).await;
+    let first = Daemon::start(settings.clone()).await;
+    eventually("three orders", IDLE_DEADLINE, async || {
+        first.orders().await.len() == 3
+    })
+    .await;
+    first.stop().await;
+
+    // The server renumbered the mailbox (as after a restore): the cursor we kept is
+    // for another UIDVALIDITY, and the messages came back unseen under new UIDs.
+    let desk =
+        topup::app::Application::open_desk(settings.clone(), Arc::new(topup::clock::SystemClock))
+            .await
+            .unwrap();
+    sqlx::query("UPDATE imap_cursors SET uid_validity = uid_validity + 1000")
+        .execute(desk.store().pool())
+        .await
+        .unwrap();
+    desk.store().close().await;
+    for (uid, _) in seen_flags(&mailbox).await {
+        unflag(&mailbox, uid).await;
+    }
+
+    let second = Daemon::start(settings.clone()).await;
+    eventually(
+        "the re-scan flags every message again",
+        IDLE_DEADLINE,
+        async || {
+            let flags = seen_flags(&mailbox).await;
+            flags.len() == 3 && flags.iter().all(|(_, seen)| *seen)
+        },
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        second.orders().await.len(),
+        3,
+        "already recorded messages are only flagged, never a second order"
+    );
+    assert_eq!(second.inbound().await.len(), 3);
+    second.stop().await;
+}
