@@ -114,6 +114,17 @@ pub struct DeskSettings {
     pub bank_accounts: Vec<BankAccount>,
     /// How often the scheduler checks the time limits, in seconds.
     pub scheduler_interval_secs: u64,
+    /// Orders waiting in `dealing` this many hours are highlighted on the
+    /// staff board and re-announced in the staff channel once (before the
+    /// confirm limit fails them). 0 turns the reminder off.
+    pub remind_hours: i64,
+    /// Language of the staff board (for staff without their own setting) and
+    /// of Discord review cards.
+    pub staff_lang: Lang,
+    /// The notation of amounts on every staff surface (board, cards, CLI):
+    /// `id` gives `Rp 1.500.000`, `en` gives `IDR 1,500,000`, whatever the
+    /// customer's language.
+    pub staff_notation: Lang,
 }
 
 impl Default for DeskSettings {
@@ -135,6 +146,9 @@ impl Default for DeskSettings {
                 account_name: "Top-up Desk (configure desk.bank_accounts)".into(),
             }],
             scheduler_interval_secs: 60,
+            remind_hours: 20,
+            staff_lang: Lang::En,
+            staff_notation: Lang::Id,
         }
     }
 }
@@ -405,6 +419,12 @@ impl Settings {
         }
         if d.close_hours <= 0 {
             problems.push("desk.close_hours must be positive".into());
+        }
+        if d.remind_hours < 0 || (d.remind_hours > 0 && d.remind_hours >= d.confirm_hours) {
+            problems.push(format!(
+                "desk.remind_hours must be 0 (off) or less than desk.confirm_hours ({})",
+                d.confirm_hours
+            ));
         }
         if d.bank_accounts.is_empty() {
             problems.push("desk.bank_accounts needs at least one account".into());

@@ -30,6 +30,9 @@ pub struct Inbound {
     pub keys: Vec<String>,
     /// Sender: lowercase email address, or Discord user id.
     pub sender: String,
+    /// The sender's display name (`From: Budi Santoso <...>`): a user without
+    /// a name gets it.
+    pub sender_name: Option<String>,
     /// Subject (email) or the start of the message (chat).
     pub subject: String,
     /// The email's Message-ID.
@@ -227,8 +230,11 @@ impl Desk {
             }
             return Ok(("unknown_sender: kept for staff".into(), None, None));
         };
+        let user = self
+            .learn_name(tx, user, msg.sender_name.as_deref())
+            .await?;
         let account = accounts::account_by_id(tx, user.account_id).await?;
-        let lang = account.lang();
+        let lang = user.lang_or(account.lang());
         if msg.auth_failed && self.settings.mail.refuse_unauthenticated {
             // Replying to a forged From would mail an innocent party: keep it for staff only.
             return Ok((
@@ -280,6 +286,7 @@ impl Desk {
             }
             Err(
                 e @ (DeskError::Refused(_)
+                | DeskError::NotAllowed(_)
                 | DeskError::NotYours(_)
                 | DeskError::UnknownOrder(_)
                 | DeskError::Invalid(_)
@@ -290,7 +297,7 @@ impl Desk {
                     let mut vars = self.base_vars(&account.name, Some(&user), lang);
                     merge(
                         &mut vars,
-                        json!({ "reason": e.localized(lang), "order_number": ex.order_number.as_ref().map(|n| n.to_string()).unwrap_or_default() }),
+                        json!({ "reason": e.localized(lang), "order_number": ex.order_number.as_ref().map(|n| n.to_string()).or_else(|| e.order_number(&self.settings.desk.order_prefix)).unwrap_or_default() }),
                     );
                     self.reply_email(tx, EmailKind::ActionRefused, lang, r, None, vars)
                         .await?;
@@ -414,7 +421,7 @@ impl Desk {
                 };
                 if let Some(r) = reply {
                     let account = accounts::account_by_id(tx, user.account_id).await?;
-                    let lang = account.lang();
+                    let lang = user.lang_or(account.lang());
                     let mut vars = self.base_vars(&account.name, Some(user), lang);
                     let balance = accounts::balance(tx, account.id).await?;
                     match &target {
@@ -438,7 +445,7 @@ impl Desk {
             Intent::Unknown | Intent::Ignore => {
                 if let Some(r) = reply {
                     let account = accounts::account_by_id(tx, user.account_id).await?;
-                    let lang = account.lang();
+                    let lang = user.lang_or(account.lang());
                     let vars = self.base_vars(&account.name, Some(user), lang);
                     self.reply_email(tx, EmailKind::NotUnderstood, lang, r, named.as_ref(), vars)
                         .await?;

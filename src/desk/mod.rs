@@ -13,9 +13,22 @@
 //! Channels (mail, chat, web, CLI) call the same functions; [`Desk::handle_inbound`]
 //! is the entry for messages (mail and chat) and records each one once, by
 //! every key it is known by, in the same transaction as its effect.
+//!
+//! Who may do what among an account's users is decided here, for every
+//! channel alike: anyone of the account may request and send slips; only the
+//! main user, or the user who requested the order or sent a slip for it, may
+//! cancel or amend it ([`DeskError::NotAllowed`] otherwise). Every event row
+//! records the customer user who acted and how it came in (`via`); a status
+//! link used without signing in acts as the order's creator, `via` =
+//! `status_link` ([`Channel::StatusLink`]).
+//!
+//! Customers never read staff names: refusals told to customers
+//! ([`DeskError::localized`]) say "the Receivables team"; staff, logs and the
+//! CLI read the names ([`DeskError`]'s `Display`).
 
 pub mod inbound;
 mod notify;
+pub mod staff_view;
 
 pub use inbound::{Inbound, InboundOutcome, Limit};
 
@@ -50,6 +63,10 @@ pub enum DeskError {
     /// The lifecycle does not allow it (the text says why, e.g. who decided and when).
     #[error("{0}")]
     Refused(Text),
+    /// This user may not do it to this order (only the main user may cancel or
+    /// amend another user's order).
+    #[error("{0}")]
+    NotAllowed(Text),
     /// Another decision changed the order first.
     #[error("{0}")]
     LostRace(Text),
@@ -64,14 +81,18 @@ pub enum DeskError {
     Internal(#[from] anyhow::Error),
 }
 
-/// A message in English and Indonesian. Displays as English (logs, staff,
-/// the CLI); customers read [`Text::get`] in their account's language.
+/// A message in English and Indonesian for customers, and optionally other
+/// words for staff (naming staff members, whom customers never see). Displays
+/// as the staff words, else the English (logs, staff, the CLI); customers read
+/// [`Text::get`] in their language.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text {
-    /// English.
+    /// English, for customers.
     pub en: String,
-    /// Indonesian.
+    /// Indonesian, for customers.
     pub id: String,
+    /// English for staff, when it says more than the customers' words.
+    pub staff: Option<String>,
 }
 
 impl Text {
@@ -80,7 +101,14 @@ impl Text {
         Text {
             en: en.into(),
             id: id.into(),
+            staff: None,
         }
+    }
+
+    /// The same customer words, with other words for staff.
+    pub fn for_staff(mut self, staff: impl Into<String>) -> Text {
+        self.staff = Some(staff.into());
+        self
     }
 
     /// The text in `lang`.
@@ -94,14 +122,18 @@ impl Text {
 
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.en)
+        f.write_str(self.staff.as_deref().unwrap_or(&self.en))
     }
 }
 
 /// A text only staff or operators read (the same words in both languages).
 impl From<String> for Text {
     fn from(en: String) -> Text {
-        Text { id: en.clone(), en }
+        Text {
+            id: en.clone(),
+            en,
+            staff: None,
+        }
     }
 }
 
@@ -112,21 +144,39 @@ impl From<&str> for Text {
 }
 
 impl DeskError {
-    /// What the customer is told, in their language.
+    /// What the customer is told, in their language (never a staff member's name).
     pub fn localized(&self, lang: Lang) -> String {
         match (self, lang) {
             (DeskError::UnknownOrder(n), Lang::Id) => format!("pesanan {n} tidak ditemukan"),
             (DeskError::NotYours(n), Lang::Id) => {
                 format!("pesanan {n} bukan pesanan akun Anda")
             }
-            (DeskError::Refused(t) | DeskError::LostRace(t) | DeskError::Invalid(t), lang) => {
-                t.get(lang).to_string()
-            }
+            (
+                DeskError::Refused(t)
+                | DeskError::NotAllowed(t)
+                | DeskError::LostRace(t)
+                | DeskError::Invalid(t),
+                lang,
+            ) => t.get(lang).to_string(),
             (DeskError::Store(_) | DeskError::Internal(_), Lang::Id) => {
                 "terjadi gangguan di sistem kami; silakan coba lagi nanti".into()
             }
             (e, _) => e.to_string(),
         }
+    }
+}
+
+impl DeskError {
+    /// The order number this refusal is about, if its words name one (every
+    /// desk refusal about an order writes its canonical number), so that the
+    /// answer's subject can carry it.
+    pub fn order_number(&self, prefix: &str) -> Option<String> {
+        let text = self.to_string();
+        let pattern = format!(r"\b{}-\d{{8}}-\d{{4,}}\b", regex::escape(prefix));
+        regex::Regex::new(&pattern)
+            .ok()?
+            .find(&text)
+            .map(|m| m.as_str().to_string())
     }
 }
 
@@ -177,6 +227,16 @@ impl RejectReason {
             "amount_differs" | "amount" => RejectReason::AmountDiffers,
             "not_received" | "money_not_received" => RejectReason::NotReceived,
             _ => RejectReason::Other(s.trim().to_string()),
+        }
+    }
+
+    /// The code pages use to say a known reason in the reader's language
+    /// (`amount_differs`, `not_received`; empty for free text).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RejectReason::AmountDiffers => "amount_differs",
+            RejectReason::NotReceived => "not_received",
+            RejectReason::Other(_) => "",
         }
     }
 
@@ -231,6 +291,13 @@ impl Actor {
             Actor::System => "system".into(),
         }
     }
+
+    fn user_id(&self) -> Option<i64> {
+        match self {
+            Actor::Customer(u) => Some(u.id),
+            _ => None,
+        }
+    }
 }
 
 /// The channel a customer action came through.
@@ -240,8 +307,11 @@ pub enum Channel {
     Email,
     /// Discord chat.
     Discord,
-    /// The status web page.
+    /// The web (the account page, or the status page by a signed-in user).
     Web,
+    /// The status page's secret link, used without signing in: the action is
+    /// the order creator's, recorded as done through the link.
+    StatusLink,
     /// The operator's CLI.
     Cli,
 }
@@ -253,6 +323,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::Discord => "discord",
             Channel::Web => "web",
+            Channel::StatusLink => "status_link",
             Channel::Cli => "cli",
         }
     }
@@ -291,8 +362,10 @@ pub struct OrderView {
     pub order: OrderRow,
     /// Its account.
     pub account: AccountRow,
-    /// The user behind it.
+    /// The user who requested it (or sent the first slip).
     pub user: Option<UserRow>,
+    /// The user who sent the latest slip or amendment, when another than `user`.
+    pub submitter: Option<UserRow>,
     /// Its audit trail.
     pub events: Vec<orders::EventRow>,
     /// Its slips.
@@ -450,6 +523,7 @@ impl Desk {
             &order,
             EventKind::Request,
             &Actor::Customer(user.clone()),
+            channel.as_str(),
             None,
             Some(to),
             Some(amount.minor()),
@@ -467,7 +541,8 @@ impl Desk {
 
     /// A customer sends a slip. `target` is the order named (number or thread);
     /// `None` matches the account's only `open` / `payment_failure` order, else
-    /// makes a new `dealing` order so no payment is missed.
+    /// makes a new `dealing` order so no payment is missed. Any user of the
+    /// account may send a slip for any of its orders (that is what PICs are for).
     ///
     /// # Errors
     /// [`DeskError::NotYours`], [`DeskError::Refused`] (e.g. already paid), database errors.
@@ -528,6 +603,7 @@ impl Desk {
                     &order,
                     EventKind::Slip,
                     &actor,
+                    channel.as_str(),
                     None,
                     Some(to),
                     amount.map(Money::minor),
@@ -548,6 +624,9 @@ impl Desk {
                         None
                     },
                     submitted_at: Some(now),
+                    submitted_by: Some(user.id),
+                    // A new review round: the last rejection is not this round's reason.
+                    reason: Some(""),
                     ..Change::default()
                 };
                 self.move_order(tx, &order, from, to, &change).await?;
@@ -556,6 +635,7 @@ impl Desk {
                     &order,
                     EventKind::Slip,
                     &actor,
+                    channel.as_str(),
                     Some(from),
                     Some(to),
                     amount.map(Money::minor),
@@ -625,7 +705,8 @@ impl Desk {
     /// A customer corrects the amount of a rejected order: back to `dealing`, a new review card.
     ///
     /// # Errors
-    /// [`DeskError::Refused`] unless the order is in `payment_failure`.
+    /// [`DeskError::Refused`] unless the order is in `payment_failure`;
+    /// [`DeskError::NotAllowed`] when a PIC amends another user's order.
     pub async fn amend(
         &self,
         user: &UserRow,
@@ -652,15 +733,19 @@ impl Desk {
         order: OrderRow,
         amount: Money,
         slips: &[StoredSlip],
-        _channel: Channel,
+        channel: Channel,
         reply: Option<&ReplyTo>,
         inbound_id: Option<i64>,
     ) -> DeskResult<OrderRow> {
         let from = order.status();
         let to = self.allowed(tx, &order, EventKind::Amend).await?;
+        self.ensure_may_change(tx, user, &order, EventKind::Amend)
+            .await?;
         let change = Change {
             amount_minor: Some(amount.minor()),
             submitted_at: Some(self.now()),
+            submitted_by: Some(user.id),
+            reason: Some(""),
             ..Change::default()
         };
         self.move_order(tx, &order, from, to, &change).await?;
@@ -670,6 +755,7 @@ impl Desk {
             &order,
             EventKind::Amend,
             &actor,
+            channel.as_str(),
             Some(from),
             Some(to),
             Some(amount.minor()),
@@ -687,22 +773,45 @@ impl Desk {
         Ok(order)
     }
 
-    /// A customer (or the operator for them) cancels an order.
+    /// A customer (or the operator for them) cancels an order, from chat, mail
+    /// (with `reply`) or the CLI; the web uses [`Desk::cancel_on`].
     ///
     /// # Errors
-    /// [`DeskError::Refused`] when the order is final (e.g. already paid, naming who and when).
+    /// [`DeskError::Refused`] when the order is final (e.g. already paid, naming who and when);
+    /// [`DeskError::NotAllowed`] when a PIC cancels another user's order.
     pub async fn cancel(
         &self,
         actor: &Actor,
         number: &OrderNumber,
         reply: Option<&ReplyTo>,
     ) -> DeskResult<OrderRow> {
+        let channel = match (actor, reply) {
+            (Actor::Operator, _) => Channel::Cli,
+            (_, Some(_)) => Channel::Email,
+            _ => Channel::Discord,
+        };
+        self.cancel_on(actor, number, reply, channel).await
+    }
+
+    /// [`Desk::cancel`] through a known channel.
+    ///
+    /// # Errors
+    /// As [`Desk::cancel`].
+    pub async fn cancel_on(
+        &self,
+        actor: &Actor,
+        number: &OrderNumber,
+        reply: Option<&ReplyTo>,
+        channel: Channel,
+    ) -> DeskResult<OrderRow> {
         let mut tx = self.store.begin_write().await?;
         let order = match actor {
             Actor::Customer(u) => self.own_order(&mut tx, u, number).await?,
             _ => self.order(&mut tx, number).await?,
         };
-        let order = self.cancel_in(&mut tx, actor, order, reply).await?;
+        let order = self
+            .cancel_via(&mut tx, actor, order, reply, channel.as_str())
+            .await?;
         self.commit(tx, true).await?;
         Ok(order)
     }
@@ -714,8 +823,24 @@ impl Desk {
         order: OrderRow,
         reply: Option<&ReplyTo>,
     ) -> DeskResult<OrderRow> {
+        let via = if reply.is_some() { "email" } else { "" };
+        self.cancel_via(tx, actor, order, reply, via).await
+    }
+
+    async fn cancel_via(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        order: OrderRow,
+        reply: Option<&ReplyTo>,
+        via: &str,
+    ) -> DeskResult<OrderRow> {
         let from = order.status();
         let to = self.allowed(tx, &order, EventKind::Cancel).await?;
+        if let Actor::Customer(user) = actor {
+            self.ensure_may_change(tx, user, &order, EventKind::Cancel)
+                .await?;
+        }
         self.move_order(tx, &order, from, to, &Change::default())
             .await?;
         self.event(
@@ -723,6 +848,7 @@ impl Desk {
             &order,
             EventKind::Cancel,
             actor,
+            via,
             Some(from),
             Some(to),
             None,
@@ -733,12 +859,37 @@ impl Desk {
             self.remember_thread(tx, &order, r).await?;
         }
         let order = orders::by_id(tx, order.id).await?;
-        self.email(tx, &order, EmailKind::Cancelled, reply, None)
+        self.email_as(tx, &order, EmailKind::Cancelled, reply, None, actor)
             .await?;
         if from == OrderStatus::Dealing || from == OrderStatus::PaymentFailure {
             self.card_update(tx, &order).await?;
         }
         Ok(order)
+    }
+
+    /// Uses the display name of a user's first mail (`From: Budi Santoso
+    /// <budi@...>`) as their name when they have none yet. Names that are only
+    /// an address are not names.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn learn_name(
+        &self,
+        tx: &mut Tx,
+        user: UserRow,
+        from_name: Option<&str>,
+    ) -> DeskResult<UserRow> {
+        let Some(name) = from_name.map(accounts::clean_name) else {
+            return Ok(user);
+        };
+        if !user.name.is_empty() || name.is_empty() || name.contains('@') {
+            return Ok(user);
+        }
+        if accounts::set_user_name_if_empty(tx, user.id, &name).await? {
+            tracing::info!(user = user.id, "Display name taken from the sender's mail");
+            return Ok(accounts::user_by_id(tx, user.id).await?);
+        }
+        Ok(user)
     }
 
     // ----- staff use cases ----------------------------------------------
@@ -796,9 +947,17 @@ impl Desk {
                 if credit <= 0 {
                     return Err(DeskError::Invalid("the amount must be positive".into()));
                 }
+                let note = amount.filter(|a| Some(a.minor()) != order.amount_minor).map(|a| {
+                    format!(
+                        "approved with a corrected amount {}",
+                        a.display(self.settings.desk.staff_notation)
+                    )
+                });
                 let change = Change {
                     paid_minor: Some(credit),
                     decided: Some((now, &staff.name)),
+                    // The order's reason is this decision's: none, or the correction note.
+                    reason: Some(note.as_deref().unwrap_or("")),
                     ..Change::default()
                 };
                 self.move_order(&mut tx, &order, from, to, &change).await?;
@@ -817,10 +976,7 @@ impl Desk {
                         format!("order {} was already credited", order.number).into(),
                     ));
                 }
-                let note = amount
-                    .filter(|a| Some(a.minor()) != order.amount_minor)
-                    .map(|a| format!("approved with a corrected amount {}", a.display(lang)));
-                self.event(
+                self.event_noted(
                     &mut tx,
                     &order,
                     event,
@@ -829,6 +985,11 @@ impl Desk {
                     Some(to),
                     Some(credit),
                     note.as_deref(),
+                    if note.is_some() {
+                        "corrected_amount"
+                    } else {
+                        ""
+                    },
                 )
                 .await?;
                 let order = orders::by_id(&mut tx, order.id).await?;
@@ -848,7 +1009,7 @@ impl Desk {
                     ..Change::default()
                 };
                 self.move_order(&mut tx, &order, from, to, &change).await?;
-                self.event(
+                self.event_noted(
                     &mut tx,
                     &order,
                     event,
@@ -857,6 +1018,7 @@ impl Desk {
                     Some(to),
                     None,
                     Some(&text),
+                    reason.code(),
                 )
                 .await?;
                 let order = orders::by_id(&mut tx, order.id).await?;
@@ -903,7 +1065,9 @@ impl Desk {
     /// Applies the time limits: `dealing` older than the confirm limit becomes
     /// `payment_failure`, `open` older than the close limit becomes `closed`.
     /// Returns how many orders changed. Each order is its own transaction; an
-    /// order that changed meanwhile is skipped.
+    /// order that changed meanwhile is skipped. Also reminds staff, once per
+    /// review round, of orders waiting in `dealing` for `desk.remind_hours`
+    /// ([`Desk::remind_due`]; not counted).
     ///
     /// # Errors
     /// Database errors.
@@ -930,7 +1094,43 @@ impl Desk {
                 }
             }
         }
+        self.remind_due().await?;
         Ok(changed)
+    }
+
+    /// Re-announces in the staff channel, once per review round, every order
+    /// that has waited in `dealing` for `desk.remind_hours` (the staff board
+    /// highlights them by itself). Returns how many were announced.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn remind_due(&self) -> DeskResult<usize> {
+        let d = &self.settings.desk;
+        if d.remind_hours <= 0 || d.remind_hours >= d.confirm_hours {
+            return Ok(0);
+        }
+        let before = self.now() - d.remind_hours * 3_600_000;
+        let due = {
+            let mut conn = self.store.pool().acquire().await?;
+            orders::due_for_reminder(&mut conn, before).await?
+        };
+        let mut reminded = 0;
+        for order in due {
+            let mut tx = self.store.begin_write().await?;
+            if !orders::mark_reminded(&mut tx, order.id, self.now()).await? {
+                continue;
+            }
+            self.discord_job(
+                &mut tx,
+                &order,
+                crate::outbox::Job::Reminder { order_id: order.id },
+            )
+            .await?;
+            self.commit(tx, true).await?;
+            tracing::info!(order = %order.number, "Staff reminded of a waiting order");
+            reminded += 1;
+        }
+        Ok(reminded)
     }
 
     async fn expire_one(&self, order: OrderRow, event: EventKind) -> DeskResult<bool> {
@@ -941,23 +1141,11 @@ impl Desk {
             return Ok(false);
         };
         let account = accounts::account_by_id(&mut tx, order.account_id).await?;
-        let reason = match (event, account.lang()) {
-            (EventKind::ConfirmTimeout, Lang::En) => format!(
-                "The payment could not be confirmed within {} hours of submission.",
-                self.settings.desk.confirm_hours
-            ),
-            (EventKind::ConfirmTimeout, Lang::Id) => format!(
-                "Pembayaran tidak dapat dikonfirmasi dalam {} jam setelah pengiriman bukti transfer.",
-                self.settings.desk.confirm_hours
-            ),
-            (_, Lang::En) => format!(
-                "No transfer slip was received within {} hours.",
-                self.settings.desk.close_hours
-            ),
-            (_, Lang::Id) => format!(
-                "Bukti transfer tidak diterima dalam {} jam.",
-                self.settings.desk.close_hours
-            ),
+        let reason = self.timeout_reason(event, account.lang());
+        let code = if event == EventKind::ConfirmTimeout {
+            "confirm_timeout"
+        } else {
+            "close_timeout"
         };
         let now = self.now();
         let change = Change {
@@ -968,7 +1156,7 @@ impl Desk {
         if !orders::compare_and_set(&mut tx, order.id, from, to, &change, now).await? {
             return Ok(false);
         }
-        self.event(
+        self.event_noted(
             &mut tx,
             &order,
             event,
@@ -977,11 +1165,12 @@ impl Desk {
             Some(to),
             None,
             Some(&reason),
+            code,
         )
         .await?;
         let order = orders::by_id(&mut tx, order.id).await?;
         let kind = if event == EventKind::ConfirmTimeout {
-            EmailKind::PaymentFailure
+            EmailKind::ConfirmTimeout
         } else {
             EmailKind::Closed
         };
@@ -992,6 +1181,26 @@ impl Desk {
         self.commit(tx, true).await?;
         tracing::info!(order = %order.number, from = %from, to = %to, "Order expired");
         Ok(true)
+    }
+
+    /// Why a time limit moved an order, in `lang`.
+    pub fn timeout_reason(&self, event: EventKind, lang: Lang) -> String {
+        let d = &self.settings.desk;
+        match (event, lang) {
+            (EventKind::ConfirmTimeout, Lang::En) => format!(
+                "The payment could not be confirmed within {} hours of submission.",
+                d.confirm_hours
+            ),
+            (EventKind::ConfirmTimeout, Lang::Id) => format!(
+                "Pembayaran tidak dapat dikonfirmasi dalam {} jam setelah pengiriman bukti transfer.",
+                d.confirm_hours
+            ),
+            (_, Lang::En) => format!(
+                "No transfer slip was received within {} hours.",
+                d.close_hours
+            ),
+            (_, Lang::Id) => format!("Bukti transfer tidak diterima dalam {} jam.", d.close_hours),
+        }
     }
 
     // ----- reads ---------------------------------------------------------
@@ -1030,6 +1239,10 @@ impl Desk {
             Some(id) => Some(accounts::user_by_id(conn, id).await?),
             None => None,
         };
+        let submitter = match order.submitted_by {
+            Some(id) if Some(id) != order.user_id => Some(accounts::user_by_id(conn, id).await?),
+            _ => None,
+        };
         let events = orders::events(conn, order.id).await?;
         let slips = inbound_store::slips_of(conn, order.id).await?;
         let balance_minor = accounts::balance(conn, order.account_id).await?;
@@ -1037,16 +1250,42 @@ impl Desk {
             order,
             account,
             user,
+            submitter,
             events,
             slips,
             balance_minor,
         })
     }
 
+    /// Whether `user` may cancel or amend `order` (the rule of
+    /// [`DeskError::NotAllowed`]), for pages that offer only what will work.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn may_change(&self, user: &UserRow, order: &OrderRow) -> DeskResult<bool> {
+        if user.account_id != order.account_id || user.removed_at.is_some() {
+            return Ok(false);
+        }
+        if user.is_main() || order.user_id == Some(user.id) || order.submitted_by == Some(user.id)
+        {
+            return Ok(true);
+        }
+        let mut conn = self.store.pool().acquire().await?;
+        Ok(orders::user_acted_on(&mut conn, order.id, user.id, user.primary_email()).await?)
+    }
+
     /// The status page link of an order.
     pub fn status_link(&self, token: &str) -> String {
         format!(
             "{}/o/{token}",
+            self.settings.desk.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// The order's page on the staff board.
+    pub fn staff_link(&self, number: &str) -> String {
+        format!(
+            "{}/staff/orders/{number}",
             self.settings.desk.public_url.trim_end_matches('/')
         )
     }
@@ -1097,6 +1336,43 @@ impl Desk {
         Ok(order)
     }
 
+    /// Only the main user, or a user who requested the order or sent a slip or
+    /// amendment for it, may cancel or amend it.
+    async fn ensure_may_change(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        order: &OrderRow,
+        event: EventKind,
+    ) -> DeskResult<()> {
+        if user.is_main() || order.user_id == Some(user.id) || order.submitted_by == Some(user.id)
+        {
+            return Ok(());
+        }
+        if orders::user_acted_on(tx, order.id, user.id, user.primary_email()).await? {
+            return Ok(());
+        }
+        let owner = match order.user_id {
+            Some(id) => accounts::user_by_id(tx, id).await?.display_name(),
+            None => "another user".into(),
+        };
+        let main = accounts::main_user(tx, order.account_id)
+            .await?
+            .display_name();
+        let number = &order.number;
+        tracing::info!(order = %number, user = user.id, "A PIC may not {} another user's order", event.verb());
+        Err(DeskError::NotAllowed(Text::new(
+            format!(
+                "you cannot {} order {number}: it was requested by {owner}, and only the main user ({main}) may cancel or amend another user's order",
+                event.verb()
+            ),
+            format!(
+                "pesanan {number} tidak dapat {} oleh Anda: pesanan ini dibuat oleh {owner}, dan hanya pengguna utama ({main}) yang dapat membatalkan atau mengubah pesanan pengguna lain",
+                verb_id(event)
+            ),
+        )))
+    }
+
     /// Asks the lifecycle table; a refusal says where the order stands, who put it there and when.
     async fn allowed(
         &self,
@@ -1116,7 +1392,10 @@ impl Desk {
             Refused::NoOrder { .. } => return Ok(refused.to_string().into()),
         };
         let last = orders::last_transition(tx, order.id).await?;
-        let (by_en, by_id) = last.as_ref().map(|e| self.by_whom(e)).unwrap_or_default();
+        let by = match &last {
+            Some(e) => self.by_whom(tx, e).await?,
+            None => ByWhom::default(),
+        };
         let (state_en, state_id) = match from {
             OrderStatus::Paid => ("already paid", "sudah dinyatakan lunas"),
             OrderStatus::Deleted => ("already cancelled", "sudah dibatalkan"),
@@ -1136,35 +1415,52 @@ impl Desk {
         };
         let close = if state_en.contains('(') { ")" } else { "" };
         let number = &order.number;
+        let verb = event.verb();
         Ok(Text::new(
             format!(
-                "cannot {} order {number}: it is {state_en}{by_en}{close}",
-                event.verb()
+                "cannot {verb} order {number}: it is {state_en}{}{close}",
+                by.en
             ),
             format!(
-                "pesanan {number} tidak dapat {} karena {state_id}{by_id}{close}",
-                verb_id(event)
+                "pesanan {number} tidak dapat {} karena {state_id}{}{close}",
+                verb_id(event),
+                by.id
             ),
-        ))
+        )
+        .for_staff(format!(
+            "cannot {verb} order {number}: it is {state_en}{}{close}",
+            by.staff
+        )))
     }
 
-    /// " by staff rina at 2026-11-25 10:00 WIB" in English and Indonesian, for refusals.
-    fn by_whom(&self, e: &orders::EventRow) -> (String, String) {
+    /// " by staff rina at 2026-11-25 10:00 WIB" for staff; customers read "by
+    /// the Receivables team" instead of a staff member's name, and their
+    /// colleagues by display name.
+    async fn by_whom(&self, tx: &mut Tx, e: &orders::EventRow) -> DeskResult<ByWhom> {
         let at = self.format_time(e.at);
-        match e.actor_kind.as_str() {
-            "staff" => (
-                format!(" by staff {} at {at}", e.actor),
-                format!(" oleh staf {} pada {at}", e.actor),
-            ),
-            "system" => (
-                format!(" by the system at {at}"),
-                format!(" oleh sistem pada {at}"),
-            ),
-            _ => (
-                format!(" by {} at {at}", e.actor),
-                format!(" oleh {} pada {at}", e.actor),
-            ),
-        }
+        Ok(match e.actor_kind.as_str() {
+            "staff" => ByWhom {
+                staff: format!(" by staff {} at {at}", e.actor),
+                en: format!(" by the Receivables team at {at}"),
+                id: format!(" oleh tim Receivables pada {at}"),
+            },
+            "system" => ByWhom {
+                staff: format!(" by the system at {at}"),
+                en: format!(" by the system at {at}"),
+                id: format!(" oleh sistem pada {at}"),
+            },
+            _ => {
+                let who = match e.user_id {
+                    Some(id) => accounts::user_by_id(tx, id).await?.display_name(),
+                    None => e.actor.clone(),
+                };
+                ByWhom {
+                    staff: format!(" by {} at {at}", e.actor),
+                    en: format!(" by {who} at {at}"),
+                    id: format!(" oleh {who} pada {at}"),
+                }
+            }
+        })
     }
 
     /// Compare-and-set; on a lost race, says who won.
@@ -1181,20 +1477,30 @@ impl Desk {
         }
         let now_row = orders::by_id(tx, order.id).await?;
         let last = orders::last_transition(tx, order.id).await?;
-        let (who_en, who_id) = last.as_ref().map(|e| self.by_whom(e)).unwrap_or_default();
+        let by = match &last {
+            Some(e) => self.by_whom(tx, e).await?,
+            None => ByWhom::default(),
+        };
         let status = now_row.status();
-        Err(DeskError::LostRace(Text::new(
+        let en = |who: &str| {
             format!(
-                "order {} was just changed to {}{who_en}; nothing was done",
+                "order {} was just changed to {}{who}; nothing was done",
                 order.number,
                 status.display_name(Lang::En)
-            ),
-            format!(
-                "pesanan {} baru saja berubah menjadi {}{who_id}; tidak ada yang diubah",
-                order.number,
-                status.display_name(Lang::Id)
-            ),
-        )))
+            )
+        };
+        Err(DeskError::LostRace(
+            Text::new(
+                en(&by.en),
+                format!(
+                    "pesanan {} baru saja berubah menjadi {}{}; tidak ada yang diubah",
+                    order.number,
+                    status.display_name(Lang::Id),
+                    by.id
+                ),
+            )
+            .for_staff(en(&by.staff)),
+        ))
     }
 
     async fn new_order(
@@ -1229,6 +1535,7 @@ impl Desk {
                 source: channel.as_str(),
                 flags,
                 submitted_at,
+                submitted_by: submitted_at.map(|_| user.id),
             },
             now,
         )
@@ -1243,6 +1550,7 @@ impl Desk {
         order: &OrderRow,
         event: EventKind,
         actor: &Actor,
+        via: &str,
         from: Option<OrderStatus>,
         to: Option<OrderStatus>,
         amount_minor: Option<i64>,
@@ -1260,6 +1568,46 @@ impl Desk {
                 to_status: to.map(OrderStatus::as_str),
                 amount_minor,
                 reason,
+                user_id: actor.user_id(),
+                via,
+                reason_code: "",
+            },
+            self.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// An event of staff or the system with a note that pages show in the
+    /// reader's language by its `code`.
+    #[allow(clippy::too_many_arguments)]
+    async fn event_noted(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        event: EventKind,
+        actor: &Actor,
+        from: Option<OrderStatus>,
+        to: Option<OrderStatus>,
+        amount_minor: Option<i64>,
+        reason: Option<&str>,
+        code: &str,
+    ) -> DeskResult<()> {
+        let label = actor.label();
+        orders::add_event(
+            tx,
+            order.id,
+            &NewEvent {
+                event: event.as_str(),
+                actor_kind: actor.kind(),
+                actor: &label,
+                from_status: from.map(OrderStatus::as_str),
+                to_status: to.map(OrderStatus::as_str),
+                amount_minor,
+                reason,
+                user_id: actor.user_id(),
+                via: "",
+                reason_code: code,
             },
             self.now(),
         )
@@ -1279,7 +1627,9 @@ impl Desk {
         Ok(())
     }
 
-    /// What the receipt of a paid order shows.
+    /// What the receipt of a paid order shows. The approving staff member is
+    /// named by reference only (`Tim Receivables · S-3`, the staff id), since
+    /// customers never read staff names; staff look the id up with `topup staff list`.
     ///
     /// # Errors
     /// [`DeskError::Refused`] when the order is not paid.
@@ -1296,7 +1646,7 @@ impl Desk {
                     order.status().display_name(Lang::En)
                 ),
                 format!(
-                    "pesanan {} berstatus {}, belum lunas: belum ada kwitansi",
+                    "pesanan {} berstatus {}, belum lunas: belum ada kuitansi",
                     order.number,
                     order.status().display_name(Lang::Id)
                 ),
@@ -1306,8 +1656,17 @@ impl Desk {
         let balance = accounts::balance_after(conn, account.id, order.id).await?;
         let d = &self.settings.desk;
         let decided_at = order.decided_at.unwrap_or(order.updated_at);
+        let lang = account.lang();
+        let staff_id = match order.decided_by.as_deref() {
+            Some(name) => accounts::find_staff(conn, name).await?.map(|s| s.id),
+            None => None,
+        };
+        let team = match lang {
+            Lang::Id => "Tim Receivables",
+            Lang::En => "Receivables team",
+        };
         Ok(crate::render::receipt::ReceiptData {
-            lang: account.lang(),
+            lang,
             receipt_number: format!("R-{}", order.number),
             seller_name: d.seller_name.clone(),
             seller_address: d.seller_address.clone(),
@@ -1316,18 +1675,25 @@ impl Desk {
             order_date: self.format_time(order.created_at),
             paid_date: self.format_time(decided_at),
             amount: Money::from_minor(order.paid_minor.unwrap_or_default()),
-            payment_method: match account.lang() {
+            payment_method: match lang {
                 Lang::Id => "Transfer bank".into(),
                 Lang::En => "Bank transfer".into(),
             },
-            staff_reference: format!(
-                "{} ({})",
-                order.decided_by.clone().unwrap_or_default(),
-                self.format_time(decided_at)
-            ),
+            staff_reference: match staff_id {
+                Some(id) => format!("{team} · S-{id} ({})", self.format_time(decided_at)),
+                None => format!("{team} ({})", self.format_time(decided_at)),
+            },
             new_balance: Money::from_minor(balance),
         })
     }
+}
+
+/// Who moved an order, in the words of staff and of customers.
+#[derive(Debug, Default)]
+struct ByWhom {
+    staff: String,
+    en: String,
+    id: String,
 }
 
 fn refused_plain(r: Refused) -> DeskError {

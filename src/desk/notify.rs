@@ -1,10 +1,16 @@
 //! Outbox rows the desk writes inside its transactions: customer emails
 //! (with every template variable and threading header fixed now, so a retry
 //! sends the same mail) and review-card posts and edits.
+//!
+//! Who gets an order's mail: the person whose message it answers (threaded
+//! under that message), and every active user involved in the order: the
+//! user who requested it, the user who sent the latest slip (a PIC
+//! submitting for the main user's order: both are told), and the customer
+//! who cancelled it. Each reads it in their own language, greeted by name.
 
 use serde_json::{Value, json};
 
-use super::{Desk, DeskResult, ReplyTo};
+use super::{Actor, Desk, DeskResult, ReplyTo};
 use crate::domain::Lang;
 use crate::domain::money::Money;
 use crate::outbox::{EmailJob, Job};
@@ -19,15 +25,7 @@ impl Desk {
     /// The common template variables for a user of an account.
     pub(crate) fn base_vars(&self, company: &str, user: Option<&UserRow>, lang: Lang) -> Value {
         let d = &self.settings.desk;
-        let user_name = user
-            .map(|u| {
-                if u.name.is_empty() {
-                    u.primary_email().to_string()
-                } else {
-                    u.name.clone()
-                }
-            })
-            .unwrap_or_default();
+        let user_name = user.map(UserRow::display_name).unwrap_or_default();
         json!({
             "company": company,
             "user_name": user_name,
@@ -37,7 +35,8 @@ impl Desk {
         })
     }
 
-    /// Template variables describing an order.
+    /// Template variables describing an order. Staff names are never among
+    /// them: customers read "the Receivables team".
     pub(crate) fn order_vars(&self, order: &OrderRow, lang: Lang, balance: Option<i64>) -> Value {
         let amount = order
             .paid_minor
@@ -47,6 +46,11 @@ impl Desk {
                 Lang::Id => "(belum disebutkan)".into(),
                 Lang::En => "(not stated)".into(),
             });
+        // Paid with another amount than asked: the mail says both.
+        let requested_amount = match (order.paid_minor, order.amount_minor) {
+            (Some(paid), Some(asked)) if paid != asked => Money::from_minor(asked).display(lang),
+            _ => String::new(),
+        };
         json!({
             "order_number": order.number,
             "amount": amount,
@@ -57,12 +61,12 @@ impl Desk {
             "status_link": self.status_link(&order.token),
             "bank_accounts": self.settings.desk.bank_accounts,
             "reason": order.reason.clone().unwrap_or_default(),
-            "approved_by": order.decided_by.clone().unwrap_or_default(),
+            "requested_amount": requested_amount,
             "new_balance": balance.map(|b| Money::from_minor(b).display(lang)).unwrap_or_default(),
         })
     }
 
-    /// Queues an email about `order` to its user (or to the address `reply` answers).
+    /// Queues an email about `order` to everyone it concerns (see the module docs).
     pub(crate) async fn email(
         &self,
         tx: &mut Tx,
@@ -71,50 +75,104 @@ impl Desk {
         reply: Option<&ReplyTo>,
         receipt: Option<ReceiptData>,
     ) -> DeskResult<()> {
+        self.email_as(tx, order, kind, reply, receipt, &Actor::System)
+            .await
+    }
+
+    /// [`Desk::email`], also to `actor` when a customer did it (e.g. the main
+    /// user cancelling a PIC's order on the web is told too).
+    pub(crate) async fn email_as(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        kind: EmailKind,
+        reply: Option<&ReplyTo>,
+        receipt: Option<ReceiptData>,
+        actor: &Actor,
+    ) -> DeskResult<()> {
         let account = accounts::account_by_id(tx, order.account_id).await?;
-        let user = match order.user_id {
+        let creator = match order.user_id {
             Some(id) => Some(accounts::user_by_id(tx, id).await?),
             None => None,
         };
-        let lang = account.lang();
+        let submitter = match order.submitted_by {
+            Some(id) if Some(id) != order.user_id => Some(accounts::user_by_id(tx, id).await?),
+            _ => creator.clone(),
+        };
         let balance = accounts::balance(tx, account.id).await?;
-        let mut vars = self.base_vars(&account.name, user.as_ref(), lang);
-        merge(&mut vars, self.order_vars(order, lang, Some(balance)));
-        let to = match (reply, &user) {
-            (Some(r), _) if !r.address.is_empty() => r.address.clone(),
-            (_, Some(u)) => u.primary_email().to_string(),
-            _ => return Ok(()),
+        let mut recipients: Vec<(String, Option<UserRow>, Option<&ReplyTo>)> = Vec::new();
+        if let Some(r) = reply.filter(|r| !r.address.is_empty()) {
+            let user = accounts::user_by_email(tx, &r.address).await?;
+            recipients.push((accounts::normalise_email(&r.address), user, Some(r)));
+        }
+        let acting = match actor {
+            Actor::Customer(u) => Some(u.clone()),
+            _ => None,
         };
-        let (in_reply_to, references, subject) = match reply {
-            Some(r) if r.message_id.is_some() => {
-                let mut refs = r.references.clone();
-                refs.extend(r.message_id.clone());
-                (r.message_id.clone(), refs, Some(r.subject.clone()))
+        for u in [acting, creator.clone(), submitter.clone()]
+            .into_iter()
+            .flatten()
+            .filter(|u| u.removed_at.is_none())
+        {
+            let address = accounts::normalise_email(u.primary_email());
+            let known = recipients
+                .iter()
+                .any(|(a, r, _)| *a == address || r.as_ref().is_some_and(|r| r.id == u.id));
+            if !address.is_empty() && !known {
+                recipients.push((address, Some(u), None));
             }
-            _ => match &order.thread_message_id {
-                Some(id) => (
-                    Some(id.clone()),
-                    vec![id.clone()],
-                    order.thread_subject.clone(),
-                ),
-                None => (None, Vec::new(), None),
-            },
-        };
-        let job = EmailJob {
-            kind,
-            lang,
-            to,
-            message_id: self.new_message_id(),
-            in_reply_to,
-            references,
-            reply_subject: subject,
-            order_number: Some(order.number.clone()),
-            vars,
-            receipt,
-            direct_reply: reply.is_some(),
-        };
-        self.queue_email(tx, Some(order.id), job, reply.is_some())
-            .await
+        }
+        if recipients.is_empty() {
+            // Everyone involved was removed: the account's main user is told.
+            let main = accounts::main_user(tx, account.id).await?;
+            recipients.push((accounts::normalise_email(main.primary_email()), Some(main), None));
+        }
+        let submitted_by = submitter
+            .as_ref()
+            .map(UserRow::display_name)
+            .unwrap_or_default();
+        for (to, user, answered) in recipients {
+            let lang = user
+                .as_ref()
+                .map_or(account.lang(), |u| u.lang_or(account.lang()));
+            let mut vars = self.base_vars(&account.name, user.as_ref(), lang);
+            if user.is_none() {
+                merge(&mut vars, json!({ "user_name": to }));
+            }
+            merge(&mut vars, self.order_vars(order, lang, Some(balance)));
+            merge(&mut vars, json!({ "submitted_by": submitted_by }));
+            let (in_reply_to, references, subject) = match answered {
+                Some(r) if r.message_id.is_some() => {
+                    let mut refs = r.references.clone();
+                    refs.extend(r.message_id.clone());
+                    (r.message_id.clone(), refs, Some(r.subject.clone()))
+                }
+                _ => match &order.thread_message_id {
+                    Some(id) => (
+                        Some(id.clone()),
+                        vec![id.clone()],
+                        order.thread_subject.clone(),
+                    ),
+                    None => (None, Vec::new(), None),
+                },
+            };
+            let job = EmailJob {
+                kind,
+                lang,
+                to,
+                message_id: self.new_message_id(),
+                in_reply_to,
+                references,
+                reply_subject: subject,
+                order_number: Some(order.number.clone()),
+                vars,
+                receipt: receipt.clone(),
+                direct_reply: answered.is_some(),
+            };
+            self.queue_email(tx, Some(order.id), job, answered.is_some())
+                .await?;
+        }
+        Ok(())
     }
 
     /// Queues an email that is not about one order's lifecycle (unknown sender, help,
@@ -190,7 +248,7 @@ impl Desk {
             .await
     }
 
-    async fn discord_job(&self, tx: &mut Tx, order: &OrderRow, job: Job) -> DeskResult<()> {
+    pub(crate) async fn discord_job(&self, tx: &mut Tx, order: &OrderRow, job: Job) -> DeskResult<()> {
         if !self.settings.discord.enabled() {
             return Ok(());
         }

@@ -1,6 +1,15 @@
 //! Review cards: the staff channel's view of a submission, posted and edited
 //! from the outbox (so Discord being down only delays them).
 //!
+//! A card shows what staff need to decide without switching windows (see
+//! [`crate::desk::staff_view`]): the sender's name and address, the
+//! customer's own words, the claimed amount, the slip as the embed's image
+//! (Discord opens it full size on a click), the account's balance and recent
+//! orders, a link to the order on the staff board, and the flags. Its words
+//! are in `desk.staff_lang`, its amounts in `desk.staff_notation`. An order
+//! still in `dealing` after `desk.remind_hours` is announced once more, as a
+//! reply to its card ([`Cards::remind`]).
+//!
 //! A card belongs to one *review round*: the round starts with the event
 //! that moved the order into `dealing` (a slip or an amendment) and ends with
 //! the first event that moves it out again (approve, reject, time limit,
@@ -20,14 +29,14 @@ use serenity::all::{
 use serenity::http::Http;
 
 use super::store as cards_store;
-use crate::desk::{Desk, DeskError, OrderView};
+use crate::desk::staff_view::{Review, flag_text, label};
+use crate::desk::{Desk, DeskError};
 use crate::domain::Lang;
-use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
 use crate::outbox::Job;
 use crate::outbox::deliver::ChatDelivery;
 use crate::outbox::email::SendError;
-use crate::store::orders::{self, EventRow};
+use crate::store::orders::EventRow;
 
 /// At most this many slip files ride on one card.
 const MAX_CARD_FILES: usize = 4;
@@ -61,6 +70,7 @@ impl ChatDelivery for Cards {
             match job {
                 Job::ReviewCard { order_id } => self.post(*order_id).await,
                 Job::CardUpdate { order_id } => self.update(*order_id).await,
+                Job::Reminder { order_id } => self.remind(*order_id).await,
                 Job::ChatReply {
                     channel_id,
                     message_id,
@@ -118,20 +128,11 @@ impl Cards {
         Cards { desk, http }
     }
 
-    async fn view(&self, order_id: i64) -> Result<OrderView, SendError> {
-        let number = {
-            let mut conn = self.desk.store().pool().acquire().await.map_err(db_err)?;
-            orders::by_id(&mut conn, order_id)
-                .await
-                .map_err(db_err)?
-                .number
-        };
-        let number = self
-            .desk
-            .parse_order_number(&number)
-            .map_err(|e| SendError::Permanent(e.to_string()))?;
-        self.desk.view(&number).await.map_err(|e| match e {
-            DeskError::UnknownOrder(_) => SendError::Permanent(e.to_string()),
+    async fn review(&self, order_id: i64) -> Result<Review, SendError> {
+        self.desk.review_by_id(order_id).await.map_err(|e| match e {
+            DeskError::UnknownOrder(_) | DeskError::Store(crate::store::StoreError::NotFound(_)) => {
+                SendError::Permanent(e.to_string())
+            }
             other => db_err(other),
         })
     }
@@ -147,7 +148,8 @@ impl Cards {
                 "discord.staff_channel_id is not set".into(),
             ));
         }
-        let view = self.view(order_id).await?;
+        let review = self.review(order_id).await?;
+        let view = &review.view;
         let Some(round) = current_round(&view.events) else {
             // Never submitted: nothing for staff to review.
             return Ok(());
@@ -161,7 +163,7 @@ impl Cards {
         if existing.iter().any(|c| c.round_event_id == round.id) {
             return Ok(());
         }
-        let card = render(&self.desk, &view, round, true).await?;
+        let card = render(&self.desk, &review, round, true).await?;
         let message = CreateMessage::new()
             .embed(card.embed)
             .components(card.components)
@@ -191,7 +193,8 @@ impl Cards {
     /// # Errors
     /// As [`Cards::post`].
     pub async fn update(&self, order_id: i64) -> Result<(), SendError> {
-        let view = self.view(order_id).await?;
+        let review = self.review(order_id).await?;
+        let view = &review.view;
         let cards = {
             let mut conn = self.desk.store().pool().acquire().await.map_err(db_err)?;
             cards_store::cards_of(&mut conn, order_id)
@@ -202,7 +205,7 @@ impl Cards {
             let Some(round) = view.events.iter().find(|e| e.id == card.round_event_id) else {
                 continue;
             };
-            let content = render(&self.desk, &view, round, false).await?;
+            let content = render(&self.desk, &review, round, false).await?;
             let (Ok(channel), Ok(message)) = (
                 card.channel_id.parse::<u64>(),
                 card.message_id.parse::<u64>(),
@@ -223,6 +226,95 @@ impl Cards {
             tracing::info!(order = %view.order.number, message_id = %card.message_id, "Review card updated");
         }
         Ok(())
+    }
+}
+
+impl Cards {
+    /// Announces once more, as a reply to its review card, an order that has
+    /// waited in `dealing` for `desk.remind_hours`. An order decided meanwhile
+    /// is not announced.
+    ///
+    /// # Errors
+    /// As [`Cards::post`].
+    pub async fn remind(&self, order_id: i64) -> Result<(), SendError> {
+        let channel = self.desk.settings().discord.staff_channel_id;
+        if channel == 0 {
+            return Err(SendError::Permanent(
+                "discord.staff_channel_id is not set".into(),
+            ));
+        }
+        let review = self.review(order_id).await?;
+        let order = &review.view.order;
+        let (Some(submitted), Some(due)) = (order.submitted_at, review.due_at) else {
+            return Ok(());
+        };
+        let lang = self.desk.settings().desk.staff_lang;
+        let waited = self
+            .desk
+            .staff_duration(self.desk.now() - submitted, lang);
+        let text = label(lang, "reminder")
+            .replace("{waited}", &waited)
+            .replace("{due}", &self.desk.format_time(due));
+        let content = format!(
+            "⏰ **{}** ({}, {}) {text}\n{}",
+            order.number,
+            escape_md(&review.view.account.name),
+            order
+                .amount_minor
+                .map(|m| self.desk.staff_money(m))
+                .unwrap_or_else(|| label(lang, "not_stated").to_string()),
+            self.desk.staff_link(&order.number)
+        );
+        let card = {
+            let mut conn = self.desk.store().pool().acquire().await.map_err(db_err)?;
+            cards_store::cards_of(&mut conn, order_id)
+                .await
+                .map_err(db_err)?
+                .into_iter()
+                .next_back()
+        };
+        let mut message = CreateMessage::new().content(content);
+        if let Some(card) = card
+            && let (Ok(c), Ok(m)) = (
+                card.channel_id.parse::<u64>(),
+                card.message_id.parse::<u64>(),
+            )
+        {
+            message = message.reference_message((ChannelId::new(c), MessageId::new(m)));
+        }
+        ChannelId::new(channel)
+            .send_message(&self.http, message)
+            .await
+            .map_err(|e| super::classify(&e))?;
+        tracing::info!(order = %order.number, "Staff channel reminded");
+        Ok(())
+    }
+}
+
+/// Backslash-escapes Discord Markdown in text customers wrote (company
+/// names, subjects, file names), so it cannot become a link or formatting.
+pub fn escape_md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '[' | ']' | '(' | ')' | '#' | '<' | '@'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// At most `max` characters (Discord refuses longer embed fields).
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max - 1).collect();
+        out.push('…');
+        out
     }
 }
 
@@ -259,13 +351,12 @@ fn extension(content_type: &str) -> &'static str {
     }
 }
 
-fn flag_text(flag: &str) -> String {
+fn flag_icon(flag: &str) -> &'static str {
     match flag {
-        "duplicate_slip" => "⚠️ Duplicate slip: the same file is attached to another order".into(),
-        "resubmission" => "🔁 Resubmission after a rejection".into(),
-        "pic" => "👤 Sent by a PIC (sub-account) user".into(),
-        "unauthenticated" => "⚠️ Sender authentication (DMARC/SPF/DKIM) failed".into(),
-        other => other.to_string(),
+        "duplicate_slip" | "unauthenticated" => "⚠️ ",
+        "resubmission" => "🔁 ",
+        "pic" => "👤 ",
+        _ => "",
     }
 }
 
@@ -276,50 +367,66 @@ fn flag_text(flag: &str) -> String {
 /// [`SendError::Transient`] when a slip file cannot be read.
 pub async fn render(
     desk: &Desk,
-    view: &OrderView,
+    review: &Review,
     round: &EventRow,
     with_files: bool,
 ) -> Result<CardContent, SendError> {
+    let view = &review.view;
     let order = &view.order;
-    let lang = view.account.lang();
-    let money = |m: i64| Money::from_minor(m).display(lang);
+    let lang = desk.settings().desk.staff_lang;
+    let t = |key| label(lang, key);
+    let money = |m: i64| desk.staff_money(m);
     let outcome = round_outcome(&view.events, round);
     let is_current = current_round(&view.events).is_some_and(|r| r.id == round.id);
     let open = outcome.is_none() && is_current && order.status() == OrderStatus::Dealing;
 
-    let submitter = match &view.user {
-        Some(u) => {
-            let mut s = if u.name.is_empty() {
-                u.primary_email().to_string()
-            } else {
-                format!("{} <{}>", u.name, u.primary_email())
-            };
-            if u.role == "pic" {
-                s.push_str(" (PIC)");
-            }
-            if let Some(d) = &u.discord_id {
-                s.push_str(&format!(" · <@{d}>"));
-            }
-            s
+    let person = |u: &crate::store::accounts::UserRow| {
+        let mut s = if u.name.is_empty() {
+            u.primary_email().to_string()
+        } else {
+            format!("{} <{}>", escape_md(&u.name), u.primary_email())
+        };
+        if u.role == "pic" {
+            s.push_str(" (PIC)");
         }
-        None => "unknown".into(),
+        if let Some(d) = &u.discord_id {
+            s.push_str(&format!(" · <@{d}>"));
+        }
+        s
     };
+    let submitter = review
+        .sender()
+        .map(person)
+        .unwrap_or_else(|| t("unknown").into());
     let claimed = order
         .amount_minor
         .map(money)
-        .unwrap_or_else(|| "(not stated)".into());
-    let flags: Vec<String> = order.flag_list().into_iter().map(flag_text).collect();
+        .unwrap_or_else(|| t("not_stated").into());
+    let flags: Vec<String> = order
+        .flag_list()
+        .into_iter()
+        .map(|f| format!("{}{}", flag_icon(f), flag_text(lang, f)))
+        .collect();
 
     let (status_line, colour) = match outcome {
-        None if open => (
-            "🟡 **Waiting for review**: check the bank statement, then Approve or Reject."
-                .to_string(),
-            Colour::GOLD,
-        ),
+        None if open => {
+            let mut line = format!("🟡 **{}**", t("waiting_review"));
+            if let Some(due) = review.due_at {
+                let waited = desk.staff_duration(desk.now() - round.at, lang);
+                line.push_str(&format!(
+                    "\n{}: {waited} · {} {}",
+                    t("waiting"),
+                    t("fails_at"),
+                    desk.format_time(due)
+                ));
+            }
+            (line, Colour::GOLD)
+        }
         None => (
             format!(
-                "Superseded: the order is now {}.",
-                order.status().display_name(Lang::En)
+                "{} {}.",
+                t("superseded"),
+                order.status().display_name(lang)
             ),
             Colour::LIGHT_GREY,
         ),
@@ -329,9 +436,11 @@ pub async fn render(
                 .as_deref()
                 .and_then(|s| OrderStatus::parse(s).ok())
                 .unwrap_or(OrderStatus::Dealing);
-            let who = match e.actor_kind.as_str() {
-                "staff" => format!("staff {}", e.actor),
-                "system" => "the system".into(),
+            let who = match (e.actor_kind.as_str(), lang) {
+                ("staff", Lang::En) => format!("staff {}", e.actor),
+                ("staff", Lang::Id) => format!("staf {}", e.actor),
+                ("system", Lang::En) => "the system".into(),
+                ("system", Lang::Id) => "sistem".into(),
                 _ => e.actor.clone(),
             };
             let when = desk.format_time(e.at);
@@ -341,17 +450,23 @@ pub async fn render(
                 _ => ("⛔", Colour::LIGHT_GREY),
             };
             let mut line = format!(
-                "{icon} **{}** by {who} at {when}",
-                to.display_name(Lang::En)
+                "{icon} **{}** {} {who} {} {when}",
+                to.display_name(lang),
+                t("by"),
+                t("at")
             );
             if to == OrderStatus::Paid {
                 if let Some(a) = e.amount_minor {
-                    line.push_str(&format!("\nCredited: **{}**", money(a)));
+                    line.push_str(&format!("\n{}: **{}**", t("credited"), money(a)));
                 }
-                line.push_str(&format!("\nBalance now: {}", money(view.balance_minor)));
+                line.push_str(&format!(
+                    "\n{}: {}",
+                    t("balance_now"),
+                    money(view.balance_minor)
+                ));
             }
             if let Some(r) = e.reason.as_deref().filter(|r| !r.is_empty()) {
-                line.push_str(&format!("\nReason: {r}"));
+                line.push_str(&format!("\n{}: {}", t("reason"), escape_md(r)));
             }
             (line, colour)
         }
@@ -359,24 +474,61 @@ pub async fn render(
 
     let mut embed = CreateEmbed::new()
         .title(format!("Top-up {}", order.number))
-        .description(status_line)
+        .url(desk.staff_link(&order.number))
+        .description(clip(&status_line, 4000))
         .colour(colour)
-        .field("Order", order.number.clone(), true)
-        .field("Company", view.account.name.clone(), true)
-        .field("Claimed amount", claimed, true)
-        .field("Submitted by", submitter, false)
-        .field("Channel", order.source.clone(), true)
-        .field("Submitted", desk.format_time(round.at), true);
+        .field(t("order"), order.number.clone(), true)
+        .field(t("company"), clip(&escape_md(&view.account.name), 1024), true)
+        .field(t("claimed"), claimed, true)
+        .field(t("submitted_by"), clip(&submitter, 1024), false);
+    if let (Some(requester), Some(_)) = (&view.user, &view.submitter) {
+        embed = embed.field(t("requested_by"), clip(&person(requester), 1024), false);
+    }
+    embed = embed
+        .field(t("channel"), order.source.clone(), true)
+        .field(t("submitted"), desk.format_time(round.at), true);
     if let Some(stated) = round
         .amount_minor
         .filter(|a| Some(*a) != order.amount_minor)
     {
-        embed = embed.field("Amount stated with the slip", money(stated), true);
+        embed = embed.field(t("stated"), money(stated), true);
     }
+    if let Some(w) = &review.words {
+        let mut text = format!("**{}**", escape_md(&w.subject));
+        for line in &w.lines {
+            text.push_str(&format!("\n> {}", escape_md(line)));
+        }
+        embed = embed.field(t("words"), clip(&text, 1024), false);
+    }
+    embed = embed.field(t("balance"), money(view.balance_minor), true);
+    let recent: Vec<String> = review
+        .recent
+        .iter()
+        .map(|o| {
+            format!(
+                "{} · {} · {}",
+                o.number,
+                o.status().display_name(lang),
+                o.paid_minor
+                    .or(o.amount_minor)
+                    .map(money)
+                    .unwrap_or_else(|| "-".into())
+            )
+        })
+        .collect();
     embed = embed.field(
-        "Flags",
+        t("recent"),
+        if recent.is_empty() {
+            t("no_recent").to_string()
+        } else {
+            clip(&recent.join("\n"), 1024)
+        },
+        false,
+    );
+    embed = embed.field(
+        t("flags"),
         if flags.is_empty() {
-            "none".to_string()
+            t("none").to_string()
         } else {
             flags.join("\n")
         },
@@ -390,6 +542,7 @@ pub async fn render(
     let mut names = Vec::new();
     let mut image: Option<String> = None;
     let mut budget = MAX_CARD_BYTES;
+    let base = desk.settings().desk.public_url.trim_end_matches('/').to_string();
     for (i, s) in slips.iter().enumerate() {
         let size = usize::try_from(s.size).unwrap_or(usize::MAX);
         let attach = i < MAX_CARD_FILES && size <= budget;
@@ -397,16 +550,17 @@ pub async fn render(
         let shown = if s.file_name.is_empty() {
             file_name.clone()
         } else {
-            s.file_name.clone()
+            escape_md(&s.file_name)
         };
         let earlier = if s.added_at < round.at {
-            " (earlier submission)"
+            format!(" ({})", t("earlier"))
         } else {
-            ""
+            String::new()
         };
+        let full = format!("{base}/staff/slips/{}", s.hash);
         if attach {
             budget -= size;
-            names.push(format!("`{file_name}`: {shown}{earlier}"));
+            names.push(format!("`{file_name}`: [{shown}]({full}){earlier}"));
             if image.is_none() && s.content_type.starts_with("image/") {
                 image = Some(file_name.clone());
             }
@@ -418,36 +572,41 @@ pub async fn render(
                 files.push(CreateAttachment::bytes(bytes.to_vec(), file_name));
             }
         } else {
-            names.push(format!(
-                "{shown}{earlier}: not attached here (see the staff web board)"
-            ));
+            names.push(format!("[{shown}]({full}){earlier}: {}", t("not_attached")));
         }
     }
     embed = embed.field(
-        "Slips",
+        t("slips"),
         if names.is_empty() {
-            "none attached".to_string()
+            t("no_slips").to_string()
         } else {
-            names.join("\n")
+            clip(&names.join("\n"), 1024)
         },
         false,
     );
+    embed = embed.field(
+        t("board_link"),
+        desk.staff_link(&order.number),
+        false,
+    );
     if let Some(name) = image {
+        // The embed's image is shown at full card width; a click opens it full size.
         embed = embed.attachment(name);
     }
     embed = embed.footer(CreateEmbedFooter::new(format!(
-        "Order status: {}",
-        order.status().display_name(Lang::En)
+        "{}: {}",
+        t("order_status"),
+        order.status().display_name(lang)
     )));
 
     let components = if open {
         let (approve, reject) = button_ids(&order.number);
         vec![CreateActionRow::Buttons(vec![
             CreateButton::new(approve)
-                .label("Approve")
+                .label(t("approve"))
                 .style(ButtonStyle::Success),
             CreateButton::new(reject)
-                .label("Reject")
+                .label(t("reject"))
                 .style(ButtonStyle::Danger),
         ])]
     } else {

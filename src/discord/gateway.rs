@@ -191,6 +191,7 @@ pub async fn handle_message(desk: &Desk, msg: &Message) -> anyhow::Result<Option
             channel: Channel::Discord,
             keys: vec![format!("discord:{}", msg.id)],
             sender: msg.author.id.to_string(),
+            sender_name: None,
             subject,
             message_id: None,
             thread_ids: Vec::new(),

@@ -189,7 +189,10 @@ impl Dispatcher {
                 let msg = self.compose(mail).await?;
                 self.mailer.send(&msg).await
             }
-            Job::ReviewCard { .. } | Job::CardUpdate { .. } | Job::ChatReply { .. } => {
+            Job::ReviewCard { .. }
+            | Job::CardUpdate { .. }
+            | Job::ChatReply { .. }
+            | Job::Reminder { .. } => {
                 match &self.chat {
                     Some(chat) => chat.deliver(job).await,
                     None => Err(SendError::Permanent(
@@ -214,7 +217,7 @@ impl Dispatcher {
             let pdf =
                 render_receipt(r).map_err(|e| SendError::Permanent(format!("receipt: {e}")))?;
             let stem = match mail.lang {
-                Lang::Id => "kwitansi",
+                Lang::Id => "kuitansi",
                 Lang::En => "receipt",
             };
             attachments.push(Attachment {

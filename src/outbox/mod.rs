@@ -31,6 +31,12 @@ pub enum Job {
         /// The order.
         order_id: i64,
     },
+    /// Announce once more in the staff channel an order that has waited in
+    /// `dealing` for `desk.remind_hours` (a reply to its review card).
+    Reminder {
+        /// The order.
+        order_id: i64,
+    },
     /// Answer a customer's chat message with what the desk did.
     ChatReply {
         /// The chat channel.
@@ -52,6 +58,7 @@ impl Job {
             Job::ReviewCard { .. } => "review_card",
             Job::CardUpdate { .. } => "card_update",
             Job::ChatReply { .. } => "chat_reply",
+            Job::Reminder { .. } => "reminder",
         }
     }
 }
@@ -86,26 +93,23 @@ pub struct EmailJob {
 }
 
 impl EmailJob {
-    /// The subject line: `Re: <customer subject>` when answering a customer's
-    /// mail (with the order number added if it is not there), else the
-    /// template's subject.
+    /// The subject line: the template's, which says what happened
+    /// (`Lunas: TU-20261125-0001 Rp 2.500.000`), with the order number added
+    /// when the template left it out. A reply keeps its thread through
+    /// In-Reply-To and References, not through a `Re:` subject, so the status
+    /// shows in the mailbox list. `reply_subject` is kept on the job for the
+    /// record only.
     pub fn subject(&self, template_subject: &str) -> String {
-        let base = match &self.reply_subject {
-            Some(s) if !s.trim().is_empty() => {
-                let s = s.trim();
-                let lower = s.to_ascii_lowercase();
-                if lower.starts_with("re:") || lower.starts_with("aw:") || lower.starts_with("bls:")
-                {
-                    s.to_string()
+        let base = template_subject.trim();
+        match &self.order_number {
+            Some(n) if !base.to_ascii_uppercase().contains(n.as_str()) => {
+                if base.is_empty() {
+                    n.clone()
                 } else {
-                    format!("Re: {s}")
+                    format!("{base} [{n}]")
                 }
             }
-            _ => template_subject.to_string(),
-        };
-        match &self.order_number {
-            Some(n) if !base.to_ascii_uppercase().contains(n.as_str()) => format!("{base} [{n}]"),
-            _ => base,
+            _ => base.to_string(),
         }
     }
 }
@@ -131,18 +135,21 @@ mod tests {
     }
 
     #[test]
-    fn replies_carry_re_and_the_order_number_once() {
+    fn subjects_say_what_happened_and_carry_the_order_number_once() {
+        // A reply to the customer's mail still takes the template's subject.
         assert_eq!(
-            job(Some("Bukti transfer")).subject("x"),
-            "Re: Bukti transfer [TU-20261125-0001]"
-        );
-        assert_eq!(
-            job(Some("RE: order TU-20261125-0001")).subject("x"),
-            "RE: order TU-20261125-0001"
+            job(Some("Bukti transfer")).subject("Lunas: TU-20261125-0001 Rp 2.500.000"),
+            "Lunas: TU-20261125-0001 Rp 2.500.000"
         );
         assert_eq!(
             job(None).subject("Submission received"),
             "Submission received [TU-20261125-0001]"
+        );
+        let mut no_order = job(Some("halo"));
+        no_order.order_number = None;
+        assert_eq!(
+            no_order.subject("Cara mengisi saldo melalui email"),
+            "Cara mengisi saldo melalui email"
         );
     }
 

@@ -11,7 +11,7 @@
 //! # File format
 //!
 //! ```text
-//! Subject: Paid: {{ amount }} added to your balance ({{ order_number }})
+//! Subject: Paid: {{ order_number }} {{ amount }}
 //!
 //! Dear {{ user_name }},
 //! ...Markdown body...
@@ -34,16 +34,22 @@
 //! # Variables
 //!
 //! Always available (the caller passes them; `lang` is filled in from the
-//! language argument when missing): `company`, `user_name`, `seller_name`,
-//! `support_email`, `lang` (`id` / `en`). All amounts and times are passed
-//! already formatted for the account's language.
+//! language argument when missing): `company`, `user_name` (the recipient's
+//! display name), `seller_name`, `support_email`, `lang` (`id` / `en`). All
+//! amounts and times are passed already formatted for the recipient's
+//! language. No variable ever carries a staff member's name.
+//!
+//! Subjects say what happened and carry the order number
+//! (`Lunas: TU-20260812-0001 Rp 1.500.000`); the thread is kept by the
+//! In-Reply-To / References headers, not by a `Re:` subject.
 //!
 //! | kind | variables used by the default templates |
 //! | --- | --- |
 //! | `order_created` | `user_name`, `company`, `order_number`, `amount`, `bank_accounts` (list of `{bank, account_number, account_name}`), `status_link`, `support_email`, `seller_name` |
-//! | `submission_received` | `user_name`, `company`, `order_number`, `order_time`, `amount`, `status_link`, `seller_name` |
-//! | `paid` | `user_name`, `company`, `order_number`, `amount` (credited), `new_balance`, `seller_name` |
+//! | `submission_received` | `user_name`, `company`, `order_number`, `order_time`, `amount`, `submitted_by` (display name of the user who sent the slip), `status_link`, `seller_name` |
+//! | `paid` | `user_name`, `company`, `order_number`, `amount` (credited), `requested_amount` (the amount asked when staff credited another one, else empty), `new_balance`, `seller_name` |
 //! | `payment_failure` | `user_name`, `order_number`, `amount`, `reason`, `status_link`, `support_email`, `seller_name` |
+//! | `confirm_timeout` | `user_name`, `order_number`, `amount`, `status_link`, `support_email`, `seller_name` |
 //! | `cancelled` | `user_name`, `order_number`, `amount`, `support_email`, `seller_name` |
 //! | `closed` | `user_name`, `order_number`, `amount`, `support_email`, `seller_name` |
 //! | `unknown_sender` | `seller_name`, `support_email` (the sender has no account, so no `company` / `user_name`) |
@@ -78,8 +84,11 @@ pub enum EmailKind {
     SubmissionReceived,
     /// Staff confirmed the payment: amount credited, new balance, receipt attached.
     Paid,
-    /// Staff rejected, or the payment was not confirmed in time: reason and how to fix it.
+    /// Staff rejected the submission: reason and how to fix it.
     PaymentFailure,
+    /// The payment was not confirmed within the confirm limit (24 h): nothing
+    /// for the customer to fix; replying with the slip puts it back in review.
+    ConfirmTimeout,
     /// The customer cancelled the order.
     Cancelled,
     /// The order was never submitted within the time limit and was closed.
@@ -104,11 +113,12 @@ pub enum EmailKind {
 
 impl EmailKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [EmailKind; 13] = [
+    pub const ALL: [EmailKind; 14] = [
         EmailKind::OrderCreated,
         EmailKind::SubmissionReceived,
         EmailKind::Paid,
         EmailKind::PaymentFailure,
+        EmailKind::ConfirmTimeout,
         EmailKind::Cancelled,
         EmailKind::Closed,
         EmailKind::UnknownSender,
@@ -127,6 +137,7 @@ impl EmailKind {
             EmailKind::SubmissionReceived => "submission_received",
             EmailKind::Paid => "paid",
             EmailKind::PaymentFailure => "payment_failure",
+            EmailKind::ConfirmTimeout => "confirm_timeout",
             EmailKind::Cancelled => "cancelled",
             EmailKind::Closed => "closed",
             EmailKind::UnknownSender => "unknown_sender",
@@ -164,6 +175,7 @@ impl EmailKind {
                 "order_number",
                 "order_time",
                 "amount",
+                "submitted_by",
                 "status_link",
                 "seller_name",
             ],
@@ -172,6 +184,7 @@ impl EmailKind {
                 "company",
                 "order_number",
                 "amount",
+                "requested_amount",
                 "new_balance",
                 "seller_name",
             ],
@@ -180,6 +193,14 @@ impl EmailKind {
                 "order_number",
                 "amount",
                 "reason",
+                "status_link",
+                "support_email",
+                "seller_name",
+            ],
+            EmailKind::ConfirmTimeout => &[
+                "user_name",
+                "order_number",
+                "amount",
                 "status_link",
                 "support_email",
                 "seller_name",
@@ -237,6 +258,10 @@ impl EmailKind {
             Lang::Id => ("Dealing", "Pesanan yang sudah Lunas tidak dapat dibatalkan"),
             Lang::En => ("Dealing", "A paid order cannot be cancelled"),
         };
+        let requested = match lang {
+            Lang::Id => "Rp 1.750.000",
+            Lang::En => "IDR 1,750,000",
+        };
         let (amount, balance, order_time, expires, limit_name, limit_value, reason) = match lang {
             Lang::Id => (
                 "Rp 1.500.000",
@@ -278,12 +303,19 @@ impl EmailKind {
                 "order_number": "TU-20260812-0001",
                 "order_time": order_time,
                 "amount": amount,
+                "submitted_by": "Siti Rahayu",
                 "status_link": "https://topup.example.com/o/3f9c2a",
             }),
             EmailKind::Paid => json!({
                 "order_number": "TU-20260812-0001",
                 "amount": amount,
+                "requested_amount": requested,
                 "new_balance": balance,
+            }),
+            EmailKind::ConfirmTimeout => json!({
+                "order_number": "TU-20260812-0001",
+                "amount": amount,
+                "status_link": "https://topup.example.com/o/3f9c2a",
             }),
             EmailKind::PaymentFailure => json!({
                 "order_number": "TU-20260812-0001",
@@ -433,6 +465,9 @@ fn embedded_source(kind: EmailKind, lang: Lang) -> &'static str {
                 EmailKind::Paid => include_str!(concat!("../../prompts/", $lang, "/paid.md")),
                 EmailKind::PaymentFailure => {
                     include_str!(concat!("../../prompts/", $lang, "/payment_failure.md"))
+                }
+                EmailKind::ConfirmTimeout => {
+                    include_str!(concat!("../../prompts/", $lang, "/confirm_timeout.md"))
                 }
                 EmailKind::Cancelled => {
                     include_str!(concat!("../../prompts/", $lang, "/cancelled.md"))

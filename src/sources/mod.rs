@@ -50,6 +50,7 @@ pub fn inbound_from_email(raw: Vec<u8>, extra_keys: Vec<String>, settings: &Sett
         channel: Channel::Email,
         keys,
         sender: meta.from.clone().unwrap_or_default(),
+        sender_name: meta.from_name.clone(),
         subject: meta.subject.clone().unwrap_or_default(),
         message_id: meta.message_id.clone().filter(|m| !m.trim().is_empty()),
         thread_ids,

@@ -1,6 +1,11 @@
 //! Accounts (customer companies), their users (one main user, any number of
 //! PIC users, each known by email addresses and optionally a Discord id),
 //! and receivables staff.
+//!
+//! A removed PIC keeps its row, because orders and events point at it: its
+//! addresses and Discord id are released (so mail from them is "unknown
+//! sender" and they may be registered again), the address is kept in
+//! `former_email` for display, and its web sessions end.
 
 use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
@@ -40,14 +45,40 @@ pub struct UserRow {
     pub name: String,
     /// Discord user id, once linked.
     pub discord_id: Option<String>,
-    /// Comma-separated email addresses.
+    /// Comma-separated email addresses (the former address once removed).
     pub emails: String,
+    /// The user's own language (`id` / `en`); `None` follows the account.
+    pub lang: Option<String>,
+    /// When the main user removed this PIC; a removed user cannot act.
+    pub removed_at: Option<i64>,
 }
 
 impl UserRow {
     /// The first email address (where replies go when there is no message to answer).
     pub fn primary_email(&self) -> &str {
         self.emails.split(',').next().unwrap_or_default()
+    }
+
+    /// The name people read: the display name, else the first address.
+    pub fn display_name(&self) -> String {
+        if self.name.is_empty() {
+            self.primary_email().to_string()
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// True for the account's main user (who manages PICs and may change any order).
+    pub fn is_main(&self) -> bool {
+        self.role == "main"
+    }
+
+    /// The language this user reads pages and mail in: their own, else `account`'s.
+    pub fn lang_or(&self, account: crate::domain::Lang) -> crate::domain::Lang {
+        self.lang
+            .as_deref()
+            .and_then(|l| crate::domain::Lang::parse(l).ok())
+            .unwrap_or(account)
     }
 
     /// What staff see: the name, else the first address.
@@ -74,7 +105,22 @@ pub struct StaffRow {
     /// argon2 hash for the web board.
     #[serde(skip)]
     pub password_hash: Option<String>,
+    /// The board language (`id` / `en`); `None` follows `desk.staff_lang`.
+    pub lang: Option<String>,
 }
+
+impl StaffRow {
+    /// The language of this staff member's board: their own, else `default`.
+    pub fn lang_or(&self, default: crate::domain::Lang) -> crate::domain::Lang {
+        self.lang
+            .as_deref()
+            .and_then(|l| crate::domain::Lang::parse(l).ok())
+            .unwrap_or(default)
+    }
+}
+
+/// The columns of [`StaffRow`], for every query that reads staff.
+pub const STAFF_COLUMNS: &str = "id, name, email, discord_id, password_hash, lang";
 
 /// Normalises an email address for lookups.
 pub fn normalise_email(email: &str) -> String {
@@ -158,8 +204,8 @@ pub async fn add_user(
 }
 
 const USER_SELECT: &str = "SELECT u.id, u.account_id, u.role, u.name, u.discord_id, \
-     COALESCE((SELECT MIN(e.email) FROM user_emails e WHERE e.user_id = u.id), '') AS emails \
-     FROM users u";
+     COALESCE((SELECT MIN(e.email) FROM user_emails e WHERE e.user_id = u.id), u.former_email) \
+     AS emails, u.lang, u.removed_at FROM users u";
 
 /// A user by id.
 ///
@@ -341,8 +387,10 @@ pub async fn add_staff(
 ) -> Result<StaffRow, StoreError> {
     let email = email.map(normalise_email);
     sqlx::query_as(
-        "INSERT INTO staff (name, email, discord_id, password_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id, name, email, discord_id, password_hash",
+        sqlx::AssertSqlSafe(format!(
+            "INSERT INTO staff (name, email, discord_id, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {STAFF_COLUMNS}"
+        )),
     )
     .bind(name)
     .bind(email)
@@ -387,10 +435,10 @@ pub async fn find_staff(
     conn: &mut AnyConnection,
     key: &str,
 ) -> Result<Option<StaffRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, email, discord_id, password_hash FROM staff \
-         WHERE name = $1 OR email = $2 OR discord_id = $1 ORDER BY id LIMIT 1",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STAFF_COLUMNS} FROM staff \
+         WHERE name = $1 OR email = $2 OR discord_id = $1 ORDER BY id LIMIT 1"
+    )))
     .bind(key.trim())
     .bind(normalise_email(key))
     .fetch_optional(conn)
@@ -403,10 +451,186 @@ pub async fn find_staff(
 /// Database errors only.
 pub async fn list_staff(conn: &mut AnyConnection) -> Result<Vec<StaffRow>, StoreError> {
     Ok(
-        sqlx::query_as(
-            "SELECT id, name, email, discord_id, password_hash FROM staff ORDER BY name",
-        )
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {STAFF_COLUMNS} FROM staff ORDER BY name"
+        )))
         .fetch_all(conn)
         .await?,
     )
+}
+
+/// A display name as people may type it: trimmed, inner whitespace folded to
+/// one space, control characters dropped, at most 80 characters.
+pub fn clean_name(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(80)
+        .collect()
+}
+
+/// The users of an account who may act (removed PICs left out), main user first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn active_users(
+    conn: &mut AnyConnection,
+    account_id: i64,
+) -> Result<Vec<UserRow>, StoreError> {
+    let sql = format!(
+        "{USER_SELECT} WHERE u.account_id = $1 AND u.removed_at IS NULL \
+         ORDER BY CASE WHEN u.role = 'main' THEN 0 ELSE 1 END, u.id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account_id)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// The account's main user.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when the account has none (it always has one).
+pub async fn main_user(conn: &mut AnyConnection, account_id: i64) -> Result<UserRow, StoreError> {
+    let sql = format!("{USER_SELECT} WHERE u.account_id = $1 AND u.role = 'main'");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("main user of account {account_id}")))
+}
+
+/// Removes a PIC of `account_id`: the row stays for the orders and events that
+/// name it, but its addresses and Discord id are released, its sessions end and
+/// its unused sign-in links stop working. Returns the user as it was.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when `user_id` is not an active PIC of the account
+/// (the main user cannot be removed).
+pub async fn remove_pic(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<UserRow, StoreError> {
+    let user = user_by_id(conn, user_id).await?;
+    if user.account_id != account_id || user.role != "pic" || user.removed_at.is_some() {
+        return Err(StoreError::NotFound(format!("PIC user {user_id}")));
+    }
+    sqlx::query(
+        "UPDATE users SET removed_at = $1, discord_id = NULL, \
+         former_email = COALESCE((SELECT MIN(email) FROM user_emails WHERE user_id = $2), '') \
+         WHERE id = $2 AND removed_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM web_sessions WHERE kind = 'customer' AND subject_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE web_sign_in_tokens SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM discord_link_codes WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(user)
+}
+
+/// Sets a user's display name (already [`clean_name`]d).
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_user_name(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    name: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
+        .bind(name)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets the name of a user who has none yet (the first mail's display name);
+/// returns whether it was set.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_user_name_if_empty(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE users SET name = $1 WHERE id = $2 AND name = ''")
+        .bind(name)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Remembers a user's page and mail language.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_user_lang(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    lang: crate::domain::Lang,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET lang = $1 WHERE id = $2")
+        .bind(lang.code())
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A staff member by id.
+///
+/// # Errors
+/// Database errors only.
+pub async fn staff_by_id(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<Option<StaffRow>, StoreError> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Remembers a staff member's board language.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_staff_lang(
+    conn: &mut AnyConnection,
+    staff_id: i64,
+    lang: crate::domain::Lang,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE staff SET lang = $1 WHERE id = $2")
+        .bind(lang.code())
+        .bind(staff_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -296,3 +296,18 @@ pub async fn slips_of(
     .fetch_all(conn)
     .await?)
 }
+
+/// The latest message that acted on an order (its customer's own words), if any.
+///
+/// # Errors
+/// Database errors only.
+pub async fn latest_for_order(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<InboundRow>, StoreError> {
+    let sql = format!("{INBOUND_SELECT} WHERE order_id = $1 ORDER BY id DESC LIMIT 1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(order_id)
+        .fetch_optional(conn)
+        .await?)
+}

@@ -55,6 +55,10 @@ pub struct OrderRow {
     pub thread_subject: Option<String>,
     /// Last change.
     pub updated_at: i64,
+    /// The user who sent the latest slip or amendment.
+    pub submitted_by: Option<i64>,
+    /// When staff were reminded of the current review round (20 h in `dealing`).
+    pub reminded_at: Option<i64>,
 }
 
 impl OrderRow {
@@ -90,8 +94,16 @@ pub struct EventRow {
     pub to_status: Option<String>,
     /// Amount involved, minor units.
     pub amount_minor: Option<i64>,
-    /// Why (reject reason, note).
+    /// Why (reject reason, note), as staff read it.
     pub reason: Option<String>,
+    /// The customer user who acted (none for staff, system and operator).
+    pub user_id: Option<i64>,
+    /// How it came in: `email`, `discord`, `web`, `status_link`, `cli`; empty when unknown.
+    pub via: String,
+    /// What kind of note `reason` is, so pages can say it in the reader's
+    /// language: `amount_differs`, `not_received`, `confirm_timeout`,
+    /// `close_timeout`, `corrected_amount`; empty for free text.
+    pub reason_code: String,
 }
 
 /// A new event row.
@@ -111,11 +123,20 @@ pub struct NewEvent<'a> {
     pub amount_minor: Option<i64>,
     /// Why.
     pub reason: Option<&'a str>,
+    /// The customer user who acted.
+    pub user_id: Option<i64>,
+    /// How it came in.
+    pub via: &'a str,
+    /// The kind of note (see [`EventRow::reason_code`]).
+    pub reason_code: &'a str,
 }
 
 const ORDER_COLUMNS: &str = "id, number, account_id, user_id, status, amount_minor, paid_minor, \
      currency, token, source, flags, created_at, submitted_at, decided_at, decided_by, reason, \
-     thread_message_id, thread_subject, updated_at";
+     thread_message_id, thread_subject, updated_at, submitted_by, reminded_at";
+
+const EVENT_COLUMNS: &str = "id, order_id, at, event, actor_kind, actor, from_status, to_status, \
+     amount_minor, reason, user_id, via, reason_code";
 
 /// Takes the next sequence number of `day` (`YYYYMMDD`).
 ///
@@ -155,6 +176,8 @@ pub struct NewOrder<'a> {
     pub flags: &'a str,
     /// Submission time when it starts as `dealing`.
     pub submitted_at: Option<i64>,
+    /// The submitting user when it starts as `dealing`.
+    pub submitted_by: Option<i64>,
 }
 
 /// Inserts an order.
@@ -168,8 +191,8 @@ pub async fn insert_order(
 ) -> Result<OrderRow, StoreError> {
     let sql = format!(
         "INSERT INTO orders (number, account_id, user_id, status, amount_minor, currency, token, \
-         source, flags, created_at, submitted_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10) RETURNING {ORDER_COLUMNS}"
+         source, flags, created_at, submitted_at, updated_at, submitted_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10, $12) RETURNING {ORDER_COLUMNS}"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(new.number.as_str())
@@ -183,6 +206,7 @@ pub async fn insert_order(
         .bind(new.flags)
         .bind(now)
         .bind(new.submitted_at)
+        .bind(new.submitted_by)
         .fetch_one(conn)
         .await
         .map_err(|e| StoreError::on_constraint(e, format!("order {}", new.number)))
@@ -353,6 +377,8 @@ pub struct Change<'a> {
     pub reason: Option<&'a str>,
     /// Replace the flags.
     pub flags: Option<&'a str>,
+    /// Set the user who submitted.
+    pub submitted_by: Option<i64>,
 }
 
 /// Moves an order from `from` to `to` if it is still in `from`.
@@ -376,7 +402,8 @@ pub async fn compare_and_set(
          decided_at = COALESCE($6, decided_at), \
          decided_by = COALESCE($7, decided_by), \
          reason = COALESCE($8, reason), \
-         flags = COALESCE($9, flags) \
+         flags = COALESCE($9, flags), \
+         submitted_by = COALESCE($12, submitted_by) \
          WHERE id = $10 AND status = $11",
     )
     .bind(to.as_str())
@@ -390,6 +417,7 @@ pub async fn compare_and_set(
     .bind(change.flags)
     .bind(id)
     .bind(from.as_str())
+    .bind(change.submitted_by)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -439,7 +467,8 @@ pub async fn add_event(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO order_events (order_id, at, event, actor_kind, actor, from_status, \
-         to_status, amount_minor, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         to_status, amount_minor, reason, user_id, via, reason_code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(order_id)
     .bind(now)
@@ -450,6 +479,9 @@ pub async fn add_event(
     .bind(e.to_status)
     .bind(e.amount_minor)
     .bind(e.reason)
+    .bind(e.user_id)
+    .bind(e.via)
+    .bind(e.reason_code)
     .execute(conn)
     .await?;
     Ok(())
@@ -460,10 +492,9 @@ pub async fn add_event(
 /// # Errors
 /// Database errors only.
 pub async fn events(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<EventRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT id, order_id, at, event, actor_kind, actor, from_status, to_status, \
-         amount_minor, reason FROM order_events WHERE order_id = $1 ORDER BY id",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = $1 ORDER BY id"
+    )))
     .bind(order_id)
     .fetch_all(conn)
     .await?)
@@ -477,14 +508,77 @@ pub async fn last_transition(
     conn: &mut AnyConnection,
     order_id: i64,
 ) -> Result<Option<EventRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT id, order_id, at, event, actor_kind, actor, from_status, to_status, \
-         amount_minor, reason FROM order_events WHERE order_id = $1 AND to_status IS NOT NULL \
-         ORDER BY id DESC LIMIT 1",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_COLUMNS} FROM order_events WHERE order_id = $1 \
+         AND to_status IS NOT NULL ORDER BY id DESC LIMIT 1"
+    )))
     .bind(order_id)
     .fetch_optional(conn)
     .await?)
+}
+
+/// Whether `user_id` (or, for events written before users were recorded on
+/// them, the address `email`) requested, submitted or amended this order.
+///
+/// # Errors
+/// Database errors only.
+pub async fn user_acted_on(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    user_id: i64,
+    email: &str,
+) -> Result<bool, StoreError> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM order_events WHERE order_id = $1 \
+         AND event IN ('request', 'slip', 'amend') \
+         AND (user_id = $2 OR (user_id IS NULL AND actor_kind = 'customer' AND actor = $3))",
+    )
+    .bind(order_id)
+    .bind(user_id)
+    .bind(email)
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Orders in `dealing` submitted at or before `before` whose current review
+/// round has not been reminded of yet, oldest first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn due_for_reminder(
+    conn: &mut AnyConnection,
+    before: i64,
+) -> Result<Vec<OrderRow>, StoreError> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'dealing' AND submitted_at <= $1 \
+         AND (reminded_at IS NULL OR reminded_at < submitted_at) ORDER BY submitted_at, id"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(before)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Records that staff were reminded of the order's current round; false when
+/// another worker did it first (the round is reminded once).
+///
+/// # Errors
+/// Database errors only.
+pub async fn mark_reminded(
+    conn: &mut AnyConnection,
+    id: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE orders SET reminded_at = $1 WHERE id = $2 AND status = 'dealing' \
+         AND (reminded_at IS NULL OR reminded_at < submitted_at)",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Credits the account for a paid order. Returns false when the order was

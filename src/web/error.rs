@@ -89,7 +89,7 @@ impl WebError {
         let text = e.localized(lang);
         match e {
             DeskError::UnknownOrder(_) => WebError::NotFound,
-            DeskError::NotYours(_) => WebError::Forbidden(text),
+            DeskError::NotYours(_) | DeskError::NotAllowed(_) => WebError::Forbidden(text),
             DeskError::Refused(_) | DeskError::LostRace(_) => WebError::Conflict(text),
             DeskError::Invalid(_) => WebError::BadRequest(text),
             DeskError::Store(s) => WebError::Internal(s.into()),

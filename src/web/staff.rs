@@ -43,13 +43,8 @@ pub async fn staff_by_cookie(
     else {
         return Ok(None);
     };
-    let row: Option<StaffRow> = sqlx::query_as(
-        "SELECT id, name, email, discord_id, password_hash FROM staff WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(st.desk.store().pool())
-    .await?;
-    Ok(row)
+    let mut conn = st.desk.store().pool().acquire().await?;
+    Ok(accounts::staff_by_id(&mut conn, id).await?)
 }
 
 /// Checks a staff login (name or email) and password. Unknown names cost the

@@ -15,6 +15,7 @@ fn mail(sender: &str, id: &str, intent: Intent) -> Inbound {
         channel: Channel::Email,
         keys: vec![format!("msgid:<{id}>")],
         sender: sender.into(),
+        sender_name: None,
         subject: "Bukti transfer".into(),
         message_id: Some(format!("<{id}>")),
         thread_ids: vec![],
