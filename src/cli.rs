@@ -141,6 +141,9 @@ pub enum StaffCmd {
         /// Password for the staff web board (or `TOPUP_STAFF_PASSWORD`).
         #[arg(long, env = "TOPUP_STAFF_PASSWORD", hide_env_values = true)]
         password: Option<String>,
+        /// Language of their staff board: `id` or `en` (default `desk.staff_lang`).
+        #[arg(long, value_parser = parse_lang)]
+        lang: Option<Lang>,
     },
     /// List staff.
     List,
@@ -373,13 +376,27 @@ fn parse(cli: &Cli, files: &[PathBuf]) -> Result<(), Failure> {
 }
 
 fn print<T: serde::Serialize>(cli: &Cli, value: &T, text: impl FnOnce() -> String) {
-    if cli.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
+    let out = if cli.json {
+        serde_json::to_string_pretty(value).unwrap_or_default()
     } else {
-        println!("{}", text());
+        text()
+    };
+    write_out(&out);
+}
+
+/// Writes a command's output. A reader that went away (`topup outbox list |
+/// head`) is not an error: the command ends quietly with success, as other
+/// Unix tools do, instead of panicking in `println!`.
+fn write_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let written = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing the output failed: {e}");
+        std::process::exit(1);
     }
 }
 
@@ -468,12 +485,17 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             let users = accounts::list_users(&mut conn, account_id).await?;
             print(cli, &users, || {
                 table(
-                    &[">id", ">account", "role", "email", "discord"],
+                    &[">id", ">account", "role", "name", "email", "discord"],
                     users.iter().map(|u| {
                         vec![
                             u.id.to_string(),
                             u.account_id.to_string(),
-                            u.role.clone(),
+                            if u.removed_at.is_some() {
+                                format!("{} (removed)", u.role)
+                            } else {
+                                u.role.clone()
+                            },
+                            if u.name.is_empty() { "-".into() } else { u.name.clone() },
                             u.emails.clone(),
                             u.discord_id.clone().unwrap_or_else(|| "-".into()),
                         ]
@@ -486,6 +508,7 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             email,
             discord,
             password,
+            lang,
         }) => {
             let hash = match password {
                 Some(p) => {
@@ -503,6 +526,9 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 now,
             )
             .await?;
+            if let Some(lang) = lang {
+                accounts::set_staff_lang(&mut tx, staff.id, *lang).await?;
+            }
             tx.commit().await?;
             print(cli, &staff, || format!("Added staff member {}", staff.name));
         }
@@ -532,18 +558,28 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 None => None,
             };
             let list = orders::list(&mut conn, *status, account_id, *limit).await?;
+            // Staff read amounts in the desk's notation and accounts by name.
+            let names: std::collections::HashMap<i64, String> = accounts::list_accounts(&mut conn)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a.name))
+                .collect();
             print(cli, &list, || {
                 table(
-                    &["order", "status", ">amount", "created", ">account"],
+                    &["order", "status", ">amount", "created", "account"],
                     list.iter().map(|o| {
                         vec![
                             o.number.clone(),
                             o.status.clone(),
-                            o.amount_minor
-                                .map(|m| Money::from_minor(m).to_plain())
+                            o.paid_minor
+                                .or(o.amount_minor)
+                                .map(|m| desk.staff_money(m))
                                 .unwrap_or_else(|| "-".into()),
                             desk.format_time(o.created_at),
-                            o.account_id.to_string(),
+                            names
+                                .get(&o.account_id)
+                                .cloned()
+                                .unwrap_or_else(|| o.account_id.to_string()),
                         ]
                     }),
                 )
@@ -787,6 +823,9 @@ fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
     if let Some(u) = &v.user {
         out.push_str(&format!("User      {} ({})\n", u.label(), u.role));
     }
+    if let Some(u) = &v.submitter {
+        out.push_str(&format!("Slip by   {} ({})\n", u.label(), u.role));
+    }
     out.push_str(&format!("Amount    {}\n", money(o.amount_minor)));
     if o.paid_minor.is_some() {
         out.push_str(&format!("Credited  {}\n", money(o.paid_minor)));
@@ -795,7 +834,10 @@ fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
     if let Some(t) = o.submitted_at {
         out.push_str(&format!("Submitted {}\n", desk.format_time(t)));
     }
-    if let Some(by) = &o.decided_by {
+    // Only the decision the order stands on: an order back in review has none
+    // yet (the earlier ones are in the timeline).
+    let decided_now = matches!(o.status(), OrderStatus::Paid | OrderStatus::PaymentFailure);
+    if let Some(by) = o.decided_by.as_ref().filter(|_| decided_now) {
         out.push_str(&format!(
             "Decided   by {by} at {}\n",
             o.decided_at
@@ -803,7 +845,11 @@ fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
                 .unwrap_or_default()
         ));
     }
-    if let Some(r) = &o.reason {
+    if let Some(r) = o
+        .reason
+        .as_ref()
+        .filter(|r| !r.trim().is_empty() && o.status() != OrderStatus::Dealing)
+    {
         out.push_str(&format!("Reason    {r}\n"));
     }
     if !o.flags.is_empty() {

@@ -420,7 +420,9 @@ impl Settings {
         if d.close_hours <= 0 {
             problems.push("desk.close_hours must be positive".into());
         }
-        if d.remind_hours < 0 || (d.remind_hours > 0 && d.remind_hours >= d.confirm_hours) {
+        if d.remind_hours < 0
+            || (d.confirm_hours > 0 && d.remind_hours > 0 && d.remind_hours >= d.confirm_hours)
+        {
             problems.push(format!(
                 "desk.remind_hours must be 0 (off) or less than desk.confirm_hours ({})",
                 d.confirm_hours

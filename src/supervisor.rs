@@ -70,13 +70,17 @@ pub async fn wait_for_signal() {
     }
 }
 
-/// Sets up tracing: `RUST_LOG` (default `info`), to stderr.
+/// Sets up tracing: `RUST_LOG` (default `info`), to stderr. Colours only
+/// when stderr is a terminal: a log file or a journal gets plain text, not
+/// escape codes.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

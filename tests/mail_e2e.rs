@@ -123,7 +123,7 @@ async fn slip_reply_and_paid_receipt_land_in_the_customers_mailbox_threaded() {
     let (subject, reply_to) = subject_and_reply_to(&mails[0]);
     assert_eq!(
         subject,
-        format!("Re: Bukti transfer top up [{}]", order.number)
+        format!("Bukti transfer diterima: {} Rp 2.750.000", order.number)
     );
     assert_eq!(reply_to.as_deref(), Some(slip_id.trim_matches(['<', '>'])));
     let received = MessageParser::default().parse(&mails[0]).unwrap();

@@ -95,7 +95,7 @@ fn languages_use_their_own_words() {
         .expect("renders");
     assert_eq!(
         en.subject,
-        "Paid: IDR 1,500,000 added to your balance (TU-20260812-0001)"
+        "Paid: TU-20260812-0001 IDR 1,500,000"
     );
     assert!(
         en.text.contains("New balance: IDR 4,250,000"),
@@ -335,8 +335,8 @@ fn indonesian_receipt_shows_every_fact_with_the_amount_in_words() {
     assert!(pdf.len() < 200_000, "receipt is {} bytes", pdf.len());
     let text = pdf_text(&pdf);
     for expected in [
-        "KWITANSI",
-        "Nomor Kwitansi: R-TU-20260812-0001",
+        "KUITANSI",
+        "Nomor Kuitansi: R-TU-20260812-0001",
         "PT Topup Desk Indonesia",
         "Jl. Jenderal Sudirman Kav. 52-53",
         "Telah terima dari PT Maju Jaya Sejahtera",
@@ -378,19 +378,19 @@ fn english_receipt_is_labelled_in_english() {
             "{expected:?} missing from:\n{text}"
         );
     }
-    assert!(!text.contains("KWITANSI"));
+    assert!(!text.contains("KUITANSI"));
 }
 
 #[test]
 fn long_values_wrap_instead_of_running_off_the_page() {
     let mut data = receipt(Lang::Id);
-    data.account_name = "PT Perusahaan Dengan Nama Yang Sangat Panjang Sekali Untuk Menguji Pemotongan Baris Pada Kwitansi Tbk".to_owned();
+    data.account_name = "PT Perusahaan Dengan Nama Yang Sangat Panjang Sekali Untuk Menguji Pemotongan Baris Pada Kuitansi Tbk".to_owned();
     data.amount = Money::from_minor(98_765_432_112_345);
     let text = pdf_text(&render_receipt(&data).expect("renders"));
     // Every word is there, split over lines.
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        flat.contains("Menguji Pemotongan Baris Pada Kwitansi Tbk"),
+        flat.contains("Menguji Pemotongan Baris Pada Kuitansi Tbk"),
         "{text}"
     );
     assert!(

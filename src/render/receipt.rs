@@ -1,4 +1,4 @@
-//! The PDF receipt ("Kwitansi" / "Receipt") attached to the paid email: one
+//! The PDF receipt ("Kuitansi" / "Receipt") attached to the paid email: one
 //! A4 page with the seller, the paying account, the order, the dates, the
 //! amount in figures and in words, the payment method, the approving staff
 //! reference and the new balance, labelled in the account's language.
@@ -82,8 +82,8 @@ struct Labels {
 }
 
 const ID_LABELS: Labels = Labels {
-    title: "KWITANSI",
-    number: "Nomor Kwitansi",
+    title: "KUITANSI",
+    number: "Nomor Kuitansi",
     received_from: "Telah terima dari",
     order_number: "Nomor Pesanan",
     order_date: "Tanggal Pesanan",
@@ -96,7 +96,7 @@ const ID_LABELS: Labels = Labels {
     in_words: "Terbilang",
     paid_stamp: "LUNAS",
     new_balance: "Saldo setelah pengisian",
-    footer: "Kwitansi ini dibuat secara elektronik dan sah tanpa tanda tangan.",
+    footer: "Kuitansi ini dibuat secara elektronik dan sah tanpa tanda tangan.",
 };
 
 const EN_LABELS: Labels = Labels {

@@ -10,13 +10,19 @@
 //! | `GET /o/{token}` | anyone with the link | status, history, bank details, slips, actions |
 //! | `POST /o/{token}/slip`, `/amend`, `/cancel` | same | desk `submit_slip` / `amend` / `cancel` |
 //! | `GET /o/{token}/slips/{hash}`, `/receipt.pdf` | same | the order's slip files, its receipt |
-//! | `GET,POST /account`, `/account/sign-in/{token}`, `POST /account/sign-out` | customers | one-time email link, balance and orders |
+//! | `GET,POST /account`, `/account/sign-in/{token}`, `POST /account/sign-out` | customers | one-time email link, the portal home (balance, Top Up, orders, users) |
+//! | `POST /account/top-up`, `GET /account/orders/{number}` (+ `/slip`, `/amend`, `/cancel`, `/slips/{hash}`, `/receipt.pdf`) | customers | desk `request`, the order page with bank details and upload |
+//! | `POST /account/users`, `/account/users/{id}/remove`, `/account/profile` | customers (users: main user) | PIC management, own name |
+//! | `POST /lang` | anyone | language switch, remembered per user |
 //! | `GET /staff`, `POST /staff/sign-in`, `/staff/sign-out` | staff | password sign-in, dealing queue, decisions |
-//! | `POST /staff/orders/{number}/approve`, `/reject`, `GET /staff/slips/{hash}` | staff | desk `decide` |
+//! | `GET /staff/orders/{number}`, `POST .../approve`, `/reject`, `GET /staff/slips/{hash}` | staff | one order, desk `decide` |
 //! | `/api/orders/{token}[/cancel,/amend,/slip]`, `/api/staff/queue`, `/api/staff/orders/{number}/approve,reject` | as the pages | JSON |
 //! | `GET /healthz`, `GET /metrics` | operators | health JSON, Prometheus text |
 //!
-//! Module map: [`error`] (one error type), [`session`] (sessions, sign-in
+//! Every error is a real page in the visitor's language, and every error
+//! under `/api/` is JSON ([`error::error_pages`]).
+//!
+//! Module map: [`error`] (one error type, error pages), [`session`] (sessions, sign-in
 //! links, cookies, CSRF, flash), [`views`] (templates and texts),
 //! [`upload`] (multipart and file sniffing), [`status`], [`account`],
 //! [`staff`], [`api`], [`health`], [`auth`] (argon2).
@@ -113,9 +119,27 @@ pub fn router(state: AppState) -> axum::Router {
             get(account::confirm_page).post(account::sign_in),
         )
         .route("/account/sign-out", post(account::sign_out))
+        .route("/account/top-up", post(account::top_up))
+        .route("/account/orders/{number}", get(account::order_page))
+        .route(
+            "/account/orders/{number}/slip",
+            post(account::upload_slip).layer(upload_limit),
+        )
+        .route("/account/orders/{number}/amend", post(account::amend))
+        .route("/account/orders/{number}/cancel", post(account::cancel))
+        .route("/account/orders/{number}/slips/{hash}", get(account::slip))
+        .route(
+            "/account/orders/{number}/receipt.pdf",
+            get(account::receipt),
+        )
+        .route("/account/users", post(account::add_pic))
+        .route("/account/users/{id}/remove", post(account::remove_pic))
+        .route("/account/profile", post(account::profile))
+        .route("/lang", post(account::switch_lang))
         .route("/staff", get(staff::page))
         .route("/staff/sign-in", post(staff::sign_in))
         .route("/staff/sign-out", post(staff::sign_out))
+        .route("/staff/orders/{number}", get(staff::order_page))
         .route("/staff/orders/{number}/approve", post(staff::approve))
         .route("/staff/orders/{number}/reject", post(staff::reject))
         .route("/staff/slips/{hash}", get(staff::slip))
@@ -133,6 +157,10 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .fallback(|| async { WebError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            error::error_pages,
+        ))
         .layer(axum::middleware::from_fn(session::csrf_and_flash))
         .layer(Extension(secure))
         .layer(TraceLayer::new_for_http())

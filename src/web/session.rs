@@ -256,10 +256,7 @@ impl CsrfToken {
     pub fn check(&self, submitted: Option<&str>) -> Result<(), WebError> {
         match submitted {
             Some(s) if !s.is_empty() && same_secret(s, &self.0) => Ok(()),
-            _ => Err(WebError::Forbidden(
-                "This form has expired or did not come from this site. Reload the page and try again."
-                    .into(),
-            )),
+            _ => Err(WebError::FormExpired),
         }
     }
 }

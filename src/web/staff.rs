@@ -1,8 +1,17 @@
 //! The staff board (`/staff`): sign-in with name or email and password
 //! (argon2), the dealing queue oldest first with everything needed to
-//! decide, Approve / Reject through [`Desk::decide`](crate::desk::Desk::decide),
-//! and the recent decisions with who made them. A decision that lost a race
-//! shows the desk's words naming the winner.
+//! decide (the same review model as the Discord cards,
+//! [`crate::desk::staff_view`]: sender, the customer's words, slips large
+//! with a click to full size, balance, recent orders, flags; orders waiting
+//! `desk.remind_hours` highlighted), Approve / Reject through
+//! [`Desk::decide`](crate::desk::Desk::decide), one order's page
+//! (`/staff/orders/{number}`, the link on review cards), the recent
+//! decisions with who made them, and the messages not acted on. A decision
+//! that lost a race shows the desk's words naming the winner.
+//!
+//! The board is in the staff member's language (their setting, else
+//! `desk.staff_lang`); amounts in `desk.staff_notation`; it uses the width
+//! of a desktop screen and its tables fit on a phone.
 
 use std::sync::OnceLock;
 
@@ -12,10 +21,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde_json::{Value, json};
 
+use crate::desk::staff_view::{Review, flag_text, label};
 use crate::desk::{Decision, RejectReason};
 use crate::domain::Lang;
 use crate::domain::money::Money;
-use crate::store::accounts::{self, StaffRow};
+use crate::domain::order::OrderStatus;
+use crate::store::accounts::{self, StaffRow, UserRow};
 use crate::store::{inbound as inbound_store, orders};
 
 use super::AppState;
@@ -25,6 +36,7 @@ use super::session::{
     self, CsrfToken, Flash, FlashMessage, STAFF_COOKIE, SessionKind, cookie, set_cookie,
 };
 use super::status::is_image;
+use super::views::{text, texts, visitor_lang};
 
 /// The staff member signed in by session cookie, if any.
 ///
@@ -93,20 +105,10 @@ fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash_password("no such staff member here").unwrap_or_default())
 }
 
-fn flag_text(flag: &str) -> String {
-    match flag {
-        "duplicate_slip" => "Duplicate slip (also on another order)".into(),
-        "resubmission" => "Resubmitted after a rejection".into(),
-        "pic" => "Sent by a PIC user".into(),
-        other => other.replace('_', " "),
-    }
-}
-
 /// A row of the "recently decided" table.
 #[derive(Debug, sqlx::FromRow)]
 struct Decided {
     number: String,
-    token: String,
     status: String,
     amount_minor: Option<i64>,
     paid_minor: Option<i64>,
@@ -114,6 +116,65 @@ struct Decided {
     decided_at: Option<i64>,
     reason: Option<String>,
     company: String,
+}
+
+/// A review as the board shows it (the queue and the order page).
+fn review_json(st: &AppState, r: &Review, lang: Lang) -> Value {
+    let d = &st.desk;
+    let o = &r.view.order;
+    let person = |u: &UserRow| {
+        format!(
+            "{}{}",
+            u.label(),
+            if u.role == "pic" { " (PIC)" } else { "" }
+        )
+    };
+    json!({
+        "number": o.number,
+        "status": o.status().as_str(),
+        "status_name": o.status().display_name(lang),
+        "status_url": format!("/o/{}", o.token),
+        "page_url": format!("/staff/orders/{}", o.number),
+        "company": r.view.account.name,
+        "user": r.sender().map(person).unwrap_or_default(),
+        "requested_by": r.view.submitter.as_ref().and(r.view.user.as_ref()).map(person),
+        "amount": o.amount_minor.map(|m| d.staff_money(m)).unwrap_or_else(|| label(lang, "not_stated").into()),
+        "amount_minor": o.amount_minor,
+        "submitted": o.submitted_at.map(|t| d.format_time(t)),
+        "waiting": o.submitted_at.map(|t| d.staff_duration(d.now() - t, lang)),
+        "due": r.due_at.map(|t| d.format_time(t)),
+        "waiting_long": r.waiting_long,
+        "balance": d.staff_money(r.view.balance_minor),
+        "words": r.words,
+        "recent": r.recent.iter().map(|x| json!({
+            "number": x.number,
+            "url": format!("/staff/orders/{}", x.number),
+            "status": x.status().as_str(),
+            "status_name": x.status().display_name(lang),
+            "amount": x.paid_minor.or(x.amount_minor).map(|m| d.staff_money(m)).unwrap_or_else(|| "-".into()),
+        })).collect::<Vec<_>>(),
+        "flags": o.flag_list().into_iter().map(|f| flag_text(lang, f)).collect::<Vec<_>>(),
+        "slips": r.view.slips.iter().map(|s| json!({
+            "url": format!("/staff/slips/{}", s.hash),
+            "is_image": is_image(&s.content_type),
+            "file_name": s.file_name,
+        })).collect::<Vec<_>>(),
+        "decidable": o.status() == OrderStatus::Dealing,
+    })
+}
+
+/// The labels of the board (page texts plus the staff review labels).
+fn board_texts(lang: Lang) -> Value {
+    let mut t = json!(texts(lang));
+    if let Some(map) = t.as_object_mut() {
+        for key in [
+            "claimed", "submitted_by", "requested_by", "words", "balance", "recent", "no_recent",
+            "flags", "waiting", "fails_at", "company", "submitted", "approve", "reject",
+        ] {
+            map.insert(format!("s_{key}"), json!(label(lang, key)));
+        }
+    }
+    t
 }
 
 /// Everything on the board.
@@ -124,58 +185,41 @@ async fn board_context(
     flash: Option<FlashMessage>,
 ) -> Result<Value, WebError> {
     let d = &st.desk;
-    let lang: Lang = d.settings().desk.default_lang;
-    let mut conn = d.store().pool().acquire().await?;
-    let queue_rows = orders::dealing_queue(&mut conn).await?;
+    let lang = staff.lang_or(d.settings().desk.staff_lang);
+    let queue_rows = {
+        let mut conn = d.store().pool().acquire().await?;
+        orders::dealing_queue(&mut conn).await?
+    };
     let mut queue = Vec::with_capacity(queue_rows.len());
     for o in &queue_rows {
-        let account = accounts::account_by_id(&mut conn, o.account_id).await?;
-        let user = match o.user_id {
-            Some(id) => Some(accounts::user_by_id(&mut conn, id).await?),
-            None => None,
-        };
-        let slips = inbound_store::slips_of(&mut conn, o.id).await?;
-        let balance = accounts::balance(&mut conn, o.account_id).await?;
-        queue.push(json!({
-            "number": o.number,
-            "status_url": format!("/o/{}", o.token),
-            "company": account.name,
-            "user": user.map(|u| format!("{}{}", u.label(), if u.role == "pic" { " (PIC)" } else { "" })).unwrap_or_default(),
-            "amount": o.amount_minor.map(|m| Money::from_minor(m).display(lang)).unwrap_or_else(|| "amount not stated".into()),
-            "amount_minor": o.amount_minor,
-            "submitted": o.submitted_at.map(|t| d.format_time(t)),
-            "balance": Money::from_minor(balance).display(lang),
-            "flags": o.flag_list().into_iter().map(flag_text).collect::<Vec<_>>(),
-            "slips": slips.iter().map(|s| json!({
-                "url": format!("/staff/slips/{}", s.hash),
-                "is_image": is_image(&s.content_type),
-                "file_name": s.file_name,
-            })).collect::<Vec<_>>(),
-        }));
+        let number = d.parse_order_number(&o.number)?;
+        let review = d.review(&number).await?;
+        queue.push(review_json(st, &review, lang));
     }
+    let mut conn = d.store().pool().acquire().await?;
     let recent: Vec<Decided> =
         sqlx::query_as(
-            "SELECT o.number, o.token, o.status, o.amount_minor, o.paid_minor, o.decided_by, \
+            "SELECT o.number, o.status, o.amount_minor, o.paid_minor, o.decided_by, \
              o.decided_at, o.reason, a.name AS company FROM orders o JOIN accounts a ON a.id = o.account_id \
-             WHERE o.decided_at IS NOT NULL ORDER BY o.decided_at DESC, o.id DESC LIMIT 20",
+             WHERE o.decided_at IS NOT NULL AND o.status IN ('paid', 'payment_failure') \
+             ORDER BY o.decided_at DESC, o.id DESC LIMIT 20",
         )
         .fetch_all(&mut *conn)
         .await?;
     let recent: Vec<Value> = recent
         .into_iter()
         .map(|r| {
-            let Decided { number, token, status, amount_minor: amount, paid_minor: paid, decided_by: by, decided_at: at, reason, company } = r;
-            let status = crate::domain::order::OrderStatus::parse(&status)
-                .unwrap_or(crate::domain::order::OrderStatus::Dealing);
+            let Decided { number, status, amount_minor: amount, paid_minor: paid, decided_by: by, decided_at: at, reason, company } = r;
+            let status = OrderStatus::parse(&status).unwrap_or(OrderStatus::Dealing);
             json!({
                 "number": number,
-                "status_url": format!("/o/{token}"),
+                "page_url": format!("/staff/orders/{number}"),
                 "status": status.as_str(),
-                "status_name": status.display_name(Lang::En),
-                "amount": paid.or(amount).map(|m| Money::from_minor(m).display(lang)).unwrap_or_default(),
+                "status_name": status.display_name(lang),
+                "amount": paid.or(amount).map(|m| d.staff_money(m)).unwrap_or_default(),
                 "decided_by": by.unwrap_or_default(),
                 "decided": at.map(|t| d.format_time(t)),
-                "reason": reason,
+                "reason": reason.filter(|r| !r.trim().is_empty()),
                 "company": company,
             })
         })
@@ -196,8 +240,11 @@ async fn board_context(
         })
         .collect();
     Ok(json!({
-        "lang": "en",
-        "title": "Staff board",
+        "lang": lang.code(),
+        "title": text(lang, "staff_board"),
+        "wide": true,
+        "path": "/staff",
+        "t": board_texts(lang),
         "unhandled": unhandled,
         "seller": d.settings().desk.seller_name,
         "csrf": csrf,
@@ -210,6 +257,7 @@ async fn board_context(
 
 fn login_page(
     st: &AppState,
+    lang: Lang,
     csrf: &str,
     login: &str,
     flash: Option<FlashMessage>,
@@ -219,8 +267,11 @@ fn login_page(
         status,
         "staff.html",
         json!({
-            "lang": "en",
-            "title": "Staff sign-in",
+            "lang": lang.code(),
+            "title": text(lang, "staff_sign_in"),
+            "wide": true,
+            "path": "/staff",
+            "t": board_texts(lang),
             "seller": st.desk.settings().desk.seller_name,
             "csrf": csrf,
             "flash": flash,
@@ -252,8 +303,67 @@ pub async fn page(
 ) -> Result<Response, WebError> {
     match staff_by_cookie(&st, &headers).await? {
         Some(staff) => board(&st, &staff, &csrf, flash.0, StatusCode::OK).await,
-        None => login_page(&st, &csrf.0, "", flash.0, StatusCode::OK),
+        None => {
+            let lang = visitor_lang(&st, &headers, "/staff", None).await?;
+            login_page(&st, lang, &csrf.0, "", flash.0, StatusCode::OK)
+        }
     }
+}
+
+/// `GET /staff/orders/{number}`: one order as staff see it (the card, its
+/// history with who decided, and the decision forms while it is in `dealing`).
+///
+/// # Errors
+/// 401 when not signed in; 404 for an unknown order.
+pub async fn order_page(
+    State(st): State<AppState>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    Extension(csrf): Extension<CsrfToken>,
+    Extension(flash): Extension<Flash>,
+) -> Result<Response, WebError> {
+    let staff = match require_staff(&st, &headers).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let d = &st.desk;
+    let lang = staff.lang_or(d.settings().desk.staff_lang);
+    let number = d.parse_order_number(&number).map_err(|_| WebError::NotFound)?;
+    let review = d.review(&number).await?;
+    let events: Vec<Value> = review
+        .view
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "when": d.format_time(e.at),
+                "event": e.event,
+                "who": format!("{} {}", e.actor_kind, e.actor),
+                "via": e.via,
+                "moved": match (&e.from_status, &e.to_status) {
+                    (Some(f), Some(t)) => format!("{f} → {t}"),
+                    (None, Some(t)) => format!("→ {t}"),
+                    _ => String::new(),
+                },
+                "amount": e.amount_minor.map(|m| d.staff_money(m)),
+                "reason": e.reason,
+            })
+        })
+        .collect();
+    let ctx = json!({
+        "lang": lang.code(),
+        "title": format!("{} · {}", review.view.order.number, text(lang, "staff_board")),
+        "wide": true,
+        "path": format!("/staff/orders/{}", review.view.order.number),
+        "t": board_texts(lang),
+        "seller": d.settings().desk.seller_name,
+        "csrf": csrf.0,
+        "flash": flash.0,
+        "staff": staff.name,
+        "one": review_json(&st, &review, lang),
+        "events": events,
+    });
+    st.views.page(StatusCode::OK, "staff.html", ctx)
 }
 
 /// The staff sign-in form.
@@ -270,15 +380,18 @@ pub struct LoginForm {
 /// 403 without the CSRF field; database errors. A wrong password re-renders the form (401).
 pub async fn sign_in(
     State(st): State<AppState>,
+    headers: HeaderMap,
     Extension(csrf): Extension<CsrfToken>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     csrf.check(form.csrf.as_deref())?;
+    let lang = visitor_lang(&st, &headers, "/staff", None).await?;
     let staff = match check_login(&st, &form.login, &form.password).await {
         Ok(staff) => staff,
         Err(WebError::TooManyAttempts(text)) => {
             return login_page(
                 &st,
+                lang,
                 &csrf.0,
                 form.login.trim(),
                 Some(FlashMessage::error(text)),
@@ -291,9 +404,10 @@ pub async fn sign_in(
         tracing::warn!(login = %form.login.trim(), "Staff sign-in refused");
         return login_page(
             &st,
+            lang,
             &csrf.0,
             form.login.trim(),
-            Some(FlashMessage::error("Wrong name or password.")),
+            Some(FlashMessage::error(text(lang, "wrong_password"))),
             StatusCode::UNAUTHORIZED,
         );
     };
@@ -452,14 +566,16 @@ pub async fn approve(
         Err(r) => return Ok(r),
     };
     csrf.check(form.csrf.as_deref())?;
+    let lang = staff.lang_or(st.desk.settings().desk.staff_lang);
     let result = async {
         let amount = optional_amount(form.amount.as_deref())?;
         let order = decide(&st, &number, &staff, &Decision::Approve { amount }).await?;
-        let lang = st.desk.settings().desk.default_lang;
         Ok(format!(
-            "Approved {}: {} credited.",
+            "{} {}: {} {}.",
+            text(lang, "approved_msg"),
             order.number,
-            Money::from_minor(order.paid_minor.unwrap_or_default()).display(lang)
+            st.desk.staff_money(order.paid_minor.unwrap_or_default()),
+            text(lang, "credited_msg"),
         ))
     }
     .await;
@@ -490,12 +606,16 @@ pub async fn reject(
         Err(r) => return Ok(r),
     };
     csrf.check(form.csrf.as_deref())?;
+    let lang = staff.lang_or(st.desk.settings().desk.staff_lang);
     let result = async {
-        let reason = reject_reason(&form.reason, form.text.as_deref())?;
+        let reason = reject_reason(&form.reason, form.text.as_deref())
+            .map_err(|_| WebError::BadRequest(text(lang, "write_reason")))?;
         let order = decide(&st, &number, &staff, &Decision::Reject { reason }).await?;
         Ok(format!(
-            "Rejected {}: the customer is told why.",
-            order.number
+            "{} {}: {}.",
+            text(lang, "rejected_msg"),
+            order.number,
+            text(lang, "customer_told"),
         ))
     }
     .await;
@@ -512,7 +632,8 @@ pub async fn slip(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     if staff_by_cookie(&st, &headers).await?.is_none() {
-        return Err(WebError::Unauthorized("Sign in on /staff first.".into()));
+        let lang = visitor_lang(&st, &headers, "/staff", None).await?;
+        return Err(WebError::Unauthorized(text(lang, "staff_sign_in_first")));
     }
     let name: Option<(String,)> =
         sqlx::query_as("SELECT file_name FROM order_slips WHERE hash = $1 LIMIT 1")
@@ -531,7 +652,8 @@ pub async fn message(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     if staff_by_cookie(&st, &headers).await?.is_none() {
-        return Err(WebError::Unauthorized("Sign in on /staff first.".into()));
+        let lang = visitor_lang(&st, &headers, "/staff", None).await?;
+        return Err(WebError::Unauthorized(text(lang, "staff_sign_in_first")));
     }
     let mut conn = st.desk.store().pool().acquire().await?;
     let row = inbound_store::by_id(&mut conn, id)

@@ -405,7 +405,7 @@ async fn indonesian_customers_are_told_refusals_in_indonesian() {
     assert_eq!(
         mail["vars"]["reason"],
         format!(
-            "pesanan {} tidak dapat dibatalkan karena sudah dinyatakan lunas oleh staf rina pada 2026-11-25 10:00 WIB",
+            "pesanan {} tidak dapat dibatalkan karena sudah dinyatakan lunas oleh tim Receivables pada 2026-11-25 10:00 WIB",
             order.number
         )
     );

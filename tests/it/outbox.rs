@@ -94,7 +94,8 @@ async fn replies_are_threaded_rendered_in_the_account_language_and_paid_mail_car
     let m = MessageParser::default().parse(&mails[0]).unwrap();
     assert_eq!(
         m.subject().unwrap(),
-        format!("Re: Bukti transfer top up [{}]", order.number)
+        format!("Bukti transfer diterima: {} Rp 2.500.000", order.number),
+        "the subject says what happened; the thread is kept by the headers"
     );
     assert_eq!(m.in_reply_to().as_text(), Some("cust-1@benang.id"));
     let refs: Vec<String> = m
@@ -134,7 +135,7 @@ async fn replies_are_threaded_rendered_in_the_account_language_and_paid_mail_car
         .expect("a PDF receipt");
     assert_eq!(
         pdf.attachment_name(),
-        Some(format!("kwitansi-{}.pdf", order.number).as_str())
+        Some(format!("kuitansi-{}.pdf", order.number).as_str())
     );
     assert!(pdf.contents().starts_with(b"%PDF"));
     assert!(

@@ -108,7 +108,7 @@ Content-Type: text/plain; charset=utf-8\r\n\r\nHello, please top up our balance 
         false
     });
     assert!(
-        reply.contains("Subject: Re: Top up request [TU-"),
+        reply.contains("Subject: Order created: TU-"),
         "{reply}"
     );
     assert!(reply.contains("<req-embedded-1@embedded.id>"), "{reply}");

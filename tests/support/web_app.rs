@@ -358,6 +358,44 @@ pub fn slip_form(
     )
 }
 
+/// The text a person sees on a page: no style sheet, no tags, entities read back.
+pub fn visible_text(html: &str) -> String {
+    let mut rest = html;
+    let mut out = String::new();
+    while let Some(i) = rest.find("<style") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find("</style>") {
+            Some(j) => rest = &rest[i + j + 8..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in out.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Basic auth header value for a staff member.
 pub fn basic(login: &str, password: &str) -> String {
     use base64::Engine;
