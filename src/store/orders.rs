@@ -542,7 +542,8 @@ pub async fn user_acted_on(
 }
 
 /// Orders in `dealing` submitted at or before `before` whose current review
-/// round has not been reminded of yet, oldest first.
+/// round has not been reminded of yet (a reminder at or before the submission
+/// belongs to an earlier round), oldest first.
 ///
 /// # Errors
 /// Database errors only.
@@ -552,7 +553,7 @@ pub async fn due_for_reminder(
 ) -> Result<Vec<OrderRow>, StoreError> {
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'dealing' AND submitted_at <= $1 \
-         AND (reminded_at IS NULL OR reminded_at < submitted_at) ORDER BY submitted_at, id"
+         AND (reminded_at IS NULL OR reminded_at <= submitted_at) ORDER BY submitted_at, id"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(before)
@@ -572,7 +573,7 @@ pub async fn mark_reminded(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE orders SET reminded_at = $1 WHERE id = $2 AND status = 'dealing' \
-         AND (reminded_at IS NULL OR reminded_at < submitted_at)",
+         AND (reminded_at IS NULL OR reminded_at <= submitted_at)",
     )
     .bind(now)
     .bind(id)

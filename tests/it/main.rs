@@ -11,5 +11,6 @@ mod helpers;
 mod inbound;
 mod lifecycle;
 mod outbox;
+mod portal;
 mod properties;
 mod run;
