@@ -125,26 +125,31 @@ pub async fn visitor_lang(
 ) -> Result<Lang, WebError> {
     let d = &st.desk.settings().desk;
     let picked = cookie(headers, LANG_COOKIE).and_then(|c| Lang::parse(&c).ok());
-    let mut conn = st.desk.store().pool().acquire().await?;
     let now = st.desk.now();
     if path.starts_with("/staff") {
         if let Some(secret) = cookie(headers, STAFF_COOKIE)
             && let Some(id) =
                 session::session_subject(st.desk.store(), SessionKind::Staff, &secret, now).await?
-            && let Some(staff) = crate::store::accounts::staff_by_id(&mut conn, id).await?
         {
-            return Ok(staff.lang_or(d.staff_lang));
+            let mut conn = st.desk.store().pool().acquire().await?;
+            if let Some(staff) = crate::store::accounts::staff_by_id(&mut conn, id).await? {
+                return Ok(staff.lang_or(d.staff_lang));
+            }
         }
         return Ok(picked.unwrap_or(d.staff_lang));
     }
     if let Some(secret) = cookie(headers, CUSTOMER_COOKIE)
         && let Some(id) =
             session::session_subject(st.desk.store(), SessionKind::Customer, &secret, now).await?
-        && let Ok(user) = crate::store::accounts::user_by_id(&mut conn, id).await
-        && user.removed_at.is_none()
     {
-        let account = crate::store::accounts::account_by_id(&mut conn, user.account_id).await?;
-        return Ok(user.lang_or(account.lang()));
+        let mut conn = st.desk.store().pool().acquire().await?;
+        if let Ok(user) = crate::store::accounts::user_by_id(&mut conn, id).await
+            && user.removed_at.is_none()
+        {
+            let account =
+                crate::store::accounts::account_by_id(&mut conn, user.account_id).await?;
+            return Ok(user.lang_or(account.lang()));
+        }
     }
     Ok(picked
         .or(account)

@@ -135,6 +135,12 @@ impl WebApp {
         s
     }
 
+    /// A staff member as stored.
+    pub async fn staff_row(&self, name: &str) -> StaffRow {
+        let mut conn = self.desk.store().pool().acquire().await.unwrap();
+        accounts::find_staff(&mut conn, name).await.unwrap().unwrap()
+    }
+
     /// An `open` order of `rupiah` for `user`.
     pub async fn request(&self, user: &UserRow, rupiah: i64) -> OrderRow {
         self.desk
@@ -157,6 +163,80 @@ impl WebApp {
             .submit_slip(user, Some(&n), &slips, None, Channel::Email, None)
             .await
             .unwrap()
+    }
+
+    /// A PIC user of `main`'s account.
+    pub async fn pic(&self, main: &UserRow, email: &str, name: &str) -> UserRow {
+        let mut tx = self.desk.store().begin_write().await.unwrap();
+        let u = accounts::add_user(&mut tx, main.account_id, email, "pic", name, None, self.now())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        u
+    }
+
+    /// Sets a user's display name.
+    pub async fn name(&self, user: &UserRow, name: &str) {
+        let mut tx = self.desk.store().begin_write().await.unwrap();
+        accounts::set_user_name(&mut tx, user.id, name).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// Signs `email` in on the account page the way a person does: asks for the
+    /// link, takes it from the queued email, opens it and presses the button.
+    pub async fn sign_in(&self, c: &mut Client, email: &str) {
+        c.get("/account").await;
+        let p = c.submit("/account", &[("email", email)]).await;
+        assert_eq!(p.status, 200, "{}", p.html());
+        let mail = self
+            .emails_to(email)
+            .await
+            .into_iter()
+            .rev()
+            .find(|m| m.contains("/account/sign-in/"))
+            .expect("a sign-in email");
+        let v: serde_json::Value = serde_json::from_str(&mail).unwrap();
+        let link = v["vars"]["sign_in_link"].as_str().unwrap();
+        let path = &link[link.find("/account/sign-in/").unwrap()..];
+        assert_eq!(c.get(path).await.status, 200);
+        let p = c.submit(path, &[]).await;
+        assert_eq!(p.status, 303, "signed in: {}", p.html());
+        assert!(c.cookies.contains_key("topup_session"));
+    }
+
+    /// The user as stored now.
+    pub async fn user(&self, id: i64) -> UserRow {
+        let mut conn = self.desk.store().pool().acquire().await.unwrap();
+        accounts::user_by_id(&mut conn, id).await.unwrap()
+    }
+
+    /// The audit trail of an order.
+    pub async fn events(&self, order_id: i64) -> Vec<topup::store::orders::EventRow> {
+        let mut conn = self.desk.store().pool().acquire().await.unwrap();
+        topup::store::orders::events(&mut conn, order_id)
+            .await
+            .unwrap()
+    }
+
+    /// Every order of an account, newest first.
+    pub async fn orders_of(&self, account_id: i64) -> Vec<OrderRow> {
+        let mut conn = self.desk.store().pool().acquire().await.unwrap();
+        topup::store::orders::list(&mut conn, None, Some(account_id), 100)
+            .await
+            .unwrap()
+    }
+
+    /// Email payloads of one template kind, oldest first.
+    pub async fn mails_of(&self, kind: &str) -> Vec<serde_json::Value> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT payload FROM outbox WHERE kind = 'email' ORDER BY id")
+                .fetch_all(self.desk.store().pool())
+                .await
+                .unwrap();
+        rows.into_iter()
+            .map(|(p,)| serde_json::from_str::<serde_json::Value>(&p).unwrap())
+            .filter(|v| v["kind"] == kind)
+            .collect()
     }
 
     pub async fn order(&self, number: &str) -> OrderRow {
@@ -292,6 +372,20 @@ impl Client {
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post_form(path, &all).await
+    }
+
+    /// Sets a cookie as the browser would hold it (e.g. a picked language).
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_string(), value.to_string());
+    }
+
+    pub async fn post_body(&mut self, path: &str, body: &str, content_type: &str) -> Page {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body.to_string());
+        self.send(r).await
     }
 
     pub async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
