@@ -495,7 +495,11 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                             } else {
                                 u.role.clone()
                             },
-                            if u.name.is_empty() { "-".into() } else { u.name.clone() },
+                            if u.name.is_empty() {
+                                "-".into()
+                            } else {
+                                u.name.clone()
+                            },
                             u.emails.clone(),
                             u.discord_id.clone().unwrap_or_else(|| "-".into()),
                         ]

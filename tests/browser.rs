@@ -175,3 +175,222 @@ async fn slip_upload_and_approval_in_a_real_browser() {
     b.close().await;
     app.stop().await;
 }
+
+/// True when every table on the page fits inside its card (nothing cut off or
+/// scrolled sideways) and the page itself does not scroll sideways.
+const TABLES_FIT: &str = "(() => { const bad = []; for (const t of document.querySelectorAll('table')) { \
+    const box = t.closest('.card') || t.parentElement; \
+    if (t.getBoundingClientRect().right > box.getBoundingClientRect().right + 1 || t.scrollWidth > t.clientWidth + 1) \
+      bad.push((box.id || t.id || 'table') + ': right ' + Math.round(t.getBoundingClientRect().right) + ' of ' + Math.round(box.getBoundingClientRect().right) + ', scroll ' + t.scrollWidth + ' of ' + t.clientWidth); } \
+  if (document.documentElement.scrollWidth > window.innerWidth + 1) bad.push('page:' + document.documentElement.scrollWidth + '>' + window.innerWidth); \
+  return bad.join(' '); })()";
+
+#[tokio::test]
+async fn the_portal_top_up_steps_and_the_staff_board_in_a_real_browser() {
+    let out = output_dir();
+    let app = WebApp::spawn().await;
+    let user = app
+        .customer("PT Maju Jaya Sentosa", "budi@majujaya.example", Lang::Id)
+        .await;
+    app.name(&user, "Budi Hartono").await;
+    app.pic(
+        &user,
+        "siti.rahayu.keuangan@majujaya.example",
+        "Siti Rahayu",
+    )
+    .await;
+    let earlier = app.dealing(&user, 750_000).await;
+    app.staff("Rina").await;
+    // Messages not acted on, with the long unbroken text that used to cut the table off.
+    for i in 0..3 {
+        let raw = format!(
+            "From: Someone <very.long.sender.address.number{i}@a-rather-long-domain-name.example.co.id>\r\n\
+             Subject: Bukti_transfer_pembayaran_invoice_INV-2026-11-000{i}_untuk_PT_Yang_Belum_Terdaftar\r\n\
+             Message-ID: <long{i}@x.example>\r\n\r\nhalo\r\n"
+        );
+        app.desk
+            .handle_inbound(topup::sources::inbound_from_email(
+                raw.into_bytes(),
+                vec![],
+                &app.settings,
+            ))
+            .await
+            .unwrap();
+    }
+
+    let mut b = Browser::launch().await;
+    let slip = out.join("slip-portal.png");
+    draw_slip(&mut b, "Rp 2.500.000", "Top Up", &slip).await;
+
+    // Sign in by the emailed link, on a phone.
+    b.viewport(390, 844, true).await;
+    b.goto(&app.url("/account")).await;
+    b.eval("document.querySelector('#email').value = 'budi@majujaya.example'; document.querySelector('form[action=\"/account\"] button').click(); true").await;
+    // Before sign-in the page follows the browser's language (headless Chromium asks for English).
+    b.wait_for(
+        "document.body.innerText.includes('Check your email')",
+        "the check-your-mail page",
+    )
+    .await;
+    let mail = app
+        .emails_to("budi@majujaya.example")
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.contains("/account/sign-in/"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&mail).unwrap();
+    let link = v["vars"]["sign_in_link"].as_str().unwrap();
+    let path = &link[link.find("/account/sign-in/").unwrap()..];
+    b.goto(&app.url(path)).await;
+    b.eval("document.querySelector('form button[type=submit]:not(.on):not([name=lang])').click(); true").await;
+    b.wait_for(
+        "document.querySelector('#balance') !== null",
+        "the account home",
+    )
+    .await;
+    let home = b.eval("document.body.innerText").await;
+    let home = home.as_str().unwrap().to_string();
+    assert!(
+        home.contains("Saldo") && home.contains("Rp 0") && home.contains("Budi Hartono"),
+        "{home}"
+    );
+    assert!(
+        home.contains(&earlier.number) && home.contains("Siti Rahayu"),
+        "{home}"
+    );
+    let fit = b.eval(TABLES_FIT).await;
+    assert_eq!(fit.as_str().unwrap(), "", "account page fits a phone");
+    b.screenshot(&out.join("11-account-home-phone.png")).await;
+    b.viewport(1280, 900, false).await;
+    b.goto(&app.url("/account")).await;
+    assert_eq!(b.eval(TABLES_FIT).await.as_str().unwrap(), "");
+    b.screenshot(&out.join("12-account-home-desktop.png")).await;
+
+    // Top Up, step 1: a customized amount and the payment method.
+    b.viewport(390, 844, true).await;
+    b.goto(&app.url("/account")).await;
+    b.eval("document.querySelector('#topup-amount').value = '2,5 juta'; document.querySelector('#topup').scrollIntoView(); true").await;
+    b.screenshot(&out.join("13-topup-1-amount-phone.png")).await;
+    b.eval("document.querySelector('#topup button[type=submit]').click(); true")
+        .await;
+    b.wait_for(
+        "location.pathname.startsWith('/account/orders/')",
+        "the order page",
+    )
+    .await;
+    b.wait_for(
+        "document.readyState === 'complete' && document.querySelector('#bank') !== null",
+        "bank details",
+    )
+    .await;
+    let order = app.orders_of(user.account_id).await.remove(0);
+    assert_eq!(order.amount_minor, Some(250_000_000));
+    // Step 2: the bank details and the order number; step 3: upload and Submit.
+    let text = b.eval("document.body.innerText").await;
+    let text = text.as_str().unwrap().to_string();
+    assert!(
+        text.contains(&order.number)
+            && text.contains("123-456-7890")
+            && text.contains("Rp 2.500.000"),
+        "{text}"
+    );
+    let now_step = b
+        .eval("document.querySelector('#steps li.now').innerText")
+        .await;
+    assert!(
+        now_step.as_str().unwrap().contains("Transfer"),
+        "{now_step}"
+    );
+    assert_eq!(b.eval(TABLES_FIT).await.as_str().unwrap(), "");
+    b.screenshot(&out.join("14-topup-2-bank-details-phone.png"))
+        .await;
+    b.set_file("#upload input[type=file]", &slip).await;
+    b.eval("document.querySelector('#upload').scrollIntoView(); true")
+        .await;
+    b.screenshot(&out.join("15-topup-3-upload-phone.png")).await;
+    b.eval("document.querySelector('#upload button[type=submit]').click(); true")
+        .await;
+    b.wait_for(
+        "document.readyState === 'complete' && document.querySelector('[data-status]').dataset.status === 'dealing'",
+        "Dealing",
+    )
+    .await;
+    b.wait_for("document.querySelector('#slips img') && document.querySelector('#slips img').naturalWidth > 100", "the slip").await;
+    b.screenshot(&out.join("16-topup-4-dealing-phone.png"))
+        .await;
+    assert_eq!(app.order(&order.number).await.status, "dealing");
+    b.viewport(1280, 900, false).await;
+    b.goto(&app.url(&format!("/account/orders/{}", order.number)))
+        .await;
+    b.screenshot(&out.join("17-topup-order-desktop.png")).await;
+
+    // The language switch in the header, remembered for this user.
+    b.eval("document.querySelector('.langs button[value=en]').click(); true")
+        .await;
+    b.wait_for("document.documentElement.lang === 'en'", "English")
+        .await;
+    let text = b.eval("document.body.innerText").await;
+    assert!(text.as_str().unwrap().contains("History"), "{text}");
+    assert_eq!(app.user(user.id).await.lang.as_deref(), Some("en"));
+
+    // The staff board on a desktop uses its width; its tables fit on desktop and phone.
+    b.goto(&app.url("/staff")).await;
+    b.eval(&format!(
+        "document.querySelector('#login').value = 'Rina'; document.querySelector('#password').value = {}; \
+         document.querySelector('form[action=\"/staff/sign-in\"] button').click(); true",
+        serde_json::to_string(STAFF_PASSWORD).unwrap()
+    ))
+    .await;
+    let card = format!("#order-{}", order.number);
+    b.wait_for(
+        &format!("document.querySelector('{card}') !== null"),
+        "the order on the board",
+    )
+    .await;
+    b.wait_for(
+        &format!("document.querySelector('{card} img').naturalWidth > 100"),
+        "the slip",
+    )
+    .await;
+    let width = b
+        .eval("document.querySelector('main').getBoundingClientRect().width")
+        .await;
+    assert!(
+        width.as_f64().unwrap() >= 1150.0,
+        "the board uses the desktop's width: {width}"
+    );
+    let slip_width = b
+        .eval(&format!(
+            "document.querySelector('{card} img').getBoundingClientRect().width"
+        ))
+        .await;
+    assert!(
+        slip_width.as_f64().unwrap() >= 170.0,
+        "the slip is large enough to read: {slip_width}"
+    );
+    assert_eq!(
+        b.eval(TABLES_FIT).await.as_str().unwrap(),
+        "",
+        "board tables fit on a desktop"
+    );
+    b.screenshot(&out.join("18-staff-board-wide-desktop.png"))
+        .await;
+    b.viewport(390, 844, true).await;
+    b.goto(&app.url("/staff")).await;
+    assert_eq!(
+        b.eval(TABLES_FIT).await.as_str().unwrap(),
+        "",
+        "board tables fit on a phone"
+    );
+    b.screenshot(&out.join("19-staff-board-wide-phone.png"))
+        .await;
+    b.viewport(1280, 900, false).await;
+    b.goto(&app.url(&format!("/staff/orders/{}", order.number)))
+        .await;
+    assert_eq!(b.eval(TABLES_FIT).await.as_str().unwrap(), "");
+    b.screenshot(&out.join("20-staff-order-desktop.png")).await;
+
+    b.close().await;
+    app.stop().await;
+}

@@ -93,10 +93,7 @@ fn languages_use_their_own_words() {
             &EmailKind::Paid.sample_vars(Lang::En),
         )
         .expect("renders");
-    assert_eq!(
-        en.subject,
-        "Paid: TU-20260812-0001 IDR 1,500,000"
-    );
+    assert_eq!(en.subject, "Paid: TU-20260812-0001 IDR 1,500,000");
     assert!(
         en.text.contains("New balance: IDR 4,250,000"),
         "{}",
@@ -297,7 +294,7 @@ fn receipt(lang: Lang) -> ReceiptData {
         paid_date: "12/08/2026 14:02 WIB".to_owned(),
         amount: Money::from_minor(150_000_000),
         payment_method: "Transfer bank (BCA)".to_owned(),
-        staff_reference: "siti@topup.example.com".to_owned(),
+        staff_reference: "Tim Receivables · S-3 (12/08/2026 14:02 WIB)".to_owned(),
         new_balance: Money::from_minor(425_000_050),
     }
 }
@@ -344,7 +341,7 @@ fn indonesian_receipt_shows_every_fact_with_the_amount_in_words() {
         "Tanggal Pesanan 12/08/2026 10:15 WIB",
         "Tanggal Pembayaran 12/08/2026 14:02 WIB",
         "Metode Pembayaran Transfer bank (BCA)",
-        "Dikonfirmasi oleh siti@topup.example.com",
+        "Dikonfirmasi oleh Tim Receivables · S-3",
         "Rp 1.500.000",
         "Terbilang: satu juta lima ratus ribu rupiah",
         "LUNAS",
@@ -403,4 +400,244 @@ fn long_values_wrap_instead_of_running_off_the_page() {
     );
     let widest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
     assert!(widest < 110, "a line runs wide: {widest}\n{text}");
+}
+
+#[test]
+fn subjects_say_what_happened_and_carry_the_order_number() {
+    let templates = Templates::embedded();
+    let n = "TU-20260812-0001";
+    let expected = [
+        (
+            EmailKind::OrderCreated,
+            Lang::Id,
+            format!("Pesanan dibuat: {n} Rp 1.500.000"),
+        ),
+        (
+            EmailKind::OrderCreated,
+            Lang::En,
+            format!("Order created: {n} IDR 1,500,000"),
+        ),
+        (
+            EmailKind::SubmissionReceived,
+            Lang::Id,
+            format!("Bukti transfer diterima: {n} Rp 1.500.000"),
+        ),
+        (
+            EmailKind::SubmissionReceived,
+            Lang::En,
+            format!("Slip received: {n} IDR 1,500,000"),
+        ),
+        (
+            EmailKind::Paid,
+            Lang::Id,
+            format!("Lunas: {n} Rp 1.500.000"),
+        ),
+        (
+            EmailKind::Paid,
+            Lang::En,
+            format!("Paid: {n} IDR 1,500,000"),
+        ),
+        (
+            EmailKind::PaymentFailure,
+            Lang::Id,
+            format!("Pembayaran Gagal: {n}"),
+        ),
+        (
+            EmailKind::PaymentFailure,
+            Lang::En,
+            format!("Payment Failure: {n}"),
+        ),
+        (
+            EmailKind::ConfirmTimeout,
+            Lang::Id,
+            format!("Pembayaran Gagal: {n} belum terkonfirmasi"),
+        ),
+        (
+            EmailKind::ConfirmTimeout,
+            Lang::En,
+            format!("Payment Failure: {n} not confirmed in time"),
+        ),
+        (EmailKind::Cancelled, Lang::Id, format!("Dibatalkan: {n}")),
+        (EmailKind::Cancelled, Lang::En, format!("Cancelled: {n}")),
+        (EmailKind::Closed, Lang::Id, format!("Ditutup: {n}")),
+        (EmailKind::Closed, Lang::En, format!("Closed: {n}")),
+        (
+            EmailKind::OrderStatus,
+            Lang::Id,
+            format!("Status {n}: Dealing"),
+        ),
+        (
+            EmailKind::OrderStatus,
+            Lang::En,
+            format!("Status of {n}: Dealing"),
+        ),
+        (
+            EmailKind::ActionRefused,
+            Lang::Id,
+            format!("Tidak diproses: {n}"),
+        ),
+        (EmailKind::ActionRefused, Lang::En, format!("Not done: {n}")),
+    ];
+    for (kind, lang, subject) in expected {
+        let mail = templates
+            .render(kind, lang, &kind.sample_vars(lang))
+            .expect("renders");
+        assert_eq!(mail.subject, subject, "{kind} {lang}");
+        // The outbox keeps the template's subject for a reply too: the thread is
+        // kept by the headers, the subject says what happened.
+        let job = topup::outbox::EmailJob {
+            kind,
+            lang,
+            to: "a@b.id".into(),
+            message_id: "<1@x>".into(),
+            in_reply_to: Some("<c@b.id>".into()),
+            references: vec!["<c@b.id>".into()],
+            reply_subject: Some("Bukti transfer".into()),
+            order_number: Some(n.into()),
+            vars: json!({}),
+            receipt: None,
+            direct_reply: true,
+        };
+        assert_eq!(job.subject(&mail.subject), subject);
+    }
+}
+
+#[test]
+fn paid_with_another_amount_says_what_was_received_and_what_was_asked() {
+    let templates = Templates::embedded();
+    for (lang, said) in [
+        (
+            Lang::Id,
+            "Kami menerima Rp 1.500.000 (bukan Rp 1.750.000 yang diminta)",
+        ),
+        (
+            Lang::En,
+            "We received IDR 1,500,000 (not the IDR 1,750,000 requested)",
+        ),
+    ] {
+        let mail = templates
+            .render(EmailKind::Paid, lang, &EmailKind::Paid.sample_vars(lang))
+            .expect("renders");
+        assert!(mail.text.contains(said), "{}", mail.text);
+        let same = with(EmailKind::Paid, lang, "requested_amount", json!(""));
+        let mail = templates
+            .render(EmailKind::Paid, lang, &same)
+            .expect("renders");
+        assert!(
+            !mail.text.contains("(bukan") && !mail.text.contains("(not the"),
+            "{}",
+            mail.text
+        );
+    }
+}
+
+#[test]
+fn the_timeout_mail_does_not_ask_to_fix_the_amount_and_says_how_to_get_back_in_review() {
+    let templates = Templates::embedded();
+    for (lang, not_wrong, reply, link) in [
+        (
+            Lang::Id,
+            "tidak berarti pembayaran atau jumlah Anda salah",
+            "Balas email ini dengan melampirkan bukti transfer Anda",
+            "Kirim ulang bukti transfer melalui halaman status pesanan",
+        ),
+        (
+            Lang::En,
+            "does not mean that your payment or its amount is wrong",
+            "Reply to this email with your transfer slip attached",
+            "Send the slip again on the status page of your order",
+        ),
+    ] {
+        let mail = templates
+            .render(
+                EmailKind::ConfirmTimeout,
+                lang,
+                &EmailKind::ConfirmTimeout.sample_vars(lang),
+            )
+            .expect("renders");
+        for said in [not_wrong, reply, link] {
+            assert!(
+                mail.text.contains(said),
+                "{lang}: {said:?} in {}",
+                mail.text
+            );
+        }
+        assert!(
+            !mail.text.contains("ubah jumlah menjadi") && !mail.text.contains("change amount to")
+        );
+        assert!(mail.text.contains("Dealing"));
+    }
+}
+
+#[test]
+fn the_submission_mail_greets_its_reader_and_names_who_sent_the_slip() {
+    let templates = Templates::embedded();
+    for (lang, greeting, named) in [
+        (Lang::Id, "Yth. Budi Santoso,", "Nama Pengguna: Siti Rahayu"),
+        (Lang::En, "Dear Budi Santoso,", "Submitted by: Siti Rahayu"),
+    ] {
+        let mail = templates
+            .render(
+                EmailKind::SubmissionReceived,
+                lang,
+                &EmailKind::SubmissionReceived.sample_vars(lang),
+            )
+            .expect("renders");
+        assert!(mail.text.starts_with(greeting), "{}", mail.text);
+        assert!(mail.text.contains(named), "{}", mail.text);
+    }
+}
+
+/// Every Indonesian word the desk writes has one spelling (KBBI): mails, pages,
+/// refusals and the receipt alike.
+#[test]
+fn one_spelling_per_word_everywhere() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("prompts"), root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).expect("readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "md" || x == "rs" || x == "html")
+            {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 40, "the sources were found");
+    // (wrong, right): variants people write for the words the desk uses.
+    let wrong = [
+        ("kwitansi", "kuitansi"),
+        ("kwintansi", "kuitansi"),
+        ("kadaluarsa", "kedaluwarsa"),
+        ("kadaluwarsa", "kedaluwarsa"),
+        ("e-mail", "email"),
+        ("di konfirmasi", "dikonfirmasi"),
+        ("konfirmasikan", "konfirmasi"),
+    ];
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("utf-8").to_lowercase();
+        for (w, right) in wrong {
+            if text.contains(w) {
+                found.push(format!("{}: {w:?} (write {right:?})", f.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+    // "top up" in Indonesian texts, "top-up" in English ones.
+    for f in std::fs::read_dir(root.join("prompts/id")).expect("prompts") {
+        let text = std::fs::read_to_string(f.expect("entry").path()).expect("utf-8");
+        assert!(!text.to_lowercase().contains("top-up"), "{text}");
+    }
+    for (_, id) in topup::web::views::texts(Lang::Id) {
+        assert!(
+            !id.to_lowercase().contains("top-up") && !id.to_lowercase().contains("kwitansi"),
+            "{id}"
+        );
+    }
 }

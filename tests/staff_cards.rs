@@ -67,14 +67,27 @@ async fn setup(api_base: &str) -> Setup {
     }
 }
 
-fn capture(message_id: u64) -> (Seen, impl Fn(&mockito::Request) -> Vec<u8> + Send + Sync + 'static) {
+fn capture(
+    message_id: u64,
+) -> (
+    Seen,
+    impl Fn(&mockito::Request) -> Vec<u8> + Send + Sync + 'static,
+) {
     let seen: Seen = Arc::default();
     let keep = seen.clone();
-    let answer = message_json(message_id, STAFF_CHANNEL, user_json(BOT, "topup"), "", json!([]))
-        .to_string()
-        .into_bytes();
+    let answer = message_json(
+        message_id,
+        STAFF_CHANNEL,
+        user_json(BOT, "topup"),
+        "",
+        json!([]),
+    )
+    .to_string()
+    .into_bytes();
     (seen, move |req: &mockito::Request| {
-        keep.lock().unwrap().push(req.body().cloned().unwrap_or_default());
+        keep.lock()
+            .unwrap()
+            .push(req.body().cloned().unwrap_or_default());
         answer.clone()
     })
 }
@@ -82,7 +95,9 @@ fn capture(message_id: u64) -> (Seen, impl Fn(&mockito::Request) -> Vec<u8> + Se
 /// The `payload_json` part of a multipart body.
 fn multipart_payload(body: &[u8]) -> Value {
     let text = String::from_utf8_lossy(body);
-    let start = text.find("name=\"payload_json\"").expect("payload_json part");
+    let start = text
+        .find("name=\"payload_json\"")
+        .expect("payload_json part");
     let after = &text[start..];
     let json_start = after.find("\r\n\r\n").unwrap() + 4;
     let json_end = after[json_start..].find("\r\n--").unwrap();
@@ -105,15 +120,31 @@ async fn the_card_shows_what_staff_need_in_their_language_and_notation() {
     let s = setup(&server.url()).await;
     let d = &s.desk;
     let mut tx = d.store().begin_write().await.unwrap();
-    let account = accounts::add_account(&mut tx, "PT Kartu [Lengkap]", "budi@kartu.id", Lang::Id, T0)
+    let account =
+        accounts::add_account(&mut tx, "PT Kartu [Lengkap]", "budi@kartu.id", Lang::Id, T0)
+            .await
+            .unwrap();
+    let main = accounts::user_by_email(&mut tx, "budi@kartu.id")
+        .await
+        .unwrap()
+        .unwrap();
+    accounts::set_user_name(&mut tx, main.id, "Budi Santoso")
         .await
         .unwrap();
-    let main = accounts::user_by_email(&mut tx, "budi@kartu.id").await.unwrap().unwrap();
-    accounts::set_user_name(&mut tx, main.id, "Budi Santoso").await.unwrap();
-    accounts::add_user(&mut tx, account.id, "siti@kartu.id", "pic", "Siti", None, T0)
+    accounts::add_user(
+        &mut tx,
+        account.id,
+        "siti@kartu.id",
+        "pic",
+        "Siti",
+        None,
+        T0,
+    )
+    .await
+    .unwrap();
+    let staff = accounts::add_staff(&mut tx, "Sari", None, None, None, T0)
         .await
         .unwrap();
-    let staff = accounts::add_staff(&mut tx, "Sari", None, None, None, T0).await.unwrap();
     tx.commit().await.unwrap();
     let main = {
         let mut conn = d.store().pool().acquire().await.unwrap();
@@ -121,7 +152,10 @@ async fn the_card_shows_what_staff_need_in_their_language_and_notation() {
     };
 
     // An earlier paid order (recent orders, balance).
-    let earlier = d.request(&main, Money::from_major(300_000), Channel::Email, None).await.unwrap();
+    let earlier = d
+        .request(&main, Money::from_major(300_000), Channel::Email, None)
+        .await
+        .unwrap();
     let en = d.parse_order_number(&earlier.number).unwrap();
     let slip = d
         .store_slips(&[topup::intake::SlipFile {
@@ -131,11 +165,18 @@ async fn the_card_shows_what_staff_need_in_their_language_and_notation() {
         }])
         .await
         .unwrap();
-    d.submit_slip(&main, Some(&en), &slip, None, Channel::Email, None).await.unwrap();
-    d.decide(&en, &staff, &Decision::Approve { amount: None }).await.unwrap();
+    d.submit_slip(&main, Some(&en), &slip, None, Channel::Email, None)
+        .await
+        .unwrap();
+    d.decide(&en, &staff, &Decision::Approve { amount: None })
+        .await
+        .unwrap();
 
     // Budi asks; Siti sends the slip by mail with a few words (and a link that must stay text).
-    let order = d.request(&main, Money::from_major(1_500_000), Channel::Email, None).await.unwrap();
+    let order = d
+        .request(&main, Money::from_major(1_500_000), Channel::Email, None)
+        .await
+        .unwrap();
     let raw = format!(
         "From: Siti <siti@kartu.id>\r\nSubject: Bukti [klik](http://evil.example) {n}\r\nMessage-ID: <k1@kartu.id>\r\n\
          MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
@@ -145,14 +186,21 @@ async fn the_card_shows_what_staff_need_in_their_language_and_notation() {
         png = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PNG)
     );
     let out = d
-        .handle_inbound(topup::sources::inbound_from_email(raw.into_bytes(), vec![], &s.settings))
+        .handle_inbound(topup::sources::inbound_from_email(
+            raw.into_bytes(),
+            vec![],
+            &s.settings,
+        ))
         .await
         .unwrap();
     assert!(out.outcome.starts_with("submitted"), "{}", out.outcome);
 
     let (posted, answer) = capture(800_000_000_000_000_901);
     let post = server
-        .mock("POST", format!("/api/v10/channels/{STAFF_CHANNEL}/messages").as_str())
+        .mock(
+            "POST",
+            format!("/api/v10/channels/{STAFF_CHANNEL}/messages").as_str(),
+        )
         .with_status(200)
         .with_header("content-type", "application/json")
         .with_body_from_request(answer)
@@ -160,31 +208,69 @@ async fn the_card_shows_what_staff_need_in_their_language_and_notation() {
         .create_async()
         .await;
     let cards = Cards::new(d.clone(), http_client(&s.settings.discord));
-    cards.deliver(&Job::ReviewCard { order_id: order.id }).await.unwrap();
+    cards
+        .deliver(&Job::ReviewCard { order_id: order.id })
+        .await
+        .unwrap();
     post.assert_async().await;
     let payload = multipart_payload(&posted.lock().unwrap()[0]);
     let embed = &payload["embeds"][0];
     let board = format!("https://topup.example.com/staff/orders/{}", order.number);
-    assert_eq!(embed["url"], board.as_str(), "the title opens the order on the board");
+    assert_eq!(
+        embed["url"],
+        board.as_str(),
+        "the title opens the order on the board"
+    );
     assert_eq!(field(embed, "Di papan staf"), board);
     assert_eq!(field(embed, "Pesanan"), order.number);
     assert_eq!(field(embed, "Perusahaan"), "PT Kartu \\[Lengkap\\]");
-    assert_eq!(field(embed, "Jumlah yang diklaim"), "IDR 1,500,000", "the desk's notation");
+    assert_eq!(
+        field(embed, "Jumlah yang diklaim"),
+        "IDR 1,500,000",
+        "the desk's notation"
+    );
     let sender = field(embed, "Dikirim oleh");
-    assert!(sender.contains("Siti <siti@kartu.id>") && sender.contains("(PIC)"), "{sender}");
+    assert!(
+        sender.contains("Siti <siti@kartu.id>") && sender.contains("(PIC)"),
+        "{sender}"
+    );
     assert!(field(embed, "Diminta oleh").contains("Budi Santoso <budi@kartu.id>"));
     let words = field(embed, "Kata-kata pelanggan");
-    assert!(words.contains("Sudah transfer jam 9 pagi.") && words.contains("Mohon dicek ya."), "{words}");
-    assert!(!words.contains("pesanan lama"), "quotes are left out: {words}");
-    assert!(words.contains("\\[klik\\]\\(http://evil.example\\)"), "customer text cannot become a link: {words}");
+    assert!(
+        words.contains("Sudah transfer jam 9 pagi.") && words.contains("Mohon dicek ya."),
+        "{words}"
+    );
+    assert!(
+        !words.contains("pesanan lama"),
+        "quotes are left out: {words}"
+    );
+    assert!(
+        words.contains("\\[klik\\]\\(http://evil.example\\)"),
+        "customer text cannot become a link: {words}"
+    );
     assert_eq!(field(embed, "Saldo"), "IDR 300,000");
     assert!(field(embed, "Pesanan terakhir").contains(&earlier.number));
     assert!(field(embed, "Tanda").contains("PIC"));
-    assert!(field(embed, "Bukti transfer").contains("https://topup.example.com/staff/slips/"), "full size on the board");
-    assert_eq!(embed["image"]["url"], "attachment://slip-1.png", "the slip is the card's large image");
+    assert!(
+        field(embed, "Bukti transfer").contains("https://topup.example.com/staff/slips/"),
+        "full size on the board"
+    );
+    assert_eq!(
+        embed["image"]["url"], "attachment://slip-1.png",
+        "the slip is the card's large image"
+    );
     let buttons = &payload["components"][0]["components"];
-    assert_eq!((buttons[0]["label"].as_str(), buttons[1]["label"].as_str()), (Some("Setujui"), Some("Tolak")));
-    assert!(embed["description"].as_str().unwrap().contains("gagal otomatis pada 2026-11-26 10:00 WIB"), "{embed}");
+    assert_eq!(
+        (buttons[0]["label"].as_str(), buttons[1]["label"].as_str()),
+        (Some("Setujui"), Some("Tolak"))
+    );
+    assert!(
+        embed["description"]
+            .as_str()
+            .unwrap()
+            .contains("gagal otomatis pada 2026-11-26 10:00 WIB"),
+        "{embed}"
+    );
 
     // 21 hours later the staff channel is reminded once, as a reply to the card.
     s.clock.advance_hours(21);
@@ -198,7 +284,10 @@ async fn the_card_shows_what_staff_need_in_their_language_and_notation() {
     let job: Job = serde_json::from_str(&jobs[0].0).unwrap();
     let (sent, answer) = capture(800_000_000_000_000_902);
     let remind = server
-        .mock("POST", format!("/api/v10/channels/{STAFF_CHANNEL}/messages").as_str())
+        .mock(
+            "POST",
+            format!("/api/v10/channels/{STAFF_CHANNEL}/messages").as_str(),
+        )
         .with_status(200)
         .with_header("content-type", "application/json")
         .with_body_from_request(answer)
@@ -209,8 +298,17 @@ async fn the_card_shows_what_staff_need_in_their_language_and_notation() {
     remind.assert_async().await;
     let body: Value = serde_json::from_slice(&sent.lock().unwrap()[0]).unwrap();
     let content = body["content"].as_str().unwrap();
-    assert!(content.contains(&order.number) && content.contains("IDR 1,500,000"), "{content}");
-    assert!(content.contains("sudah menunggu 21 jam") && content.contains("2026-11-26 10:00 WIB"), "{content}");
+    assert!(
+        content.contains(&order.number) && content.contains("IDR 1,500,000"),
+        "{content}"
+    );
+    assert!(
+        content.contains("sudah menunggu 21 jam") && content.contains("2026-11-26 10:00 WIB"),
+        "{content}"
+    );
     assert!(content.contains(&board), "{content}");
-    assert_eq!(body["message_reference"]["message_id"], "800000000000000901", "a reply to the card");
+    assert_eq!(
+        body["message_reference"]["message_id"], "800000000000000901",
+        "a reply to the card"
+    );
 }

@@ -495,6 +495,11 @@ async fn the_json_api_mirrors_the_pages_with_the_same_rules() {
         29_000_000,
         "corrected amount credited"
     );
+    let seen = c.get(&base).await.text();
+    assert!(
+        !seen.contains("Rina") && seen.contains("Receivables team"),
+        "the customer's API never names staff: {seen}"
+    );
     let p = c
         .post_json(
             &format!("/api/staff/orders/{}/reject", order.number),
@@ -781,13 +786,22 @@ async fn top_up_on_the_account_page_follows_the_seeds_steps_with_the_same_order_
     app.sign_in(&mut c, "budi@portal.example").await;
 
     let home = c.get("/account").await.html();
-    assert!(home.contains("id=\"balance\">Rp 0<"), "the balance on Home: {home}");
+    assert!(
+        home.contains("id=\"balance\">Rp 0<"),
+        "the balance on Home: {home}"
+    );
     assert!(home.contains("action=\"/account/top-up\""), "a Top Up form");
-    assert!(home.contains("value=\"transfer\" checked"), "remittance transfer preselected");
+    assert!(
+        home.contains("value=\"transfer\" checked"),
+        "remittance transfer preselected"
+    );
 
     // An amount that is not one, or no payment method: told why in the page's language, nothing made.
     let p = c
-        .submit("/account/top-up", &[("amount", "dua setengah"), ("method", "transfer")])
+        .submit(
+            "/account/top-up",
+            &[("amount", "dua setengah"), ("method", "transfer")],
+        )
         .await;
     assert_eq!(p.status, 400);
     assert!(
@@ -795,15 +809,23 @@ async fn top_up_on_the_account_page_follows_the_seeds_steps_with_the_same_order_
         "{}",
         p.html()
     );
-    assert!(p.html().contains("value=\"dua setengah\""), "what was typed stays");
-    let p = c.submit("/account/top-up", &[("amount", "2.500.000")]).await;
+    assert!(
+        p.html().contains("value=\"dua setengah\""),
+        "what was typed stays"
+    );
+    let p = c
+        .submit("/account/top-up", &[("amount", "2.500.000")])
+        .await;
     assert_eq!(p.status, 400);
     assert!(p.html().contains("Pilih metode pembayaran"));
     assert!(app.orders_of(user.account_id).await.is_empty());
 
     // Top Up with a customized amount (Indonesian words), then the order page.
     let p = c
-        .submit("/account/top-up", &[("amount", "2,5 juta"), ("method", "transfer")])
+        .submit(
+            "/account/top-up",
+            &[("amount", "2,5 juta"), ("method", "transfer")],
+        )
         .await;
     assert_eq!(p.status, 303, "{}", p.html());
     let orders = app.orders_of(user.account_id).await;
@@ -818,11 +840,16 @@ async fn top_up_on_the_account_page_follows_the_seeds_steps_with_the_same_order_
     assert_eq!(created.len(), 1, "the same mail as by email");
     assert_eq!(created[0]["to"], "budi@portal.example");
     let events = app.events(order.id).await;
-    assert_eq!((events[0].user_id, events[0].via.as_str()), (Some(user.id), "web"));
+    assert_eq!(
+        (events[0].user_id, events[0].via.as_str()),
+        (Some(user.id), "web")
+    );
 
     // The order page: bank details and the order number, then upload and Submit.
     let page = c.get(&order_link(&p)).await.html();
-    assert!(page.contains("id=\"order-number\">".to_string().as_str()) && page.contains(&order.number));
+    assert!(
+        page.contains("id=\"order-number\">".to_string().as_str()) && page.contains(&order.number)
+    );
     assert!(page.contains("123-456-7890") && page.contains("PT Isi Saldo Nusantara"));
     assert!(page.contains("Rp 2.500.000"));
     assert!(page.contains("class=\"steps\""), "the top-up steps");
@@ -830,27 +857,42 @@ async fn top_up_on_the_account_page_follows_the_seeds_steps_with_the_same_order_
     assert!(page.contains(&format!("action=\"{upload}\"")), "{page}");
     let csrf = c.csrf();
     let p = c
-        .post_multipart(&upload, slip_form(Some(&csrf), "bukti.png", PNG.to_vec(), "image/png"))
+        .post_multipart(
+            &upload,
+            slip_form(Some(&csrf), "bukti.png", PNG.to_vec(), "image/png"),
+        )
         .await;
     assert_eq!(p.status, 303, "{}", p.html());
     assert_eq!(app.order(&order.number).await.status, "dealing");
     assert_eq!(app.mails_of("submission_received").await.len(), 1);
     let last = app.events(order.id).await.pop().unwrap();
-    assert_eq!((last.event.as_str(), last.user_id, last.via.as_str()), ("slip", Some(user.id), "web"));
+    assert_eq!(
+        (last.event.as_str(), last.user_id, last.via.as_str()),
+        ("slip", Some(user.id), "web")
+    );
     let page = c.get(&order_link(&p)).await.html();
     assert!(page.contains("data-status=\"dealing\"") && page.contains("Terima kasih"));
-    assert!(page.contains(&format!("/account/orders/{}/slips/", order.number)), "the slip, from this page");
+    assert!(
+        page.contains(&format!("/account/orders/{}/slips/", order.number)),
+        "the slip, from this page"
+    );
 
     // English notation works as well; the list shows both with statuses, and filters.
     let p = c
-        .submit("/account/top-up", &[("amount", "IDR 1,250,000"), ("method", "transfer")])
+        .submit(
+            "/account/top-up",
+            &[("amount", "IDR 1,250,000"), ("method", "transfer")],
+        )
         .await;
     assert_eq!(p.status, 303);
     let second = app.orders_of(user.account_id).await.remove(0);
     assert_eq!(second.amount_minor, Some(125_000_000));
     let list = c.get("/account").await.html();
     assert!(list.contains(&order.number) && list.contains(&second.number));
-    assert!(list.contains(">Dealing<") && list.contains(">Menunggu bukti transfer<"), "{list}");
+    assert!(
+        list.contains(">Dealing<") && list.contains(">Menunggu bukti transfer<"),
+        "{list}"
+    );
     let dealing = c.get("/account?status=dealing").await.html();
     assert!(dealing.contains(&order.number) && !dealing.contains(&second.number));
     let none = c.get("/account?status=paid").await.html();
@@ -866,7 +908,13 @@ async fn edit_a_rejected_amount_cancel_and_receipts_on_the_account_page() {
     let rejected = app.dealing(&user, 1_000_000).await;
     let n = app.desk.parse_order_number(&rejected.number).unwrap();
     app.desk
-        .decide(&n, &rina, &topup::desk::Decision::Reject { reason: topup::desk::RejectReason::AmountDiffers })
+        .decide(
+            &n,
+            &rina,
+            &topup::desk::Decision::Reject {
+                reason: topup::desk::RejectReason::AmountDiffers,
+            },
+        )
         .await
         .unwrap();
     let open = app.request(&user, 300_000).await;
@@ -885,49 +933,94 @@ async fn edit_a_rejected_amount_cancel_and_receipts_on_the_account_page() {
         let end = list[start..].find("</tr>").unwrap() + start;
         list[start..end].to_string()
     };
-    assert!(row(&rejected.number).contains("#amend\""), "Edit beside a rejected amount");
-    assert!(!row(&open.number).contains("#amend\""), "no Edit on an open order");
-    assert!(row(&paid.number).contains("/receipt.pdf"), "receipt of a paid order");
-    assert!(row(&open.number).contains("/cancel\""), "cancel an open order");
+    assert!(
+        row(&rejected.number).contains("#amend\""),
+        "Edit beside a rejected amount"
+    );
+    assert!(
+        !row(&open.number).contains("#amend\""),
+        "no Edit on an open order"
+    );
+    assert!(
+        row(&paid.number).contains("/receipt.pdf"),
+        "receipt of a paid order"
+    );
+    assert!(
+        row(&open.number).contains("/cancel\""),
+        "cancel an open order"
+    );
     assert!(!row(&paid.number).contains("/cancel\""));
 
     // The order page says the reason in the page's language; a bad amount is refused in Indonesian.
     let path = format!("/account/orders/{}", rejected.number);
     let page = c.get(&path).await.html();
-    assert!(page.contains("Jumlah pada bukti transfer berbeda"), "{page}");
+    assert!(
+        page.contains("Jumlah pada bukti transfer berbeda"),
+        "{page}"
+    );
     assert!(page.contains(">Diputuskan<"));
-    let p = c.submit(&format!("{path}/amend"), &[("amount", "banyak sekali")]).await;
+    let p = c
+        .submit(&format!("{path}/amend"), &[("amount", "banyak sekali")])
+        .await;
     assert_eq!(p.status, 400);
     let html = p.html();
     assert!(html.contains("tidak dapat dibaca sebagai jumlah"), "{html}");
-    assert!(!html.contains("is not an amount"), "no English on an Indonesian page: {html}");
-    let p = c.submit(&format!("{path}/amend"), &[("amount", "Rp 950.000")]).await;
+    assert!(
+        !html.contains("is not an amount"),
+        "no English on an Indonesian page: {html}"
+    );
+    let p = c
+        .submit(&format!("{path}/amend"), &[("amount", "Rp 950.000")])
+        .await;
     assert_eq!(p.status, 303);
     let amended = app.order(&rejected.number).await;
-    assert_eq!((amended.status.as_str(), amended.amount_minor), ("dealing", Some(95_000_000)));
+    assert_eq!(
+        (amended.status.as_str(), amended.amount_minor),
+        ("dealing", Some(95_000_000))
+    );
     // Back in review: no decision, and the old rejection is not shown as a reason.
     let page = c.get(&path).await.html();
     assert!(!page.contains(">Diputuskan<"), "{page}");
     assert!(!page.contains("<dt>Alasan</dt>"), "{page}");
-    assert!(page.contains("Jumlah pada bukti transfer berbeda"), "the rejection stays in the history");
+    assert!(
+        page.contains("Jumlah pada bukti transfer berbeda"),
+        "the rejection stays in the history"
+    );
     // Approved later: still no old reason, and staff names never show.
     app.desk
         .decide(&n, &rina, &topup::desk::Decision::Approve { amount: None })
         .await
         .unwrap();
     let page = c.get(&path).await.html();
-    assert!(page.contains(">Diputuskan<") && !page.contains("<dt>Alasan</dt>"), "{page}");
-    assert!(page.contains("Tim Receivables") && !page.contains("Rina"), "{page}");
+    assert!(
+        page.contains(">Diputuskan<") && !page.contains("<dt>Alasan</dt>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Tim Receivables") && !page.contains("Rina"),
+        "{page}"
+    );
 
     // Cancel from the list; the receipt downloads.
-    let p = c.submit(&format!("/account/orders/{}/cancel", open.number), &[("back", "list")]).await;
+    let p = c
+        .submit(
+            &format!("/account/orders/{}/cancel", open.number),
+            &[("back", "list")],
+        )
+        .await;
     assert_eq!(p.status, 303);
     assert_eq!(p.location().as_deref(), Some("/account#orders"));
     assert_eq!(app.order(&open.number).await.status, "deleted");
-    let pdf = c.get(&format!("/account/orders/{}/receipt.pdf", paid.number)).await;
+    let pdf = c
+        .get(&format!("/account/orders/{}/receipt.pdf", paid.number))
+        .await;
     assert_eq!(pdf.status, 200);
     assert!(pdf.body.starts_with(b"%PDF"));
-    assert!(pdf.header("content-disposition").unwrap().contains("kuitansi-"));
+    assert!(
+        pdf.header("content-disposition")
+            .unwrap()
+            .contains("kuitansi-")
+    );
 
     // Another account's orders are not there at all.
     let other = app.customer("PT Lain", "lain@example.com", Lang::Id).await;
@@ -935,11 +1028,17 @@ async fn edit_a_rejected_amount_cancel_and_receipts_on_the_account_page() {
     for p in [
         format!("/account/orders/{}", foreign.number),
         format!("/account/orders/{}/receipt.pdf", foreign.number),
-        format!("/account/orders/{}/slips/{}", foreign.number, topup::store::slips::hash(PNG)),
+        format!(
+            "/account/orders/{}/slips/{}",
+            foreign.number,
+            topup::store::slips::hash(PNG)
+        ),
     ] {
         assert_eq!(c.get(&p).await.status, 404, "{p}");
     }
-    let p = c.submit(&format!("/account/orders/{}/cancel", foreign.number), &[]).await;
+    let p = c
+        .submit(&format!("/account/orders/{}/cancel", foreign.number), &[])
+        .await;
     assert_eq!(p.status, 404);
     assert_eq!(app.order(&foreign.number).await.status, "dealing");
     app.stop().await;
@@ -953,58 +1052,125 @@ async fn the_main_user_manages_pics_and_a_pic_acts_only_on_its_own_orders() {
     let mut boss = Client::new(&app);
     app.sign_in(&mut boss, "budi@tim.example").await;
     let home = boss.get("/account").await.html();
-    assert!(home.contains("action=\"/account/users\""), "the main user may add users");
+    assert!(
+        home.contains("action=\"/account/users\""),
+        "the main user may add users"
+    );
 
     // Add a PIC with email and name; bad or taken addresses are refused with the reason.
-    let p = boss.submit("/account/users", &[("email", "Siti@Tim.example"), ("name", " Siti  Rahayu ")]).await;
+    let p = boss
+        .submit(
+            "/account/users",
+            &[("email", "Siti@Tim.example"), ("name", " Siti  Rahayu ")],
+        )
+        .await;
     assert_eq!(p.status, 303, "{}", p.html());
     let home = boss.get("/account").await.html();
     assert!(home.contains("Pengguna PIC sudah ditambahkan"));
-    assert!(home.contains("siti@tim.example") && home.contains("Siti Rahayu"), "{home}");
-    let p = boss.submit("/account/users", &[("email", "siti@tim.example"), ("name", "Lagi")]).await;
+    assert!(
+        home.contains("siti@tim.example") && home.contains("Siti Rahayu"),
+        "{home}"
+    );
+    let p = boss
+        .submit(
+            "/account/users",
+            &[("email", "siti@tim.example"), ("name", "Lagi")],
+        )
+        .await;
     assert_eq!(p.status, 409);
     assert!(p.html().contains("Alamat itu sudah terdaftar"));
-    let p = boss.submit("/account/users", &[("email", "not an address"), ("name", "X")]).await;
+    let p = boss
+        .submit(
+            "/account/users",
+            &[("email", "not an address"), ("name", "X")],
+        )
+        .await;
     assert_eq!(p.status, 400);
-    let p = boss.submit("/account/users", &[("email", "x@tim.example"), ("name", "   ")]).await;
+    let p = boss
+        .submit(
+            "/account/users",
+            &[("email", "x@tim.example"), ("name", "   ")],
+        )
+        .await;
     assert_eq!(p.status, 400);
 
     // The PIC signs in, sees who manages users, and cannot manage them.
     let mut siti = Client::new(&app);
     app.sign_in(&mut siti, "siti@tim.example").await;
     let home = siti.get("/account").await.html();
-    assert!(!home.contains("action=\"/account/users\""), "no user management for a PIC");
-    assert!(home.contains("Pengguna dikelola oleh pengguna utama: Budi"), "{home}");
-    let p = siti.submit("/account/users", &[("email", "evil@tim.example"), ("name", "Evil")]).await;
+    assert!(
+        !home.contains("action=\"/account/users\""),
+        "no user management for a PIC"
+    );
+    assert!(
+        home.contains("Pengguna dikelola oleh pengguna utama: Budi"),
+        "{home}"
+    );
+    let p = siti
+        .submit(
+            "/account/users",
+            &[("email", "evil@tim.example"), ("name", "Evil")],
+        )
+        .await;
     assert_eq!(p.status, 403);
-    assert!(p.html().contains("Hanya pengguna utama yang dapat mengelola pengguna"), "{}", p.html());
-    assert!(p.html().contains("class=\"top\""), "a real page with the site header");
+    assert!(
+        p.html()
+            .contains("Hanya pengguna utama yang dapat mengelola pengguna"),
+        "{}",
+        p.html()
+    );
+    assert!(
+        p.html().contains("class=\"top\""),
+        "a real page with the site header"
+    );
 
     // Siti uploads the slip of Budi's order: allowed; both are told; she is named.
     let budis = app.request(&main, 400_000).await;
     let path = format!("/account/orders/{}", budis.number);
     let page = siti.get(&path).await.html();
     assert!(page.contains("id=\"upload\""), "a PIC uploads slips");
-    assert!(!page.contains("id=\"cancel\""), "but cannot cancel another user's order");
+    assert!(
+        !page.contains("id=\"cancel\""),
+        "but cannot cancel another user's order"
+    );
     assert!(page.contains("id=\"not-yours\""));
     let p = siti.submit(&format!("{path}/cancel"), &[]).await;
     assert_eq!(p.status, 403, "the desk refuses it too");
-    assert!(p.html().contains("hanya pengguna utama (Budi)"), "{}", p.html());
+    assert!(
+        p.html().contains("hanya pengguna utama (Budi)"),
+        "{}",
+        p.html()
+    );
     assert_eq!(app.order(&budis.number).await.status, "open");
     let csrf = siti.csrf();
     let p = siti
-        .post_multipart(&format!("{path}/slip"), slip_form(Some(&csrf), "b.png", PNG.to_vec(), "image/png"))
+        .post_multipart(
+            &format!("{path}/slip"),
+            slip_form(Some(&csrf), "b.png", PNG.to_vec(), "image/png"),
+        )
         .await;
     assert_eq!(p.status, 303);
     let told: Vec<String> = app
         .mails_of("submission_received")
         .await
         .iter()
-        .map(|m| format!("{} {}", m["to"].as_str().unwrap(), m["vars"]["submitted_by"].as_str().unwrap()))
+        .map(|m| {
+            format!(
+                "{} {}",
+                m["to"].as_str().unwrap(),
+                m["vars"]["submitted_by"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(told.len(), 2, "{told:?}");
-    assert!(told.contains(&"budi@tim.example Siti Rahayu".to_string()), "{told:?}");
-    assert!(told.contains(&"siti@tim.example Siti Rahayu".to_string()), "{told:?}");
+    assert!(
+        told.contains(&"budi@tim.example Siti Rahayu".to_string()),
+        "{told:?}"
+    );
+    assert!(
+        told.contains(&"siti@tim.example Siti Rahayu".to_string()),
+        "{told:?}"
+    );
     // Having sent its slip, Siti may now cancel it.
     let page = siti.get(&path).await.html();
     assert!(page.contains("id=\"cancel\""), "{page}");
@@ -1021,17 +1187,32 @@ async fn the_main_user_manages_pics_and_a_pic_acts_only_on_its_own_orders() {
         .to_string();
     let p = boss.submit(&format!("/account/users/{remove}"), &[]).await;
     assert_eq!(p.status, 303);
-    assert!(!boss.get("/account").await.html().contains("siti@tim.example"));
-    assert!(siti.get("/account").await.html().contains("type=\"email\""), "signed out");
+    assert!(
+        !boss
+            .get("/account")
+            .await
+            .html()
+            .contains("siti@tim.example")
+    );
+    assert!(
+        siti.get("/account").await.html().contains("type=\"email\""),
+        "signed out"
+    );
     let raw = b"From: Siti <siti@tim.example>\r\nSubject: top up\r\nMessage-ID: <gone@tim.example>\r\n\r\nTop up Rp 100.000\r\n";
     let out = app
         .desk
-        .handle_inbound(topup::sources::inbound_from_email(raw.to_vec(), vec![], &app.settings))
+        .handle_inbound(topup::sources::inbound_from_email(
+            raw.to_vec(),
+            vec![],
+            &app.settings,
+        ))
         .await
         .unwrap();
     assert!(out.outcome.starts_with("unknown_sender"), "{}", out.outcome);
     // The main user cannot remove himself, and ids of other accounts are not found.
-    let p = boss.submit(&format!("/account/users/{}/remove", main.id), &[]).await;
+    let p = boss
+        .submit(&format!("/account/users/{}/remove", main.id), &[])
+        .await;
     assert_eq!(p.status, 404);
     app.stop().await;
 }
@@ -1039,22 +1220,34 @@ async fn the_main_user_manages_pics_and_a_pic_acts_only_on_its_own_orders() {
 #[tokio::test]
 async fn the_language_switch_is_remembered_per_user_and_used_for_their_mail() {
     let app = WebApp::spawn().await;
-    let user = app.customer("PT Bahasa Web", "b@bahasa.example", Lang::Id).await;
+    let user = app
+        .customer("PT Bahasa Web", "b@bahasa.example", Lang::Id)
+        .await;
     let mut c = Client::new(&app);
     app.sign_in(&mut c, "b@bahasa.example").await;
     assert!(c.get("/account").await.html().contains(">Saldo<"));
-    let p = c.submit("/lang", &[("lang", "en"), ("next", "/account")]).await;
+    let p = c
+        .submit("/lang", &[("lang", "en"), ("next", "/account")])
+        .await;
     assert_eq!(p.status, 303);
     assert_eq!(p.location().as_deref(), Some("/account"));
     let home = c.get("/account").await.html();
-    assert!(home.contains(">Balance<") && home.contains("<html lang=\"en\">"), "{home}");
+    assert!(
+        home.contains(">Balance<") && home.contains("<html lang=\"en\">"),
+        "{home}"
+    );
     assert_eq!(app.user(user.id).await.lang.as_deref(), Some("en"));
 
     // Another browser, signed in later: English without switching; mail too.
     let mut other = Client::new(&app);
     app.sign_in(&mut other, "b@bahasa.example").await;
     assert!(other.get("/account").await.html().contains(">Balance<"));
-    other.submit("/account/top-up", &[("amount", "500rb"), ("method", "transfer")]).await;
+    other
+        .submit(
+            "/account/top-up",
+            &[("amount", "500rb"), ("method", "transfer")],
+        )
+        .await;
     let created = app.mails_of("order_created").await;
     assert_eq!(created[0]["lang"], "en");
     assert_eq!(created[0]["vars"]["amount"], "IDR 500,000");
@@ -1062,9 +1255,16 @@ async fn the_language_switch_is_remembered_per_user_and_used_for_their_mail() {
     // Before signing in, the switch is a cookie; a foreign next is not followed.
     let mut anon = Client::new(&app);
     anon.get("/account").await;
-    let p = anon.submit("/lang", &[("lang", "en"), ("next", "//evil.example/x")]).await;
+    let p = anon
+        .submit("/lang", &[("lang", "en"), ("next", "//evil.example/x")])
+        .await;
     assert_eq!(p.location().as_deref(), Some("/account"));
-    assert!(anon.get("/account").await.html().contains("Sign in to your account"));
+    assert!(
+        anon.get("/account")
+            .await
+            .html()
+            .contains("Sign in to your account")
+    );
     let p = anon.submit("/lang", &[("lang", "fr")]).await;
     assert_eq!(p.status, 400);
     app.stop().await;
@@ -1073,7 +1273,9 @@ async fn the_language_switch_is_remembered_per_user_and_used_for_their_mail() {
 #[tokio::test]
 async fn the_status_link_acts_as_the_creator_and_a_signed_in_user_as_themselves() {
     let app = WebApp::spawn().await;
-    let main = app.customer("PT Tautan", "main@tautan.example", Lang::Id).await;
+    let main = app
+        .customer("PT Tautan", "main@tautan.example", Lang::Id)
+        .await;
     app.name(&main, "Bu Ani").await;
     app.pic(&main, "pic@tautan.example", "Pak Dodi").await;
     let order = app.request(&main, 100_000).await;
@@ -1097,7 +1299,10 @@ async fn the_status_link_acts_as_the_creator_and_a_signed_in_user_as_themselves(
         ("cancel", Some(main.id), "status_link")
     );
     let page = anon.get(&link).await.html();
-    assert!(page.contains("Bu Ani") && page.contains("lewat tautan status"), "{page}");
+    assert!(
+        page.contains("Bu Ani") && page.contains("lewat tautan status"),
+        "{page}"
+    );
     app.stop().await;
 }
 
@@ -1107,25 +1312,48 @@ async fn errors_are_real_pages_in_the_visitors_language_and_api_errors_are_json(
     let user = app.customer("PT Galat", "g@galat.example", Lang::Id).await;
     let order = app.request(&user, 10_000).await;
     let security = |p: &web_app::Page| {
-        for h in ["content-security-policy", "x-frame-options", "x-content-type-options", "cache-control"] {
+        for h in [
+            "content-security-policy",
+            "x-frame-options",
+            "x-content-type-options",
+            "cache-control",
+        ] {
             assert!(p.header(h).is_some(), "{h} on a {} page", p.status);
         }
         assert!(p.header("content-type").unwrap().starts_with("text/html"));
         let html = p.html();
         assert!(html.contains("class=\"top\""), "the site header: {html}");
-        assert!(html.contains("href=\"/account\"") || html.contains("href=\"/staff\""), "a way back");
+        assert!(
+            html.contains("href=\"/account\"") || html.contains("href=\"/staff\""),
+            "a way back"
+        );
     };
 
     let mut c = Client::new(&app);
-    let p = c.get_with("/nothing/here", &[("accept-language", "en-US,en;q=0.9")]).await;
+    let p = c
+        .get_with("/nothing/here", &[("accept-language", "en-US,en;q=0.9")])
+        .await;
     assert_eq!(p.status, 404);
     security(&p);
     assert!(p.html().contains("Page not found") && p.html().contains("<html lang=\"en\">"));
-    let p = c.get_with("/nothing/here", &[("accept-language", "id-ID,id;q=0.9,en;q=0.5")]).await;
+    let p = c
+        .get_with(
+            "/nothing/here",
+            &[("accept-language", "id-ID,id;q=0.9,en;q=0.5")],
+        )
+        .await;
     assert!(p.html().contains("Halaman tidak ditemukan"));
     c.set_cookie("topup_lang", "en");
-    let p = c.get_with("/o/0123456789abcdef0123456789abcdef01234567", &[("accept-language", "id")]).await;
-    assert!(p.html().contains("Page not found"), "the picked language wins");
+    let p = c
+        .get_with(
+            "/o/0123456789abcdef0123456789abcdef01234567",
+            &[("accept-language", "id")],
+        )
+        .await;
+    assert!(
+        p.html().contains("Page not found"),
+        "the picked language wins"
+    );
 
     // 401 (staff only), 403 (an old form), 405 and 422 (the framework's own refusals).
     let mut c = Client::new(&app);
@@ -1137,29 +1365,55 @@ async fn errors_are_real_pages_in_the_visitors_language_and_api_errors_are_json(
     let p = c.post_form("/account/top-up", &[("amount", "1")]).await;
     assert_eq!(p.status, 403);
     security(&p);
-    assert!(p.html().contains("Formulir ini sudah kedaluwarsa"), "{}", p.html());
+    assert!(
+        p.html().contains("Formulir ini sudah kedaluwarsa"),
+        "{}",
+        p.html()
+    );
     let p = c.get("/account/top-up").await;
     assert_eq!(p.status, 405);
     security(&p);
     assert!(p.html().contains("Tidak dapat dilakukan di sini"));
     c.get("/account").await;
-    let p = c.post_body("/staff/sign-in", "csrf=x", "application/x-www-form-urlencoded").await;
+    let p = c
+        .post_body(
+            "/staff/sign-in",
+            "csrf=x",
+            "application/x-www-form-urlencoded",
+        )
+        .await;
     assert_eq!(p.status, 422);
     security(&p);
-    assert!(!p.html().contains("Failed to deserialize"), "our words, not the framework's");
+    assert!(
+        !p.html().contains("Failed to deserialize"),
+        "our words, not the framework's"
+    );
 
     // The API answers JSON whatever went wrong.
     let mut api = Client::new(&app);
     for (p, status) in [
         (api.get("/api/nothing").await, 404),
-        (api.get(&format!("/api/orders/{}/cancel", order.token)).await, 405),
         (
-            api.post_body(&format!("/api/orders/{}/amend", order.token), "amount=1", "text/plain").await,
+            api.get(&format!("/api/orders/{}/cancel", order.token))
+                .await,
+            405,
+        ),
+        (
+            api.post_body(
+                &format!("/api/orders/{}/amend", order.token),
+                "amount=1",
+                "text/plain",
+            )
+            .await,
             400,
         ),
     ] {
         assert_eq!(p.status, status);
-        assert!(p.header("content-type").unwrap().starts_with("application/json"));
+        assert!(
+            p.header("content-type")
+                .unwrap()
+                .starts_with("application/json")
+        );
         assert!(p.json()["error"].is_string(), "{}", p.text());
     }
 
@@ -1170,14 +1424,20 @@ async fn errors_are_real_pages_in_the_visitors_language_and_api_errors_are_json(
     let p = c.get(&format!("/o/{}", order.token)).await;
     assert_eq!(p.status, 500);
     security(&p);
-    assert!(p.html().contains("Terjadi gangguan di sistem kami"), "{}", p.html());
+    assert!(
+        p.html().contains("Terjadi gangguan di sistem kami"),
+        "{}",
+        p.html()
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn the_staff_board_speaks_each_staff_members_language_and_shows_what_to_decide() {
     let app = WebApp::spawn_with(|s| s.desk.staff_notation = Lang::En).await;
-    let user = app.customer("PT Papan", "keu@papan.example", Lang::Id).await;
+    let user = app
+        .customer("PT Papan", "keu@papan.example", Lang::Id)
+        .await;
     app.name(&user, "Ibu Keuangan").await;
     app.staff("Rina").await;
     app.staff("Joko").await;
@@ -1200,7 +1460,11 @@ async fn the_staff_board_speaks_each_staff_members_language_and_shows_what_to_de
     );
     let out = app
         .desk
-        .handle_inbound(topup::sources::inbound_from_email(raw.into_bytes(), vec![], &app.settings))
+        .handle_inbound(topup::sources::inbound_from_email(
+            raw.into_bytes(),
+            vec![],
+            &app.settings,
+        ))
         .await
         .unwrap();
     assert!(out.outcome.starts_with("submitted"), "{}", out.outcome);
@@ -1209,28 +1473,48 @@ async fn the_staff_board_speaks_each_staff_members_language_and_shows_what_to_de
     r.staff_sign_in("Rina", STAFF_PASSWORD).await;
     let board = r.get("/staff").await.html();
     assert!(board.contains("Dealing queue") && board.contains("<body class=\"wide\">"));
-    assert!(board.contains("IDR 1,500,000"), "the desk's notation, not the customer's: {board}");
+    assert!(
+        board.contains("IDR 1,500,000"),
+        "the desk's notation, not the customer's: {board}"
+    );
     assert!(!board.contains("Rp 1.500.000"));
     assert!(
         board.contains(&format!("Bukti transfer {}", order.number))
             && board.contains("sudah kami transfer lewat KlikBCA"),
         "the customer's subject and first lines: {board}"
     );
-    assert!(!board.contains("kutipan lama"), "quotes are not the customer's words");
-    assert!(board.contains("Ibu Keuangan &lt;keu@papan.example&gt;"), "name and address: {board}");
-    assert!(board.contains(&format!("href=\"/staff/orders/{}\"", earlier.number)), "recent orders");
+    assert!(
+        !board.contains("kutipan lama"),
+        "quotes are not the customer's words"
+    );
+    assert!(
+        board.contains("Ibu Keuangan &lt;keu@papan.example&gt;"),
+        "name and address: {board}"
+    );
+    assert!(
+        board.contains(&format!("href=\"/staff/orders/{}\"", earlier.number)),
+        "recent orders"
+    );
     assert!(!board.contains("class=\"card hl\""), "not waiting long yet");
 
     // Joko switches the board to Indonesian; it stays so for him only.
     let mut j = Client::new(&app);
     j.staff_sign_in("Joko", STAFF_PASSWORD).await;
-    let p = j.submit("/lang", &[("lang", "id"), ("next", "/staff")]).await;
+    let p = j
+        .submit("/lang", &[("lang", "id"), ("next", "/staff")])
+        .await;
     assert_eq!(p.location().as_deref(), Some("/staff"));
     let mut j2 = Client::new(&app);
     j2.staff_sign_in("Joko", STAFF_PASSWORD).await;
     let board_id = j2.get("/staff").await.html();
-    assert!(board_id.contains("Antrean Dealing") && board_id.contains("Setujui"), "{board_id}");
-    assert!(r.get("/staff").await.html().contains("Dealing queue"), "Rina keeps English");
+    assert!(
+        board_id.contains("Antrean Dealing") && board_id.contains("Setujui"),
+        "{board_id}"
+    );
+    assert!(
+        r.get("/staff").await.html().contains("Dealing queue"),
+        "Rina keeps English"
+    );
 
     // After 20 hours the order is highlighted with the time it fails.
     app.clock.advance_ms(21 * 3_600_000);
@@ -1241,10 +1525,25 @@ async fn the_staff_board_speaks_each_staff_members_language_and_shows_what_to_de
     assert!(board.contains("Waiting long"));
 
     // The order's own page (the link on the review cards) shows who decided what; customers never do.
-    let page = r.get(&format!("/staff/orders/{}", earlier.number)).await.html();
+    let page = r
+        .get(&format!("/staff/orders/{}", earlier.number))
+        .await
+        .html();
     assert!(page.contains("staff Rina"), "{page}");
-    let customer = Client::new(&app).get(&format!("/o/{}", earlier.token)).await.html();
-    assert!(!customer.contains("Rina") && customer.contains("Tim Receivables"), "{customer}");
-    assert_eq!(Client::new(&app).get(&format!("/staff/orders/{}", earlier.number)).await.status, 303);
+    let customer = Client::new(&app)
+        .get(&format!("/o/{}", earlier.token))
+        .await
+        .html();
+    assert!(
+        !customer.contains("Rina") && customer.contains("Tim Receivables"),
+        "{customer}"
+    );
+    assert_eq!(
+        Client::new(&app)
+            .get(&format!("/staff/orders/{}", earlier.number))
+            .await
+            .status,
+        303
+    );
     app.stop().await;
 }

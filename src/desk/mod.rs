@@ -947,12 +947,14 @@ impl Desk {
                 if credit <= 0 {
                     return Err(DeskError::Invalid("the amount must be positive".into()));
                 }
-                let note = amount.filter(|a| Some(a.minor()) != order.amount_minor).map(|a| {
-                    format!(
-                        "approved with a corrected amount {}",
-                        a.display(self.settings.desk.staff_notation)
-                    )
-                });
+                let note = amount
+                    .filter(|a| Some(a.minor()) != order.amount_minor)
+                    .map(|a| {
+                        format!(
+                            "approved with a corrected amount {}",
+                            a.display(self.settings.desk.staff_notation)
+                        )
+                    });
                 let change = Change {
                     paid_minor: Some(credit),
                     decided: Some((now, &staff.name)),
@@ -1266,8 +1268,7 @@ impl Desk {
         if user.account_id != order.account_id || user.removed_at.is_some() {
             return Ok(false);
         }
-        if user.is_main() || order.user_id == Some(user.id) || order.submitted_by == Some(user.id)
-        {
+        if user.is_main() || order.user_id == Some(user.id) || order.submitted_by == Some(user.id) {
             return Ok(true);
         }
         let mut conn = self.store.pool().acquire().await?;
@@ -1345,8 +1346,7 @@ impl Desk {
         order: &OrderRow,
         event: EventKind,
     ) -> DeskResult<()> {
-        if user.is_main() || order.user_id == Some(user.id) || order.submitted_by == Some(user.id)
-        {
+        if user.is_main() || order.user_id == Some(user.id) || order.submitted_by == Some(user.id) {
             return Ok(());
         }
         if orders::user_acted_on(tx, order.id, user.id, user.primary_email()).await? {

@@ -125,7 +125,11 @@ impl Desk {
         if recipients.is_empty() {
             // Everyone involved was removed: the account's main user is told.
             let main = accounts::main_user(tx, account.id).await?;
-            recipients.push((accounts::normalise_email(main.primary_email()), Some(main), None));
+            recipients.push((
+                accounts::normalise_email(main.primary_email()),
+                Some(main),
+                None,
+            ));
         }
         let submitted_by = submitter
             .as_ref()
@@ -248,7 +252,12 @@ impl Desk {
             .await
     }
 
-    pub(crate) async fn discord_job(&self, tx: &mut Tx, order: &OrderRow, job: Job) -> DeskResult<()> {
+    pub(crate) async fn discord_job(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+        job: Job,
+    ) -> DeskResult<()> {
         if !self.settings.discord.enabled() {
             return Ok(());
         }

@@ -76,9 +76,7 @@ impl Desk {
                     None => None,
                 };
                 Some(CustomerWords {
-                    lines: raw
-                        .map(|r| first_lines(&m.source, &r))
-                        .unwrap_or_default(),
+                    lines: raw.map(|r| first_lines(&m.source, &r)).unwrap_or_default(),
                     source: m.source,
                     subject: m.subject,
                 })
@@ -149,7 +147,11 @@ pub fn first_lines(source: &str, raw: &[u8]) -> Vec<String> {
             .unwrap_or_default(),
         _ => serde_json::from_slice::<serde_json::Value>(raw)
             .ok()
-            .and_then(|v| v.get("content").and_then(|c| c.as_str()).map(str::to_string))
+            .and_then(|v| {
+                v.get("content")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned()),
     };
     let mut lines = Vec::new();
@@ -204,7 +206,10 @@ pub fn label(lang: Lang, key: &str) -> &'static str {
         "requested_by" => ("Requested by", "Diminta oleh"),
         "channel" => ("Channel", "Saluran"),
         "submitted" => ("Submitted", "Dikirim"),
-        "stated" => ("Amount stated with the slip", "Jumlah yang ditulis bersama bukti"),
+        "stated" => (
+            "Amount stated with the slip",
+            "Jumlah yang ditulis bersama bukti",
+        ),
         "flags" => ("Flags", "Tanda"),
         "none" => ("none", "tidak ada"),
         "slips" => ("Slips", "Bukti transfer"),
@@ -220,7 +225,10 @@ pub fn label(lang: Lang, key: &str) -> &'static str {
             "Waiting for review: check the bank statement, then Approve or Reject.",
             "Menunggu pemeriksaan: cek mutasi rekening, lalu Setujui atau Tolak.",
         ),
-        "superseded" => ("Superseded: the order is now", "Digantikan: pesanan sekarang"),
+        "superseded" => (
+            "Superseded: the order is now",
+            "Digantikan: pesanan sekarang",
+        ),
         "by" => ("by", "oleh"),
         "at" => ("at", "pada"),
         "credited" => ("Credited", "Dikreditkan"),
@@ -244,7 +252,10 @@ pub fn label(lang: Lang, key: &str) -> &'static str {
             "Resubmission after a rejection",
             "Dikirim ulang setelah ditolak",
         ),
-        "flag_pic" => ("Sent by a PIC (sub-account) user", "Dikirim oleh pengguna PIC (sub-akun)"),
+        "flag_pic" => (
+            "Sent by a PIC (sub-account) user",
+            "Dikirim oleh pengguna PIC (sub-akun)",
+        ),
         "flag_unauthenticated" => (
             "Sender authentication (DMARC/SPF/DKIM) failed",
             "Autentikasi pengirim (DMARC/SPF/DKIM) gagal",
@@ -286,7 +297,10 @@ mod tests {
             ]
         );
         let chat = serde_json::json!({"content": "bukti TU-20261125-0001\n-- \nBudi"}).to_string();
-        assert_eq!(first_lines("discord", chat.as_bytes()), vec!["bukti TU-20261125-0001"]);
+        assert_eq!(
+            first_lines("discord", chat.as_bytes()),
+            vec!["bukti TU-20261125-0001"]
+        );
         assert!(first_lines("email", b"\xff\xfe not mail").len() <= WORD_LINES);
     }
 
@@ -301,8 +315,16 @@ mod tests {
     #[test]
     fn every_label_exists_in_both_languages() {
         for key in [
-            "order", "company", "claimed", "submitted_by", "words", "balance", "recent",
-            "board_link", "reminder", "flag_pic",
+            "order",
+            "company",
+            "claimed",
+            "submitted_by",
+            "words",
+            "balance",
+            "recent",
+            "board_link",
+            "reminder",
+            "flag_pic",
         ] {
             assert!(!label(Lang::En, key).is_empty(), "{key}");
             assert!(!label(Lang::Id, key).is_empty(), "{key}");

@@ -130,7 +130,8 @@ impl Cards {
 
     async fn review(&self, order_id: i64) -> Result<Review, SendError> {
         self.desk.review_by_id(order_id).await.map_err(|e| match e {
-            DeskError::UnknownOrder(_) | DeskError::Store(crate::store::StoreError::NotFound(_)) => {
+            DeskError::UnknownOrder(_)
+            | DeskError::Store(crate::store::StoreError::NotFound(_)) => {
                 SendError::Permanent(e.to_string())
             }
             other => db_err(other),
@@ -249,9 +250,7 @@ impl Cards {
             return Ok(());
         };
         let lang = self.desk.settings().desk.staff_lang;
-        let waited = self
-            .desk
-            .staff_duration(self.desk.now() - submitted, lang);
+        let waited = self.desk.staff_duration(self.desk.now() - submitted, lang);
         let text = label(lang, "reminder")
             .replace("{waited}", &waited)
             .replace("{due}", &self.desk.format_time(due));
@@ -423,11 +422,7 @@ pub async fn render(
             (line, Colour::GOLD)
         }
         None => (
-            format!(
-                "{} {}.",
-                t("superseded"),
-                order.status().display_name(lang)
-            ),
+            format!("{} {}.", t("superseded"), order.status().display_name(lang)),
             Colour::LIGHT_GREY,
         ),
         Some(e) => {
@@ -478,15 +473,21 @@ pub async fn render(
         .description(clip(&status_line, 4000))
         .colour(colour)
         .field(t("order"), order.number.clone(), true)
-        .field(t("company"), clip(&escape_md(&view.account.name), 1024), true)
+        .field(
+            t("company"),
+            clip(&escape_md(&view.account.name), 1024),
+            true,
+        )
         .field(t("claimed"), claimed, true)
         .field(t("submitted_by"), clip(&submitter, 1024), false);
     if let (Some(requester), Some(_)) = (&view.user, &view.submitter) {
         embed = embed.field(t("requested_by"), clip(&person(requester), 1024), false);
     }
-    embed = embed
-        .field(t("channel"), order.source.clone(), true)
-        .field(t("submitted"), desk.format_time(round.at), true);
+    embed = embed.field(t("channel"), order.source.clone(), true).field(
+        t("submitted"),
+        desk.format_time(round.at),
+        true,
+    );
     if let Some(stated) = round
         .amount_minor
         .filter(|a| Some(*a) != order.amount_minor)
@@ -542,7 +543,12 @@ pub async fn render(
     let mut names = Vec::new();
     let mut image: Option<String> = None;
     let mut budget = MAX_CARD_BYTES;
-    let base = desk.settings().desk.public_url.trim_end_matches('/').to_string();
+    let base = desk
+        .settings()
+        .desk
+        .public_url
+        .trim_end_matches('/')
+        .to_string();
     for (i, s) in slips.iter().enumerate() {
         let size = usize::try_from(s.size).unwrap_or(usize::MAX);
         let attach = i < MAX_CARD_FILES && size <= budget;
@@ -584,11 +590,7 @@ pub async fn render(
         },
         false,
     );
-    embed = embed.field(
-        t("board_link"),
-        desk.staff_link(&order.number),
-        false,
-    );
+    embed = embed.field(t("board_link"), desk.staff_link(&order.number), false);
     if let Some(name) = image {
         // The embed's image is shown at full card width; a click opens it full size.
         embed = embed.attachment(name);

@@ -192,14 +192,12 @@ impl Dispatcher {
             Job::ReviewCard { .. }
             | Job::CardUpdate { .. }
             | Job::ChatReply { .. }
-            | Job::Reminder { .. } => {
-                match &self.chat {
-                    Some(chat) => chat.deliver(job).await,
-                    None => Err(SendError::Permanent(
-                        "Discord is not configured; the staff web board shows this order".into(),
-                    )),
-                }
-            }
+            | Job::Reminder { .. } => match &self.chat {
+                Some(chat) => chat.deliver(job).await,
+                None => Err(SendError::Permanent(
+                    "Discord is not configured; the staff web board shows this order".into(),
+                )),
+            },
         }
     }
 

@@ -135,7 +135,7 @@ impl Header for AutoSubmittedHeader {
 /// A file attached to an email (the PDF receipt).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
-    /// The name the recipient sees, e.g. `kwitansi-TU-20260812-0001.pdf`.
+    /// The name the recipient sees, e.g. `kuitansi-TU-20260812-0001.pdf`.
     pub file_name: String,
     /// MIME type, e.g. `application/pdf`.
     pub content_type: String,
@@ -633,7 +633,7 @@ mod tests {
         mail.references = vec![];
         let pdf = b"%PDF-1.7\n\x00\x01binary\xff".to_vec();
         mail.attachments.push(Attachment {
-            file_name: "kwitansi-TU-20260812-0001.pdf".to_owned(),
+            file_name: "kuitansi-TU-20260812-0001.pdf".to_owned(),
             content_type: "application/pdf".to_owned(),
             bytes: pdf.clone(),
         });
@@ -649,7 +649,7 @@ mod tests {
         assert!(parsed.header_raw("References").is_none());
         assert_eq!(parsed.attachment_count(), 1);
         let att = parsed.attachment(0).expect("attachment");
-        assert_eq!(att.attachment_name(), Some("kwitansi-TU-20260812-0001.pdf"));
+        assert_eq!(att.attachment_name(), Some("kuitansi-TU-20260812-0001.pdf"));
         assert_eq!(att.content_type().map(|c| c.subtype()), Some(Some("pdf")));
         assert_eq!(att.contents(), pdf.as_slice());
         assert!(parsed.body_html(0).is_some());

@@ -386,12 +386,10 @@ pub async fn add_staff(
     now: i64,
 ) -> Result<StaffRow, StoreError> {
     let email = email.map(normalise_email);
-    sqlx::query_as(
-        sqlx::AssertSqlSafe(format!(
-            "INSERT INTO staff (name, email, discord_id, password_hash, created_at) \
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO staff (name, email, discord_id, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {STAFF_COLUMNS}"
-        )),
-    )
+    )))
     .bind(name)
     .bind(email)
     .bind(discord_id)
@@ -450,13 +448,11 @@ pub async fn find_staff(
 /// # Errors
 /// Database errors only.
 pub async fn list_staff(conn: &mut AnyConnection) -> Result<Vec<StaffRow>, StoreError> {
-    Ok(
-        sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {STAFF_COLUMNS} FROM staff ORDER BY name"
-        )))
-        .fetch_all(conn)
-        .await?,
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {STAFF_COLUMNS} FROM staff ORDER BY name"
+    )))
+    .fetch_all(conn)
+    .await?)
 }
 
 /// A display name as people may type it: trimmed, inner whitespace folded to

@@ -297,11 +297,29 @@ pub async fn top_up(
     let amount = match (problem, Money::parse(form.amount.trim())) {
         (None, Ok(a)) => a,
         (Some(p), _) => {
-            return home(&st, &user, &HomeQuery::default(), &csrf, Some(FlashMessage::error(p)), &form.amount, StatusCode::BAD_REQUEST).await;
+            return home(
+                &st,
+                &user,
+                &HomeQuery::default(),
+                &csrf,
+                Some(FlashMessage::error(p)),
+                &form.amount,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
         }
         (None, Err(e)) => {
             let p = amount_problem(lang, &form.amount, &e);
-            return home(&st, &user, &HomeQuery::default(), &csrf, Some(FlashMessage::error(p)), &form.amount, StatusCode::BAD_REQUEST).await;
+            return home(
+                &st,
+                &user,
+                &HomeQuery::default(),
+                &csrf,
+                Some(FlashMessage::error(p)),
+                &form.amount,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
         }
     };
     let order = st
@@ -353,7 +371,17 @@ pub async fn order_page(
     let view = own_view(&st, &user, &number).await?;
     let base = format!("/account/orders/{}", view.order.number);
     let who = portal_visitor(user, lang);
-    status::render_order(&st, &view, &who, &base, true, &csrf, flash.0, StatusCode::OK).await
+    status::render_order(
+        &st,
+        &view,
+        &who,
+        &base,
+        true,
+        &csrf,
+        flash.0,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /account/orders/{number}/slip` (multipart: `csrf`, `slip`, optional `amount`).
@@ -525,12 +553,24 @@ pub async fn add_pic(
         Some((StatusCode::BAD_REQUEST, text(lang, "need_name")))
     } else {
         let mut tx = st.desk.store().begin_write().await?;
-        match accounts::add_user(&mut tx, user.account_id, &email, "pic", &name, None, st.desk.now())
-            .await
+        match accounts::add_user(
+            &mut tx,
+            user.account_id,
+            &email,
+            "pic",
+            &name,
+            None,
+            st.desk.now(),
+        )
+        .await
         {
             Ok(pic) => {
                 tx.commit().await?;
-                tracing::info!(user = user.id, pic = pic.id, "PIC user added on the account page");
+                tracing::info!(
+                    user = user.id,
+                    pic = pic.id,
+                    "PIC user added on the account page"
+                );
                 None
             }
             Err(StoreError::Conflict(_)) => Some((StatusCode::CONFLICT, text(lang, "pic_taken"))),
@@ -538,9 +578,22 @@ pub async fn add_pic(
         }
     };
     match problem {
-        None => Ok(redirect_with(&st, "/account#users", FlashMessage::ok(text(lang, "ok_pic_added")))),
+        None => Ok(redirect_with(
+            &st,
+            "/account#users",
+            FlashMessage::ok(text(lang, "ok_pic_added")),
+        )),
         Some((code, p)) => {
-            home(&st, &user, &HomeQuery::default(), &csrf, Some(FlashMessage::error(p)), "", code).await
+            home(
+                &st,
+                &user,
+                &HomeQuery::default(),
+                &csrf,
+                Some(FlashMessage::error(p)),
+                "",
+                code,
+            )
+            .await
         }
     }
 }
@@ -556,7 +609,9 @@ fn valid_email(email: &str) -> bool {
         && !domain.ends_with('.')
         && !domain.contains('@')
         && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>' | '"'))
+        && !email.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>' | '"')
+        })
 }
 
 /// A form with only the CSRF field.
@@ -587,8 +642,16 @@ pub async fn remove_pic(
     let mut tx = st.desk.store().begin_write().await?;
     let removed = accounts::remove_pic(&mut tx, user.account_id, id, st.desk.now()).await?;
     tx.commit().await?;
-    tracing::info!(user = user.id, pic = removed.id, "PIC user removed on the account page");
-    Ok(redirect_with(&st, "/account#users", FlashMessage::ok(text(lang, "ok_pic_removed"))))
+    tracing::info!(
+        user = user.id,
+        pic = removed.id,
+        "PIC user removed on the account page"
+    );
+    Ok(redirect_with(
+        &st,
+        "/account#users",
+        FlashMessage::ok(text(lang, "ok_pic_removed")),
+    ))
 }
 
 /// The own-name form.
@@ -616,12 +679,25 @@ pub async fn profile(
     };
     let name = accounts::clean_name(&form.name);
     if name.is_empty() {
-        return home(&st, &user, &HomeQuery::default(), &csrf, Some(FlashMessage::error(text(lang, "need_name"))), "", StatusCode::BAD_REQUEST).await;
+        return home(
+            &st,
+            &user,
+            &HomeQuery::default(),
+            &csrf,
+            Some(FlashMessage::error(text(lang, "need_name"))),
+            "",
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
     let mut tx = st.desk.store().begin_write().await?;
     accounts::set_user_name(&mut tx, user.id, &name).await?;
     tx.commit().await?;
-    Ok(redirect_with(&st, "/account#profile", FlashMessage::ok(text(lang, "ok_profile"))))
+    Ok(redirect_with(
+        &st,
+        "/account#profile",
+        FlashMessage::ok(text(lang, "ok_profile")),
+    ))
 }
 
 /// The language switch.
@@ -679,7 +755,12 @@ pub async fn switch_lang(
     let mut res = Redirect::to(&next).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(LANG_COOKIE, lang.code(), Some(365 * 24 * 3600), st.secure_cookies),
+        set_cookie(
+            LANG_COOKIE,
+            lang.code(),
+            Some(365 * 24 * 3600),
+            st.secure_cookies,
+        ),
     );
     Ok(res)
 }

@@ -43,13 +43,15 @@ fn order_json(st: &AppState, view: &OrderView) -> Value {
         "created_at": o.created_at,
         "submitted_at": o.submitted_at,
         "decided_at": o.decided_at,
-        "decided_by": o.decided_by,
+        // Customers never read staff names (the token is a customer's credential).
+        "decided_by": o.decided_by.as_ref().map(|_| "Receivables team"),
         "reason": o.reason,
         "status_url": st.desk.status_link(token),
         "receipt_url": (status == crate::domain::order::OrderStatus::Paid).then(|| format!("/o/{token}/receipt.pdf")),
         "actions": actions(status),
         "events": view.events.iter().filter(|e| e.event != "unauthorized").map(|e| json!({
-            "at": e.at, "event": e.event, "actor_kind": e.actor_kind, "actor": e.actor,
+            "at": e.at, "event": e.event, "actor_kind": e.actor_kind,
+            "actor": if e.actor_kind == "staff" { "Receivables team" } else { e.actor.as_str() },
             "from": e.from_status, "to": e.to_status, "amount_minor": e.amount_minor, "reason": e.reason,
         })).collect::<Vec<_>>(),
         "slips": view.slips.iter().map(|s| json!({

@@ -168,8 +168,20 @@ fn board_texts(lang: Lang) -> Value {
     let mut t = json!(texts(lang));
     if let Some(map) = t.as_object_mut() {
         for key in [
-            "claimed", "submitted_by", "requested_by", "words", "balance", "recent", "no_recent",
-            "flags", "waiting", "fails_at", "company", "submitted", "approve", "reject",
+            "claimed",
+            "submitted_by",
+            "requested_by",
+            "words",
+            "balance",
+            "recent",
+            "no_recent",
+            "flags",
+            "waiting",
+            "fails_at",
+            "company",
+            "submitted",
+            "approve",
+            "reject",
         ] {
             map.insert(format!("s_{key}"), json!(label(lang, key)));
         }
@@ -209,7 +221,16 @@ async fn board_context(
     let recent: Vec<Value> = recent
         .into_iter()
         .map(|r| {
-            let Decided { number, status, amount_minor: amount, paid_minor: paid, decided_by: by, decided_at: at, reason, company } = r;
+            let Decided {
+                number,
+                status,
+                amount_minor: amount,
+                paid_minor: paid,
+                decided_by: by,
+                decided_at: at,
+                reason,
+                company,
+            } = r;
             let status = OrderStatus::parse(&status).unwrap_or(OrderStatus::Dealing);
             json!({
                 "number": number,
@@ -328,7 +349,9 @@ pub async fn order_page(
     };
     let d = &st.desk;
     let lang = staff.lang_or(d.settings().desk.staff_lang);
-    let number = d.parse_order_number(&number).map_err(|_| WebError::NotFound)?;
+    let number = d
+        .parse_order_number(&number)
+        .map_err(|_| WebError::NotFound)?;
     let review = d.review(&number).await?;
     let events: Vec<Value> = review
         .view

@@ -293,7 +293,17 @@ pub async fn page(
     let view = load(&st, &token).await?;
     let base = format!("/o/{token}");
     let who = visitor(&st, &headers, &view, &base).await?;
-    render_order(&st, &view, &who, &base, false, &csrf, flash.0, StatusCode::OK).await
+    render_order(
+        &st,
+        &view,
+        &who,
+        &base,
+        false,
+        &csrf,
+        flash.0,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// After an action: success redirects back to the page with a flash; a
@@ -446,7 +456,12 @@ pub async fn submit_cancel_as(
 ) -> Result<(), WebError> {
     let number = order_number(st, view)?;
     st.desk
-        .cancel_on(&Actor::Customer(who.user.clone()), &number, None, who.channel)
+        .cancel_on(
+            &Actor::Customer(who.user.clone()),
+            &number,
+            None,
+            who.channel,
+        )
         .await
         .map_err(|e| WebError::from_desk(e, who.lang))?;
     Ok(())

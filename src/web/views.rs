@@ -146,8 +146,7 @@ pub async fn visitor_lang(
         if let Ok(user) = crate::store::accounts::user_by_id(&mut conn, id).await
             && user.removed_at.is_none()
         {
-            let account =
-                crate::store::accounts::account_by_id(&mut conn, user.account_id).await?;
+            let account = crate::store::accounts::account_by_id(&mut conn, user.account_id).await?;
             return Ok(user.lang_or(account.lang()));
         }
     }
@@ -174,18 +173,22 @@ pub fn accept_language(headers: &HeaderMap) -> Option<Lang> {
 pub fn amount_problem(lang: Lang, typed: &str, e: &AmountError) -> String {
     let typed: String = typed.trim().chars().take(40).collect();
     match (e, lang) {
-        (AmountError::Empty, Lang::Id) => "Tuliskan jumlahnya, misalnya Rp 1.500.000 atau 1,5 juta.".into(),
-        (AmountError::Empty, Lang::En) => "Write the amount, for example IDR 1,500,000 or 1.5 million.".into(),
+        (AmountError::Empty, Lang::Id) => {
+            "Tuliskan jumlahnya, misalnya Rp 1.500.000 atau 1,5 juta.".into()
+        }
+        (AmountError::Empty, Lang::En) => {
+            "Write the amount, for example IDR 1,500,000 or 1.5 million.".into()
+        }
         (AmountError::NotPositive, Lang::Id) => "Jumlah harus lebih dari nol.".into(),
         (AmountError::NotPositive, Lang::En) => "The amount must be more than zero.".into(),
         (AmountError::TooLarge, Lang::Id) => format!("Jumlah \"{typed}\" terlalu besar."),
         (AmountError::TooLarge, Lang::En) => format!("The amount \"{typed}\" is too large."),
-        (AmountError::TooPrecise(_), Lang::Id) => format!(
-            "Jumlah \"{typed}\" memiliki lebih dari 2 angka desimal."
-        ),
-        (AmountError::TooPrecise(_), Lang::En) => format!(
-            "The amount \"{typed}\" has more than 2 decimals."
-        ),
+        (AmountError::TooPrecise(_), Lang::Id) => {
+            format!("Jumlah \"{typed}\" memiliki lebih dari 2 angka desimal.")
+        }
+        (AmountError::TooPrecise(_), Lang::En) => {
+            format!("The amount \"{typed}\" has more than 2 decimals.")
+        }
         (_, Lang::Id) => format!(
             "\"{typed}\" tidak dapat dibaca sebagai jumlah. Tulis misalnya Rp 1.500.000 atau 1,5 juta."
         ),
@@ -226,7 +229,11 @@ const PAIRS: &[(&str, &str, &str)] = &[
     ("reason", "Reason", "Alasan"),
     ("requested_by", "Requested by", "Diminta oleh"),
     ("submitted_by", "Slip sent by", "Bukti dikirim oleh"),
-    ("download_receipt", "Download receipt (PDF)", "Unduh kuitansi (PDF)"),
+    (
+        "download_receipt",
+        "Download receipt (PDF)",
+        "Unduh kuitansi (PDF)",
+    ),
     ("receipt", "Receipt", "Kuitansi"),
     ("pay_into", "Transfer to", "Transfer ke"),
     (
@@ -234,18 +241,38 @@ const PAIRS: &[(&str, &str, &str)] = &[
         "Please transfer the exact amount and put the order number in the transfer note.",
         "Mohon transfer sesuai jumlah dan cantumkan nomor pesanan pada berita transfer.",
     ),
-    ("upload_title", "Send your transfer slip", "Kirim bukti transfer"),
-    ("slip_file", "Photo or PDF of the transfer slip", "Foto atau PDF bukti transfer"),
-    ("slip_hint", "JPEG, PNG, WebP, HEIC or PDF", "JPEG, PNG, WebP, HEIC atau PDF"),
+    (
+        "upload_title",
+        "Send your transfer slip",
+        "Kirim bukti transfer",
+    ),
+    (
+        "slip_file",
+        "Photo or PDF of the transfer slip",
+        "Foto atau PDF bukti transfer",
+    ),
+    (
+        "slip_hint",
+        "JPEG, PNG, WebP, HEIC or PDF",
+        "JPEG, PNG, WebP, HEIC atau PDF",
+    ),
     ("upload_button", "Submit", "Kirim"),
     ("amend_title", "Edit the amount", "Ubah jumlah"),
-    ("amend_label", "The amount you transferred", "Jumlah yang Anda transfer"),
+    (
+        "amend_label",
+        "The amount you transferred",
+        "Jumlah yang Anda transfer",
+    ),
     (
         "amend_hint",
         "For example Rp 1.500.000 or 1,5 juta. Our team checks the order again.",
         "Misalnya Rp 1.500.000 atau 1,5 juta. Tim kami akan memeriksa ulang pesanan.",
     ),
-    ("amend_button", "Send corrected amount", "Kirim jumlah yang benar"),
+    (
+        "amend_button",
+        "Send corrected amount",
+        "Kirim jumlah yang benar",
+    ),
     ("edit", "Edit", "Ubah"),
     ("slips", "Transfer slips", "Bukti transfer"),
     ("timeline", "History", "Riwayat"),
@@ -262,7 +289,11 @@ const PAIRS: &[(&str, &str, &str)] = &[
         "Hanya pengguna utama, atau pengguna yang meminta pesanan ini atau mengirim buktinya, yang dapat mengubah atau membatalkannya.",
     ),
     ("help", "Questions? Write to", "Ada pertanyaan? Tulis ke"),
-    ("explain_open", "We are waiting for your transfer slip.", "Kami menunggu bukti transfer Anda."),
+    (
+        "explain_open",
+        "We are waiting for your transfer slip.",
+        "Kami menunggu bukti transfer Anda.",
+    ),
     (
         "explain_dealing",
         "Your slip was received. Our team is checking the bank statement (usually within one working day).",
@@ -278,39 +309,83 @@ const PAIRS: &[(&str, &str, &str)] = &[
         "We could not confirm the payment. Send a new slip or correct the amount below.",
         "Pembayaran tidak dapat kami konfirmasi. Kirim bukti baru atau perbaiki jumlah di bawah.",
     ),
-    ("explain_deleted", "This order was cancelled.", "Pesanan ini sudah dibatalkan."),
+    (
+        "explain_deleted",
+        "This order was cancelled.",
+        "Pesanan ini sudah dibatalkan.",
+    ),
     (
         "explain_closed",
         "This order was closed because no slip arrived in time.",
         "Pesanan ini ditutup karena bukti transfer tidak diterima tepat waktu.",
     ),
     ("ev_request", "Top-up requested", "Top up diminta"),
-    ("ev_slip", "Transfer slip received", "Bukti transfer diterima"),
+    (
+        "ev_slip",
+        "Transfer slip received",
+        "Bukti transfer diterima",
+    ),
     ("ev_approve", "Payment confirmed", "Pembayaran dikonfirmasi"),
-    ("ev_reject", "Payment not confirmed", "Pembayaran tidak dikonfirmasi"),
+    (
+        "ev_reject",
+        "Payment not confirmed",
+        "Pembayaran tidak dikonfirmasi",
+    ),
     ("ev_amend", "Amount corrected", "Jumlah diperbaiki"),
     ("ev_cancel", "Cancelled", "Dibatalkan"),
-    ("ev_confirm_timeout", "Not confirmed in time", "Tidak dikonfirmasi tepat waktu"),
-    ("ev_close_timeout", "Closed: no slip received", "Ditutup: bukti tidak diterima"),
+    (
+        "ev_confirm_timeout",
+        "Not confirmed in time",
+        "Tidak dikonfirmasi tepat waktu",
+    ),
+    (
+        "ev_close_timeout",
+        "Closed: no slip received",
+        "Ditutup: bukti tidak diterima",
+    ),
     ("team", "Receivables team", "Tim Receivables"),
     ("system", "System", "Sistem"),
     ("operator", "Our team", "Tim kami"),
-    ("via_status_link", "through the status link", "lewat tautan status"),
-    ("corrected_amount", "Credited with a corrected amount", "Dikreditkan dengan jumlah yang dikoreksi"),
+    (
+        "via_status_link",
+        "through the status link",
+        "lewat tautan status",
+    ),
+    (
+        "corrected_amount",
+        "Credited with a corrected amount",
+        "Dikreditkan dengan jumlah yang dikoreksi",
+    ),
     (
         "ok_slip",
         "Thank you, your slip was received. Our team will check it.",
         "Terima kasih, bukti transfer sudah diterima. Tim kami akan memeriksanya.",
     ),
-    ("ok_amend", "The corrected amount was sent for review.", "Jumlah yang diperbaiki sudah dikirim untuk diperiksa."),
-    ("ok_cancel", "The order was cancelled.", "Pesanan sudah dibatalkan."),
-    ("no_file", "Choose a photo or PDF of the transfer slip first.", "Pilih foto atau PDF bukti transfer terlebih dahulu."),
+    (
+        "ok_amend",
+        "The corrected amount was sent for review.",
+        "Jumlah yang diperbaiki sudah dikirim untuk diperiksa.",
+    ),
+    (
+        "ok_cancel",
+        "The order was cancelled.",
+        "Pesanan sudah dibatalkan.",
+    ),
+    (
+        "no_file",
+        "Choose a photo or PDF of the transfer slip first.",
+        "Pilih foto atau PDF bukti transfer terlebih dahulu.",
+    ),
     (
         "bad_type",
         "That file is not an image or a PDF. Send a photo or PDF of the transfer slip.",
         "Berkas itu bukan gambar atau PDF. Kirim foto atau PDF bukti transfer.",
     ),
-    ("too_large", "That file is too large.", "Berkas terlalu besar."),
+    (
+        "too_large",
+        "That file is too large.",
+        "Berkas terlalu besar.",
+    ),
     // The top-up steps of the portal.
     ("step_amount", "Amount", "Jumlah"),
     ("step_pay", "Transfer", "Transfer"),
@@ -329,16 +404,28 @@ const PAIRS: &[(&str, &str, &str)] = &[
     ("role_main", "main user", "pengguna utama"),
     ("role_pic", "PIC", "PIC"),
     ("top_up", "Top Up", "Top Up"),
-    ("custom_amount", "Customized amount", "Jumlah (Customized Amount)"),
+    (
+        "custom_amount",
+        "Customized amount",
+        "Jumlah (Customized Amount)",
+    ),
     (
         "custom_amount_hint",
         "Any amount, for example Rp 2.500.000, 2,5 juta or IDR 2,500,000.",
         "Jumlah berapa pun, misalnya Rp 2.500.000, 2,5 juta atau IDR 2,500,000.",
     ),
     ("payment_method", "Payment method", "Metode pembayaran"),
-    ("method_transfer", "Remittance (bank transfer)", "Transfer bank (remittance)"),
+    (
+        "method_transfer",
+        "Remittance (bank transfer)",
+        "Transfer bank (remittance)",
+    ),
     ("next", "Next", "Lanjut"),
-    ("bad_method", "Choose the payment method.", "Pilih metode pembayaran."),
+    (
+        "bad_method",
+        "Choose the payment method.",
+        "Pilih metode pembayaran.",
+    ),
     ("your_orders", "Orders", "Pesanan"),
     ("filter_status", "Status", "Status"),
     ("all_statuses", "All", "Semua"),
@@ -346,16 +433,32 @@ const PAIRS: &[(&str, &str, &str)] = &[
     ("filter", "Show", "Tampilkan"),
     ("actions", "Actions", "Aksi"),
     ("by", "By", "Oleh"),
-    ("no_orders", "No orders yet. Start with Top Up above.", "Belum ada pesanan. Mulai dengan Top Up di atas."),
-    ("no_orders_filtered", "No orders match this filter.", "Tidak ada pesanan yang cocok dengan filter ini."),
-    ("back_to_orders", "Back to your orders", "Kembali ke daftar pesanan"),
+    (
+        "no_orders",
+        "No orders yet. Start with Top Up above.",
+        "Belum ada pesanan. Mulai dengan Top Up di atas.",
+    ),
+    (
+        "no_orders_filtered",
+        "No orders match this filter.",
+        "Tidak ada pesanan yang cocok dengan filter ini.",
+    ),
+    (
+        "back_to_orders",
+        "Back to your orders",
+        "Kembali ke daftar pesanan",
+    ),
     ("users", "Users", "Pengguna"),
     (
         "users_hint",
         "PIC users can request top-ups and upload slips. Only you, the main user, can edit or cancel their orders and manage users.",
         "Pengguna PIC dapat meminta top up dan mengunggah bukti transfer. Hanya Anda, pengguna utama, yang dapat mengubah atau membatalkan pesanan mereka dan mengelola pengguna.",
     ),
-    ("users_pic_hint", "Users are managed by the main user:", "Pengguna dikelola oleh pengguna utama:"),
+    (
+        "users_pic_hint",
+        "Users are managed by the main user:",
+        "Pengguna dikelola oleh pengguna utama:",
+    ),
     ("name", "Name", "Nama"),
     ("role", "Role", "Peran"),
     ("add_pic", "Add a PIC user", "Tambah pengguna PIC"),
@@ -363,18 +466,54 @@ const PAIRS: &[(&str, &str, &str)] = &[
     ("pic_name", "Name", "Nama"),
     ("add_button", "Add user", "Tambah pengguna"),
     ("remove_button", "Remove", "Hapus"),
-    ("ok_pic_added", "The PIC user was added. They can sign in with their email address.", "Pengguna PIC sudah ditambahkan. Mereka dapat masuk dengan alamat emailnya."),
-    ("ok_pic_removed", "The user was removed.", "Pengguna sudah dihapus."),
-    ("pic_taken", "That address is already registered.", "Alamat itu sudah terdaftar."),
-    ("bad_email", "That is not an email address.", "Itu bukan alamat email."),
-    ("need_name", "Write the user's name.", "Tuliskan nama pengguna."),
-    ("only_main", "Only the main user can manage users.", "Hanya pengguna utama yang dapat mengelola pengguna."),
+    (
+        "ok_pic_added",
+        "The PIC user was added. They can sign in with their email address.",
+        "Pengguna PIC sudah ditambahkan. Mereka dapat masuk dengan alamat emailnya.",
+    ),
+    (
+        "ok_pic_removed",
+        "The user was removed.",
+        "Pengguna sudah dihapus.",
+    ),
+    (
+        "pic_taken",
+        "That address is already registered.",
+        "Alamat itu sudah terdaftar.",
+    ),
+    (
+        "bad_email",
+        "That is not an email address.",
+        "Itu bukan alamat email.",
+    ),
+    (
+        "need_name",
+        "Write the user's name.",
+        "Tuliskan nama pengguna.",
+    ),
+    (
+        "only_main",
+        "Only the main user can manage users.",
+        "Hanya pengguna utama yang dapat mengelola pengguna.",
+    ),
     ("profile", "Your name", "Nama Anda"),
-    ("profile_hint", "Shown in our emails and to your colleagues.", "Ditampilkan di email kami dan kepada rekan Anda."),
+    (
+        "profile_hint",
+        "Shown in our emails and to your colleagues.",
+        "Ditampilkan di email kami dan kepada rekan Anda.",
+    ),
     ("save", "Save", "Simpan"),
-    ("ok_profile", "Your name was saved.", "Nama Anda sudah disimpan."),
+    (
+        "ok_profile",
+        "Your name was saved.",
+        "Nama Anda sudah disimpan.",
+    ),
     ("sign_out", "Sign out", "Keluar"),
-    ("sign_in_title", "Sign in to your account", "Masuk ke akun Anda"),
+    (
+        "sign_in_title",
+        "Sign in to your account",
+        "Masuk ke akun Anda",
+    ),
     ("email", "Your email address", "Alamat email Anda"),
     (
         "sign_in_hint",
@@ -388,7 +527,11 @@ const PAIRS: &[(&str, &str, &str)] = &[
         "If this address is registered with us, a sign-in link is on its way. It works once, for 30 minutes.",
         "Jika alamat ini terdaftar, tautan untuk masuk sedang dikirim. Tautan hanya berlaku sekali, selama 30 menit.",
     ),
-    ("confirm_sign_in", "Continue to your account page.", "Lanjutkan ke halaman akun Anda."),
+    (
+        "confirm_sign_in",
+        "Continue to your account page.",
+        "Lanjutkan ke halaman akun Anda.",
+    ),
     ("sign_in_button", "Sign in", "Masuk"),
     (
         "link_expired",
@@ -399,67 +542,195 @@ const PAIRS: &[(&str, &str, &str)] = &[
     ("account_page", "Account", "Akun"),
     ("language", "Language", "Bahasa"),
     // Error pages.
-    ("err_back_account", "Back to your account page", "Kembali ke halaman akun"),
-    ("err_back_staff", "Back to the staff board", "Kembali ke papan staf"),
-    ("err_400", "This request could not be read", "Permintaan ini tidak dapat dibaca"),
-    ("err_400_text", "Something in the form was missing or not valid. Go back and try again.", "Ada isian formulir yang kosong atau tidak valid. Kembali dan coba lagi."),
+    (
+        "err_back_account",
+        "Back to your account page",
+        "Kembali ke halaman akun",
+    ),
+    (
+        "err_back_staff",
+        "Back to the staff board",
+        "Kembali ke papan staf",
+    ),
+    (
+        "err_400",
+        "This request could not be read",
+        "Permintaan ini tidak dapat dibaca",
+    ),
+    (
+        "err_400_text",
+        "Something in the form was missing or not valid. Go back and try again.",
+        "Ada isian formulir yang kosong atau tidak valid. Kembali dan coba lagi.",
+    ),
     ("err_401", "Please sign in", "Silakan masuk"),
-    ("err_401_text", "This page is only for people who are signed in.", "Halaman ini hanya untuk pengguna yang sudah masuk."),
+    (
+        "err_401_text",
+        "This page is only for people who are signed in.",
+        "Halaman ini hanya untuk pengguna yang sudah masuk.",
+    ),
     ("err_403", "Not allowed", "Tidak diizinkan"),
-    ("err_403_text", "You may not do this here.", "Anda tidak dapat melakukan ini di sini."),
+    (
+        "err_403_text",
+        "You may not do this here.",
+        "Anda tidak dapat melakukan ini di sini.",
+    ),
     ("err_404", "Page not found", "Halaman tidak ditemukan"),
-    ("err_404_text", "There is nothing at this address. The link may be incomplete.", "Tidak ada apa pun di alamat ini. Tautannya mungkin tidak lengkap."),
-    ("err_405", "Not possible here", "Tidak dapat dilakukan di sini"),
-    ("err_405_text", "This address does not accept that kind of request.", "Alamat ini tidak menerima permintaan seperti itu."),
+    (
+        "err_404_text",
+        "There is nothing at this address. The link may be incomplete.",
+        "Tidak ada apa pun di alamat ini. Tautannya mungkin tidak lengkap.",
+    ),
+    (
+        "err_405",
+        "Not possible here",
+        "Tidak dapat dilakukan di sini",
+    ),
+    (
+        "err_405_text",
+        "This address does not accept that kind of request.",
+        "Alamat ini tidak menerima permintaan seperti itu.",
+    ),
     ("err_408", "This took too long", "Waktu habis"),
     ("err_408_text", "Please try again.", "Silakan coba lagi."),
-    ("err_409", "This cannot be done now", "Ini tidak dapat dilakukan sekarang"),
-    ("err_409_text", "The order is not in a state that allows it.", "Status pesanan tidak memungkinkan hal ini."),
+    (
+        "err_409",
+        "This cannot be done now",
+        "Ini tidak dapat dilakukan sekarang",
+    ),
+    (
+        "err_409_text",
+        "The order is not in a state that allows it.",
+        "Status pesanan tidak memungkinkan hal ini.",
+    ),
     ("err_413", "Too large", "Terlalu besar"),
-    ("err_413_text", "What you sent is larger than we accept.", "Yang Anda kirim melebihi batas yang kami terima."),
-    ("err_415", "Not a file we accept", "Bukan berkas yang kami terima"),
-    ("err_415_text", "Send a photo or PDF of the transfer slip.", "Kirim foto atau PDF bukti transfer."),
-    ("err_422", "The form was incomplete", "Formulir belum lengkap"),
-    ("err_422_text", "Go back, fill in every field and try again.", "Kembali, isi semua kolom, lalu coba lagi."),
+    (
+        "err_413_text",
+        "What you sent is larger than we accept.",
+        "Yang Anda kirim melebihi batas yang kami terima.",
+    ),
+    (
+        "err_415",
+        "Not a file we accept",
+        "Bukan berkas yang kami terima",
+    ),
+    (
+        "err_415_text",
+        "Send a photo or PDF of the transfer slip.",
+        "Kirim foto atau PDF bukti transfer.",
+    ),
+    (
+        "err_422",
+        "The form was incomplete",
+        "Formulir belum lengkap",
+    ),
+    (
+        "err_422_text",
+        "Go back, fill in every field and try again.",
+        "Kembali, isi semua kolom, lalu coba lagi.",
+    ),
     ("err_429", "Too many attempts", "Terlalu banyak percobaan"),
-    ("err_429_text", "Please wait a few minutes before trying again.", "Mohon tunggu beberapa menit sebelum mencoba lagi."),
-    ("err_500", "Something went wrong on our side", "Terjadi gangguan di sistem kami"),
-    ("err_500_text", "Nothing was changed. Please try again later.", "Tidak ada yang diubah. Silakan coba lagi nanti."),
-    ("err_form_expired", "This form has expired or did not come from this site. Reload the page and try again.", "Formulir ini sudah kedaluwarsa atau tidak berasal dari situs ini. Muat ulang halaman lalu coba lagi."),
+    (
+        "err_429_text",
+        "Please wait a few minutes before trying again.",
+        "Mohon tunggu beberapa menit sebelum mencoba lagi.",
+    ),
+    (
+        "err_500",
+        "Something went wrong on our side",
+        "Terjadi gangguan di sistem kami",
+    ),
+    (
+        "err_500_text",
+        "Nothing was changed. Please try again later.",
+        "Tidak ada yang diubah. Silakan coba lagi nanti.",
+    ),
+    (
+        "err_form_expired",
+        "This form has expired or did not come from this site. Reload the page and try again.",
+        "Formulir ini sudah kedaluwarsa atau tidak berasal dari situs ini. Muat ulang halaman lalu coba lagi.",
+    ),
     // The staff board.
     ("staff_board", "Staff board", "Papan staf"),
     ("staff_sign_in", "Staff sign-in", "Masuk staf"),
     ("login", "Name or email", "Nama atau email"),
     ("password", "Password", "Kata sandi"),
-    ("wrong_password", "Wrong name or password.", "Nama atau kata sandi salah."),
-    ("staff_sign_in_first", "Sign in on the staff board first.", "Masuk ke papan staf terlebih dahulu."),
+    (
+        "wrong_password",
+        "Wrong name or password.",
+        "Nama atau kata sandi salah.",
+    ),
+    (
+        "staff_sign_in_first",
+        "Sign in on the staff board first.",
+        "Masuk ke papan staf terlebih dahulu.",
+    ),
     ("dealing_queue", "Dealing queue", "Antrean Dealing"),
-    ("queue_empty", "Nothing to review. New submissions appear here, oldest first.", "Tidak ada yang perlu diperiksa. Pengiriman baru muncul di sini, yang terlama lebih dulu."),
+    (
+        "queue_empty",
+        "Nothing to review. New submissions appear here, oldest first.",
+        "Tidak ada yang perlu diperiksa. Pengiriman baru muncul di sini, yang terlama lebih dulu.",
+    ),
     ("no_slip_file", "no slip file", "tidak ada berkas bukti"),
     ("full_size", "open full size", "buka ukuran penuh"),
     ("status_page_link", "status page", "halaman status"),
     ("amount_received", "Amount received", "Jumlah diterima"),
     ("blank_is", "blank =", "kosong ="),
     ("reject_because", "Reject because", "Tolak karena"),
-    ("reason_amount_differs", "Amount differs from the slip", "Jumlah berbeda dengan bukti"),
-    ("reason_not_received", "Money not received", "Dana belum diterima"),
-    ("reason_other", "Other (write below)", "Lainnya (tulis di bawah)"),
-    ("reason_text", "Reason for the customer (for Other)", "Alasan untuk pelanggan (untuk Lainnya)"),
-    ("write_reason", "Write the reason the customer should read.", "Tuliskan alasan yang akan dibaca pelanggan."),
+    (
+        "reason_amount_differs",
+        "Amount differs from the slip",
+        "Jumlah berbeda dengan bukti",
+    ),
+    (
+        "reason_not_received",
+        "Money not received",
+        "Dana belum diterima",
+    ),
+    (
+        "reason_other",
+        "Other (write below)",
+        "Lainnya (tulis di bawah)",
+    ),
+    (
+        "reason_text",
+        "Reason for the customer (for Other)",
+        "Alasan untuk pelanggan (untuk Lainnya)",
+    ),
+    (
+        "write_reason",
+        "Write the reason the customer should read.",
+        "Tuliskan alasan yang akan dibaca pelanggan.",
+    ),
     ("recently_decided", "Recently decided", "Baru diputuskan"),
     ("decision", "Decision", "Keputusan"),
     ("no_decisions", "No decisions yet.", "Belum ada keputusan."),
-    ("not_acted_on", "Messages not acted on", "Pesan yang tidak diproses"),
+    (
+        "not_acted_on",
+        "Messages not acted on",
+        "Pesan yang tidak diproses",
+    ),
     ("received", "Received", "Diterima"),
     ("from", "From", "Dari"),
     ("what_happened", "What happened", "Yang terjadi"),
     ("no_subject", "(no subject)", "(tanpa subjek)"),
-    ("all_acted_on", "Every message was acted on.", "Semua pesan sudah diproses."),
-    ("waiting_long", "Waiting long: decide before it fails automatically", "Menunggu lama: putuskan sebelum gagal otomatis"),
+    (
+        "all_acted_on",
+        "Every message was acted on.",
+        "Semua pesan sudah diproses.",
+    ),
+    (
+        "waiting_long",
+        "Waiting long: decide before it fails automatically",
+        "Menunggu lama: putuskan sebelum gagal otomatis",
+    ),
     ("approved_msg", "Approved", "Disetujui"),
     ("rejected_msg", "Rejected", "Ditolak"),
     ("credited_msg", "credited", "dikreditkan"),
-    ("customer_told", "the customer is told why", "pelanggan diberi tahu alasannya"),
+    (
+        "customer_told",
+        "the customer is told why",
+        "pelanggan diberi tahu alasannya",
+    ),
     ("user", "User", "Pengguna"),
 ];
 

@@ -60,18 +60,33 @@ fn mail_from(sender: &str, name: Option<&str>, id: &str, intent: Intent) -> Inbo
     }
 }
 
-async fn named_pic(t: &TestDesk, main: &topup::store::accounts::UserRow, email: &str, name: &str) -> topup::store::accounts::UserRow {
+async fn named_pic(
+    t: &TestDesk,
+    main: &topup::store::accounts::UserRow,
+    email: &str,
+    name: &str,
+) -> topup::store::accounts::UserRow {
     let mut tx = t.desk.store().begin_write().await.unwrap();
-    let u = accounts::add_user(&mut tx, main.account_id, email, "pic", name, None, t.clock_ms())
-        .await
-        .unwrap();
+    let u = accounts::add_user(
+        &mut tx,
+        main.account_id,
+        email,
+        "pic",
+        name,
+        None,
+        t.clock_ms(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     u
 }
 
 async fn set_name(t: &TestDesk, user: &topup::store::accounts::UserRow, name: &str) {
     let mut tx = t.desk.store().begin_write().await.unwrap();
-    accounts::set_user_name(&mut tx, user.id, name).await.unwrap();
+    accounts::set_user_name(&mut tx, user.id, name)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -121,29 +136,52 @@ async fn only_the_main_user_or_who_asked_may_cancel_or_amend_on_every_channel() 
     let rendered = Templates::embedded()
         .render(EmailKind::ActionRefused, Lang::Id, &refusal["vars"])
         .unwrap();
-    assert_eq!(rendered.subject, format!("Tidak diproses: {}", budis.number));
+    assert_eq!(
+        rendered.subject,
+        format!("Tidak diproses: {}", budis.number)
+    );
 
     // A rejected order of Budi's: Siti may not amend it either (mail path, no number:
     // the account's only rejected order), but Budi may.
     let rejected = t.dealing(&main, 750_000).await;
     let rn = t.desk.parse_order_number(&rejected.number).unwrap();
     t.desk
-        .decide(&rn, &staff, &Decision::Reject { reason: RejectReason::AmountDiffers })
+        .decide(
+            &rn,
+            &staff,
+            &Decision::Reject {
+                reason: RejectReason::AmountDiffers,
+            },
+        )
         .await
         .unwrap();
     let mut amend = mail_from("siti@dua.id", None, "a1@dua.id", Intent::Amend);
     amend.extraction.amount = Some(Money::from_major(700_000));
     let out = t.desk.handle_inbound(amend).await.unwrap();
-    assert!(out.outcome.contains("only the main user"), "{}", out.outcome);
+    assert!(
+        out.outcome.contains("only the main user"),
+        "{}",
+        out.outcome
+    );
     let refusal = mails_of(&t, "action_refused").await.pop().unwrap();
     assert_eq!(
         refusal["vars"]["order_number"],
         rejected.number.as_str(),
         "the refusal names the order it picked, so the subject carries its number"
     );
-    assert_eq!(t.desk.view(&rn).await.unwrap().order.status, "payment_failure");
+    assert_eq!(
+        t.desk.view(&rn).await.unwrap().order.status,
+        "payment_failure"
+    );
     t.desk
-        .amend(&main, &rn, Money::from_major(700_000), &[], Channel::Email, None)
+        .amend(
+            &main,
+            &rn,
+            Money::from_major(700_000),
+            &[],
+            Channel::Email,
+            None,
+        )
         .await
         .unwrap();
 
@@ -189,12 +227,18 @@ async fn every_action_records_who_did_it_and_how() {
         .await
         .unwrap();
     let mut conn = t.desk.store().pool().acquire().await.unwrap();
-    let events = topup::store::orders::events(&mut conn, order.id).await.unwrap();
+    let events = topup::store::orders::events(&mut conn, order.id)
+        .await
+        .unwrap();
     drop(conn);
     assert_eq!(events[0].user_id, Some(main.id));
     assert_eq!(events[0].via, "email");
     assert_eq!(events[1].event, "slip");
-    assert_eq!(events[1].user_id, Some(pic.id), "the slip is Putri's, not the requester's");
+    assert_eq!(
+        events[1].user_id,
+        Some(pic.id),
+        "the slip is Putri's, not the requester's"
+    );
     assert_eq!(events[1].via, "web");
     let view = t.desk.view(&n).await.unwrap();
     assert_eq!(view.order.submitted_by, Some(pic.id));
@@ -203,11 +247,22 @@ async fn every_action_records_who_did_it_and_how() {
     // The status link without signing in acts as the order's creator, and says so.
     let staff = t.staff("dewi").await;
     t.desk
-        .decide(&n, &staff, &Decision::Reject { reason: RejectReason::NotReceived })
+        .decide(
+            &n,
+            &staff,
+            &Decision::Reject {
+                reason: RejectReason::NotReceived,
+            },
+        )
         .await
         .unwrap();
     t.desk
-        .cancel_on(&Actor::Customer(main.clone()), &n, None, Channel::StatusLink)
+        .cancel_on(
+            &Actor::Customer(main.clone()),
+            &n,
+            None,
+            Channel::StatusLink,
+        )
         .await
         .unwrap();
     let mut conn = t.desk.store().pool().acquire().await.unwrap();
@@ -216,7 +271,10 @@ async fn every_action_records_who_did_it_and_how() {
         .unwrap()
         .pop()
         .unwrap();
-    assert_eq!((last.event.as_str(), last.via.as_str()), ("cancel", "status_link"));
+    assert_eq!(
+        (last.event.as_str(), last.via.as_str()),
+        ("cancel", "status_link")
+    );
     assert_eq!(last.user_id, Some(main.id));
 }
 
@@ -228,7 +286,9 @@ async fn a_pic_submitting_for_the_main_users_order_tells_both_and_names_the_pic(
     let pic = named_pic(&t, &main, "siti@berdua.id", "Siti").await;
     // Siti reads her mail in English.
     let mut tx = t.desk.store().begin_write().await.unwrap();
-    accounts::set_user_lang(&mut tx, pic.id, Lang::En).await.unwrap();
+    accounts::set_user_lang(&mut tx, pic.id, Lang::En)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let staff = t.staff("dewi").await;
     let order = t.request(&main, 2_250_000).await;
@@ -244,17 +304,31 @@ async fn a_pic_submitting_for_the_main_users_order_tells_both_and_names_the_pic(
 
     let received = mails_of(&t, "submission_received").await;
     let to: Vec<&str> = received.iter().map(|m| m["to"].as_str().unwrap()).collect();
-    assert_eq!(to, vec!["siti@berdua.id", "budi@berdua.id"], "both are told");
+    assert_eq!(
+        to,
+        vec!["siti@berdua.id", "budi@berdua.id"],
+        "both are told"
+    );
     for m in &received {
-        assert_eq!(m["vars"]["submitted_by"], "Siti", "the submitter is named: {m}");
+        assert_eq!(
+            m["vars"]["submitted_by"], "Siti",
+            "the submitter is named: {m}"
+        );
     }
     assert_eq!(received[0]["vars"]["user_name"], "Siti");
     assert_eq!(received[0]["lang"], "en", "Siti's own language");
-    assert_eq!(received[0]["in_reply_to"], "<s1@berdua.id>", "Siti's copy answers her mail");
+    assert_eq!(
+        received[0]["in_reply_to"], "<s1@berdua.id>",
+        "Siti's copy answers her mail"
+    );
     assert_eq!(received[1]["vars"]["user_name"], "Budi");
     assert_eq!(received[1]["lang"], "id");
     let text = Templates::embedded()
-        .render(EmailKind::SubmissionReceived, Lang::Id, &received[1]["vars"])
+        .render(
+            EmailKind::SubmissionReceived,
+            Lang::Id,
+            &received[1]["vars"],
+        )
         .unwrap()
         .text;
     assert!(text.starts_with("Yth. Budi,"), "{text}");
@@ -262,7 +336,13 @@ async fn a_pic_submitting_for_the_main_users_order_tells_both_and_names_the_pic(
 
     // Paid with another amount than asked: both are told, and the mail says so.
     t.desk
-        .decide(&n, &staff, &Decision::Approve { amount: Some(Money::from_major(2_000_000)) })
+        .decide(
+            &n,
+            &staff,
+            &Decision::Approve {
+                amount: Some(Money::from_major(2_000_000)),
+            },
+        )
         .await
         .unwrap();
     let paid = mails_of(&t, "paid").await;
@@ -271,7 +351,10 @@ async fn a_pic_submitting_for_the_main_users_order_tells_both_and_names_the_pic(
     let mail = Templates::embedded()
         .render(EmailKind::Paid, Lang::Id, &budi["vars"])
         .unwrap();
-    assert_eq!(mail.subject, format!("Lunas: {} Rp 2.000.000", order.number));
+    assert_eq!(
+        mail.subject,
+        format!("Lunas: {} Rp 2.000.000", order.number)
+    );
     assert!(
         mail.text
             .contains("Kami menerima Rp 2.000.000 (bukan Rp 2.250.000 yang diminta)"),
@@ -327,19 +410,36 @@ async fn the_first_mails_display_name_becomes_the_users_name() {
     assert_eq!(now.name, "Budi Santoso", "spaces folded");
     drop(conn);
     let created = mails_of(&t, "order_created").await;
-    assert_eq!(created[0]["vars"]["user_name"], "Budi Santoso", "greeted by name");
+    assert_eq!(
+        created[0]["vars"]["user_name"], "Budi Santoso",
+        "greeted by name"
+    );
 
     // A later mail with another display name does not rename them; an address is no name.
     let raw = b"From: Pak Budi <budi@nama.id>\r\nSubject: status\r\nMessage-ID: <n2@nama.id>\r\n\r\nstatus?\r\n";
     let inbound = topup::sources::inbound_from_email(raw.to_vec(), vec![], &t.settings);
     t.desk.handle_inbound(inbound).await.unwrap();
     let other = t.customer("PT Alamat", "x@alamat.id", Lang::Id).await;
-    let mut msg = mail_from("x@alamat.id", Some("x@alamat.id"), "n3@alamat.id", Intent::Unknown);
+    let mut msg = mail_from(
+        "x@alamat.id",
+        Some("x@alamat.id"),
+        "n3@alamat.id",
+        Intent::Unknown,
+    );
     msg.subject = "?".into();
     t.desk.handle_inbound(msg).await.unwrap();
     let mut conn = t.desk.store().pool().acquire().await.unwrap();
-    assert_eq!(accounts::user_by_id(&mut conn, user.id).await.unwrap().name, "Budi Santoso");
-    assert_eq!(accounts::user_by_id(&mut conn, other.id).await.unwrap().name, "");
+    assert_eq!(
+        accounts::user_by_id(&mut conn, user.id).await.unwrap().name,
+        "Budi Santoso"
+    );
+    assert_eq!(
+        accounts::user_by_id(&mut conn, other.id)
+            .await
+            .unwrap()
+            .name,
+        ""
+    );
 }
 
 #[tokio::test]
@@ -349,15 +449,38 @@ async fn a_timed_out_order_says_it_was_not_confirmed_and_a_reply_with_the_slip_r
     let order = t.dealing(&user, 1_000_000).await;
     t.clock.advance_hours(25);
     assert_eq!(t.desk.expire_due().await.unwrap(), 1);
-    let mail = mails_of(&t, "confirm_timeout").await.pop().expect("the timeout mail");
+    let mail = mails_of(&t, "confirm_timeout")
+        .await
+        .pop()
+        .expect("the timeout mail");
     assert_eq!(mail["to"], "w@waktu.id");
     let rendered = Templates::embedded()
         .render(EmailKind::ConfirmTimeout, Lang::Id, &mail["vars"])
         .unwrap();
-    assert!(rendered.subject.starts_with(&format!("Pembayaran Gagal: {}", order.number)));
-    assert!(rendered.text.contains("tidak berarti pembayaran atau jumlah Anda salah"), "{}", rendered.text);
-    assert!(rendered.text.contains("Balas email ini dengan melampirkan bukti transfer"), "{}", rendered.text);
-    assert!(!rendered.text.contains("ubah jumlah menjadi"), "no advice to fix the amount: {}", rendered.text);
+    assert!(
+        rendered
+            .subject
+            .starts_with(&format!("Pembayaran Gagal: {}", order.number))
+    );
+    assert!(
+        rendered
+            .text
+            .contains("tidak berarti pembayaran atau jumlah Anda salah"),
+        "{}",
+        rendered.text
+    );
+    assert!(
+        rendered
+            .text
+            .contains("Balas email ini dengan melampirkan bukti transfer"),
+        "{}",
+        rendered.text
+    );
+    assert!(
+        !rendered.text.contains("ubah jumlah menjadi"),
+        "no advice to fix the amount: {}",
+        rendered.text
+    );
     assert!(mails_of(&t, "payment_failure").await.is_empty());
 
     // The customer replies to that mail with the same slip: back in review.
@@ -385,7 +508,11 @@ async fn staff_are_reminded_once_per_review_round_before_the_limit() {
     let reminders = |kinds: Vec<String>| kinds.iter().filter(|k| *k == "reminder").count();
     t.clock.advance_hours(19);
     t.desk.expire_due().await.unwrap();
-    assert_eq!(reminders(t.outbox_kinds(order.id).await), 0, "not before 20 h");
+    assert_eq!(
+        reminders(t.outbox_kinds(order.id).await),
+        0,
+        "not before 20 h"
+    );
     t.clock.advance_hours(2);
     t.desk.expire_due().await.unwrap();
     t.desk.expire_due().await.unwrap();
@@ -394,11 +521,24 @@ async fn staff_are_reminded_once_per_review_round_before_the_limit() {
     let staff = t.staff("dewi").await;
     let n = t.desk.parse_order_number(&order.number).unwrap();
     t.desk
-        .decide(&n, &staff, &Decision::Reject { reason: RejectReason::NotReceived })
+        .decide(
+            &n,
+            &staff,
+            &Decision::Reject {
+                reason: RejectReason::NotReceived,
+            },
+        )
         .await
         .unwrap();
     t.desk
-        .amend(&user, &n, Money::from_major(90_000), &[], Channel::Email, None)
+        .amend(
+            &user,
+            &n,
+            Money::from_major(90_000),
+            &[],
+            Channel::Email,
+            None,
+        )
         .await
         .unwrap();
     t.clock.advance_hours(21);
@@ -430,11 +570,24 @@ async fn cli_lists_amounts_and_names_and_shows_no_stale_decision() {
     let order = t.dealing(&user, 1_500_000).await;
     let n = t.desk.parse_order_number(&order.number).unwrap();
     t.desk
-        .decide(&n, &staff, &Decision::Reject { reason: RejectReason::AmountDiffers })
+        .decide(
+            &n,
+            &staff,
+            &Decision::Reject {
+                reason: RejectReason::AmountDiffers,
+            },
+        )
         .await
         .unwrap();
     t.desk
-        .amend(&user, &n, Money::from_major(1_450_000), &[], Channel::Email, None)
+        .amend(
+            &user,
+            &n,
+            Money::from_major(1_450_000),
+            &[],
+            Channel::Email,
+            None,
+        )
         .await
         .unwrap();
 
@@ -447,9 +600,18 @@ async fn cli_lists_amounts_and_names_and_shows_no_stale_decision() {
     let out = topup(dir, &db, &["order", "show", &order.number]);
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("Status    dealing"), "{shown}");
-    assert!(!shown.contains("Decided   by rina"), "back in review: no decision yet: {shown}");
-    assert!(!shown.contains("Reason    "), "the old rejection is not the reason now: {shown}");
-    assert!(shown.contains("reject"), "the rejection stays in the timeline: {shown}");
+    assert!(
+        !shown.contains("Decided   by rina"),
+        "back in review: no decision yet: {shown}"
+    );
+    assert!(
+        !shown.contains("Reason    "),
+        "the old rejection is not the reason now: {shown}"
+    );
+    assert!(
+        shown.contains("reject"),
+        "the rejection stays in the timeline: {shown}"
+    );
 }
 
 #[tokio::test]
@@ -476,7 +638,10 @@ async fn a_closed_pipe_ends_quietly_and_logs_have_no_colour_codes_off_a_terminal
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}: {err}", out.status.code());
-    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
 
     // Logs written to a pipe or a file carry no ANSI escape codes. The binary
     // runs on the real clock, long after this desk's submission at T0.
@@ -492,6 +657,9 @@ async fn a_closed_pipe_ends_quietly_and_logs_have_no_colour_codes_off_a_terminal
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("Order expired"), "the log line is there: {err}");
+    assert!(
+        err.contains("Order expired"),
+        "the log line is there: {err}"
+    );
     assert!(!err.contains('\u{1b}'), "no escape codes: {err:?}");
 }

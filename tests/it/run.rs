@@ -107,10 +107,7 @@ Content-Type: text/plain; charset=utf-8\r\n\r\nHello, please top up our balance 
         }
         false
     });
-    assert!(
-        reply.contains("Subject: Order created: TU-"),
-        "{reply}"
-    );
+    assert!(reply.contains("Subject: Order created: TU-"), "{reply}");
     assert!(reply.contains("<req-embedded-1@embedded.id>"), "{reply}");
     assert!(
         std::fs::read_dir(&new).unwrap().next().is_none(),

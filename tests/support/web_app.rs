@@ -138,7 +138,10 @@ impl WebApp {
     /// A staff member as stored.
     pub async fn staff_row(&self, name: &str) -> StaffRow {
         let mut conn = self.desk.store().pool().acquire().await.unwrap();
-        accounts::find_staff(&mut conn, name).await.unwrap().unwrap()
+        accounts::find_staff(&mut conn, name)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// An `open` order of `rupiah` for `user`.
@@ -168,9 +171,17 @@ impl WebApp {
     /// A PIC user of `main`'s account.
     pub async fn pic(&self, main: &UserRow, email: &str, name: &str) -> UserRow {
         let mut tx = self.desk.store().begin_write().await.unwrap();
-        let u = accounts::add_user(&mut tx, main.account_id, email, "pic", name, None, self.now())
-            .await
-            .unwrap();
+        let u = accounts::add_user(
+            &mut tx,
+            main.account_id,
+            email,
+            "pic",
+            name,
+            None,
+            self.now(),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
         u
     }
@@ -178,7 +189,9 @@ impl WebApp {
     /// Sets a user's display name.
     pub async fn name(&self, user: &UserRow, name: &str) {
         let mut tx = self.desk.store().begin_write().await.unwrap();
-        accounts::set_user_name(&mut tx, user.id, name).await.unwrap();
+        accounts::set_user_name(&mut tx, user.id, name)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
 
