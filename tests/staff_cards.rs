@@ -312,3 +312,61 @@ async fn the_card_shows_what_staff_need_in_their_language_and_notation() {
         "a reply to the card"
     );
 }
+
+#[tokio::test]
+async fn chat_answers_to_customers_never_name_staff() {
+    let server = mockito::Server::new_async().await;
+    let s = setup(&server.url()).await;
+    let d = &s.desk;
+    let mut tx = d.store().begin_write().await.unwrap();
+    accounts::add_account(&mut tx, "PT Obrolan", "o@obrolan.id", Lang::En, T0)
+        .await
+        .unwrap();
+    let user = accounts::user_by_email(&mut tx, "o@obrolan.id")
+        .await
+        .unwrap()
+        .unwrap();
+    let sari = accounts::add_staff(&mut tx, "Sari", None, None, None, T0)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let order = d
+        .request(&user, Money::from_major(100_000), Channel::Discord, None)
+        .await
+        .unwrap();
+    let n = d.parse_order_number(&order.number).unwrap();
+    let slip = d
+        .store_slips(&[topup::intake::SlipFile {
+            file_name: None,
+            content_type: "image/png".into(),
+            bytes: PNG.to_vec(),
+        }])
+        .await
+        .unwrap();
+    d.submit_slip(&user, Some(&n), &slip, None, Channel::Discord, None)
+        .await
+        .unwrap();
+    d.decide(&n, &sari, &Decision::Approve { amount: None })
+        .await
+        .unwrap();
+    let err = d
+        .cancel(&topup::desk::Actor::Customer(user.clone()), &n, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Sari"),
+        "staff read the name: {err}"
+    );
+    let outcome = topup::desk::InboundOutcome {
+        inbound_id: Some(1),
+        outcome: format!("refused: {err}"),
+        order: Some(order.clone()),
+    };
+    let told = topup::discord::gateway::outcome_text(d, &outcome)
+        .await
+        .unwrap();
+    assert!(
+        !told.contains("Sari") && told.contains("Receivables team"),
+        "{told}"
+    );
+}

@@ -1696,6 +1696,18 @@ struct ByWhom {
     id: String,
 }
 
+/// A refusal line as staff read it, with every staff member's name replaced by
+/// "the Receivables team", for customers who only have the staff words (chat
+/// answers are written from the recorded outcome line).
+pub fn customer_words(staff_text: &str) -> String {
+    match regex::Regex::new(r" by staff .+? at (\d{4}-\d{2}-\d{2} )") {
+        Ok(re) => re
+            .replace_all(staff_text, " by the Receivables team at $1")
+            .into_owned(),
+        Err(_) => staff_text.to_string(),
+    }
+}
+
 fn refused_plain(r: Refused) -> DeskError {
     DeskError::Refused(r.to_string().into())
 }
@@ -1711,5 +1723,36 @@ pub(crate) fn verb_id(event: EventKind) -> &'static str {
         EventKind::Cancel => "dibatalkan",
         EventKind::ConfirmTimeout => "dinyatakan kedaluwarsa",
         EventKind::CloseTimeout => "ditutup",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_read_the_team_where_staff_read_a_name() {
+        let staff = "cannot cancel order TU-20261125-0001: it is already paid by staff rina at 2026-11-25 10:00 WIB";
+        assert_eq!(
+            customer_words(staff),
+            "cannot cancel order TU-20261125-0001: it is already paid by the Receivables team at 2026-11-25 10:00 WIB"
+        );
+        assert_eq!(
+            customer_words("there is no order to cancel"),
+            "there is no order to cancel"
+        );
+    }
+
+    #[test]
+    fn a_refusal_knows_the_order_it_is_about() {
+        let e = DeskError::Refused(Text::new(
+            "cannot amend order TU-20261125-0012: it is being reviewed",
+            "x",
+        ));
+        assert_eq!(e.order_number("TU").as_deref(), Some("TU-20261125-0012"));
+        assert_eq!(e.order_number("XY"), None);
+        let t = Text::new("customer", "pelanggan").for_staff("staff words");
+        assert_eq!(t.to_string(), "staff words");
+        assert_eq!(t.get(Lang::Id), "pelanggan");
     }
 }

@@ -289,7 +289,10 @@ pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<Strin
          address:<your registered email>`, then `/link code`."
             .into()
     } else if let Some(reason) = text.strip_prefix("refused: ") {
-        format!("Sorry, that was not done: {reason}")
+        format!(
+            "Sorry, that was not done: {}",
+            crate::desk::customer_words(reason)
+        )
     } else if text.starts_with("not understood") {
         "I did not understand that. Post your transfer slip (photo or PDF) with the order number, ask for a top-up \
          with `/topup`, or check an order with `/status`."

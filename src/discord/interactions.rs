@@ -568,7 +568,7 @@ async fn command(desk: &Desk, c: &CommandInteraction) -> Reply {
             };
             match desk.request(&user, amount, Channel::Discord, None).await {
                 Ok(order) => Reply::private(created_text(desk, &order, amount)),
-                Err(e) => Reply::private(format!("Not done: {e}")),
+                Err(e) => Reply::private(format!("Not done: {}", e.localized(Lang::En))),
             }
         }
         "status" => match option_str(options, "order") {
@@ -589,7 +589,7 @@ async fn command(desk: &Desk, c: &CommandInteraction) -> Reply {
             match desk.parse_order_number(typed) {
                 Ok(number) => match desk.cancel(&Actor::Customer(user), &number, None).await {
                     Ok(order) => Reply::private(format!("Order {} is cancelled.", order.number)),
-                    Err(e) => Reply::private(format!("Not cancelled: {e}")),
+                    Err(e) => Reply::private(format!("Not cancelled: {}", e.localized(Lang::En))),
                 },
                 Err(e) => Reply::private(e.to_string()),
             }
