@@ -112,6 +112,20 @@ impl From<&str> for Text {
 }
 
 impl DeskError {
+    /// True when the store or the slip store cannot be reached right now
+    /// (try again later), as opposed to a failure of this particular request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DeskError::Store(StoreError::Db(e)) => crate::store::is_unavailable(e),
+            DeskError::Internal(e) => e.chain().any(|c| {
+                c.is::<inbound::SlipStoreDown>()
+                    || c.downcast_ref::<sqlx::Error>()
+                        .is_some_and(crate::store::is_unavailable)
+            }),
+            _ => false,
+        }
+    }
+
     /// What the customer is told, in their language.
     pub fn localized(&self, lang: Lang) -> String {
         match (self, lang) {
@@ -441,6 +455,7 @@ impl Desk {
         channel: Channel,
         reply: Option<&ReplyTo>,
     ) -> DeskResult<OrderRow> {
+        self.check_amount(amount)?;
         let to = transition(None, EventKind::Request).map_err(refused_plain)?;
         let order = self
             .new_order(tx, user, to, Some(amount), channel, None)
@@ -463,6 +478,36 @@ impl Desk {
         self.email(tx, &order, EmailKind::OrderCreated, reply, None)
             .await?;
         Ok(order)
+    }
+
+    /// Refuses an amount that is not positive or over `limits.max_order_amount`.
+    ///
+    /// # Errors
+    /// [`DeskError::Invalid`] saying which bound it breaks.
+    pub fn check_amount(&self, amount: Money) -> DeskResult<()> {
+        let max_major = self.settings.limits.max_order_amount;
+        let max = Money::from_major(max_major);
+        if amount.minor() <= 0 {
+            return Err(DeskError::Invalid(Text::new(
+                "the amount must be more than zero",
+                "jumlahnya harus lebih dari nol",
+            )));
+        }
+        if amount.minor() > max.minor() {
+            return Err(DeskError::Invalid(Text::new(
+                format!(
+                    "{} is more than one order may be (at most {})",
+                    amount.display(Lang::En),
+                    max.display(Lang::En)
+                ),
+                format!(
+                    "{} melebihi batas satu pesanan (paling banyak {})",
+                    amount.display(Lang::Id),
+                    max.display(Lang::Id)
+                ),
+            )));
+        }
+        Ok(())
     }
 
     /// A customer sends a slip. `target` is the order named (number or thread);
@@ -504,6 +549,9 @@ impl Desk {
         reply: Option<&ReplyTo>,
         inbound_id: Option<i64>,
     ) -> DeskResult<OrderRow> {
+        if let Some(a) = amount {
+            self.check_amount(a)?;
+        }
         let now = self.now();
         let target = match target {
             Some(o) => Some(o),
@@ -656,6 +704,7 @@ impl Desk {
         reply: Option<&ReplyTo>,
         inbound_id: Option<i64>,
     ) -> DeskResult<OrderRow> {
+        self.check_amount(amount)?;
         let from = order.status();
         let to = self.allowed(tx, &order, EventKind::Amend).await?;
         let change = Change {
@@ -793,8 +842,16 @@ impl Desk {
                             .into(),
                         )
                     })?;
-                if credit <= 0 {
-                    return Err(DeskError::Invalid("the amount must be positive".into()));
+                self.check_amount(Money::from_minor(credit))?;
+                let balance = accounts::balance(&mut tx, order.account_id).await?;
+                if balance.checked_add(credit).is_none() {
+                    return Err(DeskError::Invalid(
+                        format!(
+                            "crediting {} would overflow the balance of the account",
+                            Money::from_minor(credit).display(lang)
+                        )
+                        .into(),
+                    ));
                 }
                 let change = Change {
                     paid_minor: Some(credit),

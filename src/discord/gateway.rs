@@ -106,6 +106,23 @@ fn slip_type(content_type: Option<&str>, file_name: &str) -> Option<String> {
     }
 }
 
+/// [`download`], tried three times with a short pause (Discord's CDN has hiccups).
+async fn download_with_retries(url: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
+    let mut last = None;
+    for attempt in 0..3u64 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
+        }
+        match download(url, limit).await {
+            Ok(bytes) => return Ok(bytes),
+            // A file over the limit stays over it.
+            Err(e) if e.to_string().contains("larger than") => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("download failed")))
+}
+
 /// Downloads `url`, refusing more than `limit` bytes.
 async fn download(url: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
     let client = reqwest::Client::builder()
@@ -166,15 +183,25 @@ pub async fn handle_message(desk: &Desk, msg: &Message) -> anyhow::Result<Option
     } else {
         None
     };
+    let mut over_limit = over_limit;
     let mut slips = Vec::with_capacity(slip_attachments.len());
     if over_limit.is_none() {
         for (a, content_type) in slip_attachments {
-            let bytes = download(&a.url, limits.max_attachment_bytes).await?;
-            slips.push(SlipFile {
-                file_name: Some(a.filename.clone()),
-                content_type,
-                bytes,
-            });
+            match download_with_retries(&a.url, limits.max_attachment_bytes).await {
+                Ok(bytes) => slips.push(SlipFile {
+                    file_name: Some(a.filename.clone()),
+                    content_type,
+                    bytes,
+                }),
+                Err(e) => {
+                    // Discord does not deliver a gateway event twice: a slip we
+                    // cannot fetch is recorded and answered, never dropped.
+                    tracing::warn!(message = %msg.id, "Attachment download failed: {e:#}");
+                    slips.clear();
+                    over_limit = Some(Limit::DownloadFailed);
+                    break;
+                }
+            }
         }
     }
     let mut extraction = extract_chat(&msg.content, &desk.settings().desk.order_prefix);
@@ -190,7 +217,9 @@ pub async fn handle_message(desk: &Desk, msg: &Message) -> anyhow::Result<Option
         .handle_inbound(Inbound {
             channel: Channel::Discord,
             keys: vec![format!("discord:{}", msg.id)],
+            content_hash: None,
             sender: msg.author.id.to_string(),
+            sender_name: Some(msg.author.name.clone()),
             subject,
             message_id: None,
             thread_ids: Vec::new(),

@@ -386,7 +386,11 @@ pub async fn compare_and_set(
     .bind(change.submitted_at)
     .bind(change.decided.map(|d| d.0))
     .bind(change.decided.map(|d| d.1))
-    .bind(change.reason)
+    .bind(
+        change
+            .reason
+            .map(|r| super::clean_text(r, 2000).into_owned()),
+    )
     .bind(change.flags)
     .bind(id)
     .bind(from.as_str())
@@ -406,8 +410,8 @@ pub async fn set_thread(
     subject: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE orders SET thread_message_id = $1, thread_subject = $2 WHERE id = $3")
-        .bind(message_id)
-        .bind(subject)
+        .bind(super::clean_text(message_id, 300).as_ref())
+        .bind(super::clean_text(subject, 300).as_ref())
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -449,7 +453,7 @@ pub async fn add_event(
     .bind(e.from_status)
     .bind(e.to_status)
     .bind(e.amount_minor)
-    .bind(e.reason)
+    .bind(e.reason.map(|r| super::clean_text(r, 2000).into_owned()))
     .execute(conn)
     .await?;
     Ok(())
@@ -544,7 +548,7 @@ pub async fn add_thread_id(
         "INSERT INTO order_messages (message_id, order_id) VALUES ($1, $2) \
          ON CONFLICT (message_id) DO NOTHING",
     )
-    .bind(bare_message_id(message_id))
+    .bind(super::clean_text(bare_message_id(message_id), 300).as_ref())
     .bind(order_id)
     .execute(conn)
     .await?;

@@ -82,6 +82,8 @@ async fn replies_are_threaded_rendered_in_the_account_language_and_paid_mail_car
             auth_failed: false,
             over_limit: None,
             chat_reply_to: None,
+            content_hash: None,
+            sender_name: None,
         })
         .await
         .unwrap();
