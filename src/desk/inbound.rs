@@ -193,7 +193,11 @@ impl Desk {
                 },
                 intent: msg.extraction.intent.as_str(),
                 raw_hash,
-                content_hash: msg.content_hash.as_deref(),
+                content_hash: if bare {
+                    None
+                } else {
+                    msg.content_hash.as_deref()
+                },
             },
             &msg.keys,
             self.now(),

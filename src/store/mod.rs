@@ -89,15 +89,19 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-            // PostgreSQL: connection exceptions (08), insufficient resources
-            // (53), operator intervention (57: shutdown, cannot connect now);
-            // SQLite: BUSY (5) and LOCKED (6) with their extended codes.
-            c.starts_with("08")
-                || c.starts_with("53")
-                || c.starts_with("57")
-                || matches!(c.parse::<i64>(), Ok(n) if n & 0xff == 5 || n & 0xff == 6)
-        }),
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite: BUSY (5) and LOCKED (6), with their extended codes.
+                matches!(code.parse::<i64>(), Ok(n) if n & 0xff == 5 || n & 0xff == 6)
+            } else {
+                // PostgreSQL: connection exceptions (08), insufficient resources
+                // (53), operator intervention (57: shutdown, cannot connect now).
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57")
+            }
+        }
         _ => false,
     }
 }
