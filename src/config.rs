@@ -292,6 +292,10 @@ pub struct WebSettings {
     pub listen: String,
     /// Largest accepted upload (slip) in bytes.
     pub max_upload_bytes: usize,
+    /// A reverse proxy stands in front: take the client's address from the
+    /// last `X-Forwarded-For` entry (for the sign-in brake). Leave off when
+    /// clients reach the daemon directly, or they could pick their address.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for WebSettings {
@@ -299,6 +303,7 @@ impl Default for WebSettings {
         WebSettings {
             listen: "127.0.0.1:8080".into(),
             max_upload_bytes: 10 * 1024 * 1024,
+            trust_forwarded_for: false,
         }
     }
 }

@@ -25,3 +25,5 @@ CREATE TABLE staff_devices (
     created_at  BIGINT  NOT NULL,
     expires_at  BIGINT  NOT NULL
 );
+
+ALTER TABLE discord_link_codes ADD COLUMN replaces TEXT;

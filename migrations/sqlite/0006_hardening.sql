@@ -58,3 +58,8 @@ CREATE TABLE staff_devices (
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL
 ) STRICT;
+
+-- A link code that would replace a user's existing Discord link is mailed to
+-- the account's main user (their confirmation); the code remembers which link
+-- it replaces, so it cannot overwrite a link made in the meantime.
+ALTER TABLE discord_link_codes ADD COLUMN replaces TEXT;

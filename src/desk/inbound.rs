@@ -320,6 +320,28 @@ impl Desk {
                 self.now(),
             )
             .await?;
+            // The status link and the balance go to the customer alone, never
+            // into the shared channel.
+            if (outcome.starts_with("created ") || outcome.starts_with("status"))
+                && let Ok(user_id) = msg.sender.parse::<u64>()
+            {
+                let job = crate::outbox::Job::ChatDirect {
+                    user_id,
+                    order_id: order.as_ref().map(|o| o.id),
+                    outcome: outcome.clone(),
+                };
+                let payload =
+                    serde_json::to_string(&job).map_err(|e| DeskError::Internal(e.into()))?;
+                crate::store::outbox::insert(
+                    &mut tx,
+                    job.kind(),
+                    order.as_ref().map(|o| o.id),
+                    &user_id.to_string(),
+                    &payload,
+                    self.now(),
+                )
+                .await?;
+            }
         }
         self.commit(tx, true).await?;
         tracing::info!(

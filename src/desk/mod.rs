@@ -480,6 +480,42 @@ impl Desk {
         Ok(order)
     }
 
+    /// What happened to an order after event `since`, for a staff member who
+    /// looked at it then: "rejected by rina at …; amended to Rp … by budi at …".
+    async fn changes_since(&self, tx: &mut Tx, order_id: i64, since: i64) -> DeskResult<String> {
+        let events = orders::events(tx, order_id).await?;
+        let lines: Vec<String> = events
+            .iter()
+            .filter(|e| e.id > since && e.to_status.is_some())
+            .map(|e| {
+                let amount = e
+                    .amount_minor
+                    .filter(|_| e.event == "amend")
+                    .map(|m| format!(" to {}", Money::from_minor(m).display(Lang::En)))
+                    .unwrap_or_default();
+                let what = match e.event.as_str() {
+                    "approve" => "approved",
+                    "reject" => "rejected",
+                    "amend" => "amount changed",
+                    "slip" => "new slip sent",
+                    "cancel" => "cancelled",
+                    "expire" => "expired",
+                    other => other,
+                };
+                format!(
+                    "{what}{amount} by {} at {}",
+                    e.actor,
+                    self.format_time(e.at)
+                )
+            })
+            .collect();
+        Ok(if lines.is_empty() {
+            "its review round is not the one you saw".into()
+        } else {
+            lines.join("; ")
+        })
+    }
+
     /// Refuses an amount that is not positive or over `limits.max_order_amount`.
     ///
     /// # Errors
@@ -816,8 +852,40 @@ impl Desk {
         staff: &StaffRow,
         decision: &Decision,
     ) -> DeskResult<OrderRow> {
+        self.decide_round(number, staff, decision, None).await
+    }
+
+    /// [`Desk::decide`] on the review round the staff member saw: `round` is
+    /// the id of the event that opened it (on the card's buttons and the
+    /// board's forms). When the order was rejected, amended or resubmitted
+    /// since, the decision is refused with what changed, so nobody pays a
+    /// round they have not looked at. `None` skips the check (CLI).
+    ///
+    /// # Errors
+    /// As [`Desk::decide`], and [`DeskError::Refused`] for an older round.
+    pub async fn decide_round(
+        &self,
+        number: &OrderNumber,
+        staff: &StaffRow,
+        decision: &Decision,
+        round: Option<i64>,
+    ) -> DeskResult<OrderRow> {
         let mut tx = self.store.begin_write().await?;
         let order = self.order(&mut tx, number).await?;
+        if let Some(seen) = round {
+            let current = orders::current_round(&mut tx, order.id).await?;
+            if current != Some(seen) {
+                let changes = self.changes_since(&mut tx, order.id, seen).await?;
+                return Err(DeskError::Refused(
+                    format!(
+                        "order {} changed after you opened it ({changes}); look at the current \
+                         submission before deciding",
+                        order.number
+                    )
+                    .into(),
+                ));
+            }
+        }
         let account = accounts::account_by_id(&mut tx, order.account_id).await?;
         let lang = account.lang();
         let actor = Actor::Staff(staff.clone());

@@ -267,7 +267,61 @@ pub async fn post_reply(
         .map_err(|e| super::classify(&e))
 }
 
-/// What the customer is told in the channel about the desk's outcome.
+/// Sends the customer a direct message with what the channel must not show
+/// (an outbox `ChatDirect` job): the status-page link and the balance.
+///
+/// # Errors
+/// Discord's answer, classified for the outbox (429/5xx transient; a user who
+/// does not accept direct messages is a permanent failure, visible to the operator).
+pub async fn post_direct(
+    desk: &Desk,
+    http: &Http,
+    user_id: u64,
+    order: Option<crate::store::orders::OrderRow>,
+    outcome: &str,
+) -> Result<(), crate::outbox::email::SendError> {
+    let Some(text) = private_text(desk, order.as_ref(), outcome).await else {
+        return Ok(());
+    };
+    let dm = serenity::model::id::UserId::new(user_id)
+        .create_dm_channel(http)
+        .await
+        .map_err(|e| super::classify(&e))?;
+    dm.id
+        .send_message(http, CreateMessage::new().content(text))
+        .await
+        .map(|_| ())
+        .map_err(|e| super::classify(&e))
+}
+
+/// The private part of an answer: the status link of a created order, or the
+/// full status with the balance.
+pub async fn private_text(
+    desk: &Desk,
+    order: Option<&crate::store::orders::OrderRow>,
+    outcome: &str,
+) -> Option<String> {
+    let order = order?;
+    let view = match desk.parse_order_number(&order.number) {
+        Ok(n) => desk.view(&n).await.ok()?,
+        Err(_) => return None,
+    };
+    if outcome.starts_with("created ") {
+        Some(format!(
+            "Order **{}**: your status page, to upload the slip, change the amount or cancel. \
+             Keep this link to yourself: {}",
+            order.number,
+            desk.status_link(&order.token)
+        ))
+    } else if outcome.starts_with("status") {
+        Some(super::interactions::status_text(desk, &view))
+    } else {
+        None
+    }
+}
+
+/// What the customer is told in the channel about the desk's outcome: what
+/// was done, never the status link or the balance (see [`private_text`]).
 pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<String> {
     if outcome.duplicate() {
         return None;
@@ -291,11 +345,20 @@ pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<Strin
         return None;
     } else if text.starts_with("created ") {
         match order {
-            Some(o) => super::interactions::created_text(
-                desk,
-                o,
-                Money::from_minor(o.amount_minor.unwrap_or_default()),
-            ),
+            Some(_) => {
+                let banks: Vec<String> = desk
+                    .settings()
+                    .desk
+                    .bank_accounts
+                    .iter()
+                    .map(|b| format!("• {} {} ({})", b.bank, b.account_number, b.account_name))
+                    .collect();
+                format!(
+                    "Order **{number}** created for {amount}. Transfer the amount to:\n{}\nThen post the \
+                     transfer slip here and mention {number}. Your status page link is in your direct messages.",
+                    banks.join("\n")
+                )
+            }
             None => text.to_string(),
         }
     } else if text.starts_with("submitted ") {
@@ -309,7 +372,10 @@ pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<Strin
         format!("Order **{number}** is cancelled.")
     } else if text.starts_with("status") {
         match &view {
-            Some(v) => super::interactions::status_text(desk, v),
+            Some(v) => format!(
+                "Order **{number}**: {} · {amount}. The details (balance, status page) are in your direct messages.",
+                v.order.status().display_name(lang)
+            ),
             None => "You have no open top-up orders.".into(),
         }
     } else if text.starts_with("unknown_sender") {

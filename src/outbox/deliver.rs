@@ -238,14 +238,15 @@ impl Dispatcher {
                 let msg = self.compose(mail).await?;
                 self.mailer.send(&msg).await
             }
-            Job::ReviewCard { .. } | Job::CardUpdate { .. } | Job::ChatReply { .. } => {
-                match &self.chat {
-                    Some(chat) => chat.deliver(job).await,
-                    None => Err(SendError::Permanent(
-                        "Discord is not configured; the staff web board shows this order".into(),
-                    )),
-                }
-            }
+            Job::ReviewCard { .. }
+            | Job::CardUpdate { .. }
+            | Job::ChatReply { .. }
+            | Job::ChatDirect { .. } => match &self.chat {
+                Some(chat) => chat.deliver(job).await,
+                None => Err(SendError::Permanent(
+                    "Discord is not configured; the staff web board shows this order".into(),
+                )),
+            },
         }
     }
 

@@ -207,7 +207,14 @@ impl EmailKind {
                 "expires",
                 "seller_name",
             ],
-            EmailKind::LinkCode => &["user_name", "company", "code", "expires", "seller_name"],
+            EmailKind::LinkCode => &[
+                "user_name",
+                "company",
+                "code",
+                "expires",
+                "seller_name",
+                "note",
+            ],
             EmailKind::OrderStatus => &[
                 "user_name",
                 "company",

@@ -78,7 +78,7 @@ pub async fn process_new(
         };
         let handled = match msg {
             MailFile::Whole(raw) => super::handle_email(desk, raw, Vec::new()).await,
-            MailFile::Oversized(msg) => desk.handle_inbound(msg).await,
+            MailFile::Oversized(msg) => desk.handle_inbound(*msg).await,
         };
         let outcome = handled
             .with_context(|| format!("Handling {} failed; it stays in new/", path.display()))?;
@@ -97,7 +97,7 @@ enum MailFile {
     /// The whole message.
     Whole(Vec<u8>),
     /// Over the size limit: only its header block was read.
-    Oversized(Inbound),
+    Oversized(Box<Inbound>),
 }
 
 /// Reads one mail file. A file over `limits.max_message_bytes` is never read
@@ -114,11 +114,8 @@ async fn read_message(path: &Path, settings: &Settings) -> std::io::Result<MailF
             .await?;
         let head = super::header_block(&head).to_vec();
         tracing::warn!(file = %path.display(), size, "Mail over the size limit: recording its headers only");
-        return Ok(MailFile::Oversized(super::inbound_from_oversized(
-            head,
-            size,
-            Vec::new(),
-            settings,
+        return Ok(MailFile::Oversized(Box::new(
+            super::inbound_from_oversized(head, size, Vec::new(), settings),
         )));
     }
     Ok(MailFile::Whole(tokio::fs::read(path).await?))

@@ -103,24 +103,24 @@ pub async fn record(
         .map(|k| clean_text(k, 1000).into_owned())
         .collect();
     let mut reused = false;
-    for k in 0..keys.len() {
+    for key in keys.iter_mut() {
         let seen: Option<(i64, Option<String>)> = sqlx::query_as(
             "SELECT k.inbound_id, m.content_hash FROM inbound_keys k \
              JOIN inbound_messages m ON m.id = k.inbound_id WHERE k.key = $1",
         )
-        .bind(keys[k].as_str())
+        .bind(key.as_str())
         .fetch_optional(&mut *conn)
         .await?;
         let Some((_, earlier_hash)) = seen else {
             continue;
         };
         let differs = matches!((&earlier_hash, new.content_hash), (Some(a), Some(b)) if a != b);
-        if keys[k].starts_with("msgid:") && differs {
+        if key.starts_with("msgid:") && differs {
             let hash = new.content_hash.unwrap_or_default();
-            keys[k] = format!("{}#{hash}", keys[k]);
+            *key = format!("{key}#{hash}");
             let again: Option<(i64,)> =
                 sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
-                    .bind(keys[k].as_str())
+                    .bind(key.as_str())
                     .fetch_optional(&mut *conn)
                     .await?;
             if again.is_some() {

@@ -473,6 +473,24 @@ pub async fn events(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<Event
     .await?)
 }
 
+/// The event that opened the order's latest review round (the latest move
+/// into `dealing`), if there was one.
+///
+/// # Errors
+/// Database errors only.
+pub async fn current_round(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    let (id,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MAX(id) FROM order_events WHERE order_id = $1 AND to_status = 'dealing'",
+    )
+    .bind(order_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
 /// The last event that moved the order into its current status.
 ///
 /// # Errors

@@ -105,14 +105,24 @@ async fn a_message_whose_handling_panics_is_recorded_as_failed_and_the_next_one_
         .panics_left
         .store(topup::desk::inbound::MAX_ATTEMPTS, Ordering::SeqCst);
     let out = desk
-        .handle_inbound(mail("ops@tahan.id", "p1@tahan.id", Intent::Request, Some(1_000_000)))
+        .handle_inbound(mail(
+            "ops@tahan.id",
+            "p1@tahan.id",
+            Intent::Request,
+            Some(1_000_000),
+        ))
         .await
         .expect("a panic is not an error of the source");
     assert!(out.failed(), "{}", out.outcome);
     assert!(out.outcome.contains("injected failure"), "{}", out.outcome);
     // The next message goes through as usual.
     let next = desk
-        .handle_inbound(mail("ops@tahan.id", "p2@tahan.id", Intent::Request, Some(2_000_000)))
+        .handle_inbound(mail(
+            "ops@tahan.id",
+            "p2@tahan.id",
+            Intent::Request,
+            Some(2_000_000),
+        ))
         .await
         .unwrap();
     assert!(next.outcome.starts_with("created "), "{}", next.outcome);
@@ -129,10 +139,18 @@ async fn a_message_whose_handling_panics_is_recorded_as_failed_and_the_next_one_
             .contains("injected failure")
     );
     let listed = inbound_store::not_acted_on(&mut conn, 10).await.unwrap();
-    assert!(listed.iter().any(|r| r.id == failed[0].id), "on the staff list");
+    assert!(
+        listed.iter().any(|r| r.id == failed[0].id),
+        "on the staff list"
+    );
     drop(conn);
     let again = desk
-        .handle_inbound(mail("ops@tahan.id", "p1@tahan.id", Intent::Request, Some(1_000_000)))
+        .handle_inbound(mail(
+            "ops@tahan.id",
+            "p1@tahan.id",
+            Intent::Request,
+            Some(1_000_000),
+        ))
         .await
         .unwrap();
     assert!(again.duplicate());
@@ -169,11 +187,20 @@ async fn a_message_the_store_always_refuses_is_recorded_without_its_headers() {
     let t = TestDesk::new().await;
     t.customer("PT Racun", "ops@racun.id", Lang::Id).await;
     poison_trigger(&t).await;
-    let mut poison = mail("ops@racun.id", "x1@racun.id", Intent::Request, Some(500_000));
+    let mut poison = mail(
+        "ops@racun.id",
+        "x1@racun.id",
+        Intent::Request,
+        Some(500_000),
+    );
     poison.subject = "POISON top up".into();
     let out = t.desk.handle_inbound(poison).await.unwrap();
     assert!(out.failed(), "{}", out.outcome);
-    assert!(out.outcome.contains("poison subject refused"), "{}", out.outcome);
+    assert!(
+        out.outcome.contains("poison subject refused"),
+        "{}",
+        out.outcome
+    );
     let mut conn = t.desk.store().pool().acquire().await.unwrap();
     let failed = inbound_store::failed(&mut conn, 10).await.unwrap();
     assert_eq!(failed.len(), 1);
@@ -182,7 +209,12 @@ async fn a_message_the_store_always_refuses_is_recorded_without_its_headers() {
     drop(conn);
     let next = t
         .desk
-        .handle_inbound(mail("ops@racun.id", "x2@racun.id", Intent::Request, Some(600_000)))
+        .handle_inbound(mail(
+            "ops@racun.id",
+            "x2@racun.id",
+            Intent::Request,
+            Some(600_000),
+        ))
         .await
         .unwrap();
     assert!(next.outcome.starts_with("created "), "{}", next.outcome);
@@ -221,19 +253,35 @@ async fn unverified_mail_may_bring_a_slip_but_not_request_amend_or_cancel() {
     let user = t.customer("PT Asli", "boss@asli.id", Lang::En).await;
     let open = t.request(&user, 1_000_000).await;
 
-    let mut request = mail("boss@asli.id", "f1@asli.id", Intent::Request, Some(9_000_000));
+    let mut request = mail(
+        "boss@asli.id",
+        "f1@asli.id",
+        Intent::Request,
+        Some(9_000_000),
+    );
     request.auth_failed = true;
     let out = t.desk.handle_inbound(request).await.unwrap();
     assert!(out.order.is_none());
-    assert!(out.outcome.starts_with("kept: sender not verified"), "{}", out.outcome);
+    assert!(
+        out.outcome.starts_with("kept: sender not verified"),
+        "{}",
+        out.outcome
+    );
 
     let mut cancel = mail("boss@asli.id", "f2@asli.id", Intent::Cancel, None);
     cancel.auth_failed = true;
     cancel.extraction.order_number = Some(t.desk.parse_order_number(&open.number).unwrap());
     let out = t.desk.handle_inbound(cancel).await.unwrap();
-    assert!(out.outcome.starts_with("kept: sender not verified"), "{}", out.outcome);
+    assert!(
+        out.outcome.starts_with("kept: sender not verified"),
+        "{}",
+        out.outcome
+    );
     let n = t.desk.parse_order_number(&open.number).unwrap();
-    assert_eq!(t.desk.view(&n).await.unwrap().order.status(), OrderStatus::Open);
+    assert_eq!(
+        t.desk.view(&n).await.unwrap().order.status(),
+        OrderStatus::Open
+    );
 
     // The answers go to the address's owner and say how to do it safely.
     let mut conn = t.desk.store().pool().acquire().await.unwrap();
@@ -244,7 +292,11 @@ async fn unverified_mail_may_bring_a_slip_but_not_request_amend_or_cancel() {
         .iter()
         .find(|r| r.email_kind.as_deref() == Some("action_refused") && r.payload.contains("cancel"))
         .expect("answered");
-    assert!(refusal.payload.contains(&format!("/o/{}", open.token)), "{}", refusal.payload);
+    assert!(
+        refusal.payload.contains(&format!("/o/{}", open.token)),
+        "{}",
+        refusal.payload
+    );
     let kept = inbound_store::not_acted_on(&mut conn, 10).await.unwrap();
     assert_eq!(kept.len(), 2, "both kept for staff");
     drop(conn);
@@ -266,14 +318,24 @@ async fn the_loop_guard_never_silences_order_mail() {
     // Ten messages nobody understands: three answers, seven held back, all visible.
     for i in 0..10 {
         t.desk
-            .handle_inbound(mail("ops@ramai.id", &format!("u{i}@ramai.id"), Intent::Unknown, None))
+            .handle_inbound(mail(
+                "ops@ramai.id",
+                &format!("u{i}@ramai.id"),
+                Intent::Unknown,
+                None,
+            ))
             .await
             .unwrap();
     }
     // Now a real top-up request: its bank details and order number are sent.
     let out = t
         .desk
-        .handle_inbound(mail("ops@ramai.id", "real@ramai.id", Intent::Request, Some(2_500_000)))
+        .handle_inbound(mail(
+            "ops@ramai.id",
+            "real@ramai.id",
+            Intent::Request,
+            Some(2_500_000),
+        ))
         .await
         .unwrap();
     assert!(out.outcome.starts_with("created "), "{}", out.outcome);
@@ -321,13 +383,23 @@ async fn the_loop_guard_never_silences_order_mail() {
 async fn a_different_message_reusing_a_message_id_is_seen_and_a_redelivery_is_not() {
     let t = TestDesk::new().await;
     t.customer("PT Ulang", "ops@ulang.id", Lang::Id).await;
-    let first = mail("ops@ulang.id", "same@scanner", Intent::Request, Some(1_000_000));
+    let first = mail(
+        "ops@ulang.id",
+        "same@scanner",
+        Intent::Request,
+        Some(1_000_000),
+    );
     let out = t.desk.handle_inbound(first.clone()).await.unwrap();
     assert!(out.outcome.starts_with("created "));
     // The same message again (same content): nothing new.
     assert!(t.desk.handle_inbound(first).await.unwrap().duplicate());
     // Another message with the same Message-ID but other content: handled, flagged.
-    let mut other = mail("ops@ulang.id", "same@scanner", Intent::Request, Some(3_000_000));
+    let mut other = mail(
+        "ops@ulang.id",
+        "same@scanner",
+        Intent::Request,
+        Some(3_000_000),
+    );
     other.content_hash = Some("another-content".into());
     let out = t.desk.handle_inbound(other.clone()).await.unwrap();
     assert!(out.outcome.starts_with("created "), "{}", out.outcome);
@@ -351,7 +423,11 @@ async fn amounts_are_bounded_and_sums_checked() {
         .await
         .unwrap();
     assert!(out.outcome.starts_with("refused:"), "{}", out.outcome);
-    assert!(out.outcome.contains("more than one order may be"), "{}", out.outcome);
+    assert!(
+        out.outcome.contains("more than one order may be"),
+        "{}",
+        out.outcome
+    );
 
     // A balance near the limit of the ledger's integer: the next credit is
     // refused with a clear reason instead of failing with "integer overflow".
@@ -374,7 +450,10 @@ async fn amounts_are_bounded_and_sums_checked() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("would overflow"), "{err}");
-    assert_eq!(t.desk.view(&n).await.unwrap().order.status(), OrderStatus::Dealing);
+    assert_eq!(
+        t.desk.view(&n).await.unwrap().order.status(),
+        OrderStatus::Dealing
+    );
 }
 
 #[tokio::test]
@@ -398,21 +477,27 @@ async fn a_worker_that_dies_releases_its_outbox_rows_within_one_short_lease() {
     assert_eq!(claimed.len(), 1);
     // While its lease runs, nobody else takes it; a live worker extends its own
     // lease (heartbeat) but not someone else's.
-    let extended =
-        topup::store::outbox::extend_leases(&mut conn, &[claimed[0].id], "other", t.clock_ms() + 60_000)
-            .await
-            .unwrap();
+    let extended = topup::store::outbox::extend_leases(
+        &mut conn,
+        &[claimed[0].id],
+        "other",
+        t.clock_ms() + 60_000,
+    )
+    .await
+    .unwrap();
     assert_eq!(extended, 0);
     t.clock.advance_ms(29_000);
-    let none = topup::store::outbox::claim_due(&mut conn, store.backend(), t.clock_ms(), 30_000, 10, "w2")
-        .await
-        .unwrap();
+    let none =
+        topup::store::outbox::claim_due(&mut conn, store.backend(), t.clock_ms(), 30_000, 10, "w2")
+            .await
+            .unwrap();
     assert!(none.is_empty());
     // 30 s after the claim the row is back (it was 5 minutes).
     t.clock.advance_ms(1_001);
-    let back = topup::store::outbox::claim_due(&mut conn, store.backend(), t.clock_ms(), 30_000, 10, "w2")
-        .await
-        .unwrap();
+    let back =
+        topup::store::outbox::claim_due(&mut conn, store.backend(), t.clock_ms(), 30_000, 10, "w2")
+            .await
+            .unwrap();
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].id, claimed[0].id);
 }
