@@ -87,6 +87,7 @@ impl Application {
                 let dir = settings.eml_dir_path();
                 std::fs::create_dir_all(&dir)
                     .with_context(|| format!("Cannot create outbox folder {}", dir.display()))?;
+                crate::outbox::email::clean_temporaries(&dir);
                 Mailer::eml_dir(dir)
             }
         };
@@ -167,6 +168,10 @@ impl Application {
             println!(
                 "  web       {web}  (status pages, staff board at {web}/staff, /healthz, /metrics)"
             );
+        }
+        for w in self.settings.warnings() {
+            println!("warning: {w}");
+            tracing::warn!("{w}");
         }
         println!("Press Ctrl-C to stop.");
         let shutdown = CancellationToken::new();
@@ -296,6 +301,9 @@ pub async fn check_config(settings: &Settings) -> anyhow::Result<()> {
         "config: ok ({} settings problems)",
         settings.validate().len()
     );
+    for w in settings.warnings() {
+        println!("warning: {w}");
+    }
     let store = Store::connect(&settings.database_url(), 1).await?;
     store.ping().await.context("Database does not answer")?;
     println!(

@@ -163,8 +163,15 @@ pub struct LimitSettings {
     pub max_attachment_bytes: usize,
     /// Most slips accepted in one message.
     pub max_attachments: usize,
-    /// At most this many automatic replies to one sender per hour (mail-loop guard).
+    /// At most this many answers per hour to one address for messages the desk could
+    /// not act on (not understood, refusals, unknown senders): the mail-loop guard.
+    /// Order mail (created, received, paid, failure, cancelled, closed) is never capped.
     pub replies_per_sender_per_hour: i64,
+    /// At most this many sign-in links per hour to one address.
+    pub sign_in_links_per_address_per_hour: i64,
+    /// Largest amount one order may have, in whole currency units (larger
+    /// amounts are refused as a typo or an attack on the sums).
+    pub max_order_amount: i64,
 }
 
 impl Default for LimitSettings {
@@ -174,6 +181,8 @@ impl Default for LimitSettings {
             max_attachment_bytes: 10 * 1024 * 1024,
             max_attachments: 10,
             replies_per_sender_per_hour: 10,
+            sign_in_links_per_address_per_hour: 5,
+            max_order_amount: 10_000_000_000,
         }
     }
 }
@@ -253,6 +262,9 @@ pub struct ImapSettings {
     pub idle_secs: u64,
     /// Timeout for every other IMAP command.
     pub command_timeout_secs: u64,
+    /// Allow `tls = "none"` to a host that is not on this machine (the password
+    /// and every message would cross the network in clear text).
+    pub allow_plaintext: bool,
 }
 
 impl Default for ImapSettings {
@@ -268,6 +280,7 @@ impl Default for ImapSettings {
             processed_mailbox: String::new(),
             idle_secs: 600,
             command_timeout_secs: 30,
+            allow_plaintext: false,
         }
     }
 }
@@ -293,6 +306,10 @@ pub struct WebSettings {
     pub listen: String,
     /// Largest accepted upload (slip) in bytes.
     pub max_upload_bytes: usize,
+    /// A reverse proxy stands in front: take the client's address from the
+    /// last `X-Forwarded-For` entry (for the sign-in brake). Leave off when
+    /// clients reach the daemon directly, or they could pick their address.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for WebSettings {
@@ -300,6 +317,7 @@ impl Default for WebSettings {
         WebSettings {
             listen: "127.0.0.1:8080".into(),
             max_upload_bytes: 10 * 1024 * 1024,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -446,6 +464,11 @@ impl Settings {
         if !self.mail.from_address.contains('@') {
             problems.push("mail.from_address must be an email address".into());
         }
+        if !(1..=10_000_000_000_000).contains(&self.limits.max_order_amount) {
+            problems.push(
+                "limits.max_order_amount must be between 1 and 10000000000000 (whole units)".into(),
+            );
+        }
         if self.outbox.max_attempts < 1 {
             problems.push("outbox.max_attempts must be at least 1".into());
         }
@@ -462,6 +485,24 @@ impl Settings {
             if imap.idle_secs == 0 || imap.idle_secs > 25 * 60 {
                 problems.push("mail.imap.idle_secs must be between 1 and 1500".into());
             }
+            if imap.tls == ImapTls::None && !imap.allow_plaintext && !is_loopback(&imap.host) {
+                problems.push(format!(
+                    "mail.imap.tls = \"none\" sends the password and mail in clear text to {}: use \
+                     tls = \"tls\", or set mail.imap.allow_plaintext = true if the network is trusted",
+                    imap.host
+                ));
+            }
+        }
+        if let Some(smtp) = &self.mail.smtp
+            && smtp.tls == crate::outbox::email::TlsMode::None
+            && !smtp.allow_plaintext
+            && !is_loopback(&smtp.host)
+        {
+            problems.push(format!(
+                "mail.smtp.tls = \"none\" sends mail (and any password) in clear text to {}: use \
+                 \"starttls\" or \"tls\", or set mail.smtp.allow_plaintext = true if the network is trusted",
+                smtp.host
+            ));
         }
         if self.discord.enabled() {
             if self.discord.staff_channel_id == 0 {
@@ -475,6 +516,26 @@ impl Settings {
             }
         }
         problems
+    }
+
+    /// What an operator must know about these settings even though they are
+    /// valid (printed by `topup run` and `topup check-config`).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self
+            .mail
+            .authserv_id
+            .as_deref()
+            .is_none_or(|id| id.trim().is_empty())
+        {
+            warnings.push(
+                "sender addresses are NOT verified: mail.authserv_id is not set, so anyone can send \
+                 mail in a customer's name. Set it to the authserv-id your receiving mail server writes \
+                 in Authentication-Results (then unverified mail may only bring slips, flagged for staff)"
+                    .into(),
+            );
+        }
+        warnings
     }
 
     /// The database URL, defaulting to a SQLite file in the data folder.
@@ -518,6 +579,14 @@ impl Settings {
             self.data_path(Path::new(&self.slips.store), "slips")
         }
     }
+}
+
+/// `host` is this machine (`localhost` or a loopback address).
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim().trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -130,9 +130,23 @@ async fn review_card_is_posted_with_slip_and_buttons_and_edited_after_the_decisi
     assert_eq!(embed["image"]["url"], "attachment://slip-1.png");
     assert_eq!(payload["attachments"][0]["filename"], "slip-1.png");
     let buttons = &payload["components"][0]["components"];
-    assert_eq!(buttons[0]["custom_id"], format!("approve:{}", order.number));
+    let round = app
+        .texts(
+            "SELECT CAST(MAX(id) AS TEXT) FROM order_events WHERE order_id = $1 AND to_status = 'dealing'",
+            order.id,
+        )
+        .await
+        .remove(0);
+    assert_eq!(
+        buttons[0]["custom_id"],
+        format!("approve:{}:{round}", order.number),
+        "the button names the review round it shows"
+    );
     assert_eq!(buttons[0]["label"], "Approve");
-    assert_eq!(buttons[1]["custom_id"], format!("reject:{}", order.number));
+    assert_eq!(
+        buttons[1]["custom_id"],
+        format!("reject:{}:{round}", order.number)
+    );
     let stored = app
         .texts(
             "SELECT message_id FROM discord_cards WHERE order_id = $1",
@@ -340,9 +354,17 @@ async fn a_resubmission_gets_a_new_card_and_the_old_one_keeps_its_outcome() {
     second.assert_async().await;
     let (payload, has_png) = multipart_payload(&posted.lock().unwrap()[0]);
     assert!(has_png, "the earlier slip is shown again");
+    let round = app
+        .texts(
+            "SELECT CAST(MAX(id) AS TEXT) FROM order_events WHERE order_id = $1 AND to_status = 'dealing'",
+            order.id,
+        )
+        .await
+        .remove(0);
     assert_eq!(
         payload["components"][0]["components"][0]["custom_id"],
-        format!("approve:{}", order.number)
+        format!("approve:{}:{round}", order.number),
+        "the new card carries the new round"
     );
     let text = payload["embeds"][0].to_string();
     assert!(text.contains("Resubmission after a rejection"), "{text}");
@@ -859,7 +881,10 @@ async fn slash_commands_link_then_act_for_the_account() {
         json!([{ "name": "email", "type": 1, "options": [{ "name": "address", "type": 3, "value": "Budi@Maju.co.id" }] }]),
     );
     let reply = run(&app, link_email).await;
-    assert!(reply.text().unwrap().contains("6-digit code"), "{reply:?}");
+    assert!(
+        reply.text().unwrap().contains("10-character code"),
+        "{reply:?}"
+    );
     let payloads: Vec<(String, String)> =
         sqlx::query_as("SELECT recipient, payload FROM outbox WHERE kind = 'email' ORDER BY id")
             .fetch_all(app.desk.store().pool())
@@ -870,7 +895,7 @@ async fn slash_commands_link_then_act_for_the_account() {
     let job: Value = serde_json::from_str(payload).unwrap();
     assert_eq!(job["kind"], "link_code", "{job}");
     let code = job["vars"]["code"].as_str().unwrap().to_string();
-    assert_eq!(code.len(), 6);
+    assert_eq!(code.len(), 11, "ABCDE-FGHJK: {code}");
     assert_eq!(job["vars"]["company"], "PT Maju Jaya");
     assert!(
         job["vars"]["expires"].as_str().unwrap().contains("10:15"),
@@ -878,7 +903,11 @@ async fn slash_commands_link_then_act_for_the_account() {
     );
 
     // A wrong code is refused; the right one links.
-    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let wrong = if code == "AAAAA-AAAAA" {
+        "BBBBB-BBBBB"
+    } else {
+        "AAAAA-AAAAA"
+    };
     let link_code = |c: &str| {
         command_json(
             "link",
@@ -1100,4 +1129,395 @@ async fn an_oversized_chat_slip_is_recorded_and_answered_through_the_outbox() {
             .starts_with("Sorry, that was not done"),
         "{body}"
     );
+}
+
+// ----- hostile input (issue 10) ---------------------------------------------
+
+/// The pending link-code email's code and recipient, newest first.
+async fn last_link_code(app: &DiscordApp) -> Option<(String, String, String)> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT recipient, payload FROM outbox WHERE kind = 'email' AND email_kind = 'link_code' \
+         ORDER BY id DESC",
+    )
+    .fetch_all(app.desk.store().pool())
+    .await
+    .unwrap();
+    rows.into_iter().next().map(|(to, payload)| {
+        let job: Value = serde_json::from_str(&payload).unwrap();
+        (
+            to,
+            job["vars"]["code"].as_str().unwrap().to_string(),
+            job["vars"]["note"].as_str().unwrap().to_string(),
+        )
+    })
+}
+
+#[tokio::test]
+async fn link_codes_cannot_be_brute_forced_by_asking_for_new_ones() {
+    use topup::discord::links;
+    let server = mockito::Server::new_async().await;
+    let app = DiscordApp::new(&server.url()).await;
+    let mallory = "900000000000000001";
+    links::start(&app.desk, mallory, "budi@maju.co.id")
+        .await
+        .unwrap();
+    let (_, code, _) = last_link_code(&app).await.unwrap();
+    assert_eq!(code.len(), 11, "{code}");
+    assert!(
+        code.chars()
+            .all(|c| c == '-' || c.is_ascii_uppercase() || c.is_ascii_digit())
+    );
+    // Five wrong guesses, spread over re-issued codes, use up the hour.
+    for i in 0..5 {
+        if i == 3 {
+            // A new code does not reset the count of wrong guesses.
+            links::start(&app.desk, mallory, "budi@maju.co.id")
+                .await
+                .unwrap();
+        }
+        let err = links::finish(&app.desk, mallory, "AAAAA-AAAAA")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not right"), "{err}");
+    }
+    let (_, code, _) = last_link_code(&app).await.unwrap();
+    let err = links::finish(&app.desk, mallory, &code).await.unwrap_err();
+    assert!(err.to_string().contains("too many wrong codes"), "{err}");
+    let err = links::start(&app.desk, mallory, "budi@maju.co.id")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("too many wrong codes"), "{err}");
+    // An hour later the right code (a new one) works, typed in any case and spacing.
+    app.clock.advance_hours(1);
+    links::start(&app.desk, mallory, "budi@maju.co.id")
+        .await
+        .unwrap();
+    let (_, code, _) = last_link_code(&app).await.unwrap();
+    let typed = code.to_lowercase().replace('-', " ");
+    let user = links::finish(&app.desk, mallory, &typed).await.unwrap();
+    assert_eq!(user.id, app.customer.id);
+}
+
+#[tokio::test]
+async fn link_code_requests_are_limited_per_discord_user_and_per_target() {
+    use topup::discord::links;
+    let server = mockito::Server::new_async().await;
+    let app = DiscordApp::new(&server.url()).await;
+    for _ in 0..3 {
+        links::start(&app.desk, "900000000000000002", "budi@maju.co.id")
+            .await
+            .unwrap();
+    }
+    let err = links::start(&app.desk, "900000000000000002", "budi@maju.co.id")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("several codes"), "{err}");
+    // Other Discord ids asking for the same user: answered alike, but no more mail.
+    links::start(&app.desk, "900000000000000003", "budi@maju.co.id")
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM outbox WHERE email_kind = 'link_code' AND status = 'pending'",
+    )
+    .fetch_one(app.desk.store().pool())
+    .await
+    .unwrap();
+    assert_eq!(n, 3, "three codes per target user per hour");
+}
+
+#[tokio::test]
+async fn an_existing_link_is_replaced_only_with_the_main_users_code() {
+    use topup::discord::links;
+    let server = mockito::Server::new_async().await;
+    let app = DiscordApp::new(&server.url()).await;
+    let pic = {
+        let mut tx = app.desk.store().begin_write().await.unwrap();
+        let u = topup::store::accounts::add_user(
+            &mut tx,
+            app.customer.account_id,
+            "pic@maju.co.id",
+            "pic",
+            "Pia",
+            Some("800000000000000001"),
+            app.desk.now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        u
+    };
+    let newcomer = "900000000000000004";
+    links::start(&app.desk, newcomer, "pic@maju.co.id")
+        .await
+        .unwrap();
+    let (to, code, note) = last_link_code(&app).await.unwrap();
+    assert_eq!(
+        to, "budi@maju.co.id",
+        "the main user confirms a replacement"
+    );
+    assert!(
+        note.contains("sudah tertaut"),
+        "the note in the account's language: {note}"
+    );
+    // Meanwhile the link changes: the old code must not overwrite the new link.
+    {
+        let mut conn = app.desk.store().pool().acquire().await.unwrap();
+        topup::store::accounts::link_discord(&mut conn, pic.id, "800000000000000002")
+            .await
+            .unwrap();
+    }
+    let err = links::finish(&app.desk, newcomer, &code).await.unwrap_err();
+    assert!(
+        err.to_string().contains("changed after the code was sent"),
+        "{err}"
+    );
+    // Asked again, with the main user's code, it replaces the link.
+    links::start(&app.desk, newcomer, "pic@maju.co.id")
+        .await
+        .unwrap();
+    let (_, code, _) = last_link_code(&app).await.unwrap();
+    let user = links::finish(&app.desk, newcomer, &code).await.unwrap();
+    assert_eq!(user.id, pic.id);
+    assert_eq!(user.discord_id.as_deref(), Some(newcomer));
+}
+
+#[tokio::test]
+async fn the_channel_never_sees_the_status_link_or_the_balance() {
+    let mut server = mockito::Server::new_async().await;
+    let app = DiscordApp::new(&server.url()).await;
+    app.link_customer().await;
+    let http = http_client(&app.settings.discord);
+    let (public, answer) = capture();
+    let channel = server
+        .mock(
+            "POST",
+            format!("/api/v10/channels/{INTAKE_CHANNEL}/messages").as_str(),
+        )
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(answer)
+        .expect(2)
+        .create_async()
+        .await;
+    let dm_channel = server
+        .mock("POST", "/api/v10/users/@me/channels")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body(
+            json!({"id": "700000000000000001", "type": 1, "recipients": [user_json(BUDI, "budi")]})
+                .to_string(),
+        )
+        .expect(2)
+        .create_async()
+        .await;
+    let (private, dm_answer) = capture();
+    let dm = server
+        .mock("POST", "/api/v10/channels/700000000000000001/messages")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(dm_answer)
+        .expect(2)
+        .create_async()
+        .await;
+    for (id, text) in [
+        (500_000_000_000_000_101u64, "mau top up 2 juta"),
+        (500_000_000_000_000_102, "gimana status order saya?"),
+    ] {
+        let msg: Message = serde_json::from_value(message_json(
+            id,
+            INTAKE_CHANNEL,
+            user_json(BUDI, "budi"),
+            text,
+            json!([]),
+        ))
+        .unwrap();
+        topup::discord::gateway::handle_message(&app.desk, &msg)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let cards = topup::discord::Cards::new(app.desk.clone(), http.clone());
+    let mut conn = app.desk.store().pool().acquire().await.unwrap();
+    let rows = topup::store::outbox::list(&mut conn, Some("pending"), 100)
+        .await
+        .unwrap();
+    drop(conn);
+    let mut delivered = 0;
+    for row in rows
+        .iter()
+        .filter(|r| r.kind == "chat_reply" || r.kind == "chat_dm")
+    {
+        let job: topup::outbox::Job = serde_json::from_str(&row.payload).unwrap();
+        cards.deliver(&job).await.expect("delivered");
+        delivered += 1;
+    }
+    assert_eq!(delivered, 4);
+    channel.assert_async().await;
+    dm_channel.assert_async().await;
+    dm.assert_async().await;
+    let token = {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT token FROM orders")
+            .fetch_all(app.desk.store().pool())
+            .await
+            .unwrap();
+        rows[0].0.clone()
+    };
+    for body in public.lock().unwrap().iter() {
+        let text = String::from_utf8_lossy(body);
+        assert!(!text.contains(&token) && !text.contains("/o/"), "{text}");
+        assert!(!text.contains("Balance"), "{text}");
+    }
+    let dms: Vec<String> = private
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert!(dms.iter().all(|t| t.contains(&token)), "{dms:?}");
+    assert!(dms.iter().any(|t| t.contains("Balance")), "{dms:?}");
+}
+
+#[tokio::test]
+async fn a_slip_that_cannot_be_downloaded_is_recorded_and_answered() {
+    let mut server = mockito::Server::new_async().await;
+    let app = DiscordApp::new(&server.url()).await;
+    app.link_customer().await;
+    let download = server
+        .mock("GET", "/attachments/400/3/bukti.png")
+        .with_status(500)
+        .expect(3)
+        .create_async()
+        .await;
+    let attachment = json!([{
+        "id": "600000000000000003",
+        "filename": "bukti.png",
+        "size": 1000,
+        "url": format!("{}/attachments/400/3/bukti.png", server.url()),
+        "proxy_url": format!("{}/attachments/400/3/bukti.png", server.url()),
+        "content_type": "image/png",
+        "width": 10,
+        "height": 10
+    }]);
+    let msg: Message = serde_json::from_value(message_json(
+        500_000_000_000_000_201,
+        INTAKE_CHANNEL,
+        user_json(BUDI, "budi"),
+        "bukti transfer 2 juta",
+        attachment,
+    ))
+    .unwrap();
+    let text = topup::discord::gateway::handle_message(&app.desk, &msg)
+        .await
+        .expect("not an error: recorded")
+        .expect("answered");
+    download.assert_async().await;
+    assert!(
+        text.contains("could not be downloaded") || text.contains("send it again"),
+        "{text}"
+    );
+    let mut conn = app.desk.store().pool().acquire().await.unwrap();
+    let kept = topup::store::inbound::not_acted_on(&mut conn, 10)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        kept[0].outcome.contains("could not be downloaded"),
+        "{:?}",
+        kept[0]
+    );
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE kind = 'chat_reply'")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the answer is queued");
+}
+
+#[tokio::test]
+async fn a_decision_on_an_older_review_round_is_refused_with_what_changed() {
+    let server = mockito::Server::new_async().await;
+    let app = DiscordApp::new(&server.url()).await;
+    let order = app.dealing_order().await;
+    let number = order.number.clone();
+    let first_round: i64 = {
+        let mut conn = app.desk.store().pool().acquire().await.unwrap();
+        topup::store::orders::current_round(&mut conn, order.id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    // Sari opens the approve form of the first round...
+    let click = click_json(
+        &format!("approve:{number}:{first_round}"),
+        SARI,
+        &[STAFF_ROLE],
+    );
+    let reply = run(&app, click).await;
+    let Reply::Modal(_) = reply else {
+        panic!("a modal: {reply:?}")
+    };
+    // ...meanwhile Rudi rejects, and the customer amends to another amount.
+    let rudi = {
+        let mut conn = app.desk.store().pool().acquire().await.unwrap();
+        topup::store::accounts::find_staff(&mut conn, "Rudi")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let n = app.desk.parse_order_number(&number).unwrap();
+    app.desk
+        .decide(
+            &n,
+            &rudi,
+            &topup::desk::Decision::Reject {
+                reason: topup::desk::RejectReason::AmountDiffers,
+            },
+        )
+        .await
+        .unwrap();
+    app.desk
+        .amend(
+            &app.customer,
+            &n,
+            topup::domain::money::Money::from_major(1_450_000),
+            &[],
+            topup::desk::Channel::Email,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.status(&number).await, "dealing");
+    // Sari submits her old form: refused, told what changed, nothing credited.
+    let submit = modal_json(
+        &format!("approve_modal:{number}:{first_round}"),
+        SARI,
+        &[STAFF_ROLE],
+        &[("amount", "Rp 1.500.000")],
+    );
+    let reply = run(&app, submit).await;
+    let text = reply.text().unwrap().to_string();
+    assert!(text.contains("changed after you opened it"), "{text}");
+    assert!(
+        text.contains("rejected by Rudi") && text.contains("amount changed to IDR 1,450,000"),
+        "{text}"
+    );
+    assert_eq!(app.status(&number).await, "dealing");
+    assert_eq!(app.balance().await, 0);
+    // The new card's buttons carry the new round, and work.
+    let round: i64 = {
+        let mut conn = app.desk.store().pool().acquire().await.unwrap();
+        topup::store::orders::current_round(&mut conn, order.id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_ne!(round, first_round);
+    let submit = modal_json(
+        &format!("approve_modal:{number}:{round}"),
+        SARI,
+        &[STAFF_ROLE],
+        &[("amount", "")],
+    );
+    let reply = run(&app, submit).await;
+    assert!(reply.text().unwrap().contains("approved"), "{reply:?}");
+    assert_eq!(app.balance().await, 145_000_000);
 }

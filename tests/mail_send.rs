@@ -228,6 +228,7 @@ fn submission(env: &TestEnv, password: &str) -> SmtpConfig {
         password: Some(SecretString::from(password)),
         ca_file: Some(env.ca.clone().into()),
         timeout_secs: 10,
+        allow_plaintext: false,
     }
 }
 

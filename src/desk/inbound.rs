@@ -8,7 +8,11 @@
 //! action is answered with the reason. Only a database failure makes the
 //! call fail, and then nothing was recorded, so the source tries again.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::json;
+use tracing::Instrument;
 
 use super::notify::merge;
 use super::{Actor, Channel, Desk, DeskError, DeskResult, ReplyTo, StoredSlip, Text};
@@ -18,7 +22,7 @@ use crate::intake::{Extraction, Intent};
 use crate::render::templates::EmailKind;
 use crate::store::Tx;
 use crate::store::accounts::{self, UserRow};
-use crate::store::inbound::{self as inbound_store, NewInbound};
+use crate::store::inbound::{self as inbound_store, NewInbound, Recorded};
 use crate::store::orders::{self, OrderRow};
 
 /// A message from a customer channel, understood but not yet acted on.
@@ -28,10 +32,13 @@ pub struct Inbound {
     pub channel: Channel,
     /// Every key the message is known by (`msgid:<...>`, `imap:<box>:<uidvalidity>:<uid>`, `discord:<id>`).
     pub keys: Vec<String>,
+    /// Hash of what the message says (sender, subject, date, body), which tells
+    /// a redelivery from a different message reusing a Message-ID.
+    pub content_hash: Option<String>,
     /// Sender: lowercase email address, or Discord user id.
     pub sender: String,
-    /// The sender's display name (`From: Budi Santoso <...>`): a user without
-    /// a name gets it.
+    /// The sender's display name (email `From` name, Discord user name), when
+    /// given: a user without a name gets it.
     pub sender_name: Option<String>,
     /// Subject (email) or the start of the message (chat).
     pub subject: String,
@@ -41,12 +48,12 @@ pub struct Inbound {
     pub thread_ids: Vec<String>,
     /// What the parser understood.
     pub extraction: Extraction,
-    /// The raw message, kept for staff.
+    /// The raw message, kept for staff (only the headers of an oversized message).
     pub raw: Option<Vec<u8>>,
     /// Sender authentication (DMARC/SPF/DKIM by our receiving server) did not pass.
     pub auth_failed: bool,
-    /// A limit the source already found broken (e.g. a chat attachment too large to
-    /// download); the message is recorded and answered, not acted on.
+    /// A limit the source already found broken (e.g. a message or chat attachment
+    /// too large to download); the message is recorded and answered, not acted on.
     pub over_limit: Option<Limit>,
     /// Where to answer in chat (channel id, message id): the answer goes through the outbox.
     pub chat_reply_to: Option<(u64, u64)>,
@@ -68,45 +75,197 @@ impl InboundOutcome {
     pub fn duplicate(&self) -> bool {
         self.inbound_id.is_none()
     }
+
+    /// True when handling kept failing and the message was recorded as failed.
+    pub fn failed(&self) -> bool {
+        self.outcome.starts_with("failed")
+    }
 }
 
+/// How often handling one message is tried before it is recorded as failed.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Messages recorded as failed since the process started (for metrics).
+pub static INBOUND_FAILED: AtomicU64 = AtomicU64::new(0);
+
 impl Desk {
-    /// Acts on one inbound message, once.
+    /// Acts on one inbound message, once, and never lets one message stop a
+    /// source: handling runs in a task of its own (a panic is caught there),
+    /// is tried [`MAX_ATTEMPTS`] times, and a message that still fails is
+    /// recorded as `failed` with the error (kept raw for staff, `topup
+    /// inbound list --failed`) so the source moves past it.
     ///
     /// # Errors
-    /// Only store failures (nothing was recorded; try again later).
+    /// Only when the store (or the slip store) cannot be reached right now:
+    /// nothing was recorded, and the source tries the message again later.
     pub async fn handle_inbound(&self, msg: Inbound) -> DeskResult<InboundOutcome> {
-        let limits = &self.settings.limits;
-        let raw_hash = match &msg.raw {
-            Some(raw) => Some(self.slips.put(raw).await.map_err(|e| {
-                DeskError::Internal(anyhow::anyhow!("Keeping the message failed: {e}"))
-            })?),
-            None => None,
+        let msg = Arc::new(msg);
+        let mut last_error = String::new();
+        for attempt in 1..=MAX_ATTEMPTS {
+            let desk = self.clone();
+            let m = msg.clone();
+            let run =
+                tokio::spawn(async move { desk.handle_inbound_once(&m).await }.in_current_span());
+            match run.await {
+                Ok(Ok(outcome)) => return Ok(outcome),
+                Ok(Err(e)) if e.is_unavailable() => return Err(e),
+                Ok(Err(e)) => last_error = format!("{e:#}"),
+                Err(join) => last_error = panic_text(join),
+            }
+            tracing::warn!(
+                source_key = msg.keys.first().map(String::as_str).unwrap_or(""),
+                attempt,
+                "Handling a message failed: {last_error}"
+            );
+            if attempt < MAX_ATTEMPTS {
+                tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                    .await;
+            }
+        }
+        self.record_failed(&msg, &last_error).await
+    }
+
+    /// Records a message whose handling kept failing (or that could not be
+    /// read at all), without any effect, kept raw for staff, so that the
+    /// source can move past it. When even recording it with its sender and
+    /// subject fails, it is recorded with placeholders instead.
+    ///
+    /// # Errors
+    /// Only when the store cannot be reached now.
+    pub async fn record_failed(&self, msg: &Inbound, error: &str) -> DeskResult<InboundOutcome> {
+        let raw_hash = self.keep_raw(msg).await?;
+        let id = match self
+            .record_failed_row(msg, raw_hash.as_deref(), error, false)
+            .await
+        {
+            Ok(id) => id,
+            Err(e) if e.is_unavailable() => return Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    "Recording a failed message as it came failed too ({e}); recording it without its headers"
+                );
+                self.record_failed_row(msg, raw_hash.as_deref(), error, true)
+                    .await?
+            }
         };
-        let over_limit = self.over_limit(&msg);
+        let Some(id) = id else {
+            return Ok(InboundOutcome {
+                inbound_id: None,
+                outcome: "duplicate".into(),
+                order: None,
+            });
+        };
+        INBOUND_FAILED.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            source_key = msg.keys.first().map(String::as_str).unwrap_or(""),
+            inbound_id = id,
+            "Message recorded as failed after {MAX_ATTEMPTS} attempts; kept for staff: {error}"
+        );
+        Ok(InboundOutcome {
+            inbound_id: Some(id),
+            outcome: format!("failed: {error}"),
+            order: None,
+        })
+    }
+
+    /// Writes the failed record; `bare` leaves out everything the sender wrote.
+    async fn record_failed_row(
+        &self,
+        msg: &Inbound,
+        raw_hash: Option<&str>,
+        error: &str,
+        bare: bool,
+    ) -> DeskResult<Option<i64>> {
+        let safe_sender: String = msg
+            .sender
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "@.+-_".contains(*c))
+            .collect();
+        let mut tx = self.store.begin_write().await?;
+        let recorded = inbound_store::record(
+            &mut tx,
+            &NewInbound {
+                source: msg.channel.as_str(),
+                sender: if bare { &safe_sender } else { &msg.sender },
+                subject: if bare {
+                    "(not stored: recording it failed)"
+                } else {
+                    &msg.subject
+                },
+                intent: msg.extraction.intent.as_str(),
+                raw_hash,
+                content_hash: if bare {
+                    None
+                } else {
+                    msg.content_hash.as_deref()
+                },
+            },
+            &msg.keys,
+            self.now(),
+        )
+        .await?;
+        let Some(id) = recorded.id() else {
+            return Ok(None);
+        };
+        inbound_store::set_failed(&mut tx, id, error).await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    /// Stores the raw message (once, by hash) for staff.
+    async fn keep_raw(&self, msg: &Inbound) -> DeskResult<Option<String>> {
+        match &msg.raw {
+            Some(raw) => Ok(Some(self.slips.put(raw).await.map_err(|e| {
+                DeskError::Internal(anyhow::Error::new(SlipStoreDown(e.to_string())))
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    /// One attempt at [`Desk::handle_inbound`].
+    async fn handle_inbound_once(&self, msg: &Inbound) -> DeskResult<InboundOutcome> {
+        let limits = &self.settings.limits;
+        let raw_hash = self.keep_raw(msg).await?;
+        let over_limit = self.over_limit(msg);
         let slips = if over_limit.is_none() {
-            self.store_slips(&msg.extraction.slips).await?
+            self.store_slips(&msg.extraction.slips)
+                .await
+                .map_err(|e| match e {
+                    DeskError::Internal(e) => {
+                        DeskError::Internal(anyhow::Error::new(SlipStoreDown(format!("{e:#}"))))
+                    }
+                    e => e,
+                })?
         } else {
             Vec::new()
         };
         let mut tx = self.store.begin_write().await?;
         let intent = msg.extraction.intent;
-        let inbound_id = match inbound_store::record(
+        let recorded = inbound_store::record(
             &mut tx,
             &NewInbound {
                 source: msg.channel.as_str(),
                 sender: &msg.sender,
                 subject: &msg.subject,
-                intent: &intent.to_string(),
+                intent: intent.as_str(),
                 raw_hash: raw_hash.as_deref(),
+                content_hash: msg.content_hash.as_deref(),
             },
             &msg.keys,
             self.now(),
         )
-        .await
-        {
-            Ok(Some(id)) => id,
-            Ok(None) | Err(crate::store::StoreError::Conflict(_)) => {
+        .await;
+        let inbound_id = match recorded {
+            Ok(Recorded::New(id)) => id,
+            Ok(Recorded::ReusedMessageId(id)) => {
+                tracing::warn!(
+                    source_key = msg.keys.first().map(String::as_str).unwrap_or(""),
+                    inbound_id = id,
+                    "A different message reuses an earlier Message-ID; handled as a new message"
+                );
+                id
+            }
+            Ok(Recorded::Duplicate) | Err(crate::store::StoreError::Conflict(_)) => {
                 return Ok(InboundOutcome {
                     inbound_id: None,
                     outcome: "duplicate".into(),
@@ -121,10 +280,10 @@ impl Desk {
             references: msg.thread_ids.clone(),
             subject: msg.subject.clone(),
         });
-        let (outcome, account_id, order) = self
+        let (mut outcome, account_id, order) = self
             .act(
                 &mut tx,
-                &msg,
+                msg,
                 inbound_id,
                 &slips,
                 reply.as_ref(),
@@ -132,6 +291,9 @@ impl Desk {
                 limits.max_attachments,
             )
             .await?;
+        if matches!(recorded, Ok(Recorded::ReusedMessageId(_))) {
+            outcome.push_str(" (reused Message-ID: a different earlier message had it)");
+        }
         inbound_store::set_outcome(
             &mut tx,
             inbound_id,
@@ -159,6 +321,28 @@ impl Desk {
                 self.now(),
             )
             .await?;
+            // The status link and the balance go to the customer alone, never
+            // into the shared channel.
+            if (outcome.starts_with("created ") || outcome.starts_with("status"))
+                && let Ok(user_id) = msg.sender.parse::<u64>()
+            {
+                let job = crate::outbox::Job::ChatDirect {
+                    user_id,
+                    order_id: order.as_ref().map(|o| o.id),
+                    outcome: outcome.clone(),
+                };
+                let payload =
+                    serde_json::to_string(&job).map_err(|e| DeskError::Internal(e.into()))?;
+                crate::store::outbox::insert(
+                    &mut tx,
+                    job.kind(),
+                    order.as_ref().map(|o| o.id),
+                    &user_id.to_string(),
+                    &payload,
+                    self.now(),
+                )
+                .await?;
+            }
         }
         self.commit(tx, true).await?;
         tracing::info!(
@@ -230,15 +414,50 @@ impl Desk {
             }
             return Ok(("unknown_sender: kept for staff".into(), None, None));
         };
-        let user = self
-            .learn_name(tx, user, msg.sender_name.as_deref())
-            .await?;
+        // Only a mail's From name is a person's name (a chat handle is not), and
+        // only from a sender whose mail passed authentication.
+        let from_name = msg
+            .sender_name
+            .as_deref()
+            .filter(|_| msg.channel == Channel::Email && !msg.auth_failed);
+        let user = self.learn_name(tx, user, from_name).await?;
         let account = accounts::account_by_id(tx, user.account_id).await?;
         let lang = user.lang_or(account.lang());
         if msg.auth_failed && self.settings.mail.refuse_unauthenticated {
             // Replying to a forged From would mail an innocent party: keep it for staff only.
             return Ok((
                 "refused: sender authentication failed; kept for staff".into(),
+                Some(account.id),
+                None,
+            ));
+        }
+        if msg.auth_failed && matches!(ex.intent, Intent::Request | Intent::Amend | Intent::Cancel)
+        {
+            // Anyone can write a From header. Mail our server could not verify may
+            // still bring a slip (flagged for staff), but it may not create, change
+            // or cancel orders. The answer goes to the real owner of the address,
+            // with the ways to do it that prove who they are.
+            if let Some(r) = reply {
+                let named = match &ex.order_number {
+                    Some(n) => orders::by_number(tx, n)
+                        .await?
+                        .filter(|o| o.account_id == account.id),
+                    None => None,
+                };
+                let reason = self.unverified_reason(ex.intent, named.as_ref());
+                let mut vars = self.base_vars(&account.name, Some(&user), lang);
+                merge(
+                    &mut vars,
+                    json!({ "reason": reason.get(lang), "order_number": named.as_ref().map(|o| o.number.clone()).unwrap_or_default() }),
+                );
+                self.reply_email(tx, EmailKind::ActionRefused, lang, r, named.as_ref(), vars)
+                    .await?;
+            }
+            return Ok((
+                format!(
+                    "kept: sender not verified, {} not carried out; asked to use the status page or write from a verified address",
+                    ex.intent
+                ),
                 Some(account.id),
                 None,
             ));
@@ -254,14 +473,17 @@ impl Desk {
                 self.reply_email(tx, EmailKind::LimitsExceeded, lang, r, None, vars)
                     .await?;
             }
-            return Ok((
-                format!(
+            let outcome = match limit {
+                Limit::DownloadFailed => {
+                    "refused: the attachment could not be downloaded; kept for staff, asked to send it again"
+                        .to_string()
+                }
+                _ => format!(
                     "refused: {} over the limit; kept for staff",
                     limit.describe(Lang::En).0
                 ),
-                Some(account.id),
-                None,
-            ));
+            };
+            return Ok((outcome, Some(account.id), None));
         }
         let result = self
             .act_for_user(tx, msg, &user, inbound_id, slips, reply)
@@ -456,6 +678,49 @@ impl Desk {
     }
 }
 
+impl Desk {
+    /// Why an unverified mail's request, change or cancellation was not carried out, and what to do instead.
+    fn unverified_reason(&self, intent: Intent, order: Option<&OrderRow>) -> Text {
+        let (what_en, what_id) = match intent {
+            Intent::Request => ("create a new order", "membuat pesanan baru"),
+            Intent::Amend => ("change the amount", "mengubah jumlah"),
+            _ => ("cancel the order", "membatalkan pesanan"),
+        };
+        let (where_en, where_id) = match order {
+            Some(o) => {
+                let link = self.status_link(&o.token);
+                (
+                    format!("use the buttons on the order's status page ({link})"),
+                    format!("gunakan tombol pada halaman status pesanan ({link})"),
+                )
+            }
+            None => {
+                let link = format!(
+                    "{}/account",
+                    self.settings.desk.public_url.trim_end_matches('/')
+                );
+                (
+                    format!("sign in on your account page ({link})"),
+                    format!("masuk ke halaman akun Anda ({link})"),
+                )
+            }
+        };
+        Text::new(
+            format!(
+                "we could not verify that this email really came from your address (it did not pass \
+                 your domain's sender checks), so we did not {what_en}. To {what_en}, {where_en}, or \
+                 write to us again from your registered address through your usual mail server"
+            ),
+            format!(
+                "kami tidak dapat memastikan bahwa email ini benar-benar dikirim dari alamat Anda \
+                 (email tidak lolos pemeriksaan pengirim domain Anda), sehingga kami tidak \
+                 {what_id}. Untuk {what_id}, {where_id}, atau kirim ulang email dari alamat \
+                 terdaftar Anda melalui server email yang biasa Anda gunakan"
+            ),
+        )
+    }
+}
+
 /// The one order of a list, or a refusal that says why none could be picked.
 fn only(mut list: Vec<OrderRow>, event: EventKind) -> DeskResult<OrderRow> {
     let verb = event.verb();
@@ -493,6 +758,8 @@ pub enum Limit {
     Attachments(usize),
     /// One attachment is too large (bytes).
     AttachmentSize(usize),
+    /// An attachment could not be downloaded (chat): kept, and the sender asked to send it again.
+    DownloadFailed,
 }
 
 impl Limit {
@@ -506,6 +773,34 @@ impl Limit {
             (Limit::Attachments(n), Lang::Id) => ("jumlah lampiran".into(), n.to_string()),
             (Limit::AttachmentSize(b), Lang::En) => ("attachment size".into(), mb(b)),
             (Limit::AttachmentSize(b), Lang::Id) => ("ukuran lampiran".into(), mb(b)),
+            (Limit::DownloadFailed, Lang::En) => (
+                "attachment download".into(),
+                "it could not be fetched; please send it again".into(),
+            ),
+            (Limit::DownloadFailed, Lang::Id) => (
+                "pengambilan lampiran".into(),
+                "lampiran tidak dapat diambil; mohon kirim ulang".into(),
+            ),
         }
     }
+}
+
+/// The slip store (local folder or S3 bucket) could not keep a file: the
+/// infrastructure is down, not the message at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("keeping the message's files failed: {0}")]
+pub struct SlipStoreDown(pub String);
+
+/// The text of a panic caught at the task boundary.
+fn panic_text(join: tokio::task::JoinError) -> String {
+    if !join.is_panic() {
+        return format!("handling was cancelled: {join}");
+    }
+    let payload = join.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    format!("panicked: {text}")
 }

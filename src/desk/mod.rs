@@ -144,6 +144,20 @@ impl From<&str> for Text {
 }
 
 impl DeskError {
+    /// True when the store or the slip store cannot be reached right now
+    /// (try again later), as opposed to a failure of this particular request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DeskError::Store(StoreError::Db(e)) => crate::store::is_unavailable(e),
+            DeskError::Internal(e) => e.chain().any(|c| {
+                c.is::<inbound::SlipStoreDown>()
+                    || c.downcast_ref::<sqlx::Error>()
+                        .is_some_and(crate::store::is_unavailable)
+            }),
+            _ => false,
+        }
+    }
+
     /// What the customer is told, in their language (never a staff member's name).
     pub fn localized(&self, lang: Lang) -> String {
         match (self, lang) {
@@ -514,6 +528,7 @@ impl Desk {
         channel: Channel,
         reply: Option<&ReplyTo>,
     ) -> DeskResult<OrderRow> {
+        self.check_amount(amount)?;
         let to = transition(None, EventKind::Request).map_err(refused_plain)?;
         let order = self
             .new_order(tx, user, to, Some(amount), channel, None)
@@ -537,6 +552,72 @@ impl Desk {
         self.email(tx, &order, EmailKind::OrderCreated, reply, None)
             .await?;
         Ok(order)
+    }
+
+    /// What happened to an order after event `since`, for a staff member who
+    /// looked at it then: "rejected by rina at …; amended to Rp … by budi at …".
+    async fn changes_since(&self, tx: &mut Tx, order_id: i64, since: i64) -> DeskResult<String> {
+        let events = orders::events(tx, order_id).await?;
+        let lines: Vec<String> = events
+            .iter()
+            .filter(|e| e.id > since && e.to_status.is_some())
+            .map(|e| {
+                let amount = e
+                    .amount_minor
+                    .filter(|_| e.event == "amend")
+                    .map(|m| format!(" to {}", Money::from_minor(m).display(Lang::En)))
+                    .unwrap_or_default();
+                let what = match e.event.as_str() {
+                    "approve" => "approved",
+                    "reject" => "rejected",
+                    "amend" => "amount changed",
+                    "slip" => "new slip sent",
+                    "cancel" => "cancelled",
+                    "expire" => "expired",
+                    other => other,
+                };
+                format!(
+                    "{what}{amount} by {} at {}",
+                    e.actor,
+                    self.format_time(e.at)
+                )
+            })
+            .collect();
+        Ok(if lines.is_empty() {
+            "its review round is not the one you saw".into()
+        } else {
+            lines.join("; ")
+        })
+    }
+
+    /// Refuses an amount that is not positive or over `limits.max_order_amount`.
+    ///
+    /// # Errors
+    /// [`DeskError::Invalid`] saying which bound it breaks.
+    pub fn check_amount(&self, amount: Money) -> DeskResult<()> {
+        let max_major = self.settings.limits.max_order_amount;
+        let max = Money::from_major(max_major);
+        if amount.minor() <= 0 {
+            return Err(DeskError::Invalid(Text::new(
+                "the amount must be more than zero",
+                "jumlahnya harus lebih dari nol",
+            )));
+        }
+        if amount.minor() > max.minor() {
+            return Err(DeskError::Invalid(Text::new(
+                format!(
+                    "{} is more than one order may be (at most {})",
+                    amount.display(Lang::En),
+                    max.display(Lang::En)
+                ),
+                format!(
+                    "{} melebihi batas satu pesanan (paling banyak {})",
+                    amount.display(Lang::Id),
+                    max.display(Lang::Id)
+                ),
+            )));
+        }
+        Ok(())
     }
 
     /// A customer sends a slip. `target` is the order named (number or thread);
@@ -579,6 +660,9 @@ impl Desk {
         reply: Option<&ReplyTo>,
         inbound_id: Option<i64>,
     ) -> DeskResult<OrderRow> {
+        if let Some(a) = amount {
+            self.check_amount(a)?;
+        }
         let now = self.now();
         let target = match target {
             Some(o) => Some(o),
@@ -737,6 +821,7 @@ impl Desk {
         reply: Option<&ReplyTo>,
         inbound_id: Option<i64>,
     ) -> DeskResult<OrderRow> {
+        self.check_amount(amount)?;
         let from = order.status();
         let to = self.allowed(tx, &order, EventKind::Amend).await?;
         self.ensure_may_change(tx, user, &order, EventKind::Amend)
@@ -918,8 +1003,40 @@ impl Desk {
         staff: &StaffRow,
         decision: &Decision,
     ) -> DeskResult<OrderRow> {
+        self.decide_round(number, staff, decision, None).await
+    }
+
+    /// [`Desk::decide`] on the review round the staff member saw: `round` is
+    /// the id of the event that opened it (on the card's buttons and the
+    /// board's forms). When the order was rejected, amended or resubmitted
+    /// since, the decision is refused with what changed, so nobody pays a
+    /// round they have not looked at. `None` skips the check (CLI).
+    ///
+    /// # Errors
+    /// As [`Desk::decide`], and [`DeskError::Refused`] for an older round.
+    pub async fn decide_round(
+        &self,
+        number: &OrderNumber,
+        staff: &StaffRow,
+        decision: &Decision,
+        round: Option<i64>,
+    ) -> DeskResult<OrderRow> {
         let mut tx = self.store.begin_write().await?;
         let order = self.order(&mut tx, number).await?;
+        if let Some(seen) = round {
+            let current = orders::current_round(&mut tx, order.id).await?;
+            if current != Some(seen) {
+                let changes = self.changes_since(&mut tx, order.id, seen).await?;
+                return Err(DeskError::Refused(
+                    format!(
+                        "order {} changed after you opened it ({changes}); look at the current \
+                         submission before deciding",
+                        order.number
+                    )
+                    .into(),
+                ));
+            }
+        }
         let account = accounts::account_by_id(&mut tx, order.account_id).await?;
         let lang = account.lang();
         let actor = Actor::Staff(staff.clone());
@@ -944,8 +1061,16 @@ impl Desk {
                             .into(),
                         )
                     })?;
-                if credit <= 0 {
-                    return Err(DeskError::Invalid("the amount must be positive".into()));
+                self.check_amount(Money::from_minor(credit))?;
+                let balance = accounts::balance(&mut tx, order.account_id).await?;
+                if balance.checked_add(credit).is_none() {
+                    return Err(DeskError::Invalid(
+                        format!(
+                            "crediting {} would overflow the balance of the account",
+                            Money::from_minor(credit).display(lang)
+                        )
+                        .into(),
+                    ));
                 }
                 let note = amount
                     .filter(|a| Some(a.minor()) != order.amount_minor)

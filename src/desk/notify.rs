@@ -213,7 +213,7 @@ impl Desk {
         tx: &mut Tx,
         order_id: Option<i64>,
         job: EmailJob,
-        is_reply: bool,
+        _is_reply: bool,
     ) -> DeskResult<()> {
         let now = self.now();
         let to = accounts::normalise_email(&job.to);
@@ -222,21 +222,67 @@ impl Desk {
             tracing::warn!(to = %to, "Not emailing our own or an invalid address");
             return Ok(());
         }
-        // Loop guard: answers to inbound mail are capped per sender per hour.
-        if is_reply {
-            let sent = outbox::emails_to_since(tx, &to, now - 3_600_000).await?;
-            if sent >= self.settings.limits.replies_per_sender_per_hour {
-                tracing::warn!(to = %to, sent, "Reply limit reached for this sender; not answering");
-                return Ok(());
-            }
+        let suppressed = self.reply_guard(tx, &to, job.kind, now).await?;
+        if let Some(why) = &suppressed {
+            tracing::warn!(to = %to, kind = job.kind.file_stem(), "Email held back: {why}");
         }
-        if let Some(id) = order_id {
+        if let Some(id) = order_id
+            && suppressed.is_none()
+        {
             orders::add_thread_id(tx, id, &job.message_id).await?;
         }
+        let kind = job.kind.file_stem();
         let payload = serde_json::to_string(&Job::Email(Box::new(job)))
             .map_err(|e| super::DeskError::Internal(e.into()))?;
-        outbox::insert(tx, "email", order_id, &to, &payload, now).await?;
+        outbox::insert_email(
+            tx,
+            order_id,
+            &to,
+            &payload,
+            kind,
+            suppressed.as_deref(),
+            now,
+        )
+        .await?;
         Ok(())
+    }
+
+    /// The loop guard: why an email of `kind` to `to` must be held back now, if it must.
+    ///
+    /// Only answers to messages the desk could not act on are capped (not
+    /// understood, refusals, unknown senders, limits): those are what an
+    /// auto-responder on the other side would keep triggering. Lifecycle mail
+    /// (order created, submission received, paid, payment failure,
+    /// cancelled, closed) and status answers are never held back. Sign-in
+    /// links have a cap of their own, so asking for links cannot use up the
+    /// answers a customer needs.
+    async fn reply_guard(
+        &self,
+        tx: &mut Tx,
+        to: &str,
+        kind: EmailKind,
+        now: i64,
+    ) -> DeskResult<Option<String>> {
+        let limits = &self.settings.limits;
+        let (kinds, cap, what): (&[&str], i64, &str) = if CAPPED_ANSWERS.contains(&kind) {
+            (
+                &CAPPED_ANSWER_STEMS,
+                limits.replies_per_sender_per_hour,
+                "answers to messages we could not act on",
+            )
+        } else if kind == EmailKind::SignInLink {
+            (
+                &["sign_in_link"],
+                limits.sign_in_links_per_address_per_hour,
+                "sign-in links",
+            )
+        } else {
+            return Ok(None);
+        };
+        let sent = outbox::emails_to_since(tx, to, kinds, now - 3_600_000).await?;
+        Ok((sent >= cap).then(|| {
+            format!("loop guard: {sent} {what} to this address in the last hour (limit {cap})")
+        }))
     }
 
     /// Queues a review card for the staff channel (when Discord is configured;
@@ -288,6 +334,20 @@ impl Desk {
         format!("<topup.{}@{domain}>", uuid::Uuid::new_v4().simple())
     }
 }
+
+/// Answers to messages the desk could not act on: the only mail the per-sender cap applies to.
+const CAPPED_ANSWERS: [EmailKind; 4] = [
+    EmailKind::NotUnderstood,
+    EmailKind::ActionRefused,
+    EmailKind::UnknownSender,
+    EmailKind::LimitsExceeded,
+];
+const CAPPED_ANSWER_STEMS: [&str; 4] = [
+    "not_understood",
+    "action_refused",
+    "unknown_sender",
+    "limits_exceeded",
+];
 
 /// Adds the keys of `extra` to `base` (both JSON objects).
 pub(crate) fn merge(base: &mut Value, extra: Value) {

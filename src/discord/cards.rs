@@ -98,6 +98,25 @@ impl ChatDelivery for Cards {
                     )
                     .await
                 }
+                Job::ChatDirect {
+                    user_id,
+                    order_id,
+                    outcome,
+                } => {
+                    let order =
+                        match order_id {
+                            Some(id) => {
+                                let mut conn =
+                                    self.desk.store().pool().acquire().await.map_err(|e| {
+                                        SendError::Transient(format!("database: {e}"))
+                                    })?;
+                                crate::store::orders::by_id(&mut conn, *id).await.ok()
+                            }
+                            None => None,
+                        };
+                    super::gateway::post_direct(&self.desk, &self.http, *user_id, order, outcome)
+                        .await
+                }
                 Job::Email(_) => Err(SendError::Permanent("an email is not a Discord job".into())),
             }
         })
@@ -334,9 +353,14 @@ pub fn round_outcome<'a>(events: &'a [EventRow], round: &EventRow) -> Option<&'a
     })
 }
 
-/// The custom ids of a card's buttons.
-pub fn button_ids(number: &str) -> (String, String) {
-    (format!("approve:{number}"), format!("reject:{number}"))
+/// The custom ids of a card's buttons: the order and the review round the
+/// card shows (the event that opened it), so a click on an old card cannot
+/// decide a newer round.
+pub fn button_ids(number: &str, round: i64) -> (String, String) {
+    (
+        format!("approve:{number}:{round}"),
+        format!("reject:{number}:{round}"),
+    )
 }
 
 fn extension(content_type: &str) -> &'static str {
@@ -602,7 +626,7 @@ pub async fn render(
     )));
 
     let components = if open {
-        let (approve, reject) = button_ids(&order.number);
+        let (approve, reject) = button_ids(&order.number, round.id);
         vec![CreateActionRow::Buttons(vec![
             CreateButton::new(approve)
                 .label(t("approve"))

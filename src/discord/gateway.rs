@@ -106,6 +106,23 @@ fn slip_type(content_type: Option<&str>, file_name: &str) -> Option<String> {
     }
 }
 
+/// [`download`], tried three times with a short pause (Discord's CDN has hiccups).
+async fn download_with_retries(url: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
+    let mut last = None;
+    for attempt in 0..3u64 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(500 * attempt)).await;
+        }
+        match download(url, limit).await {
+            Ok(bytes) => return Ok(bytes),
+            // A file over the limit stays over it.
+            Err(e) if e.to_string().contains("larger than") => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("download failed")))
+}
+
 /// Downloads `url`, refusing more than `limit` bytes.
 async fn download(url: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
     let client = reqwest::Client::builder()
@@ -166,15 +183,25 @@ pub async fn handle_message(desk: &Desk, msg: &Message) -> anyhow::Result<Option
     } else {
         None
     };
+    let mut over_limit = over_limit;
     let mut slips = Vec::with_capacity(slip_attachments.len());
     if over_limit.is_none() {
         for (a, content_type) in slip_attachments {
-            let bytes = download(&a.url, limits.max_attachment_bytes).await?;
-            slips.push(SlipFile {
-                file_name: Some(a.filename.clone()),
-                content_type,
-                bytes,
-            });
+            match download_with_retries(&a.url, limits.max_attachment_bytes).await {
+                Ok(bytes) => slips.push(SlipFile {
+                    file_name: Some(a.filename.clone()),
+                    content_type,
+                    bytes,
+                }),
+                Err(e) => {
+                    // Discord does not deliver a gateway event twice: a slip we
+                    // cannot fetch is recorded and answered, never dropped.
+                    tracing::warn!(message = %msg.id, "Attachment download failed: {e:#}");
+                    slips.clear();
+                    over_limit = Some(Limit::DownloadFailed);
+                    break;
+                }
+            }
         }
     }
     let mut extraction = extract_chat(&msg.content, &desk.settings().desk.order_prefix);
@@ -190,8 +217,9 @@ pub async fn handle_message(desk: &Desk, msg: &Message) -> anyhow::Result<Option
         .handle_inbound(Inbound {
             channel: Channel::Discord,
             keys: vec![format!("discord:{}", msg.id)],
+            content_hash: None,
             sender: msg.author.id.to_string(),
-            sender_name: None,
+            sender_name: Some(msg.author.name.clone()),
             subject,
             message_id: None,
             thread_ids: Vec::new(),
@@ -239,7 +267,61 @@ pub async fn post_reply(
         .map_err(|e| super::classify(&e))
 }
 
-/// What the customer is told in the channel about the desk's outcome.
+/// Sends the customer a direct message with what the channel must not show
+/// (an outbox `ChatDirect` job): the status-page link and the balance.
+///
+/// # Errors
+/// Discord's answer, classified for the outbox (429/5xx transient; a user who
+/// does not accept direct messages is a permanent failure, visible to the operator).
+pub async fn post_direct(
+    desk: &Desk,
+    http: &Http,
+    user_id: u64,
+    order: Option<crate::store::orders::OrderRow>,
+    outcome: &str,
+) -> Result<(), crate::outbox::email::SendError> {
+    let Some(text) = private_text(desk, order.as_ref(), outcome).await else {
+        return Ok(());
+    };
+    let dm = serenity::model::id::UserId::new(user_id)
+        .create_dm_channel(http)
+        .await
+        .map_err(|e| super::classify(&e))?;
+    dm.id
+        .send_message(http, CreateMessage::new().content(text))
+        .await
+        .map(|_| ())
+        .map_err(|e| super::classify(&e))
+}
+
+/// The private part of an answer: the status link of a created order, or the
+/// full status with the balance.
+pub async fn private_text(
+    desk: &Desk,
+    order: Option<&crate::store::orders::OrderRow>,
+    outcome: &str,
+) -> Option<String> {
+    let order = order?;
+    let view = match desk.parse_order_number(&order.number) {
+        Ok(n) => desk.view(&n).await.ok()?,
+        Err(_) => return None,
+    };
+    if outcome.starts_with("created ") {
+        Some(format!(
+            "Order **{}**: your status page, to upload the slip, change the amount or cancel. \
+             Keep this link to yourself: {}",
+            order.number,
+            desk.status_link(&order.token)
+        ))
+    } else if outcome.starts_with("status") {
+        Some(super::interactions::status_text(desk, &view))
+    } else {
+        None
+    }
+}
+
+/// What the customer is told in the channel about the desk's outcome: what
+/// was done, never the status link or the balance (see [`private_text`]).
 pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<String> {
     if outcome.duplicate() {
         return None;
@@ -263,11 +345,20 @@ pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<Strin
         return None;
     } else if text.starts_with("created ") {
         match order {
-            Some(o) => super::interactions::created_text(
-                desk,
-                o,
-                Money::from_minor(o.amount_minor.unwrap_or_default()),
-            ),
+            Some(_) => {
+                let banks: Vec<String> = desk
+                    .settings()
+                    .desk
+                    .bank_accounts
+                    .iter()
+                    .map(|b| format!("• {} {} ({})", b.bank, b.account_number, b.account_name))
+                    .collect();
+                format!(
+                    "Order **{number}** created for {amount}. Transfer the amount to:\n{}\nThen post the \
+                     transfer slip here and mention {number}. Your status page link is in your direct messages.",
+                    banks.join("\n")
+                )
+            }
             None => text.to_string(),
         }
     } else if text.starts_with("submitted ") {
@@ -281,7 +372,10 @@ pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<Strin
         format!("Order **{number}** is cancelled.")
     } else if text.starts_with("status") {
         match &view {
-            Some(v) => super::interactions::status_text(desk, v),
+            Some(v) => format!(
+                "Order **{number}**: {} · {amount}. The details (balance, status page) are in your direct messages.",
+                v.order.status().display_name(lang)
+            ),
             None => "You have no open top-up orders.".into(),
         }
     } else if text.starts_with("unknown_sender") {

@@ -1,15 +1,19 @@
 //! The one interaction handler, stateless and keyed by `custom_id`; both the
 //! gateway and the HTTP endpoint call [`answer`].
 //!
-//! Custom ids (the order number is the only state, so nothing is lost if the
-//! daemon restarts between a click and the modal submit):
+//! Custom ids (the order number and the review round are the only state, so
+//! nothing is lost if the daemon restarts between a click and the modal
+//! submit; the round is the id of the event that opened the round the card
+//! shows, and a decision on an older round is refused with what changed):
 //!
 //! | id | what | answer |
 //! | --- | --- | --- |
-//! | `approve:<order>` | Approve button on a card | modal `approve_modal:<order>` with text input `amount`, prefilled with the claimed amount (empty = the claimed amount) |
-//! | `reject:<order>` | Reject button | modal `reject_modal:<order>` with text inputs `reason` (`1` amount differs, `2` money not received, `3` or any other text = other) and `details` (free text, told to the customer) |
-//! | `approve_modal:<order>` | modal submit | `Desk::decide(Approve)`, ephemeral result |
-//! | `reject_modal:<order>` | modal submit | `Desk::decide(Reject)`, ephemeral result |
+//! | `approve:<order>:<round>` | Approve button on a card | modal `approve_modal:<order>:<round>` with text input `amount`, prefilled with the claimed amount (empty = the claimed amount) |
+//! | `reject:<order>:<round>` | Reject button | modal `reject_modal:<order>:<round>` with text inputs `reason` (`1` amount differs, `2` money not received, `3` or any other text = other) and `details` (free text, told to the customer) |
+//! | `approve_modal:<order>:<round>` | modal submit | `Desk::decide_round(Approve)`, ephemeral result |
+//! | `reject_modal:<order>:<round>` | modal submit | `Desk::decide_round(Reject)`, ephemeral result |
+//!
+//! Ids without a round (cards posted by an earlier version) still work, without the round check.
 //!
 //! Only members with a configured staff role, or configured staff users, may
 //! decide; they also need a staff row with their Discord id (`topup staff add
@@ -215,12 +219,17 @@ async fn gate(
     }
 }
 
-fn split_id(custom_id: &str) -> Option<(&str, &str)> {
-    custom_id.split_once(':')
+/// `action:order[:round]`.
+fn split_id(custom_id: &str) -> Option<(&str, &str, Option<i64>)> {
+    let (action, rest) = custom_id.split_once(':')?;
+    match rest.rsplit_once(':') {
+        Some((number, round)) => Some((action, number, Some(round.parse().ok()?))),
+        None => Some((action, rest, None)),
+    }
 }
 
 async fn component(desk: &Desk, c: &ComponentInteraction) -> Reply {
-    let Some((action, number)) = split_id(&c.data.custom_id) else {
+    let Some((action, number, round)) = split_id(&c.data.custom_id) else {
         return Reply::private("This button is not ours.");
     };
     let number = match desk.parse_order_number(number) {
@@ -243,8 +252,8 @@ async fn component(desk: &Desk, c: &ComponentInteraction) -> Reply {
         return Reply::private(not_dealing(desk, &view));
     }
     match action {
-        "approve" => Reply::Modal(approve_modal(&view)),
-        _ => Reply::Modal(reject_modal(&view)),
+        "approve" => Reply::Modal(approve_modal(&view, round)),
+        _ => Reply::Modal(reject_modal(&view, round)),
     }
 }
 
@@ -262,8 +271,12 @@ fn not_dealing(desk: &Desk, view: &OrderView) -> String {
     )
 }
 
+fn round_suffix(round: Option<i64>) -> String {
+    round.map(|r| format!(":{r}")).unwrap_or_default()
+}
+
 /// The Approve modal: one optional amount, prefilled with the claimed amount.
-pub fn approve_modal(view: &OrderView) -> CreateModal {
+pub fn approve_modal(view: &OrderView, round: Option<i64>) -> CreateModal {
     let lang = view.account.lang();
     let mut input = CreateInputText::new(
         InputTextStyle::Short,
@@ -277,14 +290,14 @@ pub fn approve_modal(view: &OrderView) -> CreateModal {
         input = input.value(Money::from_minor(m).display(lang));
     }
     CreateModal::new(
-        format!("approve_modal:{}", view.order.number),
+        format!("approve_modal:{}{}", view.order.number, round_suffix(round)),
         format!("Approve {}", view.order.number),
     )
     .components(vec![CreateActionRow::InputText(input)])
 }
 
 /// The Reject modal: a reason choice typed as 1/2/3 (or words) and free text.
-pub fn reject_modal(view: &OrderView) -> CreateModal {
+pub fn reject_modal(view: &OrderView, round: Option<i64>) -> CreateModal {
     let reason = CreateInputText::new(
         InputTextStyle::Short,
         "Reason: 1, 2 or 3 (see the hint)",
@@ -301,7 +314,7 @@ pub fn reject_modal(view: &OrderView) -> CreateModal {
     .required(false)
     .max_length(1000);
     CreateModal::new(
-        format!("reject_modal:{}", view.order.number),
+        format!("reject_modal:{}{}", view.order.number, round_suffix(round)),
         format!("Reject {}", view.order.number),
     )
     .components(vec![
@@ -358,7 +371,7 @@ pub fn reject_reason(choice: &str, details: &str, lang: Lang) -> Result<RejectRe
 }
 
 async fn modal(desk: &Desk, m: &ModalInteraction) -> Reply {
-    let Some((action, number)) = split_id(&m.data.custom_id) else {
+    let Some((action, number, round)) = split_id(&m.data.custom_id) else {
         return Reply::private("This form is not ours.");
     };
     let number = match desk.parse_order_number(number) {
@@ -400,7 +413,7 @@ async fn modal(desk: &Desk, m: &ModalInteraction) -> Reply {
             Err(text) => return Reply::private(text),
         }
     };
-    match desk.decide(&number, &staff, &decision).await {
+    match desk.decide_round(&number, &staff, &decision, round).await {
         Ok(order) => {
             tracing::info!(order = %order.number, staff = %staff.name, status = %order.status(), "Decided on Discord");
             let text = match order.status() {
@@ -484,8 +497,12 @@ pub fn commands() -> Vec<CreateCommand> {
                     "Type the code from the email",
                 )
                 .add_sub_option(
-                    CreateCommandOption::new(CommandOptionType::String, "code", "The 6-digit code")
-                        .required(true),
+                    CreateCommandOption::new(
+                        CommandOptionType::String,
+                        "code",
+                        "The 10-character code from the email",
+                    )
+                    .required(true),
                 ),
             ),
     ]
@@ -531,8 +548,9 @@ async fn command(desk: &Desk, c: &CommandInteraction) -> Reply {
                     .to_string();
                 match super::links::start(desk, &discord_id, &address).await {
                     Ok(()) => Reply::private(format!(
-                        "If {address} is registered with us, a 6-digit code is on its way there. It works for 15 \
-                         minutes: type it with `/link code`."
+                        "If {address} is registered with us, a 10-character code is on its way there (to the \
+                         account's main user when that user is already linked to another Discord account). It \
+                         works for 15 minutes: type it with `/link code`."
                     )),
                     Err(e) => Reply::private(format!("That did not work: {e}")),
                 }

@@ -6,8 +6,8 @@
 //! - [`Cards`] posts and edits review cards from the outbox ([`ChatDelivery`]),
 //!   so a Discord outage only delays them. One card per review round, all kept.
 //! - [`interactions`] is ONE stateless handler keyed by `custom_id`
-//!   (`approve:<order>`, `reject:<order>`, `approve_modal:<order>`,
-//!   `reject_modal:<order>`): nothing lives in memory between a click and
+//!   (`approve:<order>:<round>`, `reject:<order>:<round>`, `approve_modal:<order>:<round>`,
+//!   `reject_modal:<order>:<round>`): nothing lives in memory between a click and
 //!   the modal submit, so a restart in between loses nothing.
 //! - [`routes`] is the HTTP interactions endpoint (`POST /discord/interactions`):
 //!   the Ed25519 signature over `timestamp + body` is checked before the body

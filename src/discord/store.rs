@@ -99,6 +99,8 @@ pub struct LinkCodeRow {
     pub attempts: i64,
     /// When the code stops working.
     pub expires_at: i64,
+    /// The Discord id of the link this code replaces (mailed to the main user), if any.
+    pub replaces: Option<String>,
 }
 
 /// Replaces the Discord user's pending code.
@@ -110,6 +112,7 @@ pub async fn put_link_code(
     discord_id: &str,
     user_id: i64,
     code_hash: &str,
+    replaces: Option<&str>,
     expires_at: i64,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -118,14 +121,16 @@ pub async fn put_link_code(
         .execute(&mut *conn)
         .await?;
     sqlx::query(
-        "INSERT INTO discord_link_codes (discord_id, user_id, code_hash, attempts, expires_at, created_at) \
-         VALUES ($1, $2, $3, 0, $4, $5)",
+        "INSERT INTO discord_link_codes \
+         (discord_id, user_id, code_hash, attempts, expires_at, created_at, replaces) \
+         VALUES ($1, $2, $3, 0, $4, $5, $6)",
     )
     .bind(discord_id)
     .bind(user_id)
     .bind(code_hash)
     .bind(expires_at)
     .bind(now)
+    .bind(replaces)
     .execute(conn)
     .await?;
     Ok(())
@@ -140,8 +145,8 @@ pub async fn link_code(
     discord_id: &str,
 ) -> Result<Option<LinkCodeRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT discord_id, user_id, code_hash, attempts, expires_at FROM discord_link_codes \
-         WHERE discord_id = $1",
+        "SELECT discord_id, user_id, code_hash, attempts, expires_at, replaces \
+         FROM discord_link_codes WHERE discord_id = $1",
     )
     .bind(discord_id)
     .fetch_optional(conn)

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::email::{Attachment, AutoSubmitted, Mailer, OutgoingEmail, SendError, build_message};
 use super::{EmailJob, Job};
@@ -36,8 +37,12 @@ pub trait ChatDelivery: Send + Sync + std::fmt::Debug {
     ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
 }
 
-/// How long a claimed row stays ours before another worker may take it.
-const LEASE_MS: i64 = 5 * 60 * 1000;
+/// How long a claimed row stays ours before another worker may take it. Short,
+/// because a heartbeat extends it while the worker lives: a killed worker's
+/// rows come back within one lease.
+const LEASE_MS: i64 = 30 * 1000;
+/// How often the heartbeat extends the leases of the rows being worked on.
+const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How long one send may take before it counts as a transient failure.
 const SEND_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -48,6 +53,8 @@ pub struct Dispatcher {
     mailer: Arc<Mailer>,
     templates: Arc<Templates>,
     chat: Option<Arc<dyn ChatDelivery>>,
+    /// Who holds the leases this worker takes (unique per process and worker).
+    claimant: Arc<str>,
 }
 
 /// What happened to one row.
@@ -74,6 +81,11 @@ impl Dispatcher {
             mailer,
             templates,
             chat,
+            claimant: Arc::from(format!(
+                "{}:{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            )),
         }
     }
 
@@ -103,23 +115,62 @@ impl Dispatcher {
 
     /// Claims and delivers one batch of due rows; returns how many were handled.
     ///
+    /// While the batch is worked on, a heartbeat extends the leases of the
+    /// rows not finished yet, so a slow send never lets another worker take a
+    /// row that is still being sent, and a worker that dies releases its rows
+    /// within one short lease.
+    ///
     /// # Errors
     /// Store failures.
     pub async fn pass(&self, shutdown: &CancellationToken) -> anyhow::Result<usize> {
         let store = self.desk.store();
         let rows = {
             let mut conn = store.pool().acquire().await?;
-            outbox::claim_due(&mut conn, store.backend(), self.desk.now(), LEASE_MS, 16).await?
+            outbox::claim_due(
+                &mut conn,
+                store.backend(),
+                self.desk.now(),
+                LEASE_MS,
+                16,
+                &self.claimant,
+            )
+            .await?
         };
         let n = rows.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let pending: Arc<std::sync::Mutex<Vec<i64>>> =
+            Arc::new(std::sync::Mutex::new(rows.iter().map(|r| r.id).collect()));
+        let beat = CancellationToken::new();
+        let heartbeat = tokio::spawn(
+            heartbeat(
+                self.desk.clone(),
+                self.claimant.clone(),
+                pending.clone(),
+                beat.clone(),
+            )
+            .in_current_span(),
+        );
+        let mut result = Ok(n);
         for row in rows {
             if shutdown.is_cancelled() {
                 // Unsent claimed rows come back when their lease ends.
                 break;
             }
-            self.handle(row).await?;
+            let id = row.id;
+            let span = tracing::info_span!("outbox", outbox_id = row.id, kind = %row.kind);
+            if let Err(e) = self.handle(row).instrument(span).await {
+                result = Err(e);
+                break;
+            }
+            if let Ok(mut p) = pending.lock() {
+                p.retain(|x| *x != id);
+            }
         }
-        Ok(n)
+        beat.cancel();
+        let _ = heartbeat.await;
+        result
     }
 
     /// Delivers everything due now (tests and `drain` at shutdown); returns how many rows were handled.
@@ -139,8 +190,6 @@ impl Dispatcher {
     }
 
     async fn handle(&self, row: OutboxRow) -> anyhow::Result<Delivered> {
-        let span = tracing::info_span!("outbox", outbox_id = row.id, kind = %row.kind);
-        let _enter = span.enter();
         let result = match serde_json::from_str::<Job>(&row.payload) {
             Ok(job) => match tokio::time::timeout(SEND_TIMEOUT, self.deliver(&job)).await {
                 Ok(r) => r,
@@ -192,7 +241,8 @@ impl Dispatcher {
             Job::ReviewCard { .. }
             | Job::CardUpdate { .. }
             | Job::ChatReply { .. }
-            | Job::Reminder { .. } => match &self.chat {
+            | Job::Reminder { .. }
+            | Job::ChatDirect { .. } => match &self.chat {
                 Some(chat) => chat.deliver(job).await,
                 None => Err(SendError::Permanent(
                     "Discord is not configured; the staff web board shows this order".into(),
@@ -246,6 +296,30 @@ impl Dispatcher {
             attachments,
         };
         build_message(&out).map_err(|e| SendError::Permanent(e.to_string()))
+    }
+}
+
+/// Extends the leases of `pending` rows every [`HEARTBEAT`] until `stop`.
+async fn heartbeat(
+    desk: Desk,
+    claimant: Arc<str>,
+    pending: Arc<std::sync::Mutex<Vec<i64>>>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(HEARTBEAT) => {}
+        }
+        let ids = pending.lock().map(|p| p.clone()).unwrap_or_default();
+        let until = desk.now() + LEASE_MS;
+        let extended = async {
+            let mut conn = desk.store().pool().acquire().await?;
+            outbox::extend_leases(&mut conn, &ids, &claimant, until).await
+        };
+        if let Err(e) = extended.await {
+            tracing::warn!("Extending outbox leases failed: {e:#}");
+        }
     }
 }
 

@@ -60,6 +60,8 @@ pub struct SmtpConfig {
     pub ca_file: Option<PathBuf>,
     /// Seconds allowed for connecting and for each whole send.
     pub timeout_secs: u64,
+    /// Allow `tls = "none"` to a host that is not on this machine.
+    pub allow_plaintext: bool,
 }
 
 impl Default for SmtpConfig {
@@ -72,6 +74,7 @@ impl Default for SmtpConfig {
             password: None,
             ca_file: None,
             timeout_secs: 30,
+            allow_plaintext: false,
         }
     }
 }
@@ -270,6 +273,84 @@ fn normalise_message_id(field: &'static str, value: &str) -> Result<String, Emai
     }
 }
 
+/// Longest subject we write: a customer's subject is echoed in our replies,
+/// and nobody reads past this.
+const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest Message-ID we echo in In-Reply-To / References.
+const MAX_ECHOED_ID_CHARS: usize = 250;
+/// Most ids in References: the thread's first and the latest ones (RFC 5322 §3.6.4).
+const MAX_REFERENCES: usize = 10;
+
+fn clip_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// A Message-ID we can echo, or `None` (logged) when it is unusable.
+fn usable_message_id(field: &'static str, value: &str) -> Option<String> {
+    if value.len() > MAX_ECHOED_ID_CHARS + 2 {
+        tracing::debug!(
+            field,
+            len = value.len(),
+            "Leaving out an overlong Message-ID"
+        );
+        return None;
+    }
+    match normalise_message_id(field, value) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::debug!("Leaving out {e}");
+            None
+        }
+    }
+}
+
+/// The References to write: usable ids only, without repeats, the oldest one
+/// and the latest ones when there are more than [`MAX_REFERENCES`].
+fn threading_references(references: &[String]) -> Vec<String> {
+    let mut refs: Vec<String> = Vec::new();
+    for r in references {
+        if let Some(id) = usable_message_id("References", r)
+            && !refs.contains(&id)
+        {
+            refs.push(id);
+        }
+    }
+    if refs.len() > MAX_REFERENCES {
+        let tail = refs.split_off(refs.len() - (MAX_REFERENCES - 1));
+        refs.truncate(1);
+        refs.extend(tail);
+    }
+    refs
+}
+
+/// Removes temporary files a killed process left in the `.eml` folder
+/// (written under `.<name>.<uuid>.tmp` and renamed when complete).
+pub fn clean_temporaries(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.')
+            && name.ends_with(".tmp")
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(dir = %dir.display(), removed, "Removed unfinished outbox files of an earlier run");
+    }
+    removed
+}
+
 fn parse_mailbox(field: &'static str, value: &str) -> Result<Mailbox, EmailError> {
     value
         .trim()
@@ -287,26 +368,32 @@ fn parse_mailbox(field: &'static str, value: &str) -> Result<Mailbox, EmailError
 /// # Errors
 /// An invalid address, Message-ID or attachment content type; see [`EmailError`].
 pub fn build_message(mail: &OutgoingEmail) -> Result<Message, EmailError> {
-    let subject = mail
-        .subject
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let subject = clip_chars(
+        &mail
+            .subject
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        MAX_SUBJECT_CHARS,
+    );
     let mut builder = Message::builder()
         .message_id(Some(normalise_message_id("Message-ID", &mail.message_id)?))
         .from(parse_mailbox("from", &mail.from)?)
         .to(parse_mailbox("to", &mail.to)?)
         .subject(subject)
         .header(AutoSubmittedHeader(mail.auto_submitted));
-    if let Some(parent) = &mail.in_reply_to {
-        builder = builder.in_reply_to(normalise_message_id("In-Reply-To", parent)?);
+    // Threading headers echo ids the customer's client chose: an id we cannot
+    // write (too long, spaces, brackets) is left out rather than failing the
+    // mail; the thread then hangs on the ids that remain (and the subject).
+    if let Some(parent) = mail
+        .in_reply_to
+        .as_deref()
+        .and_then(|p| usable_message_id("In-Reply-To", p))
+    {
+        builder = builder.in_reply_to(parent);
     }
-    if !mail.references.is_empty() {
-        let refs = mail
-            .references
-            .iter()
-            .map(|r| normalise_message_id("References", r))
-            .collect::<Result<Vec<_>, _>>()?;
+    let refs = threading_references(&mail.references);
+    if !refs.is_empty() {
         builder = builder.references(refs.join(" "));
     }
 
@@ -664,9 +751,55 @@ mod tests {
         assert!(err.to_string().contains("to address"), "{err}");
 
         let mut mail = sample();
-        mail.in_reply_to = Some("<x@y>\r\nBcc: evil@example.com".to_owned());
+        mail.message_id = "<x@y>\r\nBcc: evil@example.com".to_owned();
         let err = build_message(&mail).expect_err("header injection");
-        assert!(err.to_string().contains("In-Reply-To"), "{err}");
+        assert!(err.to_string().contains("Message-ID"), "{err}");
+    }
+
+    #[test]
+    fn unusable_customer_ids_are_left_out_of_the_thread_headers() {
+        // The customer's client chose these ids: a header injection attempt, one
+        // with spaces, one far too long. The mail still goes out, without them.
+        let mut mail = sample();
+        mail.in_reply_to = Some("<x@y>\r\nBcc: evil@example.com".to_owned());
+        mail.references = vec![
+            "<first@maju.example>".to_owned(),
+            "<has space@maju.example>".to_owned(),
+            format!("<{}@maju.example>", "a".repeat(100_000)),
+            "<last@maju.example>".to_owned(),
+        ];
+        let raw = build_message(&mail).expect("builds").formatted();
+        let parsed = MessageParser::default().parse(&raw).expect("parses");
+        assert!(parsed.header_raw("Bcc").is_none());
+        assert!(parsed.header_raw("In-Reply-To").is_none());
+        let refs = parsed.header_raw("References").expect("references kept");
+        assert!(refs.contains("<first@maju.example>") && refs.contains("<last@maju.example>"));
+        assert!(
+            !refs.contains("has space") && !refs.contains("aaaa"),
+            "{refs}"
+        );
+    }
+
+    #[test]
+    fn no_header_line_is_longer_than_998_characters() {
+        // A 1 MB subject echoed from a customer and a long thread.
+        let mut mail = sample();
+        mail.subject = format!("Re: {}", "top up saldo ".repeat(80_000));
+        mail.references = (0..500)
+            .map(|i| format!("<{}-{i}@maju.example>", "r".repeat(200)))
+            .collect();
+        let raw = build_message(&mail).expect("builds").formatted();
+        let longest = raw.split(|b| *b == b'\n').map(<[u8]>::len).max().unwrap();
+        assert!(longest <= 998, "a line of {longest} bytes");
+        let parsed = MessageParser::default().parse(&raw).expect("parses");
+        assert!(parsed.subject().unwrap().chars().count() <= 200);
+        let refs = parsed.header_raw("References").unwrap();
+        assert_eq!(
+            refs.matches('<').count(),
+            10,
+            "the first and the latest nine"
+        );
+        assert!(refs.contains("-0@maju.example>") && refs.contains("-499@maju.example>"));
     }
 
     #[test]

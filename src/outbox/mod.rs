@@ -48,6 +48,17 @@ pub enum Job {
         /// The desk's outcome line (`created TU-...`, `refused: ...`).
         outcome: String,
     },
+    /// Tell a customer privately (Discord direct message) what must not be
+    /// shown in a shared channel: the status-page link (it alone allows
+    /// upload, amend and cancel) and the balance.
+    ChatDirect {
+        /// The customer's Discord user id.
+        user_id: u64,
+        /// The order it is about, if any.
+        order_id: Option<i64>,
+        /// The desk's outcome line.
+        outcome: String,
+    },
 }
 
 impl Job {
@@ -59,6 +70,7 @@ impl Job {
             Job::CardUpdate { .. } => "card_update",
             Job::ChatReply { .. } => "chat_reply",
             Job::Reminder { .. } => "reminder",
+            Job::ChatDirect { .. } => "chat_dm",
         }
     }
 }

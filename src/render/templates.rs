@@ -56,7 +56,7 @@
 //! | `not_understood` | `user_name`, `support_email`, `seller_name` |
 //! | `limits_exceeded` | `user_name`, `limit_name` (already in the account's language), `limit_value` (formatted), `support_email`, `seller_name` |
 //! | `sign_in_link` | `user_name`, `company`, `sign_in_link`, `expires`, `seller_name` |
-//! | `link_code` | `user_name`, `company`, `code`, `expires`, `seller_name` |
+//! | `link_code` | `user_name`, `company`, `code`, `expires`, `note` (why the main user gets the code, or empty), `seller_name` |
 //! | `order_status` | `user_name`, `company`, `order_number` (empty string when the account has no active order), `new_balance` (current balance), `seller_name`; and only when `order_number` is not empty: `order_time`, `amount`, `status_name` (display name in the account's language), `status_link` |
 //! | `action_refused` | `user_name`, `order_number` (may be empty), `reason` (why it was refused), `support_email`, `seller_name` |
 //!
@@ -228,7 +228,14 @@ impl EmailKind {
                 "expires",
                 "seller_name",
             ],
-            EmailKind::LinkCode => &["user_name", "company", "code", "expires", "seller_name"],
+            EmailKind::LinkCode => &[
+                "user_name",
+                "company",
+                "code",
+                "expires",
+                "seller_name",
+                "note",
+            ],
             EmailKind::OrderStatus => &[
                 "user_name",
                 "company",
@@ -339,6 +346,10 @@ impl EmailKind {
             EmailKind::LinkCode => json!({
                 "code": "482915",
                 "expires": expires,
+                "note": match lang {
+                    Lang::Id => "Berikan kode ini hanya jika Anda setuju pengguna Discord baru menggantikan yang lama.",
+                    Lang::En => "Give this code only if you agree that the new Discord user replaces the old one.",
+                },
             }),
             EmailKind::OrderStatus => json!({
                 "order_number": "TU-20260812-0001",

@@ -43,8 +43,11 @@ use crate::store::inbound;
 /// Reconnects after a failed or dropped session since the process started (for metrics).
 pub static IMAP_RECONNECTS: AtomicU64 = AtomicU64::new(0);
 
-/// Messages fetched per `UID FETCH`.
+/// Messages looked at per pass of the catch-up loop.
 const BATCH: usize = 50;
+/// Most message bytes fetched by one `UID FETCH` (bounds memory: a fetch is
+/// held whole while its messages are handled).
+const FETCH_BYTES: usize = 32 * 1024 * 1024;
 /// Longest wait for the server to end IDLE after `DONE`.
 const DONE_TIMEOUT: Duration = Duration::from_secs(15);
 /// Longest wait for `LOGOUT` at shutdown.
@@ -417,49 +420,141 @@ async fn handle_batch(
     if fresh.is_empty() {
         return mark_done(s, desk, cfg, mailbox, &done).await;
     }
-    let set = uid_set(&fresh);
-    let fetched: anyhow::Result<Vec<(u32, Vec<u8>)>> = timed(cfg, "UID FETCH", async {
+    let result = handle_fresh(s, desk, cfg, mailbox, &fresh, token, &mut done).await;
+    mark_done(s, desk, cfg, mailbox, &done).await?;
+    result
+}
+
+/// Sizes first (`RFC822.SIZE`), then the messages in slices of at most
+/// [`FETCH_BYTES`]: a message over `limits.max_message_bytes` is never
+/// downloaded (only its header, recorded and answered with the limit), and
+/// no fetch holds more than a few large messages in memory at once.
+async fn handle_fresh(
+    s: &mut Session,
+    desk: &Desk,
+    cfg: &ImapSettings,
+    mailbox: &Mailbox<'_>,
+    fresh: &[u32],
+    token: &CancellationToken,
+    done: &mut Vec<u32>,
+) -> anyhow::Result<()> {
+    let max = desk.settings().limits.max_message_bytes;
+    let sizes: Vec<(u32, usize)> = timed(cfg, "UID FETCH RFC822.SIZE", async {
+        s.uid_fetch(uid_set(fresh), "(UID RFC822.SIZE)")
+            .await?
+            // Unsolicited FETCH responses (flag changes) carry no size: skipped.
+            .try_filter_map(|f| async move { Ok(f.uid.zip(f.size).map(|(u, n)| (u, n as usize))) })
+            .try_collect()
+            .await
+    })
+    .await?;
+    let mut sizes: Vec<(u32, usize)> = sizes
+        .into_iter()
+        .filter(|(u, _)| fresh.contains(u))
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup_by_key(|(u, _)| *u);
+    let mut slice: Vec<u32> = Vec::new();
+    let mut slice_bytes = 0usize;
+    for (i, &(uid, size)) in sizes.iter().enumerate() {
+        if token.is_cancelled() {
+            return Ok(());
+        }
+        if size > max {
+            // Keep UID order: what is collected so far goes first.
+            handle_slice(s, desk, cfg, mailbox, &slice, token, done).await?;
+            slice.clear();
+            slice_bytes = 0;
+            handle_oversized(s, desk, cfg, mailbox, uid, size).await?;
+            done.push(uid);
+            continue;
+        }
+        slice.push(uid);
+        slice_bytes += size;
+        let next_too_big = sizes
+            .get(i + 1)
+            .is_none_or(|&(_, n)| n > max || slice_bytes + n > FETCH_BYTES);
+        if next_too_big {
+            handle_slice(s, desk, cfg, mailbox, &slice, token, done).await?;
+            slice.clear();
+            slice_bytes = 0;
+        }
+    }
+    Ok(())
+}
+
+/// Records a message over the size limit from its header alone.
+async fn handle_oversized(
+    s: &mut Session,
+    desk: &Desk,
+    cfg: &ImapSettings,
+    mailbox: &Mailbox<'_>,
+    uid: u32,
+    size: usize,
+) -> anyhow::Result<()> {
+    let key = mailbox.message_key(uid);
+    let head: Vec<Vec<u8>> = timed(cfg, "UID FETCH BODY.PEEK[HEADER]", async {
+        s.uid_fetch(uid.to_string(), "(UID BODY.PEEK[HEADER])")
+            .await?
+            .try_filter_map(|f| async move {
+                Ok((f.uid == Some(uid))
+                    .then(|| f.header().map(<[u8]>::to_vec))
+                    .flatten())
+            })
+            .try_collect()
+            .await
+    })
+    .await?;
+    let head = head.into_iter().next().unwrap_or_default();
+    tracing::warn!(
+        source_key = key,
+        size,
+        "Mail over the size limit: recording its headers only"
+    );
+    let msg = super::inbound_from_oversized(head, size, vec![key.clone()], desk.settings());
+    desk.handle_inbound(msg)
+        .await
+        .with_context(|| format!("Handling {key} failed; it stays unflagged"))?;
+    Ok(())
+}
+
+/// Fetches one slice of messages and hands each to the desk; stops at the
+/// first failure (the store is down: the rest waits for the next pass).
+async fn handle_slice(
+    s: &mut Session,
+    desk: &Desk,
+    cfg: &ImapSettings,
+    mailbox: &Mailbox<'_>,
+    uids: &[u32],
+    token: &CancellationToken,
+    done: &mut Vec<u32>,
+) -> anyhow::Result<()> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let set = uid_set(uids);
+    let mut fetched: Vec<(u32, Vec<u8>)> = timed(cfg, "UID FETCH", async {
         s.uid_fetch(&set, "(UID BODY.PEEK[])")
             .await?
             .try_filter_map(|f| async move { Ok(f.uid.zip(f.body().map(<[u8]>::to_vec))) })
             .try_collect()
             .await
     })
-    .await;
-    let mut fetched = match fetched {
-        Ok(f) => f,
-        Err(e) => {
-            mark_done(s, desk, cfg, mailbox, &done).await?;
-            return Err(e);
-        }
-    };
+    .await?;
+    fetched.retain(|(uid, _)| uids.contains(uid));
     fetched.sort_by_key(|(uid, _)| *uid);
-    let mut failure = None;
     for (uid, raw) in fetched {
         if token.is_cancelled() {
             break;
         }
         let key = mailbox.message_key(uid);
-        let msg = super::inbound_from_email(raw, vec![key.clone()], desk.settings());
-        match desk.handle_inbound(msg).await {
-            Ok(outcome) => {
-                tracing::debug!(source_key = key, outcome = %outcome.outcome, "IMAP message handled");
-                done.push(uid);
-            }
-            Err(e) => {
-                failure = Some(
-                    anyhow::Error::new(e)
-                        .context(format!("Handling {key} failed; it stays unflagged")),
-                );
-                break;
-            }
-        }
+        let outcome = super::handle_email(desk, raw, vec![key.clone()])
+            .await
+            .with_context(|| format!("Handling {key} failed; it stays unflagged"))?;
+        tracing::debug!(source_key = key, outcome = %outcome.outcome, "IMAP message handled");
+        done.push(uid);
     }
-    mark_done(s, desk, cfg, mailbox, &done).await?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// `1,2,5` for a list of UIDs.

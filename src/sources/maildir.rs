@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::desk::Desk;
+use crate::config::Settings;
+use crate::desk::{Desk, Inbound};
 
 /// How often `new/` is looked at.
 const POLL: Duration = Duration::from_secs(1);
@@ -65,8 +67,8 @@ pub async fn process_new(
         if shutdown.is_cancelled() {
             break;
         }
-        let raw = match tokio::fs::read(&path).await {
-            Ok(raw) => raw,
+        let msg = match read_message(&path, desk.settings()).await {
+            Ok(msg) => msg,
             // Someone else (another reader, the operator) took it meanwhile.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {
@@ -74,10 +76,11 @@ pub async fn process_new(
                 continue;
             }
         };
-        let msg = super::inbound_from_email(raw, Vec::new(), desk.settings());
-        let outcome = desk
-            .handle_inbound(msg)
-            .await
+        let handled = match msg {
+            MailFile::Whole(raw) => super::handle_email(desk, raw, Vec::new()).await,
+            MailFile::Oversized(msg) => desk.handle_inbound(*msg).await,
+        };
+        let outcome = handled
             .with_context(|| format!("Handling {} failed; it stays in new/", path.display()))?;
         tracing::debug!(file = %name, outcome = %outcome.outcome, "Maildir message handled");
         let target = dir.join("cur").join(seen_name(&name));
@@ -88,6 +91,38 @@ pub async fn process_new(
     }
     Ok(done)
 }
+
+/// What was read of one mail file.
+enum MailFile {
+    /// The whole message.
+    Whole(Vec<u8>),
+    /// Over the size limit: only its header block was read.
+    Oversized(Box<Inbound>),
+}
+
+/// Reads one mail file. A file over `limits.max_message_bytes` is never read
+/// whole: only its header block is, and the desk records it from that.
+async fn read_message(path: &Path, settings: &Settings) -> std::io::Result<MailFile> {
+    let size = tokio::fs::metadata(path).await?.len();
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    if size > settings.limits.max_message_bytes {
+        let mut head = Vec::with_capacity(HEAD_READ);
+        tokio::fs::File::open(path)
+            .await?
+            .take(HEAD_READ as u64)
+            .read_to_end(&mut head)
+            .await?;
+        let head = super::header_block(&head).to_vec();
+        tracing::warn!(file = %path.display(), size, "Mail over the size limit: recording its headers only");
+        return Ok(MailFile::Oversized(Box::new(
+            super::inbound_from_oversized(head, size, Vec::new(), settings),
+        )));
+    }
+    Ok(MailFile::Whole(tokio::fs::read(path).await?))
+}
+
+/// How much of an oversized message is read to find its header block.
+const HEAD_READ: usize = 256 * 1024;
 
 /// Regular files in `dir` (not dotfiles), oldest modification first, then by name.
 async fn list_oldest_first(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {

@@ -18,21 +18,140 @@ pub mod maildir;
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::desk::{Channel, Inbound};
+use crate::desk::{Channel, Desk, DeskResult, Inbound, InboundOutcome, Limit};
 use crate::intake::email::{EmailMeta, email_meta};
-use crate::intake::extract_email;
+use crate::intake::{Extraction, Intent, extract_email};
+
+/// Hands one raw email to the desk, so that no message can stop a source:
+/// a message the parser cannot read (it panicked on it) is recorded as failed
+/// from what its headers say, kept raw for staff, and the source moves on;
+/// [`Desk::handle_inbound`] guards the rest.
+///
+/// # Errors
+/// Only when the store cannot be reached now (the source tries again later).
+pub async fn handle_email(
+    desk: &Desk,
+    raw: Vec<u8>,
+    extra_keys: Vec<String>,
+) -> DeskResult<InboundOutcome> {
+    let settings = desk.settings().clone();
+    let msg = if raw.len() > settings.limits.max_message_bytes {
+        inbound_from_email(raw, extra_keys, &settings)
+    } else {
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            parse_email(&raw, &settings)
+        }));
+        match parsed {
+            Ok((meta, extraction, hash)) => {
+                build(meta, extraction, raw, hash, extra_keys, &settings, None)
+            }
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let msg = unreadable(raw, extra_keys, &settings);
+                return desk
+                    .record_failed(&msg, &format!("the message could not be read: {why}"))
+                    .await;
+            }
+        }
+    };
+    desk.handle_inbound(msg).await
+}
+
+/// What is known of a message the parser failed on: its keys and sender from
+/// the headers (when even those cannot be read, the hash of the raw bytes).
+fn unreadable(raw: Vec<u8>, extra_keys: Vec<String>, settings: &Settings) -> Inbound {
+    let meta = std::panic::catch_unwind(|| email_meta(header_block(&raw))).unwrap_or_default();
+    let hash = content_hash(&raw);
+    let extraction = Extraction {
+        intent: Intent::Unknown,
+        order_number: None,
+        amount: None,
+        slips: Vec::new(),
+    };
+    build(meta, extraction, raw, hash, extra_keys, settings, None)
+}
 
 /// Builds the desk's view of a raw email.
 ///
 /// Keys: `msgid:<Message-ID>` (or `sha256:<hash of the raw bytes>` when the
 /// message has none), then `extra_keys` (e.g. the IMAP UIDVALIDITY/UID key).
 /// Never fails: unreadable mail still gives an extraction (intent `unknown`).
+/// A message over `limits.max_message_bytes` is not parsed at all: see
+/// [`inbound_from_oversized`].
 pub fn inbound_from_email(raw: Vec<u8>, extra_keys: Vec<String>, settings: &Settings) -> Inbound {
-    let meta = email_meta(&raw);
-    let extraction = extract_email(&raw, &settings.desk.order_prefix);
+    if raw.len() > settings.limits.max_message_bytes {
+        let size = raw.len();
+        let head = header_block(&raw).to_vec();
+        drop(raw);
+        return inbound_from_oversized(head, size, extra_keys, settings);
+    }
+    let (meta, extraction, hash) = parse_email(&raw, settings);
+    build(meta, extraction, raw, hash, extra_keys, settings, None)
+}
+
+/// The parsing half of [`inbound_from_email`] (may panic on a parser bug;
+/// [`handle_email`] catches that).
+fn parse_email(raw: &[u8], settings: &Settings) -> (EmailMeta, Extraction, String) {
+    let meta = email_meta(raw);
+    let extraction = extract_email(raw, &settings.desk.order_prefix);
+    (meta, extraction, content_hash(raw))
+}
+
+/// The desk's view of a message too large to take: only its header block was
+/// read (`head`), nothing is parsed beyond the headers, and the desk records
+/// it from them and answers with the limit. Automatic mail stays unanswered.
+pub fn inbound_from_oversized(
+    head: Vec<u8>,
+    size: usize,
+    extra_keys: Vec<String>,
+    settings: &Settings,
+) -> Inbound {
+    let meta = email_meta(&head);
+    let intent = if meta.auto {
+        Intent::Ignore
+    } else {
+        Intent::Unknown
+    };
+    let extraction = Extraction {
+        intent,
+        order_number: None,
+        amount: None,
+        slips: Vec::new(),
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(&head);
+    hasher.update(size.to_le_bytes());
+    let content_hash = hex::encode(&hasher.finalize()[..16]);
+    let limit = Limit::MessageSize(settings.limits.max_message_bytes);
+    build(
+        meta,
+        extraction,
+        head,
+        content_hash,
+        extra_keys,
+        settings,
+        Some(limit),
+    )
+}
+
+fn build(
+    meta: EmailMeta,
+    extraction: Extraction,
+    raw: Vec<u8>,
+    content_hash: String,
+    extra_keys: Vec<String>,
+    settings: &Settings,
+    over_limit: Option<Limit>,
+) -> Inbound {
     let mut keys = Vec::with_capacity(1 + extra_keys.len());
     match &meta.message_id {
-        Some(id) if !id.trim().is_empty() => keys.push(format!("msgid:{}", id.trim())),
+        Some(id) if !id.trim().is_empty() => {
+            keys.push(format!("msgid:{}", clip(id.trim(), MAX_ID_CHARS)))
+        }
         _ => keys.push(format!("sha256:{}", hex::encode(Sha256::digest(&raw)))),
     }
     keys.extend(extra_keys);
@@ -46,59 +165,143 @@ pub fn inbound_from_email(raw: Vec<u8>, extra_keys: Vec<String>, settings: &Sett
             thread_ids.push(r.clone());
         }
     }
+    // Thread ids only look up our own Message-IDs: a flood of them is junk.
+    thread_ids.truncate(MAX_THREAD_IDS);
+    thread_ids.retain(|id| id.len() <= MAX_ID_CHARS);
     Inbound {
         channel: Channel::Email,
         keys,
+        content_hash: Some(content_hash),
         sender: meta.from.clone().unwrap_or_default(),
         sender_name: meta.from_name.clone(),
         subject: meta.subject.clone().unwrap_or_default(),
-        message_id: meta.message_id.clone().filter(|m| !m.trim().is_empty()),
+        message_id: meta
+            .message_id
+            .clone()
+            .filter(|m| !m.trim().is_empty() && m.len() <= MAX_ID_CHARS),
         thread_ids,
         extraction,
         raw: Some(raw),
         auth_failed,
-        over_limit: None,
+        over_limit,
         chat_reply_to: None,
     }
 }
 
+/// Longest Message-ID we keep or echo (RFC 5322 lines are at most 998 characters).
+const MAX_ID_CHARS: usize = 250;
+/// Most thread ids (In-Reply-To and References) looked at.
+const MAX_THREAD_IDS: usize = 50;
+
+fn clip(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The header block of a raw message: everything before the first empty
+/// line, at most 256 KB (a header block larger than that is junk).
+pub fn header_block(raw: &[u8]) -> &[u8] {
+    const MAX_HEAD: usize = 256 * 1024;
+    let window = &raw[..raw.len().min(MAX_HEAD)];
+    let end = window
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| window.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+        .unwrap_or(window.len());
+    &raw[..end]
+}
+
+/// What a message says, hashed: its From, To, Cc, Subject and Date headers
+/// and its body. Trace headers (Received, Delivered-To, Authentication-Results)
+/// differ between two deliveries of one message and are left out, so the same
+/// message arriving twice hashes the same, and a different message reusing a
+/// Message-ID does not.
+pub fn content_hash(raw: &[u8]) -> String {
+    let head = header_block(raw);
+    let body = &raw[head.len()..];
+    let mut hasher = Sha256::new();
+    let text = String::from_utf8_lossy(head);
+    let mut current: Option<String> = None;
+    let mut wanted: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(c) = current.as_mut() {
+                c.push(' ');
+                c.push_str(line.trim());
+            }
+            continue;
+        }
+        if let Some(c) = current.take() {
+            wanted.push(c);
+        }
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if matches!(name.as_str(), "from" | "to" | "cc" | "subject" | "date") {
+            current = Some(line.trim().to_string());
+        }
+    }
+    wanted.extend(current);
+    wanted.sort();
+    for h in &wanted {
+        hasher.update(h.as_bytes());
+        hasher.update(b"\n");
+    }
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex::encode(&hasher.finalize()[..16])
+}
+
 /// True when our own receiving server (`authserv_id`) vouched for the sender:
 /// `dmarc=pass`, or `spf=pass` / `dkim=pass` for a domain aligned with the
-/// From domain. Headers written by anyone else are ignored, because any
-/// sender can put an `Authentication-Results` header into their mail.
+/// From domain. Only the topmost `Authentication-Results` header carrying our
+/// authserv-id counts (RFC 8601 §5: the receiving server adds its header on
+/// top; anything below it, even with our id, may come from the sender).
 fn authenticated(meta: &EmailMeta, authserv_id: &str) -> bool {
     let from_domain = meta
         .from
         .as_deref()
         .and_then(|f| f.rsplit_once('@'))
         .map(|(_, d)| d.trim().trim_end_matches('.').to_ascii_lowercase());
-    meta.authentication_results
+    let Some(ours) = meta
+        .authentication_results
         .iter()
         .filter_map(|h| parse_auth_results(h))
-        .filter(|ar| ar.authserv_id.eq_ignore_ascii_case(authserv_id))
-        .any(|ar| {
-            ar.results.iter().any(|r| {
-                if r.result != "pass" {
+        .find(|ar| ar.authserv_id.eq_ignore_ascii_case(authserv_id))
+    else {
+        return false;
+    };
+    ours.results.iter().any(|r| {
+        if r.result != "pass" {
+            return false;
+        }
+        match r.method.as_str() {
+            "dmarc" => true,
+            "spf" | "dkim" => {
+                let Some(from) = from_domain.as_deref() else {
                     return false;
-                }
-                match r.method.as_str() {
-                    "dmarc" => true,
-                    "spf" | "dkim" => {
-                        let Some(from) = from_domain.as_deref() else {
-                            return false;
-                        };
-                        r.props.iter().any(|(k, v)| {
-                            let relevant = match r.method.as_str() {
-                                "spf" => k == "smtp.mailfrom" || k == "smtp.helo",
-                                _ => k == "header.d" || k == "header.i",
-                            };
-                            relevant && aligned(v, from)
-                        })
-                    }
-                    _ => false,
-                }
-            })
-        })
+                };
+                r.props.iter().any(|(k, v)| {
+                    let relevant = match r.method.as_str() {
+                        "spf" => k == "smtp.mailfrom" || k == "smtp.helo",
+                        _ => k == "header.d" || k == "header.i",
+                    };
+                    relevant && aligned(v, from)
+                })
+            }
+            _ => false,
+        }
+    })
 }
 
 /// `value` (a domain or an address) is `from` or a subdomain of it.

@@ -220,6 +220,19 @@ pub async fn user_by_id(conn: &mut AnyConnection, id: i64) -> Result<UserRow, St
         .ok_or_else(|| StoreError::NotFound(format!("user {id}")))
 }
 
+/// The main user of an account.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when the account has none; database errors.
+pub async fn main_user(conn: &mut AnyConnection, account_id: i64) -> Result<UserRow, StoreError> {
+    let sql = format!("{USER_SELECT} WHERE u.account_id = $1 AND u.role = 'main'");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("main user of account {account_id}")))
+}
+
 /// The user known by this email address, if any.
 ///
 /// # Errors
@@ -435,7 +448,8 @@ pub async fn find_staff(
 ) -> Result<Option<StaffRow>, StoreError> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {STAFF_COLUMNS} FROM staff \
-         WHERE name = $1 OR email = $2 OR discord_id = $1 ORDER BY id LIMIT 1"
+         WHERE LOWER(name) = LOWER($1) OR email = $2 OR discord_id = $1 \
+         ORDER BY CASE WHEN name = $1 THEN 0 ELSE 1 END, id LIMIT 1"
     )))
     .bind(key.trim())
     .bind(normalise_email(key))
@@ -483,19 +497,6 @@ pub async fn active_users(
         .bind(account_id)
         .fetch_all(conn)
         .await?)
-}
-
-/// The account's main user.
-///
-/// # Errors
-/// [`StoreError::NotFound`] when the account has none (it always has one).
-pub async fn main_user(conn: &mut AnyConnection, account_id: i64) -> Result<UserRow, StoreError> {
-    let sql = format!("{USER_SELECT} WHERE u.account_id = $1 AND u.role = 'main'");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(account_id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("main user of account {account_id}")))
 }
 
 /// Removes a PIC of `account_id`: the row stays for the orders and events that

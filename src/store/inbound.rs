@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
 
-use super::{StoreError, is_unique_violation};
+use super::{StoreError, clean_text, is_unique_violation};
 
 /// A recorded inbound message.
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -29,6 +29,9 @@ pub struct InboundRow {
     pub raw_hash: Option<String>,
     /// When it was recorded.
     pub received_at: i64,
+    /// Why handling it kept failing, when it did (the source moved on; the raw
+    /// message is kept for staff).
+    pub failed_error: Option<String>,
 }
 
 /// Fields of a new inbound record.
@@ -44,13 +47,45 @@ pub struct NewInbound<'a> {
     pub intent: &'a str,
     /// Raw message hash.
     pub raw_hash: Option<&'a str>,
+    /// Hash of what the message says (see [`record`]), when known.
+    pub content_hash: Option<&'a str>,
 }
 
 const INBOUND_SELECT: &str = "SELECT id, source, sender, subject, intent, outcome, account_id, \
-     order_id, raw_hash, received_at FROM inbound_messages";
+     order_id, raw_hash, received_at, failed_error FROM inbound_messages";
 
-/// Records a message under all its `keys`. Returns `None` when any key was
-/// seen before: the message was already handled and must have no new effect.
+/// Longest sender and subject kept (a subject of a megabyte is not read by anyone).
+const MAX_SENDER_CHARS: usize = 320;
+const MAX_SUBJECT_CHARS: usize = 1000;
+
+/// What [`record`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new message, recorded under this id.
+    New(i64),
+    /// New content under a Message-ID an earlier, different message already
+    /// used (broken clients, scanners): recorded under this id with a key that
+    /// adds the content hash, so it is seen, and flagged for staff.
+    ReusedMessageId(i64),
+    /// Seen before: no new effect.
+    Duplicate,
+}
+
+impl Recorded {
+    /// The new row's id, unless it is a duplicate.
+    pub fn id(&self) -> Option<i64> {
+        match self {
+            Recorded::New(id) | Recorded::ReusedMessageId(id) => Some(*id),
+            Recorded::Duplicate => None,
+        }
+    }
+}
+
+/// Records a message under all its `keys`. A `msgid:` key that was seen
+/// before counts as the same message only when the earlier message had the
+/// same `content_hash` (or none was kept): a different message reusing a
+/// Message-ID is recorded under `msgid:<id>#<content hash>` instead. Any
+/// other key seen before (IMAP UID, chat id) means a duplicate.
 ///
 /// Keys are claimed before the message row is written so that on PostgreSQL
 /// a duplicate never poisons the transaction (`ON CONFLICT DO NOTHING`).
@@ -62,30 +97,54 @@ pub async fn record(
     new: &NewInbound<'_>,
     keys: &[String],
     now: i64,
-) -> Result<Option<i64>, StoreError> {
-    for key in keys {
-        let seen: Option<(i64,)> =
-            sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
-                .bind(key.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-        if seen.is_some() {
-            return Ok(None);
+) -> Result<Recorded, StoreError> {
+    let mut keys: Vec<String> = keys
+        .iter()
+        .map(|k| clean_text(k, 1000).into_owned())
+        .collect();
+    let mut reused = false;
+    for key in keys.iter_mut() {
+        let seen: Option<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT k.inbound_id, m.content_hash FROM inbound_keys k \
+             JOIN inbound_messages m ON m.id = k.inbound_id WHERE k.key = $1",
+        )
+        .bind(key.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((_, earlier_hash)) = seen else {
+            continue;
+        };
+        let differs = matches!((&earlier_hash, new.content_hash), (Some(a), Some(b)) if a != b);
+        if key.starts_with("msgid:") && differs {
+            let hash = new.content_hash.unwrap_or_default();
+            *key = format!("{key}#{hash}");
+            let again: Option<(i64,)> =
+                sqlx::query_as("SELECT inbound_id FROM inbound_keys WHERE key = $1")
+                    .bind(key.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if again.is_some() {
+                return Ok(Recorded::Duplicate);
+            }
+            reused = true;
+            continue;
         }
+        return Ok(Recorded::Duplicate);
     }
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO inbound_messages (source, sender, subject, intent, outcome, raw_hash, \
-         received_at) VALUES ($1, $2, $3, $4, 'received', $5, $6) RETURNING id",
+         received_at, content_hash) VALUES ($1, $2, $3, $4, 'received', $5, $6, $7) RETURNING id",
     )
     .bind(new.source)
-    .bind(new.sender)
-    .bind(new.subject)
+    .bind(clean_text(new.sender, MAX_SENDER_CHARS).as_ref())
+    .bind(clean_text(new.subject, MAX_SUBJECT_CHARS).as_ref())
     .bind(new.intent)
     .bind(new.raw_hash)
     .bind(now)
+    .bind(new.content_hash)
     .fetch_one(&mut *conn)
     .await?;
-    for key in keys {
+    for key in &keys {
         let done = sqlx::query(
             "INSERT INTO inbound_keys (key, inbound_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
         )
@@ -102,7 +161,51 @@ pub async fn record(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(Some(id))
+    Ok(if reused {
+        Recorded::ReusedMessageId(id)
+    } else {
+        Recorded::New(id)
+    })
+}
+
+/// Marks a recorded message as failed: its handling kept failing, so it was
+/// recorded without an effect for staff to look at.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_failed(conn: &mut AnyConnection, id: i64, error: &str) -> Result<(), StoreError> {
+    let error = clean_text(error, 2000);
+    sqlx::query("UPDATE inbound_messages SET failed_error = $1, outcome = $2 WHERE id = $3")
+        .bind(error.as_ref())
+        .bind(format!("failed: {}", clean_text(&error, 200)))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Messages whose handling failed, newest first.
+///
+/// # Errors
+/// Database errors only.
+pub async fn failed(conn: &mut AnyConnection, limit: i64) -> Result<Vec<InboundRow>, StoreError> {
+    let sql = format!("{INBOUND_SELECT} WHERE failed_error IS NOT NULL ORDER BY id DESC LIMIT $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// How many messages failed (metrics).
+///
+/// # Errors
+/// Database errors only.
+pub async fn count_failed(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM inbound_messages WHERE failed_error IS NOT NULL")
+            .fetch_one(conn)
+            .await?;
+    Ok(n)
 }
 
 /// Writes what the desk did with a recorded message.
@@ -119,7 +222,7 @@ pub async fn set_outcome(
     sqlx::query(
         "UPDATE inbound_messages SET outcome = $1, account_id = $2, order_id = $3 WHERE id = $4",
     )
-    .bind(outcome)
+    .bind(clean_text(outcome, 2000).as_ref())
     .bind(account_id)
     .bind(order_id)
     .bind(id)
@@ -167,8 +270,10 @@ pub async fn list(
         .await?)
 }
 
-/// Messages that changed no order and need a person's eye: unknown senders,
-/// refused actions and messages not understood, newest first.
+/// Messages that need a person's eye: unknown senders, refused actions,
+/// messages not understood (also when they name an order), messages kept
+/// without an effect (over a limit, not verified) and messages whose
+/// handling failed, newest first.
 ///
 /// # Errors
 /// Database errors only.
@@ -177,8 +282,9 @@ pub async fn not_acted_on(
     limit: i64,
 ) -> Result<Vec<InboundRow>, StoreError> {
     let sql = format!(
-        "{INBOUND_SELECT} WHERE order_id IS NULL AND (outcome LIKE 'unknown_sender%' \
-         OR outcome LIKE 'refused%' OR outcome LIKE 'not understood%') ORDER BY id DESC LIMIT $1"
+        "{INBOUND_SELECT} WHERE failed_error IS NOT NULL OR outcome LIKE 'unknown_sender%' \
+         OR outcome LIKE 'refused%' OR outcome LIKE 'not understood%' \
+         OR outcome LIKE 'kept%' ORDER BY id DESC LIMIT $1"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(limit)
@@ -252,7 +358,7 @@ pub async fn attach_slip(
          ON CONFLICT (hash) DO NOTHING",
     )
     .bind(hash)
-    .bind(content_type)
+    .bind(clean_text(content_type, 100).as_ref())
     .bind(size)
     .bind(now)
     .execute(&mut *conn)
@@ -271,7 +377,7 @@ pub async fn attach_slip(
     )
     .bind(order_id)
     .bind(hash)
-    .bind(file_name)
+    .bind(clean_text(file_name, 255).as_ref())
     .bind(inbound_id)
     .bind(now)
     .execute(conn)

@@ -11,13 +11,21 @@
 //!
 //! One file per group of tables: [`accounts`] (accounts, users, staff),
 //! [`orders`] (orders, events, ledger, thread ids), [`inbound`] (inbound
-//! messages and slips), [`outbox`].
+//! messages and slips), [`outbox`], [`rate`] (rate-limit events).
+//!
+//! Text that came from outside (senders, subjects, file names, names,
+//! reasons) goes through [`clean_text`] before it is stored: PostgreSQL
+//! refuses a NUL byte in `text`, and control characters have no business in
+//! a list a person reads.
 
 pub mod accounts;
 pub mod inbound;
 pub mod orders;
 pub mod outbox;
+pub mod rate;
 pub mod slips;
+
+use std::borrow::Cow;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -57,6 +65,44 @@ impl StoreError {
         } else {
             StoreError::Db(err)
         }
+    }
+}
+
+/// `text` without NUL and other control characters (tab and newline are
+/// kept), cut to at most `max_chars` characters.
+pub fn clean_text(text: &str, max_chars: usize) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() && c != '\t' && c != '\n';
+    let too_long = text.len() > max_chars && text.chars().nth(max_chars).is_some();
+    if !too_long && !text.chars().any(bad) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().filter(|&c| !bad(c)).take(max_chars).collect())
+}
+
+/// True when `err` means the database cannot be reached or is overloaded
+/// right now (connection lost, pool exhausted, server shutting down, SQLite
+/// busy), as opposed to a statement that fails whatever the moment.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite: BUSY (5) and LOCKED (6), with their extended codes.
+                matches!(code.parse::<i64>(), Ok(n) if n & 0xff == 5 || n & 0xff == 6)
+            } else {
+                // PostgreSQL: connection exceptions (08), insufficient resources
+                // (53), operator intervention (57: shutdown, cannot connect now).
+                code.starts_with("08") || code.starts_with("53") || code.starts_with("57")
+            }
+        }
+        _ => false,
     }
 }
 

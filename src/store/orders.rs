@@ -413,7 +413,11 @@ pub async fn compare_and_set(
     .bind(change.submitted_at)
     .bind(change.decided.map(|d| d.0))
     .bind(change.decided.map(|d| d.1))
-    .bind(change.reason)
+    .bind(
+        change
+            .reason
+            .map(|r| super::clean_text(r, 2000).into_owned()),
+    )
     .bind(change.flags)
     .bind(id)
     .bind(from.as_str())
@@ -434,8 +438,8 @@ pub async fn set_thread(
     subject: &str,
 ) -> Result<(), StoreError> {
     sqlx::query("UPDATE orders SET thread_message_id = $1, thread_subject = $2 WHERE id = $3")
-        .bind(message_id)
-        .bind(subject)
+        .bind(super::clean_text(message_id, 300).as_ref())
+        .bind(super::clean_text(subject, 300).as_ref())
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -478,7 +482,7 @@ pub async fn add_event(
     .bind(e.from_status)
     .bind(e.to_status)
     .bind(e.amount_minor)
-    .bind(e.reason)
+    .bind(e.reason.map(|r| super::clean_text(r, 2000).into_owned()))
     .bind(e.user_id)
     .bind(e.via)
     .bind(e.reason_code)
@@ -498,6 +502,24 @@ pub async fn events(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<Event
     .bind(order_id)
     .fetch_all(conn)
     .await?)
+}
+
+/// The event that opened the order's latest review round (the latest move
+/// into `dealing`), if there was one.
+///
+/// # Errors
+/// Database errors only.
+pub async fn current_round(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    let (id,): (Option<i64>,) = sqlx::query_as(
+        "SELECT MAX(id) FROM order_events WHERE order_id = $1 AND to_status = 'dealing'",
+    )
+    .bind(order_id)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
 }
 
 /// The last event that moved the order into its current status.
@@ -639,7 +661,7 @@ pub async fn add_thread_id(
         "INSERT INTO order_messages (message_id, order_id) VALUES ($1, $2) \
          ON CONFLICT (message_id) DO NOTHING",
     )
-    .bind(bare_message_id(message_id))
+    .bind(super::clean_text(bare_message_id(message_id), 300).as_ref())
     .bind(order_id)
     .execute(conn)
     .await?;

@@ -23,7 +23,7 @@ pub struct OutboxRow {
     pub recipient: String,
     /// JSON payload (`crate::outbox::Job`).
     pub payload: String,
-    /// `pending`, `sent` or `dead`.
+    /// `pending`, `sent`, `dead`, or `suppressed` (held back by the loop guard; never sent).
     pub status: String,
     /// Delivery attempts so far.
     pub attempts: i64,
@@ -37,10 +37,12 @@ pub struct OutboxRow {
     pub created_at: i64,
     /// When it was delivered.
     pub sent_at: Option<i64>,
+    /// For emails, the template kind (`order_created`, `not_understood`, ...).
+    pub email_kind: Option<String>,
 }
 
 const COLUMNS: &str = "id, kind, order_id, recipient, payload, status, attempts, next_attempt_at, \
-     lease_until, last_error, created_at, sent_at";
+     lease_until, last_error, created_at, sent_at, email_kind";
 
 /// Writes a row, due now.
 ///
@@ -68,6 +70,41 @@ pub async fn insert(
     Ok(id)
 }
 
+/// Writes an email row: due now, or `suppressed` with the reason when the
+/// loop guard held it back (kept for the operator to see, never sent).
+///
+/// # Errors
+/// Database errors only.
+pub async fn insert_email(
+    conn: &mut AnyConnection,
+    order_id: Option<i64>,
+    recipient: &str,
+    payload: &str,
+    email_kind: &str,
+    suppressed: Option<&str>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO outbox (kind, order_id, recipient, payload, status, attempts, \
+         next_attempt_at, created_at, email_kind, last_error) \
+         VALUES ('email', $1, $2, $3, $4, 0, $5, $5, $6, $7) RETURNING id",
+    )
+    .bind(order_id)
+    .bind(recipient)
+    .bind(payload)
+    .bind(if suppressed.is_some() {
+        "suppressed"
+    } else {
+        "pending"
+    })
+    .bind(now)
+    .bind(email_kind)
+    .bind(suppressed)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
 /// Claims up to `limit` due rows for `lease_ms`, counting an attempt on each.
 ///
 /// The outer `WHERE` repeats the due/lease test so that on PostgreSQL a
@@ -82,13 +119,14 @@ pub async fn claim_due(
     now: i64,
     lease_ms: i64,
     limit: i64,
+    claimant: &str,
 ) -> Result<Vec<OutboxRow>, StoreError> {
     let lock = match backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
     let sql = format!(
-        "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 \
+        "UPDATE outbox SET lease_until = $1, attempts = attempts + 1, claimed_by = $4 \
          WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
          AND (lease_until IS NULL OR lease_until <= $2) ORDER BY id LIMIT $3{lock}) \
          AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $2) \
@@ -98,10 +136,39 @@ pub async fn claim_due(
         .bind(now + lease_ms)
         .bind(now)
         .bind(limit)
+        .bind(claimant)
         .fetch_all(conn)
         .await?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
+}
+
+/// Extends the lease of the rows `claimant` still holds among `ids` (the
+/// delivery worker's heartbeat): a worker that dies stops extending, and its
+/// rows come back after one short lease instead of a long one.
+///
+/// # Errors
+/// Database errors only.
+pub async fn extend_leases(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    claimant: &str,
+    until: i64,
+) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let sql = format!(
+        "UPDATE outbox SET lease_until = $1 WHERE id IN ({list}) AND claimed_by = $2 \
+         AND status = 'pending' AND lease_until IS NOT NULL"
+    );
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(until)
+        .bind(claimant)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Marks a row delivered.
@@ -218,7 +285,7 @@ pub async fn for_order(
         .await?)
 }
 
-/// Counts rows by status (`pending`, `sent`, `dead`).
+/// Counts rows by status (`pending`, `sent`, `dead`, `suppressed`).
 ///
 /// # Errors
 /// Database errors only.
@@ -230,21 +297,34 @@ pub async fn count_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i6
     )
 }
 
-/// How many automatic emails went (or are going) to `recipient` since `since` (loop guard).
+/// How many emails of the given kinds went (or are going) to `recipient`
+/// since `since`; suppressed rows do not count (the loop guard).
 ///
 /// # Errors
 /// Database errors only.
 pub async fn emails_to_since(
     conn: &mut AnyConnection,
     recipient: &str,
+    kinds: &[&str],
     since: i64,
 ) -> Result<i64, StoreError> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'email' AND recipient = $1 AND created_at > $2",
-    )
-    .bind(recipient)
-    .bind(since)
-    .fetch_one(conn)
-    .await?;
+    if kinds.is_empty() {
+        return Ok(0);
+    }
+    // The kinds are ours (template names), never user input.
+    let list = kinds
+        .iter()
+        .map(|k| format!("'{}'", k.replace('\'', "")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let sql = format!(
+        "SELECT COUNT(*) FROM outbox WHERE recipient = $1 AND created_at > $2 \
+         AND kind = 'email' AND status <> 'suppressed' AND email_kind IN ({list})"
+    );
+    let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(recipient)
+        .bind(since)
+        .fetch_one(conn)
+        .await?;
     Ok(n)
 }

@@ -7,9 +7,12 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::Request;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Value, json};
 
@@ -20,6 +23,7 @@ use crate::store::accounts::StaffRow;
 use crate::store::{accounts, inbound as inbound_store, orders};
 
 use super::AppState;
+use super::auth::{Attempt, ClientAddr, check_login};
 use super::error::{ApiError, WebError};
 use super::session::{CSRF_COOKIE, cookie, same_secret};
 use super::staff::{self as board, optional_amount, reject_reason, staff_by_cookie};
@@ -147,6 +151,40 @@ pub async fn slip(
     reload(&st, &token).await
 }
 
+// ----- cross-site protection ------------------------------------------------
+
+/// Header that, like `Content-Type: application/json`, a page on another site
+/// cannot send without a CORS preflight (which this server never grants).
+pub const CLIENT_HEADER: &str = "x-topup-client";
+
+/// Middleware for `POST /api/...`: a state-changing call must carry
+/// `Content-Type: application/json`, or (for the multipart slip upload) the
+/// [`CLIENT_HEADER`] header, whatever its credentials. A browser on another
+/// site can send neither without a preflight, so a cross-site form can never
+/// reach an API action, not even one that the browser would send a cached
+/// Basic password or a session cookie with.
+pub async fn cross_site_guard(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if req.method() == Method::GET || req.method() == Method::HEAD || !path.starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if json || headers.contains_key(CLIENT_HEADER) {
+        return next.run(req).await;
+    }
+    ApiError(WebError::Unsupported(
+        "state-changing API calls need Content-Type: application/json (uploads: the \
+         X-Topup-Client header)"
+            .into(),
+    ))
+    .into_response()
+}
+
 // ----- staff ---------------------------------------------------------------
 
 /// The staff member behind an API call: HTTP Basic, or the session cookie (POSTs
@@ -155,6 +193,7 @@ async fn api_staff(
     st: &AppState,
     method: &Method,
     headers: &HeaderMap,
+    client: ClientAddr,
 ) -> Result<StaffRow, ApiError> {
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
@@ -162,8 +201,13 @@ async fn api_staff(
     {
         let (login, password) = basic_credentials(auth)
             .ok_or_else(|| WebError::Unauthorized("malformed Basic credentials".into()))?;
-        return board::check_login(st, &login, &password)
+        let attempt = Attempt {
+            client: client.0,
+            device: None,
+        };
+        return check_login(st, &login, &password, &attempt)
             .await?
+            .map(|signed_in| signed_in.staff)
             .ok_or_else(|| WebError::Unauthorized("wrong staff name or password".into()).into());
     }
     let staff = staff_by_cookie(st, headers).await?.ok_or_else(|| {
@@ -206,9 +250,10 @@ pub fn basic_credentials(header_value: &str) -> Option<(String, String)> {
 pub async fn queue(
     State(st): State<AppState>,
     method: Method,
+    client: ClientAddr,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    api_staff(&st, &method, &headers).await?;
+    api_staff(&st, &method, &headers, client).await?;
     let mut conn = st
         .desk
         .store()
@@ -231,6 +276,7 @@ pub async fn queue(
             "user": user.as_ref().map(|u| u.label()),
             "user_role": user.as_ref().map(|u| u.role.clone()),
             "amount_minor": o.amount_minor,
+            "round": orders::current_round(&mut conn, o.id).await?,
             "amount": o.amount_minor.map(|m| Money::from_minor(m).display(account.lang())),
             "submitted_at": o.submitted_at,
             "flags": o.flag_list(),
@@ -247,6 +293,8 @@ pub async fn queue(
 #[derive(Debug, serde::Deserialize, Default)]
 pub struct ApproveBody {
     amount: Option<String>,
+    /// The review round the caller saw (`round` in the queue); refused when the order moved on.
+    round: Option<i64>,
 }
 
 /// Body of `reject`: `{"reason": "amount_differs" | "not_received" | "other", "text": "..."}`.
@@ -254,6 +302,8 @@ pub struct ApproveBody {
 pub struct RejectBody {
     reason: String,
     text: Option<String>,
+    /// The review round the caller saw.
+    round: Option<i64>,
 }
 
 fn decided_json(order: &orders::OrderRow) -> Json<Value> {
@@ -275,18 +325,26 @@ pub async fn approve(
     State(st): State<AppState>,
     Path(number): Path<String>,
     method: Method,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let staff = api_staff(&st, &method, &headers).await?;
-    let body: ApproveBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ApproveBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| WebError::BadRequest(format!("bad JSON body: {e}")))?
-    };
+    let staff = api_staff(&st, &method, &headers, client).await?;
+    // An empty body is not an approval: the call must say what it is.
+    let body: ApproveBody = serde_json::from_slice(&body).map_err(|e| {
+        WebError::BadRequest(format!(
+            "expected a JSON object such as {{}} or {{\"amount\": \"...\"}}: {e}"
+        ))
+    })?;
     let amount = optional_amount(body.amount.as_deref())?;
-    let order = board::decide(&st, &number, &staff, &Decision::Approve { amount }).await?;
+    let order = board::decide(
+        &st,
+        &number,
+        &staff,
+        &Decision::Approve { amount },
+        body.round,
+    )
+    .await?;
     Ok(decided_json(&order))
 }
 
@@ -298,15 +356,23 @@ pub async fn reject(
     State(st): State<AppState>,
     Path(number): Path<String>,
     method: Method,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let staff = api_staff(&st, &method, &headers).await?;
+    let staff = api_staff(&st, &method, &headers, client).await?;
     let body: RejectBody = serde_json::from_slice(&body).map_err(|e| {
         WebError::BadRequest(format!("expected {{\"reason\": ..., \"text\": ...}}: {e}"))
     })?;
     let reason = reject_reason(&body.reason, body.text.as_deref())?;
-    let order = board::decide(&st, &number, &staff, &Decision::Reject { reason }).await?;
+    let order = board::decide(
+        &st,
+        &number,
+        &staff,
+        &Decision::Reject { reason },
+        body.round,
+    )
+    .await?;
     Ok(decided_json(&order))
 }
 

@@ -11,7 +11,7 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -302,18 +302,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.0.log();
         let status = self.0.status();
-        let mut res = (
+        // No `WWW-Authenticate: Basic` on a 401: a browser would prompt for the
+        // password and then send it with every request to this site, cross-site
+        // form posts included. API clients send Basic credentials unasked.
+        (
             status,
             Json(serde_json::json!({ "error": self.0.public_text() })),
         )
-            .into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"topup staff\", charset=\"UTF-8\""),
-            );
-        }
-        res
+            .into_response()
     }
 }
 

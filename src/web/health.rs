@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -69,10 +69,12 @@ async fn outbox_counts(st: &AppState) -> Result<(i64, i64), WebError> {
     Ok((get("pending"), get("dead")))
 }
 
-/// `GET /healthz`: `{status, database, sources, outbox_pending, outbox_dead}`;
-/// 200 when the database answers (status `ok`, or `degraded` when a source
-/// is down, e.g. the IMAP server is unreachable), else 503.
-pub async fn healthz(State(st): State<AppState>) -> Response {
+/// `GET /healthz`: `{status}` for anyone (`ok`, `degraded` when a source is
+/// down, `unavailable` without the database); 200 when the database answers,
+/// else 503. A signed-in staff member also gets the details (`database`,
+/// `sources` with what each is connected to or why not, outbox counts): host
+/// names, mailbox users and raw errors are not for the public.
+pub async fn healthz(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(3), st.desk.store().ping()).await;
     let db_ok = matches!(ping, Ok(Ok(())));
     let counts = if db_ok {
@@ -96,13 +98,25 @@ pub async fn healthz(State(st): State<AppState>) -> Response {
         (true, false) => "degraded",
         (true, true) => "ok",
     };
-    let body = json!({
-        "status": status,
-        "database": if db_ok { "ok" } else { "unreachable" },
-        "sources": sources,
-        "outbox_pending": counts.map(|c| c.0),
-        "outbox_dead": counts.map(|c| c.1),
-    });
+    let staff = if db_ok {
+        super::staff::staff_by_cookie(&st, &headers)
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
+    let body = if staff.is_some() {
+        json!({
+            "status": status,
+            "database": if db_ok { "ok" } else { "unreachable" },
+            "sources": sources,
+            "outbox_pending": counts.map(|c| c.0),
+            "outbox_dead": counts.map(|c| c.1),
+        })
+    } else {
+        json!({ "status": status })
+    };
     let code = if db_ok {
         StatusCode::OK
     } else {
@@ -127,6 +141,7 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, WebError> {
     let messages = inbound_store::count_by_source_intent(&mut conn).await?;
     let by_status = orders::count_by_status(&mut conn).await?;
     let out_rows = outbox::count_by_status(&mut conn).await?;
+    let failed = inbound_store::count_failed(&mut conn).await?;
 
     // Decision time of decided submissions, bucketed in SQL so no rows are loaded.
     let mut sql = String::from(
@@ -185,7 +200,7 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, WebError> {
     let _ = writeln!(m, "topup_decision_seconds_sum {}", sum_ms as f64 / 1000.0);
     let _ = writeln!(m, "topup_decision_seconds_count {count}");
     m.push_str("# HELP topup_outbox Outbox rows waiting or given up.\n# TYPE topup_outbox gauge\n");
-    for s in ["pending", "dead"] {
+    for s in ["pending", "dead", "suppressed"] {
         let n = out_rows
             .iter()
             .find(|(k, _)| k == s)
@@ -193,6 +208,26 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, WebError> {
             .unwrap_or(0);
         let _ = writeln!(m, "topup_outbox{{status=\"{s}\"}} {n}");
     }
+    m.push_str("# HELP topup_source_up Whether each inbound source works (1) or not (0).\n");
+    m.push_str("# TYPE topup_source_up gauge\n");
+    for (name, state) in st.desk.health().snapshot() {
+        let _ = writeln!(
+            m,
+            "topup_source_up{{source=\"{}\"}} {}",
+            label(&name),
+            u8::from(state.up)
+        );
+    }
+    m.push_str("# HELP topup_inbound_failed Messages recorded as failed (kept raw for staff).\n");
+    m.push_str("# TYPE topup_inbound_failed gauge\n");
+    let _ = writeln!(m, "topup_inbound_failed {failed}");
+    m.push_str("# HELP topup_inbound_failed_total Messages recorded as failed by this process.\n");
+    m.push_str("# TYPE topup_inbound_failed_total counter\n");
+    let _ = writeln!(
+        m,
+        "topup_inbound_failed_total {}",
+        crate::desk::inbound::INBOUND_FAILED.load(Ordering::Relaxed)
+    );
     m.push_str("# HELP topup_imap_reconnects_total IMAP reconnections since start.\n");
     m.push_str("# TYPE topup_imap_reconnects_total counter\n");
     let _ = writeln!(

@@ -66,8 +66,8 @@ pub struct AppState {
     views: Arc<views::Views>,
     /// Cookies get `Secure` when customers reach us over https.
     secure_cookies: bool,
-    /// Failed staff sign-ins per login name (brute-force brake).
-    login_guard: Arc<auth::LoginGuard>,
+    /// The brake on guessing staff passwords (its counts live in the database).
+    brake: Arc<auth::SignInBrake>,
 }
 
 impl AppState {
@@ -78,7 +78,7 @@ impl AppState {
             desk,
             views: Arc::new(views::Views::new()),
             secure_cookies,
-            login_guard: Arc::default(),
+            brake: Arc::default(),
         }
     }
 
@@ -157,6 +157,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .fallback(|| async { WebError::NotFound })
+        .layer(axum::middleware::from_fn(api::cross_site_guard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             error::error_pages,
@@ -189,7 +190,8 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "Web server listening");
     }
-    let server = axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .into_future();
     tokio::pin!(server);

@@ -13,8 +13,6 @@
 //! `desk.staff_lang`); amounts in `desk.staff_notation`; it uses the width
 //! of a desktop screen and its tables fit on a phone.
 
-use std::sync::OnceLock;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -30,7 +28,6 @@ use crate::store::accounts::{self, StaffRow, UserRow};
 use crate::store::{inbound as inbound_store, orders};
 
 use super::AppState;
-use super::auth::{hash_password, verify_password};
 use super::error::WebError;
 use super::session::{
     self, CsrfToken, Flash, FlashMessage, STAFF_COOKIE, SessionKind, cookie, set_cookie,
@@ -57,52 +54,6 @@ pub async fn staff_by_cookie(
     };
     let mut conn = st.desk.store().pool().acquire().await?;
     Ok(accounts::staff_by_id(&mut conn, id).await?)
-}
-
-/// Checks a staff login (name or email) and password. Unknown names cost the
-/// same argon2 work as wrong passwords, so timing does not tell names apart.
-///
-/// # Errors
-/// Database errors.
-pub async fn check_login(
-    st: &AppState,
-    login: &str,
-    password: &str,
-) -> Result<Option<StaffRow>, WebError> {
-    let login = login.trim();
-    let now = st.desk.now();
-    if let Some(wait) = st.login_guard.blocked_for(login, now) {
-        tracing::warn!(login = %login, "Staff sign-in refused: too many failed attempts");
-        return Err(WebError::TooManyAttempts(format!(
-            "Too many failed sign-ins for this name; try again in {} minutes.",
-            (wait + 59_999) / 60_000
-        )));
-    }
-    let found = if login.is_empty() {
-        None
-    } else {
-        let mut conn = st.desk.store().pool().acquire().await?;
-        accounts::find_staff(&mut conn, login).await?
-    };
-    let hash = found
-        .as_ref()
-        .and_then(|s| s.password_hash.clone())
-        .unwrap_or_else(|| dummy_hash().to_string());
-    let password = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(WebError::internal)?;
-    let staff = found.filter(|s| ok && s.password_hash.is_some());
-    match &staff {
-        Some(_) => st.login_guard.succeeded(login),
-        None => st.login_guard.failed(login, now),
-    }
-    Ok(staff)
-}
-
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("no such staff member here").unwrap_or_default())
 }
 
 /// A row of the "recently decided" table.
@@ -206,7 +157,15 @@ async fn board_context(
     for o in &queue_rows {
         let number = d.parse_order_number(&o.number)?;
         let review = d.review(&number).await?;
-        queue.push(review_json(st, &review, lang));
+        let mut item = review_json(st, &review, lang);
+        let round = {
+            let mut conn = d.store().pool().acquire().await?;
+            orders::current_round(&mut conn, o.id).await?
+        };
+        if let Some(map) = item.as_object_mut() {
+            map.insert("round".into(), json!(round));
+        }
+        queue.push(item);
     }
     let mut conn = d.store().pool().acquire().await?;
     let recent: Vec<Decided> =
@@ -403,14 +362,20 @@ pub struct LoginForm {
 /// 403 without the CSRF field; database errors. A wrong password re-renders the form (401).
 pub async fn sign_in(
     State(st): State<AppState>,
+    client: super::auth::ClientAddr,
     headers: HeaderMap,
     Extension(csrf): Extension<CsrfToken>,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     csrf.check(form.csrf.as_deref())?;
     let lang = visitor_lang(&st, &headers, "/staff", None).await?;
-    let staff = match check_login(&st, &form.login, &form.password).await {
-        Ok(staff) => staff,
+    let attempt = super::auth::Attempt {
+        client: client.0,
+        device: cookie(&headers, super::auth::DEVICE_COOKIE),
+    };
+    let signed_in = match super::auth::check_login(&st, &form.login, &form.password, &attempt).await
+    {
+        Ok(signed_in) => signed_in,
         Err(WebError::TooManyAttempts(text)) => {
             return login_page(
                 &st,
@@ -423,7 +388,7 @@ pub async fn sign_in(
         }
         Err(e) => return Err(e),
     };
-    let Some(staff) = staff else {
+    let Some(super::auth::SignedIn { staff, device }) = signed_in else {
         tracing::warn!(login = %form.login.trim(), "Staff sign-in refused");
         return login_page(
             &st,
@@ -445,6 +410,15 @@ pub async fn sign_in(
             STAFF_COOKIE,
             &secret,
             Some(session::STAFF_SESSION_MS / 1000),
+            st.secure_cookies,
+        ),
+    );
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(
+            super::auth::DEVICE_COOKIE,
+            &device,
+            Some(super::auth::DEVICE_MS / 1000),
             st.secure_cookies,
         ),
     );
@@ -517,12 +491,16 @@ pub async fn decide(
     number: &str,
     staff: &StaffRow,
     decision: &Decision,
+    round: Option<i64>,
 ) -> Result<crate::store::orders::OrderRow, WebError> {
     let number = st
         .desk
         .parse_order_number(number)
         .map_err(|_| WebError::NotFound)?;
-    let order = st.desk.decide(&number, staff, decision).await?;
+    let order = st
+        .desk
+        .decide_round(&number, staff, decision, round)
+        .await?;
     tracing::info!(order = %order.number, staff = %staff.name, status = %order.status(), "Decided on the web board");
     Ok(order)
 }
@@ -571,6 +549,19 @@ async fn require_staff(
 pub struct ApproveForm {
     csrf: Option<String>,
     amount: Option<String>,
+    /// The review round the board showed (see [`crate::desk::Desk::decide_round`]).
+    round: Option<String>,
+}
+
+/// The round a form names: absent or empty means none; anything else must be a number.
+fn form_round(value: Option<&str>) -> Result<Option<i64>, WebError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| WebError::BadRequest("the form's review round is not valid".into())),
+    }
 }
 
 /// `POST /staff/orders/{number}/approve` (`csrf`, optional `amount`).
@@ -592,7 +583,8 @@ pub async fn approve(
     let lang = staff.lang_or(st.desk.settings().desk.staff_lang);
     let result = async {
         let amount = optional_amount(form.amount.as_deref())?;
-        let order = decide(&st, &number, &staff, &Decision::Approve { amount }).await?;
+        let round = form_round(form.round.as_deref())?;
+        let order = decide(&st, &number, &staff, &Decision::Approve { amount }, round).await?;
         Ok(format!(
             "{} {}: {} {}.",
             text(lang, "approved_msg"),
@@ -611,6 +603,8 @@ pub struct RejectForm {
     csrf: Option<String>,
     reason: String,
     text: Option<String>,
+    /// The review round the board showed.
+    round: Option<String>,
 }
 
 /// `POST /staff/orders/{number}/reject` (`csrf`, `reason`, `text`).
@@ -633,7 +627,8 @@ pub async fn reject(
     let result = async {
         let reason = reject_reason(&form.reason, form.text.as_deref())
             .map_err(|_| WebError::BadRequest(text(lang, "write_reason")))?;
-        let order = decide(&st, &number, &staff, &Decision::Reject { reason }).await?;
+        let round = form_round(form.round.as_deref())?;
+        let order = decide(&st, &number, &staff, &Decision::Reject { reason }, round).await?;
         Ok(format!(
             "{} {}: {}.",
             text(lang, "rejected_msg"),

@@ -8,6 +8,7 @@ mod db;
 mod cli;
 mod config;
 mod helpers;
+mod hostile;
 mod inbound;
 mod lifecycle;
 mod outbox;

@@ -65,7 +65,6 @@ async fn replies_are_threaded_rendered_in_the_account_language_and_paid_mail_car
             channel: Channel::Email,
             keys: vec!["msgid:<cust-1@benang.id>".into()],
             sender: "finance@benang.id".into(),
-            sender_name: None,
             subject: "Bukti transfer top up".into(),
             message_id: Some("<cust-1@benang.id>".into()),
             thread_ids: vec!["<older@benang.id>".into()],
@@ -83,6 +82,8 @@ async fn replies_are_threaded_rendered_in_the_account_language_and_paid_mail_car
             auth_failed: false,
             over_limit: None,
             chat_reply_to: None,
+            content_hash: None,
+            sender_name: None,
         })
         .await
         .unwrap();

@@ -42,6 +42,7 @@ fn mail_from(sender: &str, name: Option<&str>, id: &str, intent: Intent) -> Inbo
     Inbound {
         channel: Channel::Email,
         keys: vec![format!("msgid:<{id}>")],
+        content_hash: None,
         sender: sender.into(),
         sender_name: name.map(str::to_string),
         subject: "Top up".into(),

@@ -419,6 +419,39 @@ impl Client {
         self.send(r).await
     }
 
+    /// A multipart POST with extra headers (API uploads send `X-Topup-Client`).
+    pub async fn post_multipart_with(
+        &mut self,
+        path: &str,
+        form: reqwest::multipart::Form,
+        extra: &[(&str, &str)],
+    ) -> Page {
+        let mut r = self.http.post(self.url(path)).multipart(form);
+        for (k, v) in extra {
+            r = r.header(*k, *v);
+        }
+        self.send(r).await
+    }
+
+    /// A POST of raw bytes with a given content type (what a cross-site form sends).
+    pub async fn post_raw(
+        &mut self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> Page {
+        let mut r = self
+            .http
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body.to_string());
+        for (k, v) in extra {
+            r = r.header(*k, *v);
+        }
+        self.send(r).await
+    }
+
     pub async fn get_with(&mut self, path: &str, extra: &[(&str, &str)]) -> Page {
         let mut r = self.http.get(self.url(path));
         for (k, v) in extra {
