@@ -231,12 +231,20 @@ pub enum OutboxCmd {
 pub enum InboundCmd {
     /// List received messages, newest first.
     List {
-        /// Only those that changed no order: unknown senders, refusals, not understood.
+        /// Only those that need a person: unknown senders, refusals, not understood, kept, failed.
         #[arg(long)]
         unhandled: bool,
+        /// Only those whose handling failed (kept raw; see `topup inbound retry`).
+        #[arg(long, conflicts_with = "unhandled")]
+        failed: bool,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+    },
+    /// Handle a failed message again (after the cause was fixed), from its kept raw copy.
+    Retry {
+        /// Message id (from `topup inbound list --failed`).
+        id: i64,
     },
     /// Print a received message as it arrived.
     Show {
@@ -294,8 +302,14 @@ impl From<sqlx::Error> for Failure {
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
+        // A database that cannot be opened is a setting to fix: one line, code 2.
+        let code = if e.chain().any(|c| c.is::<crate::store::Unreachable>()) {
+            2
+        } else {
+            1
+        };
         Failure {
-            code: 1,
+            code,
             message: format!("{e:#}"),
         }
     }
@@ -718,8 +732,14 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 format!("Outbox row {id} will be sent again")
             });
         }
-        Command::Inbound(InboundCmd::List { unhandled, limit }) => {
-            let rows = if *unhandled {
+        Command::Inbound(InboundCmd::List {
+            unhandled,
+            failed,
+            limit,
+        }) => {
+            let rows = if *failed {
+                crate::store::inbound::failed(&mut conn, *limit).await?
+            } else if *unhandled {
                 crate::store::inbound::not_acted_on(&mut conn, *limit).await?
             } else {
                 crate::store::inbound::list(&mut conn, false, *limit).await?
@@ -738,6 +758,16 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                     }),
                 )
             });
+        }
+        Command::Inbound(InboundCmd::Retry { id }) => {
+            drop(conn);
+            let outcome = crate::sources::retry_failed(desk, *id).await?;
+            print(
+                cli,
+                &json!({"id": id, "new_id": outcome.inbound_id, "outcome": outcome.outcome}),
+                || format!("Message {id} handled again: {}", outcome.outcome),
+            );
+            return Ok(());
         }
         Command::Inbound(InboundCmd::Show { id }) => {
             let row = crate::store::inbound::by_id(&mut conn, *id).await?;
@@ -775,11 +805,29 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
 
 /// A plain-text table whose columns are as wide as their widest cell; a
 /// header starting with `>` right-aligns its column (numbers).
+/// `cell` with control characters shown as escapes (`\u{1b}`), cut to 200 characters.
+fn printable(cell: &str) -> String {
+    let mut out = String::with_capacity(cell.len());
+    for c in cell.chars().take(200) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if cell.chars().nth(200).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
     let names: Vec<&str> = headers.iter().map(|h| h.trim_start_matches('>')).collect();
     let right: Vec<bool> = headers.iter().map(|h| h.starts_with('>')).collect();
     let mut lines: Vec<Vec<String>> = vec![names.iter().map(|n| n.to_string()).collect()];
-    lines.extend(rows);
+    // Text from outside (subjects, names stored by older versions) may hold
+    // escape codes: a terminal must show them, not obey them.
+    lines.extend(rows.map(|row| row.iter().map(|cell| printable(cell)).collect()));
     let mut widths = vec![0; headers.len()];
     for line in &lines {
         for (w, cell) in widths.iter_mut().zip(line) {

@@ -413,6 +413,12 @@ impl Settings {
             if !file.exists() {
                 anyhow::bail!("Config file {} does not exist", file.display());
             }
+            if !file.is_file() {
+                anyhow::bail!(
+                    "Config file {} is not a file (a directory?): give the path of the TOML file",
+                    file.display()
+                );
+            }
             fig = fig.merge(Toml::file(file));
         }
         fig = fig.merge(Env::prefixed("TOPUP__").split("__"));

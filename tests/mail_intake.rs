@@ -626,3 +626,170 @@ async fn a_new_uidvalidity_rescans_the_mailbox_without_duplicating_orders() {
     assert_eq!(second.inbound().await.len(), 3);
     second.stop().await;
 }
+
+// ----- hostile mail (issue 10) ----------------------------------------------
+
+/// A mail whose subject changes byte length when its case changes (the
+/// Kelvin sign): it once panicked the parser and stopped all intake.
+fn kelvin_mail(from: &str) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: topup@desk.example.test\r\nSubject: =?UTF-8?B?{}?=\r\n\
+         Message-ID: <{}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         \u{131}\u{20ac}TU-20261125-0001 TU-20261125-0002 top up Rp 1.000.000\r\n",
+        base64_str("Re \u{212A}: top up"),
+        message_id("kelvin")
+    )
+    .into_bytes()
+}
+
+fn base64_str(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_mails_among_normal_ones_are_each_recorded_and_intake_goes_on() {
+    let _dovecot = DOVECOT.read().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mailbox = fresh_mailbox();
+    let mut s = settings(dir.path(), Some(&mailbox)).await;
+    s.limits.max_message_bytes = 300 * 1024;
+    let settings = Arc::new(s);
+    let customer = fresh_address("ramai");
+    add_customer(&settings, "PT Ramai", &customer).await;
+    let normal = |i: usize| {
+        text_mail(
+            &customer,
+            &message_id(&format!("n{i}")),
+            &format!("Top up {i}"),
+            "",
+            &format!("Mohon top up Rp {i}.500.000 ya."),
+        )
+    };
+    append(&mailbox, &normal(1)).await;
+    append(&mailbox, &kelvin_mail(&customer)).await;
+    append(&mailbox, &normal(2)).await;
+    // A NUL byte in the subject (PostgreSQL refuses it in text).
+    let nul = format!(
+        "From: {customer}\r\nSubject: top\0up\r\nMessage-ID: <{}>\r\n\r\nMohon top up Rp 3.000.000\r\n",
+        message_id("nul")
+    );
+    append(&mailbox, nul.as_bytes()).await;
+    // A broken MIME tree.
+    let broken = format!(
+        "From: {customer}\r\nSubject: bukti\r\nMessage-ID: <{}>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"a\"\r\n\r\n--a\r\nContent-Type: multipart/alternative; \
+         boundary=\"a\"\r\n\r\n--a\r\n--a--\r\n=?UTF-8?B?////\r\n",
+        message_id("broken")
+    );
+    append(&mailbox, broken.as_bytes()).await;
+    // Over the size limit: 400 KB of attachment.
+    let big = slip_mail(
+        &customer,
+        &message_id("big"),
+        "Bukti transfer besar",
+        "Bukti terlampir",
+        &vec![7u8; 400 * 1024],
+    );
+    append(&mailbox, &big).await;
+    append(&mailbox, &normal(3)).await;
+
+    let daemon = Daemon::start(settings.clone()).await;
+    eventually("all seven mails are recorded", 30, async || {
+        daemon.inbound().await.len() >= 7
+    })
+    .await;
+    eventually("all seven are flagged \\Seen", IDLE_DEADLINE, async || {
+        let flags = seen_flags(&mailbox).await;
+        flags.len() == 7 && flags.iter().all(|(_, seen)| *seen)
+    })
+    .await;
+    let inbound = daemon.inbound().await;
+    assert_eq!(inbound.len(), 7, "each once: {inbound:?}");
+    let orders = daemon.orders().await;
+    let mut amounts: Vec<i64> = orders.iter().filter_map(|o| o.amount_minor).collect();
+    amounts.sort_unstable();
+    for rupiah in [1_500_000i64, 2_500_000, 3_500_000] {
+        assert!(amounts.contains(&(rupiah * 100)), "{amounts:?}");
+    }
+    let big_row = inbound
+        .iter()
+        .find(|r| r.subject == "Bukti transfer besar")
+        .expect("the big mail is recorded");
+    assert!(
+        big_row.outcome.contains("message size over the limit"),
+        "{big_row:?}"
+    );
+    // Only its header block was downloaded and kept.
+    let kept = daemon
+        .desk
+        .slips()
+        .get(big_row.raw_hash.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert!(kept.len() < 4096, "{} bytes kept", kept.len());
+    let answered = daemon
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|r| r.email_kind.as_deref() == Some("limits_exceeded"))
+        .count();
+    assert_eq!(answered, 1, "the sender is told the limit");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_maildir_file_is_never_read_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut s = settings(dir.path(), None).await;
+    s.limits.max_message_bytes = 64 * 1024;
+    let settings = Arc::new(s);
+    let customer = fresh_address("besar");
+    add_customer(&settings, "PT Besar", &customer).await;
+    let new = settings.maildir_path().join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    let big = slip_mail(
+        &customer,
+        &message_id("bigfile"),
+        "Bukti besar",
+        "Bukti terlampir",
+        &vec![9u8; 1024 * 1024],
+    );
+    std::fs::write(new.join("1.big.host"), &big).unwrap();
+    std::fs::write(
+        new.join("2.small.host"),
+        text_mail(
+            &customer,
+            &message_id("small"),
+            "Top up",
+            "",
+            "Mohon top up Rp 2.000.000",
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start(settings.clone()).await;
+    eventually("both files are handled", 20, async || {
+        daemon.inbound().await.len() == 2
+    })
+    .await;
+    let inbound = daemon.inbound().await;
+    let big_row = inbound.iter().find(|r| r.subject == "Bukti besar").unwrap();
+    assert!(big_row.outcome.contains("over the limit"), "{big_row:?}");
+    let kept = daemon
+        .desk
+        .slips()
+        .get(big_row.raw_hash.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert!(kept.len() < 4096, "headers only: {} bytes", kept.len());
+    assert_eq!(
+        daemon.orders().await.len(),
+        1,
+        "the small one became an order"
+    );
+    eventually("both moved to cur/", 10, async || {
+        std::fs::read_dir(&new).unwrap().count() == 0
+    })
+    .await;
+    daemon.stop().await;
+}

@@ -659,7 +659,8 @@ pub async fn inbox_message_ids(env: &TestEnv, user: &str) -> anyhow::Result<Vec<
             .await?
             .try_collect()
             .await?;
-        for f in &fetches {
+        // Unsolicited FETCH responses (flag changes by another session) carry no header.
+        for f in fetches.iter().filter(|f| f.header().is_some()) {
             let text =
                 String::from_utf8_lossy(f.header().unwrap_or_default()).replace("\r\n ", " ");
             let id = text

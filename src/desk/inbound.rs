@@ -125,6 +125,22 @@ impl Desk {
         self.record_failed(&msg, &last_error).await
     }
 
+    /// One attempt at handling a message, with no failure record: an error
+    /// (or a panic, as an error) is returned to the caller. For operators
+    /// handling a failed message again (`topup inbound retry`).
+    ///
+    /// # Errors
+    /// Whatever handling it failed with.
+    pub async fn try_inbound(&self, msg: Inbound) -> DeskResult<InboundOutcome> {
+        let desk = self.clone();
+        match tokio::spawn(async move { desk.handle_inbound_once(&msg).await }.in_current_span())
+            .await
+        {
+            Ok(result) => result,
+            Err(join) => Err(DeskError::Internal(anyhow::anyhow!(panic_text(join)))),
+        }
+    }
+
     /// Records a message whose handling kept failing (or that could not be
     /// read at all), without any effect, kept raw for staff, so that the
     /// source can move past it. When even recording it with its sender and

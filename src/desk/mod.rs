@@ -73,12 +73,20 @@ pub enum DeskError {
     /// The request itself is wrong (missing amount, unknown staff member, ...).
     #[error("{0}")]
     Invalid(Text),
-    /// The store failed.
-    #[error("the database failed: {0}")]
+    /// The store failed, or refused a value or a duplicate (the text says which).
+    #[error("{}", store_text(.0))]
     Store(#[from] StoreError),
     /// Anything else (slip storage, ...).
     #[error("{0:#}")]
     Internal(#[from] anyhow::Error),
+}
+
+/// A refused value or a duplicate speaks for itself; a database failure says so.
+fn store_text(e: &StoreError) -> String {
+    match e {
+        StoreError::Db(db) => format!("the database failed: {db}"),
+        other => other.to_string(),
+    }
 }
 
 /// A message in English and Indonesian for customers, and optionally other

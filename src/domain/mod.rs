@@ -1,5 +1,6 @@
 //! Pure domain types: no I/O, no clocks, no database.
 
+pub mod contact;
 pub mod money;
 pub mod order;
 pub mod order_number;

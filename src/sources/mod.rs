@@ -18,7 +18,7 @@ pub mod maildir;
 use sha2::{Digest, Sha256};
 
 use crate::config::Settings;
-use crate::desk::{Channel, Desk, DeskResult, Inbound, InboundOutcome, Limit};
+use crate::desk::{Channel, Desk, DeskError, DeskResult, Inbound, InboundOutcome, Limit};
 use crate::intake::email::{EmailMeta, email_meta};
 use crate::intake::{Extraction, Intent, extract_email};
 
@@ -59,6 +59,52 @@ pub async fn handle_email(
         }
     };
     desk.handle_inbound(msg).await
+}
+
+/// Handles a message recorded as failed once more, from its kept raw copy
+/// (after the cause was fixed). It is handled under a new key, so it is not
+/// a duplicate of its failed record; on success that record points to it.
+///
+/// # Errors
+/// [`DeskError::Invalid`] when the message did not fail or its raw copy is
+/// gone; the store's errors.
+pub async fn retry_failed(desk: &Desk, id: i64) -> DeskResult<InboundOutcome> {
+    let row = {
+        let mut conn = desk.store().pool().acquire().await?;
+        crate::store::inbound::by_id(&mut conn, id).await?
+    };
+    if row.failed_error.is_none() {
+        return Err(DeskError::Invalid(
+            format!("message {id} did not fail; nothing to retry").into(),
+        ));
+    }
+    let Some(hash) = &row.raw_hash else {
+        return Err(DeskError::Invalid(
+            format!("message {id} has no raw copy to retry from").into(),
+        ));
+    };
+    let raw = desk
+        .slips()
+        .get(hash)
+        .await
+        .map_err(|e| DeskError::Internal(anyhow::anyhow!("Reading the kept message failed: {e}")))?
+        .to_vec();
+    let settings = desk.settings().clone();
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        inbound_from_email(raw, Vec::new(), &settings)
+    }));
+    let Ok(mut msg) = parsed else {
+        return Err(DeskError::Invalid(
+            format!("message {id} still cannot be read; it stays failed").into(),
+        ));
+    };
+    msg.keys = vec![format!("retry:{id}:{}", desk.now())];
+    let outcome = desk.try_inbound(msg).await?;
+    if let Some(new_id) = outcome.inbound_id {
+        let mut conn = desk.store().pool().acquire().await?;
+        crate::store::inbound::set_retried(&mut conn, id, new_id).await?;
+    }
+    Ok(outcome)
 }
 
 /// What is known of a message the parser failed on: its keys and sender from

@@ -10,6 +10,8 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
 
+use crate::domain::contact::{EmailAddress, parse_discord_id, parse_name};
+
 use super::{StoreError, is_unique_violation};
 
 /// A customer company.
@@ -138,11 +140,13 @@ pub async fn add_account(
     lang: crate::domain::Lang,
     now: i64,
 ) -> Result<AccountRow, StoreError> {
+    let name = parse_name(name, "account name", true).map_err(|e| StoreError::Invalid(e.0))?;
+    EmailAddress::parse(main_email).map_err(|e| StoreError::Invalid(e.0))?;
     let account: AccountRow = sqlx::query_as(
         "INSERT INTO accounts (name, lang, created_at) VALUES ($1, $2, $3) \
          RETURNING id, name, lang, created_at",
     )
-    .bind(name)
+    .bind(&name)
     .bind(lang.code())
     .bind(now)
     .fetch_one(&mut *conn)
@@ -166,19 +170,23 @@ pub async fn add_user(
     discord_id: Option<&str>,
     now: i64,
 ) -> Result<UserRow, StoreError> {
-    let email = normalise_email(email);
-    if !email.contains('@') {
-        return Err(StoreError::Conflict(format!(
-            "{email:?} is not an email address"
-        )));
-    }
+    let email = EmailAddress::parse(email)
+        .map_err(|e| StoreError::Invalid(e.0))?
+        .as_str()
+        .to_string();
+    let name = parse_name(name, "user's name", false).map_err(|e| StoreError::Invalid(e.0))?;
+    let discord_id = match discord_id {
+        Some(d) => Some(parse_discord_id(d).map_err(|e| StoreError::Invalid(e.0))?),
+        None => None,
+    };
+    let discord_id = discord_id.as_deref();
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO users (account_id, role, name, discord_id, created_at) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(account_id)
     .bind(role)
-    .bind(name)
+    .bind(&name)
     .bind(discord_id)
     .bind(now)
     .fetch_one(&mut *conn)
@@ -398,12 +406,24 @@ pub async fn add_staff(
     password_hash: Option<&str>,
     now: i64,
 ) -> Result<StaffRow, StoreError> {
-    let email = email.map(normalise_email);
+    let name = parse_name(name, "staff name", true).map_err(|e| StoreError::Invalid(e.0))?;
+    let email = match email {
+        Some(e) => Some(
+            EmailAddress::parse(e)
+                .map_err(|e| StoreError::Invalid(e.0))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let discord_id = match discord_id {
+        Some(d) => Some(parse_discord_id(d).map_err(|e| StoreError::Invalid(e.0))?),
+        None => None,
+    };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO staff (name, email, discord_id, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING {STAFF_COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5) RETURNING {STAFF_COLUMNS}"
     )))
-    .bind(name)
+    .bind(&name)
     .bind(email)
     .bind(discord_id)
     .bind(password_hash)

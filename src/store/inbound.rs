@@ -184,6 +184,19 @@ pub async fn set_failed(conn: &mut AnyConnection, id: i64, error: &str) -> Resul
     Ok(())
 }
 
+/// Marks a failed message as handled again as message `new_id`.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_retried(conn: &mut AnyConnection, id: i64, new_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE inbound_messages SET failed_error = NULL, outcome = $1 WHERE id = $2")
+        .bind(format!("retried: handled again as message {new_id}"))
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Messages whose handling failed, newest first.
 ///
 /// # Errors

@@ -52,6 +52,9 @@ pub enum StoreError {
     /// The row asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// A value was refused before it reached the database (not an email address, ...).
+    #[error("{0}")]
+    Invalid(String),
     /// Anything else from the database.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -120,6 +123,14 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+/// How long opening the store may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database could not be opened or reached (wrong URL, server down).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
 /// The store: a pool and which backend it talks to.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -160,10 +171,24 @@ impl Store {
         } else {
             opts
         };
-        let pool = opts
-            .connect(url)
-            .await
-            .map_err(|e| anyhow::anyhow!("Cannot open database {}: {e}", redact_url(url)))?;
+        // A database that is down or unreachable is reported within seconds,
+        // not after the pool's acquire timeout.
+        let pool = match tokio::time::timeout(CONNECT_TIMEOUT, opts.connect(url)).await {
+            Ok(Ok(pool)) => pool,
+            Ok(Err(e)) => {
+                return Err(anyhow::Error::new(Unreachable(format!(
+                    "Cannot open database {}: {e}",
+                    redact_url(url)
+                ))));
+            }
+            Err(_) => {
+                return Err(anyhow::Error::new(Unreachable(format!(
+                    "Cannot reach database {} within {} s",
+                    redact_url(url),
+                    CONNECT_TIMEOUT.as_secs()
+                ))));
+            }
+        };
         Ok(Store { pool, backend })
     }
 

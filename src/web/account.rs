@@ -574,6 +574,7 @@ pub async fn add_pic(
                 None
             }
             Err(StoreError::Conflict(_)) => Some((StatusCode::CONFLICT, text(lang, "pic_taken"))),
+            Err(StoreError::Invalid(_)) => Some((StatusCode::BAD_REQUEST, text(lang, "bad_email"))),
             Err(e) => return Err(e.into()),
         }
     };

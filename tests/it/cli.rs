@@ -321,3 +321,180 @@ async fn messages_from_unknown_senders_are_listed_and_shown_to_operators() {
     let err = refused(&topup(dir, &db, &["inbound", "show", "999"]));
     assert!(err.contains("not found: message 999"), "{err}");
 }
+
+/// One line on stderr, exit code 2, no backtrace.
+fn one_clear_line(out: &Output) -> String {
+    let err = refused(out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!err.contains("stack backtrace"), "{err}");
+    err
+}
+
+#[tokio::test]
+async fn operator_input_is_validated_at_the_boundary() {
+    let t = TestDesk::new().await;
+    let dir = t.dir.path();
+    let url = &t.settings.database.url;
+    let err = one_clear_line(&topup(
+        dir,
+        url,
+        &[
+            "account",
+            "add",
+            "PT Baris",
+            "--email",
+            "a@b.id\r\nBcc: x@evil.test",
+        ],
+    ));
+    assert!(err.contains("not an email address"), "{err}");
+    assert!(
+        !err.contains("already exists") && !err.contains("database"),
+        "{err}"
+    );
+    let err = one_clear_line(&topup(
+        dir,
+        url,
+        &["account", "add", "PT Spasi", "--email", "bu di@spasi.id"],
+    ));
+    assert!(err.contains("not an email address"), "{err}");
+    let long = "N".repeat(10_000);
+    let err = one_clear_line(&topup(
+        dir,
+        url,
+        &["account", "add", &long, "--email", "a@panjang.id"],
+    ));
+    assert!(err.contains("longer than 120"), "{err}");
+    let err = one_clear_line(&topup(
+        dir,
+        url,
+        &[
+            "account",
+            "add",
+            "PT \u{1b}[31mMerah",
+            "--email",
+            "a@merah.id",
+        ],
+    ));
+    assert!(err.contains("control characters"), "{err}");
+    ok(&topup(
+        dir,
+        url,
+        &["account", "add", "PT Benar", "--email", "ops@benar.id"],
+    ));
+    let err = one_clear_line(&topup(
+        dir,
+        url,
+        &["user", "add", "PT Benar", "x y@benar.id"],
+    ));
+    assert!(err.contains("not an email address"), "{err}");
+    let err = one_clear_line(&topup(
+        dir,
+        url,
+        &[
+            "user",
+            "add",
+            "PT Benar",
+            "pic@benar.id",
+            "--discord",
+            "budi#1234",
+        ],
+    ));
+    assert!(err.contains("not a Discord user id"), "{err}");
+    let err = one_clear_line(&topup(dir, url, &["staff", "add", "   "]));
+    assert!(err.contains("staff name is empty"), "{err}");
+    // A duplicate is a duplicate, said plainly.
+    let err = one_clear_line(&topup(
+        dir,
+        url,
+        &["account", "add", "PT Benar", "--email", "x@benar2.id"],
+    ));
+    assert!(
+        err.contains("already exists") && !err.contains("database failed"),
+        "{err}"
+    );
+    // Nothing of the refused input was stored.
+    let list = ok(&topup(dir, url, &["account", "list"]));
+    assert_eq!(list.lines().count(), 2, "{list}");
+}
+
+#[test]
+fn a_config_path_that_is_a_directory_or_an_unreachable_database_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_topup"))
+        .current_dir(dir.path())
+        .args(["--config", dir.path().to_str().unwrap(), "account", "list"])
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let err = one_clear_line(&out);
+    assert!(err.contains("not a file"), "{err}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing created on defaults"
+    );
+
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_topup"))
+        .current_dir(dir.path())
+        .args(["account", "list"])
+        .env("TOPUP__DATABASE__URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("TOPUP_CONFIG")
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    let err = one_clear_line(&out);
+    assert!(
+        err.contains("Cannot open database") || err.contains("Cannot reach database"),
+        "{err}"
+    );
+    assert!(!err.contains("nobody:"), "no credentials printed");
+    eprintln!(
+        "unreachable database reported after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn failed_messages_are_listed_and_can_be_handled_again() {
+    let t = TestDesk::new().await;
+    t.customer("PT Gagal", "ops@gagal.id", Lang::Id).await;
+    crate::hostile::poison_trigger(&t).await;
+    let raw =
+        b"From: Ops <ops@gagal.id>\r\nTo: topup@localhost\r\nSubject: POISON top up 2 juta\r\n\
+Message-ID: <poison-1@gagal.id>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+Mohon top up Rp 2.000.000.\r\n";
+    let out = topup::sources::handle_email(&t.desk, raw.to_vec(), vec![])
+        .await
+        .unwrap();
+    assert!(out.failed(), "{}", out.outcome);
+    let id = out.inbound_id.unwrap().to_string();
+    let dir = t.dir.path();
+    let url = &t.settings.database.url;
+    let listed = ok(&topup(dir, url, &["inbound", "list", "--failed"]));
+    assert!(
+        listed.contains("failed: ") && listed.contains("poison subject refused"),
+        "{listed}"
+    );
+    // Still failing: it stays failed and says why.
+    let still = topup(dir, url, &["inbound", "retry", &id]);
+    assert_eq!(still.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&still.stderr).contains("poison subject refused"));
+    let listed = ok(&topup(dir, url, &["inbound", "list", "--failed"]));
+    assert_eq!(
+        listed.lines().count(),
+        2,
+        "still one failed message: {listed}"
+    );
+    // The cause is fixed: handled again, the order is made, the failed list is empty.
+    sqlx::raw_sql("DROP TRIGGER poison")
+        .execute(t.desk.store().pool())
+        .await
+        .or(sqlx::raw_sql("DROP TRIGGER poison ON inbound_messages")
+            .execute(t.desk.store().pool())
+            .await)
+        .unwrap();
+    let again = ok(&topup(dir, url, &["inbound", "retry", &id]));
+    assert!(again.contains("created TU-"), "{again}");
+    let listed = ok(&topup(dir, url, &["inbound", "list", "--failed"]));
+    assert_eq!(listed.lines().count(), 1, "only the header: {listed}");
+}

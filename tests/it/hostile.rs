@@ -158,7 +158,7 @@ async fn a_message_whose_handling_panics_is_recorded_as_failed_and_the_next_one_
 
 /// Makes the store refuse any inbound record whose subject contains `POISON`:
 /// a deterministic store error, like PostgreSQL refusing a value.
-async fn poison_trigger(t: &TestDesk) {
+pub async fn poison_trigger(t: &TestDesk) {
     let pool = t.desk.store().pool();
     if backend() == "postgres" {
         sqlx::raw_sql(

@@ -195,3 +195,113 @@ async fn healthz_reports_a_source_that_cannot_connect() {
     token.cancel();
     task.await.unwrap().unwrap();
 }
+
+/// Peak resident memory of a process so far (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .unwrap()
+}
+
+fn request_mail(i: usize) -> String {
+    format!(
+        "From: Boss <boss@backlog.id>\r\nTo: topup@localhost\r\nSubject: Top up {i}\r\n\
+         Message-ID: <backlog-{i}@backlog.id>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Mohon top up Rp {}.000.000\r\n",
+        i + 1
+    )
+}
+
+/// A mail with one PNG "slip" of `size` bytes, base64 in 76-character lines.
+fn big_slip_mail(size: usize) -> Vec<u8> {
+    use base64::Engine;
+    let mut png = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    png.extend((0..size).map(|i| (i * 7 % 251) as u8));
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&png);
+    let mut body = String::with_capacity(b64.len() + b64.len() / 38);
+    for chunk in b64.as_bytes().chunks(76) {
+        body.push_str(std::str::from_utf8(chunk).unwrap());
+        body.push_str("\r\n");
+    }
+    format!(
+        "From: Boss <boss@backlog.id>\r\nTo: topup@localhost\r\nSubject: Bukti transfer besar\r\n\
+         Message-ID: <big@backlog.id>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+         Bukti transfer Rp 5.000.000 terlampir\r\n--b\r\nContent-Type: image/png\r\n\
+         Content-Disposition: attachment; filename=bukti.png\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         {body}--b--\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_backlog_with_delivery_running_never_panics_and_a_big_mail_stays_within_a_few_times_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = topup(&data)
+        .args(["account", "add", "PT Backlog", "--email", "boss@backlog.id"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new = data.join("inbox").join("new");
+    std::fs::create_dir_all(&new).unwrap();
+    for sub in ["cur", "tmp"] {
+        std::fs::create_dir_all(data.join("inbox").join(sub)).unwrap();
+    }
+    const BACKLOG: usize = 300;
+    for i in 0..BACKLOG {
+        std::fs::write(new.join(format!("{i:04}.backlog.host")), request_mail(i)).unwrap();
+    }
+    let log = dir.path().join("daemon.log");
+    let mut child = topup(&data)
+        .arg("run")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let cur = data.join("inbox").join("cur");
+    let outbox = data.join("outbox");
+    let count = |d: &std::path::Path| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
+    wait_for("the backlog is handled and answered", || {
+        count(&cur) == BACKLOG && count(&outbox) >= BACKLOG
+    });
+    let before = peak_rss(child.id());
+    // One message near the 25 MB limit: 18 MB of slip, about 24.5 MB encoded.
+    let big = big_slip_mail(18 * 1024 * 1024);
+    let size = big.len() as u64;
+    assert!(size < 25 * 1024 * 1024);
+    let tmp = data.join("inbox").join("tmp").join("big.host");
+    std::fs::write(&tmp, &big).unwrap();
+    drop(big);
+    std::fs::rename(&tmp, new.join("big.host")).unwrap();
+    wait_for("the big mail is handled", || count(&cur) == BACKLOG + 1);
+    let after = peak_rss(child.id());
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "stops cleanly: {status:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("panicked"), "no task panicked:\n{text}");
+    let growth = after.saturating_sub(before);
+    eprintln!(
+        "peak RSS {} MB before, {} MB after a {} MB message (growth {:.1}x its size)",
+        before / 1_048_576,
+        after / 1_048_576,
+        size / 1_048_576,
+        growth as f64 / size as f64
+    );
+    assert!(
+        growth < 4 * size,
+        "handling a {size}-byte message grew the peak by {growth} bytes"
+    );
+}

@@ -281,13 +281,17 @@ pub async fn seen_flags_in(user: &str, mailbox: &str) -> Vec<(u32, bool)> {
             .try_collect()
             .await
             .expect("FETCH results");
+        // While the daemon sets \Seen, the server may slip unsolicited FETCH
+        // responses (flag changes, without a UID) into our answer: skip them.
+        let mut by_uid = std::collections::BTreeMap::new();
         for f in &fetches {
+            let Some(uid) = f.uid else { continue };
             let seen = f.flags().any(|fl| fl == async_imap::types::Flag::Seen);
-            out.push((f.uid.expect("UID"), seen));
+            by_uid.insert(uid, seen);
         }
+        out.extend(by_uid);
     }
     let _ = s.logout().await;
-    out.sort_unstable();
     out
 }
 
