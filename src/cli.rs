@@ -932,7 +932,11 @@ fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
             "  {}  {:<16} {:<28} {} {}\n",
             desk.format_time(e.at),
             e.event,
-            format!("{} {}", e.actor_kind, e.actor),
+            if e.via == "status_link" {
+                format!("{} {} (status link)", e.actor_kind, e.actor)
+            } else {
+                format!("{} {}", e.actor_kind, e.actor)
+            },
             moved,
             e.reason.as_deref().unwrap_or("")
         ));

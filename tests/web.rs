@@ -827,6 +827,18 @@ async fn top_up_on_the_account_page_follows_the_seeds_steps_with_the_same_order_
         .await;
     assert_eq!(p.status, 400);
     assert!(p.html().contains("Pilih metode pembayaran"));
+    let p = c
+        .submit(
+            "/account/top-up",
+            &[("amount", "Rp 20.000.000.000"), ("method", "transfer")],
+        )
+        .await;
+    assert_eq!(p.status, 400, "over the desk's limit for one order");
+    assert!(
+        p.html().contains("melebihi batas satu pesanan") && p.html().contains("id=\"topup\""),
+        "told on the same page: {}",
+        p.html()
+    );
     assert!(app.orders_of(user.account_id).await.is_empty());
 
     // Top Up with a customized amount (Indonesian words), then the order page.
@@ -1397,6 +1409,17 @@ async fn errors_are_real_pages_in_the_visitors_language_and_api_errors_are_json(
         !p.html().contains("Failed to deserialize"),
         "our words, not the framework's"
     );
+
+    // 429: too many wrong staff passwords; still a real page with the headers.
+    app.staff("Rina").await;
+    let mut guess = Client::new(&app);
+    let mut last = None;
+    for _ in 0..6 {
+        last = Some(guess.staff_sign_in("Rina", "wrong guess").await);
+    }
+    let p = last.unwrap();
+    assert_eq!(p.status, 429);
+    security(&p);
 
     // The API answers JSON whatever went wrong.
     let mut api = Client::new(&app);

@@ -21,6 +21,10 @@ const WORD_LINES: usize = 4;
 const WORD_LINE_CHARS: usize = 200;
 /// Recent orders of the account shown beside a submission.
 const RECENT_ORDERS: i64 = 5;
+/// Only the start of a kept message is read for the customer's words: the
+/// text part comes first, and a 25 MB mail must not be parsed whole for
+/// every look at the board.
+const WORDS_READ_BYTES: usize = 256 * 1024;
 
 /// The customer's own words about a submission.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -140,6 +144,7 @@ impl Desk {
 /// signatures, chat messages as they are. Never fails: an unreadable message
 /// gives no lines.
 pub fn first_lines(source: &str, raw: &[u8]) -> Vec<String> {
+    let raw = &raw[..raw.len().min(WORDS_READ_BYTES)];
     let body = match source {
         "email" => MessageParser::default()
             .parse(raw)

@@ -322,11 +322,24 @@ pub async fn top_up(
             .await;
         }
     };
-    let order = st
-        .desk
-        .request(&user, amount, Channel::Web, None)
-        .await
-        .map_err(|e| WebError::from_desk(e, lang))?;
+    let order = match st.desk.request(&user, amount, Channel::Web, None).await {
+        Ok(o) => o,
+        // An amount the desk does not take (over the limit) is told on the same page.
+        Err(e @ crate::desk::DeskError::Invalid(_)) => {
+            let p = e.localized(lang);
+            return home(
+                &st,
+                &user,
+                &HomeQuery::default(),
+                &csrf,
+                Some(FlashMessage::error(p)),
+                &form.amount,
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+        Err(e) => return Err(WebError::from_desk(e, lang)),
+    };
     tracing::info!(order = %order.number, user = user.id, "Top-up requested on the account page");
     Ok(Redirect::to(&format!("/account/orders/{}", order.number)).into_response())
 }

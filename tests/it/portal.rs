@@ -613,6 +613,25 @@ async fn cli_lists_amounts_and_names_and_shows_no_stale_decision() {
         shown.contains("reject"),
         "the rejection stays in the timeline: {shown}"
     );
+
+    // An action through the status link is shown as such to staff.
+    let linked = t.request(&user, 20_000).await;
+    let ln = t.desk.parse_order_number(&linked.number).unwrap();
+    t.desk
+        .cancel_on(
+            &Actor::Customer(user.clone()),
+            &ln,
+            None,
+            Channel::StatusLink,
+        )
+        .await
+        .unwrap();
+    let out = topup(dir, &db, &["order", "show", &linked.number]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("customer d@rapi.id (status link)"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
