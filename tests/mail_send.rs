@@ -104,7 +104,7 @@ fn paid_email(to: &str, pdf: Vec<u8>) -> OutgoingEmail {
         ],
         auto_submitted: AutoSubmitted::AutoReplied,
         attachments: vec![Attachment {
-            file_name: "kwitansi-TU-20260812-0001.pdf".into(),
+            file_name: "kuitansi-TU-20260812-0001.pdf".into(),
             content_type: "application/pdf".into(),
             bytes: pdf,
         }],
@@ -191,7 +191,7 @@ fn assert_received(raw: &[u8], sent: &OutgoingEmail) {
     assert!(html.contains("<strong>Rp 4.250.000</strong>"), "{html}");
     assert_eq!(parsed.attachment_count(), 1);
     let pdf = parsed.attachment(0).expect("attachment");
-    assert_eq!(pdf.attachment_name(), Some("kwitansi-TU-20260812-0001.pdf"));
+    assert_eq!(pdf.attachment_name(), Some("kuitansi-TU-20260812-0001.pdf"));
     assert_eq!(pdf.content_type().map(|c| c.ctype()), Some("application"));
     assert_eq!(pdf.contents(), sent.attachments[0].bytes.as_slice());
 }
