@@ -122,6 +122,9 @@ async fn main() -> anyhow::Result<()> {
             postgres_restart(&env, &work.join("postgres-restart")).await,
         );
     }
+    if wanted("poison") {
+        run("poison", poison(&env, &work.join("poison")).await);
+    }
     if wanted("discord_429_500") {
         run(
             "discord_429_500",
@@ -648,3 +651,175 @@ async fn discord_errors(env: &TestEnv, dir: &Path) -> anyhow::Result<Outcome> {
         extra,
     })
 }
+
+/// The five poison mails of [`poison`]: (Message-ID, raw). The reused
+/// Message-ID one takes `reused` (a normal mail's id) with other content.
+fn poison_mails(customer: &str, run: &str, reused: &str) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    let head = |id: &str, subject: &str| {
+        format!(
+            "From: Budi Santoso <{customer}>\r\nTo: Top-up Desk <topup@desk.example.test>\r\n\
+             Subject: {subject}\r\nDate: Wed, 25 Nov 2026 10:00:00 +0700\r\nMessage-ID: <{id}>\r\n"
+        )
+    };
+    let kelvin = format!("poison-kelvin-{run}@customer.example.test");
+    let nul = format!("poison-nul-{run}@customer.example.test");
+    let big = format!("poison-big-{run}@customer.example.test");
+    let broken = format!("poison-broken-{run}@customer.example.test");
+    let mut big_mail = head(&big, "Bukti transfer (40 MB)").into_bytes();
+    big_mail.extend_from_slice(
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+          Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+    );
+    let line = "A".repeat(76) + "\r\n";
+    while big_mail.len() < 40 * 1024 * 1024 {
+        big_mail.extend_from_slice(line.as_bytes());
+    }
+    big_mail.extend_from_slice(b"--b--\r\n");
+    vec![
+        (
+            kelvin.clone(),
+            format!(
+                "{}Content-Type: text/plain; charset=utf-8\r\n\r\n\u{131}\u{20ac}TU-20261125-0001 TU-20261125-0002\r\n",
+                head(&kelvin, &format!("=?UTF-8?B?{}?=", b64("Re \u{212A}: top up")))
+            )
+            .into_bytes(),
+        ),
+        (
+            nul.clone(),
+            format!("{}\r\nada kabar?\0\r\n", head(&nul, "status\0?")).into_bytes(),
+        ),
+        (big, big_mail),
+        (
+            reused.to_string(),
+            format!(
+                "{}X-Scanner: rewritten\r\n\r\nTerima kasih banyak atas bantuannya.\r\n",
+                head(reused, "Terima kasih")
+            )
+            .into_bytes(),
+        ),
+        (
+            broken.clone(),
+            format!(
+                "{}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"a\"\r\n\r\n--a\r\n\
+                 Content-Type: multipart/alternative; boundary=\"a\"\r\n\r\n--a\r\n--a--\r\n=?UTF-8?B?////\r\n",
+                head(&broken, "bukti")
+            )
+            .into_bytes(),
+        ),
+    ]
+}
+
+/// 200 normal mails with five poison mails among them (a subject that once
+/// panicked the parser, a NUL byte, a 40 MB message, a reused Message-ID with
+/// other content, a broken MIME tree): every normal mail handled once, every
+/// poison mail recorded, and intake never stalls longer than 5 s.
+async fn poison(env: &TestEnv, dir: &Path) -> anyhow::Result<Outcome> {
+    let n = scaled(200, 20);
+    let discord = FakeDiscord::start().await?;
+    let s = setup(dir, "poison", n.div_ceil(5), false, false, &discord).await?;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let (ids, mails) = slip_mails("poison", &s.customers, n);
+    let poisons = poison_mails(&s.customers[0], &run, &ids[n / 2]);
+    let every = n / (poisons.len() + 1);
+    let mut order: Vec<&[u8]> = Vec::new();
+    let mut p = poisons.iter();
+    for (i, m) in mails.iter().enumerate() {
+        if i > 0 && i % every == 0
+            && let Some((_, raw)) = p.next()
+        {
+            order.push(raw);
+        }
+        order.push(m);
+    }
+    for (_, raw) in p {
+        order.push(raw);
+    }
+    for m in &order {
+        append_retrying(env, &s.mailbox, m).await?;
+    }
+    let mut daemon = Daemon::start(&s.cfg, env).await?;
+    daemon.wait_web(30).await?;
+    let total = order.len();
+    let started = Instant::now();
+    if !wait_until(180, Duration::from_millis(200), || async {
+        count(&s.store, "SELECT COUNT(*) FROM inbound_messages")
+            .await
+            .is_ok_and(|c| c as usize >= total)
+    })
+    .await
+    {
+        eprintln!("faults: poison: not every mail was recorded within 180 s");
+    }
+    let took = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let tally = tally_orders(&s.store, &ids).await?;
+    let mut poison_recorded = 0;
+    let mut poison_failed = 0;
+    for (id, _) in &poisons {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT m.outcome, m.failed_error FROM inbound_keys k \
+             JOIN inbound_messages m ON m.id = k.inbound_id WHERE k.key LIKE $1",
+        )
+        .bind(format!("msgid:{id}%"))
+        .fetch_all(s.store.pool())
+        .await?;
+        // The reused id also finds its normal mail: count the other row.
+        let rows: Vec<_> = if id == &ids[n / 2] {
+            rows.into_iter()
+                .filter(|(o, _)| !o.starts_with("submitted"))
+                .collect()
+        } else {
+            rows
+        };
+        if !rows.is_empty() {
+            poison_recorded += 1;
+        }
+        if rows.iter().any(|(_, f)| f.is_some()) {
+            poison_failed += 1;
+        }
+    }
+    let times: Vec<(i64,)> =
+        sqlx::query_as("SELECT received_at FROM inbound_messages ORDER BY id")
+            .fetch_all(s.store.pool())
+            .await?;
+    let longest_gap_ms = times
+        .windows(2)
+        .map(|w| w[1].0 - w[0].0)
+        .max()
+        .unwrap_or(0);
+    let duplicate_mails = queued_duplicates(&s.store).await?;
+    let double_credits = double_credits(&s.store).await?;
+    // A panic the intake caught (the parser on a poison mail) is logged and
+    // recorded; a task that panicked and had to be restarted is not acceptable.
+    let panics = daemon.log_text().matches("Task panicked").count();
+    daemon.stop().await;
+    s.store.close().await;
+    let mut extra = serde_json::Map::new();
+    extra.insert("poison_sent".into(), json!(poisons.len()));
+    extra.insert("poison_recorded".into(), json!(poison_recorded));
+    extra.insert("poison_recorded_as_failed".into(), json!(poison_failed));
+    extra.insert("longest_intake_gap_ms".into(), json!(longest_gap_ms));
+    extra.insert("all_recorded_after_s".into(), json!((took * 10.0).round() / 10.0));
+    extra.insert("task_panics_logged".into(), json!(panics));
+    let mut tally = tally;
+    if poison_recorded < poisons.len() {
+        tally.lost += poisons.len() - poison_recorded;
+    }
+    if panics > 0 {
+        eprintln!("faults: poison: {panics} task panic(s) in the daemon log");
+        tally.lost += panics;
+    }
+    if longest_gap_ms > 5_000 {
+        eprintln!("faults: poison: intake stalled for {longest_gap_ms} ms");
+        tally.lost += 1;
+    }
+    Ok(Outcome {
+        tally,
+        duplicate_mails,
+        double_credits,
+        extra,
+    })
+}
+

@@ -618,6 +618,40 @@ mod tests {
     }
 
     #[test]
+    fn plain_text_mail_is_refused_off_this_machine() {
+        let mut s = Settings::default();
+        s.mail.imap = Some(ImapSettings {
+            host: "imap.example.com".into(),
+            tls: ImapTls::None,
+            username: "desk".into(),
+            ..ImapSettings::default()
+        });
+        s.mail.smtp = Some(SmtpConfig {
+            host: "10.0.0.5".into(),
+            ..SmtpConfig::default()
+        });
+        let problems = s.validate();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems[0].contains("clear text") && problems[1].contains("clear text"));
+        // Loopback is fine, and so is an explicit choice.
+        if let Some(i) = s.mail.imap.as_mut() {
+            i.host = "127.0.0.1".into();
+        }
+        if let Some(m) = s.mail.smtp.as_mut() {
+            m.allow_plaintext = true;
+        }
+        assert_eq!(s.validate(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn unverified_senders_are_announced() {
+        let mut s = Settings::default();
+        assert!(s.warnings()[0].contains("NOT verified"));
+        s.mail.authserv_id = Some("mx.desk.example".into());
+        assert!(s.warnings().is_empty());
+    }
+
+    #[test]
     fn secrets_never_print() {
         let mut s = Settings::default();
         s.discord.token = Some(SecretString::from("very-secret-token".to_string()));

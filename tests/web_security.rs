@@ -182,3 +182,83 @@ async fn the_brake_survives_a_restart() {
     let _ = server.await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_board_refuses_a_decision_on_a_round_it_did_not_show() {
+    let app = WebApp::spawn().await;
+    let user = app.customer("PT Putaran", "ops@putaran.id", Lang::En).await;
+    let order = app.dealing(&user, 2_250_000).await;
+    app.staff("Rina").await;
+    let mut rina = Client::new(&app);
+    rina.staff_sign_in("Rina", STAFF_PASSWORD).await;
+    let board = rina.get("/staff").await.html();
+    let round = board
+        .split("name=\"round\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the form carries its round")
+        .to_string();
+    // Meanwhile: rejected, amended, back in review.
+    let joko = app.staff("Joko").await;
+    let n = app.desk.parse_order_number(&order.number).unwrap();
+    app.desk
+        .decide(
+            &n,
+            &joko,
+            &topup::desk::Decision::Reject {
+                reason: topup::desk::RejectReason::AmountDiffers,
+            },
+        )
+        .await
+        .unwrap();
+    app.desk
+        .amend(
+            &user,
+            &n,
+            topup::domain::money::Money::from_major(2_000_000),
+            &[],
+            topup::desk::Channel::Email,
+            None,
+        )
+        .await
+        .unwrap();
+    // Rina's page still shows the first round: her approval is refused.
+    let p = rina
+        .submit(
+            &format!("/staff/orders/{}/approve", order.number),
+            &[("round", &round), ("amount", "")],
+        )
+        .await;
+    assert_eq!(p.status, 409, "{}", p.html());
+    assert!(p.html().contains("changed after you opened it"), "{}", p.html());
+    assert_eq!(app.order(&order.number).await.status, "dealing");
+    assert_eq!(app.balance(user.account_id).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_links_are_capped_per_address_and_never_use_up_order_mail() {
+    let app = WebApp::spawn_with(|s| s.limits.sign_in_links_per_address_per_hour = 2).await;
+    let user = app.customer("PT Tautan", "ops@tautan.id", Lang::Id).await;
+    let mut c = Client::new(&app);
+    c.get("/account").await;
+    for _ in 0..6 {
+        let p = c.submit("/account", &[("email", "ops@tautan.id")]).await;
+        assert!(p.status < 500, "{}", p.status);
+    }
+    app.request(&user, 1_000_000).await;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT email_kind, status FROM outbox WHERE kind = 'email' ORDER BY id",
+    )
+    .fetch_all(app.desk.store().pool())
+    .await
+    .unwrap();
+    let links: Vec<&str> = rows
+        .iter()
+        .filter(|(k, _)| k == "sign_in_link")
+        .map(|(_, s)| s.as_str())
+        .collect();
+    assert_eq!(links, ["pending", "pending", "suppressed", "suppressed", "suppressed", "suppressed"]);
+    assert!(rows.contains(&("order_created".into(), "pending".into())), "{rows:?}");
+    app.stop().await;
+}

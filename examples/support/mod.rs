@@ -240,9 +240,16 @@ pub struct Daemon {
     pub pid: u32,
     /// `http://127.0.0.1:PORT`.
     pub web: String,
+    /// Where its stdout and stderr go.
+    pub log: PathBuf,
 }
 
 impl Daemon {
+    /// What the daemon logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// Starts the daemon on `cfg` (written to its data folder), logging to `<data_dir>/daemon.log`.
     ///
     /// # Errors
@@ -273,6 +280,7 @@ impl Daemon {
             child,
             pid,
             web: format!("http://127.0.0.1:{}", cfg.web_port),
+            log: cfg.data_dir.join("daemon.log"),
         })
     }
 

@@ -546,6 +546,34 @@ mod tests {
     }
 
     #[test]
+    fn a_forged_pass_below_our_failing_result_is_ignored() {
+        // Our receiving server adds its header on top; the sender put a
+        // "pass" with our authserv-id further down.
+        let raw = mail(
+            "Authentication-Results: mx.desk.test; dmarc=fail header.from=example.co.id\r\n\
+             Received: from evil by mx.desk.test\r\n\
+             Authentication-Results: mx.desk.test; dmarc=pass header.from=example.co.id\r\n",
+        );
+        assert!(inbound_from_email(raw, vec![], &settings(Some("mx.desk.test"))).auth_failed);
+        // ...and a forged pass above another server's header still counts only ours.
+        let raw = mail(
+            "Authentication-Results: mx.other.test; dmarc=pass header.from=example.co.id\r\n\
+             Authentication-Results: mx.desk.test; dmarc=fail header.from=example.co.id\r\n\
+             Authentication-Results: mx.desk.test; dmarc=pass header.from=example.co.id\r\n",
+        );
+        assert!(inbound_from_email(raw, vec![], &settings(Some("mx.desk.test"))).auth_failed);
+    }
+
+    #[test]
+    fn a_redelivery_hashes_alike_and_other_content_does_not() {
+        let a = b"Received: from a\r\nFrom: x@y.id\r\nSubject: s\r\nMessage-ID: <1@y>\r\n\r\nbody\r\n";
+        let b = b"Received: from b\r\nDelivered-To: z\r\nFrom: x@y.id\r\nSubject: s\r\nMessage-ID: <1@y>\r\n\r\nbody\r\n";
+        let c = b"From: x@y.id\r\nSubject: s\r\nMessage-ID: <1@y>\r\n\r\nother body\r\n";
+        assert_eq!(content_hash(a), content_hash(b));
+        assert_ne!(content_hash(a), content_hash(c));
+    }
+
+    #[test]
     fn comments_cannot_smuggle_a_result() {
         let raw = mail(
             "Authentication-Results: mx.desk.test; dkim=fail header.d=example.co.id (; dmarc=pass)\r\n",

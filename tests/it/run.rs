@@ -69,6 +69,10 @@ fn run_on_embedded_defaults_answers_a_maildir_request_and_stops_on_ctrl_c() {
     }
     assert!(banner.contains("database  sqlite://"), "{banner}");
     assert!(
+        banner.contains("warning: sender addresses are NOT verified"),
+        "without mail.authserv_id the operator is told plainly: {banner}"
+    );
+    assert!(
         banner.contains(&format!(
             "inbox     Maildir {}",
             data.join("inbox").display()
