@@ -726,7 +726,8 @@ async fn poison(env: &TestEnv, dir: &Path) -> anyhow::Result<Outcome> {
     let mut order: Vec<&[u8]> = Vec::new();
     let mut p = poisons.iter();
     for (i, m) in mails.iter().enumerate() {
-        if i > 0 && i % every == 0
+        if i > 0
+            && i % every == 0
             && let Some((_, raw)) = p.next()
         {
             order.push(raw);
@@ -780,15 +781,10 @@ async fn poison(env: &TestEnv, dir: &Path) -> anyhow::Result<Outcome> {
             poison_failed += 1;
         }
     }
-    let times: Vec<(i64,)> =
-        sqlx::query_as("SELECT received_at FROM inbound_messages ORDER BY id")
-            .fetch_all(s.store.pool())
-            .await?;
-    let longest_gap_ms = times
-        .windows(2)
-        .map(|w| w[1].0 - w[0].0)
-        .max()
-        .unwrap_or(0);
+    let times: Vec<(i64,)> = sqlx::query_as("SELECT received_at FROM inbound_messages ORDER BY id")
+        .fetch_all(s.store.pool())
+        .await?;
+    let longest_gap_ms = times.windows(2).map(|w| w[1].0 - w[0].0).max().unwrap_or(0);
     let duplicate_mails = queued_duplicates(&s.store).await?;
     let double_credits = double_credits(&s.store).await?;
     // A panic the intake caught (the parser on a poison mail) is logged and
@@ -801,7 +797,10 @@ async fn poison(env: &TestEnv, dir: &Path) -> anyhow::Result<Outcome> {
     extra.insert("poison_recorded".into(), json!(poison_recorded));
     extra.insert("poison_recorded_as_failed".into(), json!(poison_failed));
     extra.insert("longest_intake_gap_ms".into(), json!(longest_gap_ms));
-    extra.insert("all_recorded_after_s".into(), json!((took * 10.0).round() / 10.0));
+    extra.insert(
+        "all_recorded_after_s".into(),
+        json!((took * 10.0).round() / 10.0),
+    );
     extra.insert("task_panics_logged".into(), json!(panics));
     let mut tally = tally;
     if poison_recorded < poisons.len() {
@@ -822,4 +821,3 @@ async fn poison(env: &TestEnv, dir: &Path) -> anyhow::Result<Outcome> {
         extra,
     })
 }
-

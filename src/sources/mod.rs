@@ -566,7 +566,8 @@ mod tests {
 
     #[test]
     fn a_redelivery_hashes_alike_and_other_content_does_not() {
-        let a = b"Received: from a\r\nFrom: x@y.id\r\nSubject: s\r\nMessage-ID: <1@y>\r\n\r\nbody\r\n";
+        let a =
+            b"Received: from a\r\nFrom: x@y.id\r\nSubject: s\r\nMessage-ID: <1@y>\r\n\r\nbody\r\n";
         let b = b"Received: from b\r\nDelivered-To: z\r\nFrom: x@y.id\r\nSubject: s\r\nMessage-ID: <1@y>\r\n\r\nbody\r\n";
         let c = b"From: x@y.id\r\nSubject: s\r\nMessage-ID: <1@y>\r\n\r\nother body\r\n";
         assert_eq!(content_hash(a), content_hash(b));
