@@ -74,13 +74,16 @@ async fn slip_mail_arriving_during_idle_becomes_one_dealing_order_with_the_slip(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn thirty_waiting_mails_survive_a_daemon_restart_exactly_once() {
+async fn a_waiting_backlog_survives_a_daemon_restart_exactly_once() {
+    // More than one fetch slice (50 messages, one transaction each), so the
+    // first daemon stops between two of them.
+    const N: i64 = 150;
     let _dovecot = DOVECOT.read().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let mailbox = fresh_mailbox();
     let settings = Arc::new(settings(dir.path(), Some(&mailbox)).await);
     let customer = fresh_address("tiga-puluh");
-    for i in 0..30 {
+    for i in 0..N {
         let raw = slip_mail(
             &customer,
             &message_id(&format!("batch{i}")),
@@ -101,40 +104,36 @@ async fn thirty_waiting_mails_survive_a_daemon_restart_exactly_once() {
     .await;
     first.stop().await;
     let handled_first = first_count(&settings).await;
-    eprintln!("the first daemon handled {handled_first} of 30 before it stopped");
+    eprintln!("the first daemon handled {handled_first} of {N} before it stopped");
     assert!(
-        handled_first < 30,
+        handled_first < N as usize,
         "the first daemon must stop part-way for this test to mean anything"
     );
 
     let second = Daemon::start(settings.clone()).await;
-    eventually("all 30 mails are handled", 60, async || {
-        second.inbound().await.len() >= 30
+    eventually("all mails are handled", 60, async || {
+        second.inbound().await.len() >= N as usize
     })
     .await;
-    eventually(
-        "all 30 mails are flagged \\Seen",
-        IDLE_DEADLINE,
-        async || {
-            let flags = seen_flags(&mailbox).await;
-            flags.len() == 30 && flags.iter().all(|(_, seen)| *seen)
-        },
-    )
+    eventually("all mails are flagged \\Seen", IDLE_DEADLINE, async || {
+        let flags = seen_flags(&mailbox).await;
+        flags.len() == N as usize && flags.iter().all(|(_, seen)| *seen)
+    })
     .await;
     // Give a duplicate the chance to show up before counting.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let inbound = second.inbound().await;
     let orders = second.orders().await;
-    assert_eq!(inbound.len(), 30, "one inbound record per mail");
+    assert_eq!(inbound.len(), N as usize, "one inbound record per mail");
     assert_eq!(
         orders.len(),
-        30,
+        N as usize,
         "one order per mail: {:?}",
         orders.iter().map(|o| &o.number).collect::<Vec<_>>()
     );
     let mut amounts: Vec<i64> = orders.iter().filter_map(|o| o.amount_minor).collect();
     amounts.sort_unstable();
-    let expected: Vec<i64> = (0..30).map(|i| (1_000_000 + i * 1000) * 100).collect();
+    let expected: Vec<i64> = (0..N).map(|i| (1_000_000 + i * 1000) * 100).collect();
     assert_eq!(amounts, expected, "each mail's own amount, once");
     assert!(orders.iter().all(|o| o.status == "dealing"));
 
@@ -147,8 +146,8 @@ async fn thirty_waiting_mails_survive_a_daemon_restart_exactly_once() {
         async || seen_flags(&mailbox).await.iter().all(|(_, seen)| *seen),
     )
     .await;
-    assert_eq!(second.inbound().await.len(), 30);
-    assert_eq!(second.orders().await.len(), 30);
+    assert_eq!(second.inbound().await.len(), N as usize);
+    assert_eq!(second.orders().await.len(), N as usize);
     second.stop().await;
 }
 

@@ -240,7 +240,127 @@ impl Desk {
 
     /// One attempt at [`Desk::handle_inbound`].
     async fn handle_inbound_once(&self, msg: &Inbound) -> DeskResult<InboundOutcome> {
-        let limits = &self.settings.limits;
+        let prepared = self.prepare(msg).await?;
+        let mut tx = self.store.begin_write().await?;
+        let outcome = match self.apply_in(&mut tx, msg, &prepared).await {
+            Ok(outcome) => outcome,
+            // Dropping the transaction rolls back what was written.
+            Err(e) if key_taken(&e) => return Ok(duplicate()),
+            Err(e) => return Err(e),
+        };
+        self.commit(tx, outcome.inbound_id.is_some()).await?;
+        Ok(outcome)
+    }
+
+    /// Acts on a batch of messages in one database transaction (group commit):
+    /// each message still gets its own records and effects, inside a savepoint,
+    /// so one that fails rolls back alone. Messages that failed in the batch, or
+    /// the whole batch when it panicked, are then handled one by one through
+    /// [`Desk::handle_inbound`] (with its retries and failure records). The
+    /// outcomes come back in the order of `msgs`.
+    ///
+    /// # Errors
+    /// Only when the store cannot be reached now; then nothing of the batch
+    /// was recorded (the source tries again later).
+    pub async fn handle_inbound_batch(
+        &self,
+        msgs: Vec<Inbound>,
+    ) -> DeskResult<Vec<InboundOutcome>> {
+        if msgs.len() <= 1 {
+            let mut out = Vec::with_capacity(1);
+            for m in msgs {
+                out.push(self.handle_inbound(m).await?);
+            }
+            return Ok(out);
+        }
+        let msgs = Arc::new(msgs);
+        let desk = self.clone();
+        let batch = msgs.clone();
+        let grouped =
+            tokio::spawn(async move { desk.apply_batch(&batch).await }.in_current_span()).await;
+        let results: Vec<Option<InboundOutcome>> = match grouped {
+            Ok(Ok(results)) => results,
+            Ok(Err(e)) if e.is_unavailable() => return Err(e),
+            Ok(Err(e)) => {
+                tracing::warn!("A batch failed as a whole ({e}); handling its messages one by one");
+                vec![None; msgs.len()]
+            }
+            Err(join) => {
+                tracing::warn!(
+                    "A batch panicked ({}); handling its messages one by one",
+                    panic_text(join)
+                );
+                vec![None; msgs.len()]
+            }
+        };
+        let mut out = Vec::with_capacity(msgs.len());
+        for (msg, result) in msgs.iter().zip(results) {
+            match result {
+                Some(outcome) => out.push(outcome),
+                None => out.push(self.handle_inbound(msg.clone()).await?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The grouped half of [`Desk::handle_inbound_batch`]: `None` for a
+    /// message that failed inside its savepoint.
+    async fn apply_batch(&self, msgs: &[Inbound]) -> DeskResult<Vec<Option<InboundOutcome>>> {
+        let mut prepared = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            prepared.push(match self.prepare(m).await {
+                Ok(p) => Some(p),
+                Err(e) if e.is_unavailable() => return Err(e),
+                Err(_) => None,
+            });
+        }
+        let mut tx = self.store.begin_write().await?;
+        let mut results = Vec::with_capacity(msgs.len());
+        let mut rang = false;
+        for (m, p) in msgs.iter().zip(&prepared) {
+            let Some(p) = p else {
+                results.push(None);
+                continue;
+            };
+            sqlx::query("SAVEPOINT inbound").execute(&mut *tx).await?;
+            match self.apply_in(&mut tx, m, p).await {
+                Ok(outcome) => {
+                    sqlx::query("RELEASE SAVEPOINT inbound")
+                        .execute(&mut *tx)
+                        .await?;
+                    rang |= outcome.inbound_id.is_some();
+                    results.push(Some(outcome));
+                }
+                Err(e) if e.is_unavailable() => return Err(e),
+                Err(e) if key_taken(&e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT inbound")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT inbound")
+                        .execute(&mut *tx)
+                        .await?;
+                    results.push(Some(duplicate()));
+                }
+                Err(e) => {
+                    tracing::debug!("A message failed inside its batch ({e}); it is retried alone");
+                    sqlx::query("ROLLBACK TO SAVEPOINT inbound")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT inbound")
+                        .execute(&mut *tx)
+                        .await?;
+                    results.push(None);
+                }
+            }
+        }
+        self.commit(tx, rang).await?;
+        Ok(results)
+    }
+
+    /// What is done outside the transaction: the raw message and the slips
+    /// are stored (content-addressed, so a rolled-back transaction leaves
+    /// nothing harmful behind), and the limits are checked.
+    async fn prepare(&self, msg: &Inbound) -> DeskResult<Prepared> {
         let raw_hash = self.keep_raw(msg).await?;
         let over_limit = self.over_limit(msg);
         let slips = if over_limit.is_none() {
@@ -255,10 +375,30 @@ impl Desk {
         } else {
             Vec::new()
         };
-        let mut tx = self.store.begin_write().await?;
+        Ok(Prepared {
+            raw_hash,
+            over_limit,
+            slips,
+        })
+    }
+
+    /// Records a prepared message under its keys and acts on it, inside `tx`.
+    async fn apply_in(
+        &self,
+        tx: &mut Tx,
+        msg: &Inbound,
+        prepared: &Prepared,
+    ) -> DeskResult<InboundOutcome> {
+        let limits = &self.settings.limits;
+        let Prepared {
+            raw_hash,
+            over_limit,
+            slips,
+        } = prepared;
+        let over_limit = *over_limit;
         let intent = msg.extraction.intent;
         let recorded = inbound_store::record(
-            &mut tx,
+            tx,
             &NewInbound {
                 source: msg.channel.as_str(),
                 sender: &msg.sender,
@@ -281,12 +421,11 @@ impl Desk {
                 );
                 id
             }
-            Ok(Recorded::Duplicate) | Err(crate::store::StoreError::Conflict(_)) => {
-                return Ok(InboundOutcome {
-                    inbound_id: None,
-                    outcome: "duplicate".into(),
-                    order: None,
-                });
+            Ok(Recorded::Duplicate) => return Ok(duplicate()),
+            // Another transaction took a key between our look and our insert
+            // (PostgreSQL): what this one wrote must be rolled back.
+            Err(crate::store::StoreError::Conflict(key)) => {
+                return Err(DeskError::Internal(anyhow::Error::new(KeyTaken(key))));
             }
             Err(e) => return Err(e.into()),
         };
@@ -298,7 +437,7 @@ impl Desk {
         });
         let (mut outcome, account_id, order) = self
             .act(
-                &mut tx,
+                tx,
                 msg,
                 inbound_id,
                 &slips,
@@ -311,7 +450,7 @@ impl Desk {
             outcome.push_str(" (reused Message-ID: a different earlier message had it)");
         }
         inbound_store::set_outcome(
-            &mut tx,
+            tx,
             inbound_id,
             &outcome,
             account_id,
@@ -329,7 +468,7 @@ impl Desk {
             };
             let payload = serde_json::to_string(&job).map_err(|e| DeskError::Internal(e.into()))?;
             crate::store::outbox::insert(
-                &mut tx,
+                tx,
                 job.kind(),
                 order.as_ref().map(|o| o.id),
                 &channel_id.to_string(),
@@ -350,7 +489,7 @@ impl Desk {
                 let payload =
                     serde_json::to_string(&job).map_err(|e| DeskError::Internal(e.into()))?;
                 crate::store::outbox::insert(
-                    &mut tx,
+                    tx,
                     job.kind(),
                     order.as_ref().map(|o| o.id),
                     &user_id.to_string(),
@@ -360,7 +499,6 @@ impl Desk {
                 .await?;
             }
         }
-        self.commit(tx, true).await?;
         tracing::info!(
             source_key = msg.keys.first().map(String::as_str).unwrap_or(""),
             intent = %intent,
@@ -799,6 +937,31 @@ impl Limit {
             ),
         }
     }
+}
+
+/// Another transaction recorded one of the message's keys first.
+#[derive(Debug, thiserror::Error)]
+#[error("the message was recorded meanwhile under {0}")]
+struct KeyTaken(String);
+
+fn key_taken(e: &DeskError) -> bool {
+    matches!(e, DeskError::Internal(e) if e.is::<KeyTaken>())
+}
+
+/// The outcome of a message recorded before.
+fn duplicate() -> InboundOutcome {
+    InboundOutcome {
+        inbound_id: None,
+        outcome: "duplicate".into(),
+        order: None,
+    }
+}
+
+/// What [`Desk::prepare`] stored and found before the transaction.
+struct Prepared {
+    raw_hash: Option<String>,
+    over_limit: Option<Limit>,
+    slips: Vec<StoredSlip>,
 }
 
 /// The slip store (local folder or S3 bucket) could not keep a file: the

@@ -543,17 +543,26 @@ async fn handle_slice(
     .await?;
     fetched.retain(|(uid, _)| uids.contains(uid));
     fetched.sort_by_key(|(uid, _)| *uid);
-    for (uid, raw) in fetched {
-        if token.is_cancelled() {
-            break;
-        }
-        let key = mailbox.message_key(uid);
-        let outcome = super::handle_email(desk, raw, vec![key.clone()])
-            .await
-            .with_context(|| format!("Handling {key} failed; it stays unflagged"))?;
-        tracing::debug!(source_key = key, outcome = %outcome.outcome, "IMAP message handled");
-        done.push(uid);
+    if token.is_cancelled() {
+        return Ok(());
     }
+    // One transaction for the slice (group commit); flagged after it committed.
+    let slice_uids: Vec<u32> = fetched.iter().map(|(uid, _)| *uid).collect();
+    let mails: Vec<(Vec<u8>, Vec<String>)> = fetched
+        .into_iter()
+        .map(|(uid, raw)| (raw, vec![mailbox.message_key(uid)]))
+        .collect();
+    let outcomes = super::handle_emails(desk, mails).await.with_context(|| {
+        format!(
+            "Handling {} message(s) of {} failed; they stay unflagged",
+            slice_uids.len(),
+            mailbox.key
+        )
+    })?;
+    for (uid, outcome) in slice_uids.iter().zip(&outcomes) {
+        tracing::debug!(source_key = mailbox.message_key(*uid), outcome = %outcome.outcome, "IMAP message handled");
+    }
+    done.extend(slice_uids);
     Ok(())
 }
 

@@ -63,6 +63,10 @@ pub async fn process_new(
         .await
         .with_context(|| format!("Cannot list {}", new_dir.display()))?;
     let mut done = 0;
+    // Whole messages are handled in groups (one transaction each, bounded in
+    // count and bytes); an oversized one is recorded from its headers alone.
+    let mut group: Vec<(PathBuf, String, Vec<u8>)> = Vec::new();
+    let mut group_bytes = 0usize;
     for (path, name) in files {
         if shutdown.is_cancelled() {
             break;
@@ -76,20 +80,67 @@ pub async fn process_new(
                 continue;
             }
         };
-        let handled = match msg {
-            MailFile::Whole(raw) => super::handle_email(desk, raw, Vec::new()).await,
-            MailFile::Oversized(msg) => desk.handle_inbound(*msg).await,
-        };
-        let outcome = handled
-            .with_context(|| format!("Handling {} failed; it stays in new/", path.display()))?;
-        tracing::debug!(file = %name, outcome = %outcome.outcome, "Maildir message handled");
-        let target = dir.join("cur").join(seen_name(&name));
-        tokio::fs::rename(&path, &target)
-            .await
-            .with_context(|| format!("Cannot move {} to {}", path.display(), target.display()))?;
-        done += 1;
+        match msg {
+            MailFile::Whole(raw) => {
+                group_bytes += raw.len();
+                group.push((path, name, raw));
+                if group.len() >= GROUP || group_bytes >= GROUP_BYTES {
+                    done += handle_group(desk, dir, std::mem::take(&mut group)).await?;
+                    group_bytes = 0;
+                }
+            }
+            MailFile::Oversized(msg) => {
+                done += handle_group(desk, dir, std::mem::take(&mut group)).await?;
+                group_bytes = 0;
+                let outcome = desk.handle_inbound(*msg).await.with_context(|| {
+                    format!("Handling {} failed; it stays in new/", path.display())
+                })?;
+                tracing::debug!(file = %name, outcome = %outcome.outcome, "Maildir message handled");
+                move_to_cur(dir, &path, &name).await?;
+                done += 1;
+            }
+        }
     }
+    done += handle_group(desk, dir, group).await?;
     Ok(done)
+}
+
+/// Messages handled in one transaction at most (group commit).
+const GROUP: usize = 64;
+/// Bytes of messages held in memory for one group at most.
+const GROUP_BYTES: usize = 32 * 1024 * 1024;
+
+/// Handles a group of whole messages in one transaction, then moves them to `cur/`.
+async fn handle_group(
+    desk: &Desk,
+    dir: &Path,
+    group: Vec<(PathBuf, String, Vec<u8>)>,
+) -> anyhow::Result<usize> {
+    if group.is_empty() {
+        return Ok(0);
+    }
+    let (files, mails): (Vec<(PathBuf, String)>, Vec<(Vec<u8>, Vec<String>)>) = group
+        .into_iter()
+        .map(|(path, name, raw)| ((path, name), (raw, Vec::new())))
+        .unzip();
+    let outcomes = super::handle_emails(desk, mails).await.with_context(|| {
+        format!(
+            "Handling {} mail file(s) failed; they stay in new/",
+            files.len()
+        )
+    })?;
+    for ((path, name), outcome) in files.iter().zip(&outcomes) {
+        tracing::debug!(file = %name, outcome = %outcome.outcome, "Maildir message handled");
+        move_to_cur(dir, path, name).await?;
+    }
+    Ok(files.len())
+}
+
+async fn move_to_cur(dir: &Path, path: &Path, name: &str) -> anyhow::Result<()> {
+    let target = dir.join("cur").join(seen_name(name));
+    tokio::fs::rename(path, &target)
+        .await
+        .with_context(|| format!("Cannot move {} to {}", path.display(), target.display()))
 }
 
 /// What was read of one mail file.

@@ -34,31 +34,69 @@ pub async fn handle_email(
     raw: Vec<u8>,
     extra_keys: Vec<String>,
 ) -> DeskResult<InboundOutcome> {
-    let settings = desk.settings().clone();
-    let msg = if raw.len() > settings.limits.max_message_bytes {
-        inbound_from_email(raw, extra_keys, &settings)
-    } else {
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            parse_email(&raw, &settings)
-        }));
-        match parsed {
-            Ok((meta, extraction, hash)) => {
-                build(meta, extraction, raw, hash, extra_keys, &settings, None)
+    match read_email(raw, extra_keys, desk.settings()) {
+        Ok(msg) => desk.handle_inbound(msg).await,
+        Err((msg, why)) => desk.record_failed(&msg, &why).await,
+    }
+}
+
+/// Hands several raw emails to the desk in one database transaction (group
+/// commit; see [`Desk::handle_inbound_batch`]); outcomes in the same order.
+/// Messages the parser cannot read are recorded as failed on their own.
+///
+/// # Errors
+/// Only when the store cannot be reached now (the source tries again later).
+pub async fn handle_emails(
+    desk: &Desk,
+    mails: Vec<(Vec<u8>, Vec<String>)>,
+) -> DeskResult<Vec<InboundOutcome>> {
+    let n = mails.len();
+    let mut batch = Vec::with_capacity(n);
+    let mut slots: Vec<Option<InboundOutcome>> = Vec::with_capacity(n);
+    for (raw, keys) in mails {
+        match read_email(raw, keys, desk.settings()) {
+            Ok(msg) => {
+                batch.push(msg);
+                slots.push(None);
             }
-            Err(panic) => {
-                let why = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                let msg = unreadable(raw, extra_keys, &settings);
-                return desk
-                    .record_failed(&msg, &format!("the message could not be read: {why}"))
-                    .await;
-            }
+            Err((msg, why)) => slots.push(Some(desk.record_failed(&msg, &why).await?)),
         }
-    };
-    desk.handle_inbound(msg).await
+    }
+    let mut handled = desk.handle_inbound_batch(batch).await?.into_iter();
+    Ok(slots
+        .into_iter()
+        .filter_map(|slot| slot.or_else(|| handled.next()))
+        .collect())
+}
+
+/// Parses a raw email into the desk's view; a message the parser panics on
+/// comes back as what its headers say, with the reason, to be recorded as failed.
+fn read_email(
+    raw: Vec<u8>,
+    extra_keys: Vec<String>,
+    settings: &Settings,
+) -> Result<Inbound, (Inbound, String)> {
+    if raw.len() > settings.limits.max_message_bytes {
+        return Ok(inbound_from_email(raw, extra_keys, settings));
+    }
+    let parsed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parse_email(&raw, settings)));
+    match parsed {
+        Ok((meta, extraction, hash)) => Ok(build(
+            meta, extraction, raw, hash, extra_keys, settings, None,
+        )),
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err((
+                unreadable(raw, extra_keys, settings),
+                format!("the message could not be read: {why}"),
+            ))
+        }
+    }
 }
 
 /// Handles a message recorded as failed once more, from its kept raw copy

@@ -520,3 +520,59 @@ async fn unfinished_eml_files_of_a_killed_run_are_removed_at_start() {
     assert_eq!(names, vec!["done@x.eml".to_string()]);
     let _ = statuses(&t).await;
 }
+
+#[tokio::test]
+async fn a_batch_commits_together_and_a_poison_message_in_it_fails_alone() {
+    let t = TestDesk::new().await;
+    t.customer("PT Kelompok", "ops@kelompok.id", Lang::Id).await;
+    poison_trigger(&t).await;
+    let mut batch: Vec<Inbound> = (0..5)
+        .map(|i| {
+            mail(
+                "ops@kelompok.id",
+                &format!("g{i}@kelompok.id"),
+                Intent::Request,
+                Some(1_000_000 * (i + 1)),
+            )
+        })
+        .collect();
+    batch[2].subject = "POISON".into();
+    // A duplicate of the first one inside the same batch.
+    batch.push(batch[0].clone());
+    let outcomes = t.desk.handle_inbound_batch(batch).await.unwrap();
+    let summary: Vec<String> = outcomes
+        .iter()
+        .map(|o| {
+            o.outcome
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "created",
+            "created",
+            "failed:",
+            "created",
+            "created",
+            "duplicate"
+        ],
+        "{outcomes:?}"
+    );
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let orders = topup::store::orders::list(&mut conn, None, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 4);
+    assert_eq!(inbound_store::failed(&mut conn, 10).await.unwrap().len(), 1);
+    // Every order's mail is queued once.
+    let (mails,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE email_kind = 'order_created'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(mails, 4);
+}

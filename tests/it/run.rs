@@ -197,7 +197,10 @@ async fn healthz_reports_a_source_that_cannot_connect() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("topup_source_up{source=\"imap\"} 0"), "{metrics}");
+    assert!(
+        metrics.contains("topup_source_up{source=\"imap\"} 0"),
+        "{metrics}"
+    );
     token.cancel();
     task.await.unwrap().unwrap();
 }
