@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -41,6 +42,8 @@ pub trait ChatDelivery: Send + Sync + std::fmt::Debug {
 /// because a heartbeat extends it while the worker lives: a killed worker's
 /// rows come back within one lease.
 const LEASE_MS: i64 = 30 * 1000;
+/// Deliveries of different orders that run at once.
+const CONCURRENT_SENDS: usize = 4;
 /// How often the heartbeat extends the leases of the rows being worked on.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How long one send may take before it counts as a transient failure.
@@ -62,8 +65,8 @@ pub struct Dispatcher {
 pub enum Delivered {
     /// Sent.
     Sent,
-    /// Failed; tried again later.
-    Retry(String),
+    /// Failed; tried again at the given time.
+    Retry(String, i64),
     /// Failed for good; now `dead`.
     Dead(String),
 }
@@ -152,22 +155,39 @@ impl Dispatcher {
             )
             .in_current_span(),
         );
-        let mut result = Ok(n);
+        // Rows of one order go in order (a card before its edits); different
+        // orders go side by side, a few at a time, so slow sends overlap
+        // without flooding two cores.
+        let mut groups: Vec<Vec<OutboxRow>> = Vec::new();
         for row in rows {
-            if shutdown.is_cancelled() {
-                // Unsent claimed rows come back when their lease ends.
-                break;
-            }
-            let id = row.id;
-            let span = tracing::info_span!("outbox", outbox_id = row.id, kind = %row.kind);
-            if let Err(e) = self.handle(row).instrument(span).await {
-                result = Err(e);
-                break;
-            }
-            if let Ok(mut p) = pending.lock() {
-                p.retain(|x| *x != id);
+            match groups
+                .iter_mut()
+                .find(|g| row.order_id.is_some() && g[0].order_id == row.order_id)
+            {
+                Some(g) => g.push(row),
+                None => groups.push(vec![row]),
             }
         }
+        let results: Vec<(OutboxRow, Result<(), SendError>)> =
+            futures::stream::iter(groups.into_iter().map(|group| async move {
+                let mut out = Vec::with_capacity(group.len());
+                for row in group {
+                    if shutdown.is_cancelled() {
+                        // Unsent claimed rows come back when their lease ends.
+                        break;
+                    }
+                    let span = tracing::info_span!("outbox", outbox_id = row.id, kind = %row.kind);
+                    let result = self.attempt(&row).instrument(span).await;
+                    out.push((row, result));
+                }
+                out
+            }))
+            .buffer_unordered(CONCURRENT_SENDS)
+            .flat_map(futures::stream::iter)
+            .collect()
+            .await;
+        // One write transaction for the pass's outcomes (intake shares the writer).
+        let result = self.record_all(results).await.map(|_| n);
         beat.cancel();
         let _ = heartbeat.await;
         result
@@ -189,8 +209,9 @@ impl Dispatcher {
         }
     }
 
-    async fn handle(&self, row: OutboxRow) -> anyhow::Result<Delivered> {
-        let result = match serde_json::from_str::<Job>(&row.payload) {
+    /// Sends one row's job (no database write).
+    async fn attempt(&self, row: &OutboxRow) -> Result<(), SendError> {
+        match serde_json::from_str::<Job>(&row.payload) {
             Ok(job) => match tokio::time::timeout(SEND_TIMEOUT, self.deliver(&job)).await {
                 Ok(r) => r,
                 Err(_) => Err(SendError::Transient("delivery timed out".into())),
@@ -198,38 +219,56 @@ impl Dispatcher {
             Err(e) => Err(SendError::Permanent(format!(
                 "unreadable outbox payload: {e}"
             ))),
-        };
-        let store = self.desk.store();
-        let mut conn = store.pool().acquire().await?;
+        }
+    }
+
+    /// Writes what happened to the rows of a pass: sent, rescheduled with
+    /// backoff, or dead.
+    async fn record_all(
+        &self,
+        results: Vec<(OutboxRow, Result<(), SendError>)>,
+    ) -> anyhow::Result<Vec<Delivered>> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.desk.store().begin_write().await?;
         let now = self.desk.now();
         let settings = &self.desk.settings().outbox;
-        let outcome = match result {
-            Ok(()) => {
-                outbox::mark_sent(&mut conn, row.id, now).await?;
-                tracing::info!(to = %row.recipient, "Delivered");
-                Delivered::Sent
+        let mut out = Vec::with_capacity(results.len());
+        for (row, result) in results {
+            let span = tracing::info_span!("outbox", outbox_id = row.id, kind = %row.kind);
+            let delivered = span.in_scope(|| match result {
+                Ok(()) => {
+                    tracing::info!(to = %row.recipient, "Delivered");
+                    Delivered::Sent
+                }
+                Err(e) if e.is_transient() && row.attempts < settings.max_attempts => {
+                    let delay = backoff_ms(
+                        row.attempts,
+                        settings.base_backoff_secs,
+                        settings.max_backoff_secs,
+                    );
+                    tracing::warn!(
+                        attempt = row.attempts,
+                        retry_in_s = delay / 1000,
+                        "Delivery failed: {e}"
+                    );
+                    Delivered::Retry(e.to_string(), now + delay)
+                }
+                Err(e) => {
+                    tracing::error!(attempts = row.attempts, "Delivery gave up: {e}");
+                    Delivered::Dead(e.to_string())
+                }
+            });
+            match &delivered {
+                Delivered::Sent => outbox::mark_sent(&mut tx, row.id, now).await?,
+                Delivered::Retry(e, at) => outbox::reschedule(&mut tx, row.id, *at, e).await?,
+                Delivered::Dead(e) => outbox::mark_dead(&mut tx, row.id, e).await?,
             }
-            Err(e) if e.is_transient() && row.attempts < settings.max_attempts => {
-                let delay = backoff_ms(
-                    row.attempts,
-                    settings.base_backoff_secs,
-                    settings.max_backoff_secs,
-                );
-                outbox::reschedule(&mut conn, row.id, now + delay, &e.to_string()).await?;
-                tracing::warn!(
-                    attempt = row.attempts,
-                    retry_in_s = delay / 1000,
-                    "Delivery failed: {e}"
-                );
-                Delivered::Retry(e.to_string())
-            }
-            Err(e) => {
-                outbox::mark_dead(&mut conn, row.id, &e.to_string()).await?;
-                tracing::error!(attempts = row.attempts, "Delivery gave up: {e}");
-                Delivered::Dead(e.to_string())
-            }
-        };
-        Ok(outcome)
+            out.push(delivered);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn deliver(&self, job: &Job) -> Result<(), SendError> {
