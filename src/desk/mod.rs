@@ -29,6 +29,7 @@
 pub mod inbound;
 mod notify;
 pub mod staff_view;
+pub mod statements;
 
 pub use inbound::{Inbound, InboundOutcome, Limit};
 
@@ -293,6 +294,12 @@ pub enum Actor {
     Operator,
     /// The daemon (time limits).
     System,
+    /// The system, approving on the evidence of statement line `line`
+    /// (`desk.auto_approve = "matched"`).
+    Reconciler {
+        /// The statement line's id.
+        line: i64,
+    },
 }
 
 impl Actor {
@@ -301,7 +308,7 @@ impl Actor {
             Actor::Customer(_) => "customer",
             Actor::Staff(_) => "staff",
             Actor::Operator => "operator",
-            Actor::System => "system",
+            Actor::System | Actor::Reconciler { .. } => "system",
         }
     }
 
@@ -311,6 +318,7 @@ impl Actor {
             Actor::Staff(s) => s.name.clone(),
             Actor::Operator => "operator".into(),
             Actor::System => "system".into(),
+            Actor::Reconciler { line } => format!("system (statement line {line})"),
         }
     }
 
@@ -394,6 +402,10 @@ pub struct OrderView {
     pub slips: Vec<inbound_store::OrderSlipRow>,
     /// The account's balance now, minor units.
     pub balance_minor: i64,
+    /// The statement line(s) that carry its money, with the rule that matched them.
+    pub statement_lines: Vec<crate::store::statements::LineRow>,
+    /// The unique code and the amount to transfer (`desk.unique_code`).
+    pub transfer_minor: Option<i64>,
 }
 
 /// The desk: store, slip files, clock, settings, and the outbox bell.
@@ -1056,83 +1068,7 @@ impl Desk {
         };
         let to = self.allowed(&mut tx, &order, event).await?;
         let order = match decision {
-            Decision::Approve { amount } => {
-                let credit = amount
-                    .map(Money::minor)
-                    .or(order.amount_minor)
-                    .ok_or_else(|| {
-                        DeskError::Invalid(
-                            format!(
-                                "order {} has no claimed amount: approve it with an amount",
-                                order.number
-                            )
-                            .into(),
-                        )
-                    })?;
-                self.check_amount(Money::from_minor(credit))?;
-                let balance = accounts::balance(&mut tx, order.account_id).await?;
-                if balance.checked_add(credit).is_none() {
-                    return Err(DeskError::Invalid(
-                        format!(
-                            "crediting {} would overflow the balance of the account",
-                            Money::from_minor(credit).display(lang)
-                        )
-                        .into(),
-                    ));
-                }
-                let note = amount
-                    .filter(|a| Some(a.minor()) != order.amount_minor)
-                    .map(|a| {
-                        format!(
-                            "approved with a corrected amount {}",
-                            a.display(self.settings.desk.staff_notation)
-                        )
-                    });
-                let change = Change {
-                    paid_minor: Some(credit),
-                    decided: Some((now, &staff.name)),
-                    // The order's reason is this decision's: none, or the correction note.
-                    reason: Some(note.as_deref().unwrap_or("")),
-                    ..Change::default()
-                };
-                self.move_order(&mut tx, &order, from, to, &change).await?;
-                if !orders::credit(
-                    &mut tx,
-                    order.account_id,
-                    order.id,
-                    credit,
-                    &staff.name,
-                    now,
-                )
-                .await?
-                {
-                    // Unreachable through the lifecycle; the unique key is the last guard.
-                    return Err(DeskError::Refused(
-                        format!("order {} was already credited", order.number).into(),
-                    ));
-                }
-                self.event_noted(
-                    &mut tx,
-                    &order,
-                    event,
-                    &actor,
-                    Some(from),
-                    Some(to),
-                    Some(credit),
-                    note.as_deref(),
-                    if note.is_some() {
-                        "corrected_amount"
-                    } else {
-                        ""
-                    },
-                )
-                .await?;
-                let order = orders::by_id(&mut tx, order.id).await?;
-                let receipt = self.receipt_job_for(&mut tx, &order).await?;
-                self.email(&mut tx, &order, EmailKind::Paid, None, Some(receipt))
-                    .await?;
-                order
-            }
+            Decision::Approve { amount } => self.approve_in(&mut tx, order, &actor, *amount).await?,
             Decision::Reject { reason } => {
                 let text = reason.text(lang);
                 if text.trim().is_empty() {
@@ -1164,6 +1100,106 @@ impl Desk {
         };
         self.card_update(&mut tx, &order).await?;
         self.commit(tx, true).await?;
+        Ok(order)
+    }
+
+    /// Approves `order` (in `dealing`) inside `tx`: credits `amount` or the
+    /// amount due, writes the event and the paid mail with its receipt.
+    /// Staff decisions and the system's own approval of matched statement
+    /// lines ([`Actor::Reconciler`]) share it, so both send the same mails.
+    ///
+    /// # Errors
+    /// [`DeskError::Refused`] when the order is not `dealing`,
+    /// [`DeskError::Invalid`] for an amount out of bounds,
+    /// [`DeskError::LostRace`].
+    pub(crate) async fn approve_in(
+        &self,
+        tx: &mut Tx,
+        order: OrderRow,
+        actor: &Actor,
+        amount: Option<Money>,
+    ) -> DeskResult<OrderRow> {
+        let event = EventKind::Approve;
+        let from = order.status();
+        let to = self.allowed(tx, &order, event).await?;
+        let lang = accounts::account_by_id(tx, order.account_id).await?.lang();
+        let now = self.now();
+        let label = actor.label();
+        let due = self.amount_due(tx, &order).await?;
+        let credit = amount
+            .map(Money::minor)
+            .or(due)
+            .ok_or_else(|| {
+                DeskError::Invalid(
+                    format!(
+                        "order {} has no claimed amount: approve it with an amount",
+                        order.number
+                    )
+                    .into(),
+                )
+            })?;
+        self.check_amount(Money::from_minor(credit))?;
+        let balance = accounts::balance(tx, order.account_id).await?;
+        if balance.checked_add(credit).is_none() {
+            return Err(DeskError::Invalid(
+                format!(
+                    "crediting {} would overflow the balance of the account",
+                    Money::from_minor(credit).display(lang)
+                )
+                .into(),
+            ));
+        }
+        let note = amount
+            .filter(|a| Some(a.minor()) != due)
+            .map(|a| {
+                format!(
+                    "approved with a corrected amount {}",
+                    a.display(self.settings.desk.staff_notation)
+                )
+            });
+        let change = Change {
+            paid_minor: Some(credit),
+            decided: Some((now, &label)),
+            // The order's reason is this decision's: none, or the correction note.
+            reason: Some(note.as_deref().unwrap_or("")),
+            ..Change::default()
+        };
+        self.move_order(tx, &order, from, to, &change).await?;
+        if !orders::credit(
+            tx,
+            order.account_id,
+            order.id,
+            credit,
+            &label,
+            now,
+        )
+        .await?
+        {
+            // Unreachable through the lifecycle; the unique key is the last guard.
+            return Err(DeskError::Refused(
+                format!("order {} was already credited", order.number).into(),
+            ));
+        }
+        self.event_noted(
+            tx,
+            &order,
+            event,
+            actor,
+            Some(from),
+            Some(to),
+            Some(credit),
+            note.as_deref(),
+            if note.is_some() {
+                "corrected_amount"
+            } else {
+                ""
+            },
+        )
+        .await?;
+        let order = orders::by_id(tx, order.id).await?;
+        let receipt = self.receipt_job_for(tx, &order).await?;
+        self.email(tx, &order, EmailKind::Paid, None, Some(receipt))
+            .await?;
         Ok(order)
     }
 
@@ -1381,6 +1417,10 @@ impl Desk {
         let events = orders::events(conn, order.id).await?;
         let slips = inbound_store::slips_of(conn, order.id).await?;
         let balance_minor = accounts::balance(conn, order.account_id).await?;
+        let statement_lines = crate::store::statements::for_order(conn, order.id).await?;
+        let transfer_minor = crate::store::statements::code_of(conn, order.id)
+            .await?
+            .map(|(_, t)| t);
         Ok(OrderView {
             order,
             account,
@@ -1389,6 +1429,8 @@ impl Desk {
             events,
             slips,
             balance_minor,
+            statement_lines,
+            transfer_minor,
         })
     }
 
