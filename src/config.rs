@@ -638,6 +638,12 @@ impl Settings {
                  in Authentication-Results (then unverified mail may only bring slips, flagged for staff)"
                     .into(),
             );
+            if !self.statements.senders.is_empty() {
+                warnings.push(
+                    "statement mail is NOT verified: without mail.authserv_id, a mail that only                      claims to come from a statements.senders address is imported as a statement"
+                        .into(),
+                );
+            }
         }
         warnings
     }

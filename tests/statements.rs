@@ -407,3 +407,215 @@ async fn a_slip_without_money_on_later_statements_is_flagged() {
         .unwrap();
     assert_eq!(t.desk.covered_through().await.unwrap(), Some(day(27)));
 }
+
+/// A mail from `from` with `file` attached (base64), as a bank's or the finance team's mailer sends it.
+fn statement_mail(from: &str, message_id: &str, file: &str, auth: Option<&str>) -> Vec<u8> {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(fixture(file));
+    let lines: Vec<String> = body
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let auth = auth
+        .map(|a| format!("Authentication-Results: {a}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "{auth}From: Finance <{from}>\r\nTo: topup@desk.example\r\nSubject: Mutasi 30/11\r\n\
+         Message-ID: <{message_id}>\r\nDate: Mon, 30 Nov 2026 10:00:00 +0700\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\n\
+         Mutasi terlampir.\r\n--b1\r\nContent-Type: text/csv; name=\"{file}\"\r\n\
+         Content-Disposition: attachment; filename=\"{file}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+async fn emails_to(t: &TestDesk, to: &str) -> Vec<String> {
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    topup::store::outbox::list(&mut conn, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.recipient == to)
+        .map(|r| r.email_kind.unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn statements_mailed_by_a_configured_sender_are_imported_once_and_answered() {
+    let t = TestDesk::with(|s| s.statements.senders = vec!["Finance@Sinar-Desk.example".into()]).await;
+    orders_in_every_state(&t).await;
+    let raw = statement_mail("finance@sinar-desk.example", "m1@bank", "bca.csv", None);
+    let out = topup::sources::handle_email(&t.desk, raw.clone(), vec![])
+        .await
+        .unwrap();
+    assert!(out.outcome.contains("2 matched"), "{}", out.outcome);
+    let n1 = t.desk.parse_order_number("TU-20261125-0001").unwrap();
+    assert_eq!(t.desk.view(&n1).await.unwrap().statement_lines.len(), 1);
+    assert_eq!(
+        emails_to(&t, "finance@sinar-desk.example").await,
+        vec!["statement_imported"]
+    );
+    // Redelivered: nothing new, no second answer.
+    let again = topup::sources::handle_email(&t.desk, raw, vec![]).await.unwrap();
+    assert!(again.duplicate());
+    assert_eq!(emails_to(&t, "finance@sinar-desk.example").await.len(), 1);
+}
+
+#[tokio::test]
+async fn statement_mail_from_anyone_else_is_never_a_statement() {
+    let t = TestDesk::with(|s| {
+        s.statements.senders = vec!["finance@sinar-desk.example".into()];
+        s.mail.authserv_id = Some("mx.desk.example".into());
+    })
+    .await;
+    orders_in_every_state(&t).await;
+    // Another sender, and the configured address forged (authentication failed).
+    let other = statement_mail("attacker@evil.example", "m2@evil", "bca.csv", None);
+    topup::sources::handle_email(&t.desk, other, vec![]).await.unwrap();
+    let forged = statement_mail(
+        "finance@sinar-desk.example",
+        "m3@evil",
+        "bca.csv",
+        Some("mx.desk.example; dmarc=fail header.from=sinar-desk.example; spf=fail"),
+    );
+    topup::sources::handle_email(&t.desk, forged, vec![]).await.unwrap();
+    assert!(t.desk.unmatched_lines(100).await.unwrap().is_empty());
+    let n1 = t.desk.parse_order_number("TU-20261125-0001").unwrap();
+    assert!(t.desk.view(&n1).await.unwrap().statement_lines.is_empty());
+    assert!(!emails_to(&t, "finance@sinar-desk.example")
+        .await
+        .contains(&"statement_imported".to_string()));
+    // The genuine one, authenticated by our server, is imported.
+    let genuine = statement_mail(
+        "finance@sinar-desk.example",
+        "m4@bank",
+        "mandiri.csv",
+        Some("mx.desk.example; dmarc=pass header.from=sinar-desk.example; spf=pass"),
+    );
+    let out = topup::sources::handle_email(&t.desk, genuine, vec![]).await.unwrap();
+    assert!(out.outcome.contains("2 matched"), "{}", out.outcome);
+}
+
+#[tokio::test]
+async fn unique_codes_make_amounts_name_their_orders() {
+    use topup::config::CreditChoice;
+    let t = TestDesk::with(|s| {
+        s.desk.unique_code = true;
+        s.desk.credit = CreditChoice::Transferred;
+    })
+    .await;
+    let a = t.customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id).await;
+    let b = t.customer("CV Maju Jaya", "sari@maju.example", Lang::Id).await;
+    let staff = t.staff("rina").await;
+    let oa = t.dealing(&a, 1_000_000).await;
+    let ob = t.dealing(&b, 1_000_000).await;
+    let va = t.desk.view(&t.desk.parse_order_number(&oa.number).unwrap()).await.unwrap();
+    let vb = t.desk.view(&t.desk.parse_order_number(&ob.number).unwrap()).await.unwrap();
+    let (ta, tb) = (va.transfer_minor.unwrap(), vb.transfer_minor.unwrap());
+    assert_ne!(ta, tb, "codes are unique among unsettled orders");
+    for t in [ta, tb] {
+        let code = t - 100_000_000;
+        assert!((100..=99_900).contains(&code) && code % 100 == 0, "{t}");
+    }
+    // The order-created mail says what to transfer.
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let rows = topup::store::outbox::for_order(&mut conn, oa.id).await.unwrap();
+    let created = rows
+        .iter()
+        .find(|r| r.email_kind.as_deref() == Some("order_created"))
+        .unwrap();
+    let want = topup::domain::money::Money::from_minor(ta).display(Lang::Id);
+    assert!(created.payload.contains(&want), "{}", created.payload);
+    drop(conn);
+    // Two orders of the same amount, no number, no name: the code tells them apart.
+    let text = format!(
+        "Tgl.;Rincian Transaksi;Debit;Kredit\n30/11/2026;TRANSFER SINAR ABADI;0,00;{}\n",
+        topup::domain::money::Money::from_minor(ta).display(Lang::Id).trim_start_matches("Rp ")
+    );
+    let r = t
+        .desk
+        .import_file(text.as_bytes(), None, Some("1"), "a.csv", "test")
+        .await
+        .unwrap();
+    assert_eq!(r.lines[0].state, LineState::Suggested);
+    assert_eq!(r.lines[0].order.as_deref(), Some(oa.number.as_str()));
+    // Credited: the transferred amount (desk.credit = "transferred").
+    let paid = t
+        .desk
+        .decide(
+            &t.desk.parse_order_number(&oa.number).unwrap(),
+            &staff,
+            &Decision::Approve { amount: None },
+        )
+        .await
+        .unwrap();
+    assert_eq!(paid.paid_minor, Some(ta));
+}
+
+fn topup_cli(t: &TestDesk, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_topup"))
+        .arg("--data-dir")
+        .arg(t.dir.path())
+        .args(args)
+        .env("TOPUP__DATABASE__URL", &t.settings.database.url)
+        .env_remove("TOPUP_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run topup")
+}
+
+#[tokio::test]
+async fn the_cli_imports_lists_and_attaches() {
+    let t = TestDesk::new().await;
+    orders_in_every_state(&t).await;
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/statements/bni.csv");
+    let file = file.to_str().unwrap();
+    let out = topup_cli(&t, &["--json", "statement", "import", file, "--format", "bni"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 9);
+    assert_eq!(
+        lines[0],
+        serde_json::json!({
+            "line": 1, "date": "2026-11-30", "amount": "2500000",
+            "description": lines[0]["description"], "reference": "000001",
+            "state": "matched", "order": "TU-20261125-0001", "rule": "order_number",
+            "id": lines[0]["id"],
+        })
+    );
+    assert_eq!(lines[7]["state"], "debit");
+    assert_eq!(lines[7]["order"], serde_json::Value::Null);
+    // Again: every line a duplicate; the text form says so.
+    let out = topup_cli(&t, &["statement", "import", file]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("9 already imported"), "{text}");
+    // Money without an order, listed and attached.
+    let out = topup_cli(&t, &["--json", "statement", "unmatched"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 5);
+    let free = rows
+        .iter()
+        .find(|r| r["amount_minor"] == 123_456_700)
+        .unwrap()["id"]
+        .to_string();
+    t.staff("joko").await;
+    let out = topup_cli(
+        &t,
+        &["statement", "attach", &free, "--account", "PT Cahaya Timur", "--staff", "joko"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("credited 1234567"), "{text}");
+    // A file that cannot be read: exit 2 with the reason, nothing recorded.
+    let bad = t.dir.path().join("bad.csv");
+    std::fs::write(&bad, "Tgl.;Rincian Transaksi;Debit;Kredit\n99/99/2026;x;0,00;1,00\n").unwrap();
+    let out = topup_cli(&t, &["statement", "import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("row 2") && !err.contains("panicked"), "{err}");
+}

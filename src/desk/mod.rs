@@ -553,6 +553,9 @@ impl Desk {
         let order = self
             .new_order(tx, user, to, Some(amount), channel, None)
             .await?;
+        if self.settings.desk.unique_code {
+            self.give_code(tx, &order).await?;
+        }
         self.event(
             tx,
             &order,
@@ -1836,6 +1839,8 @@ impl Desk {
             Some(name) => accounts::find_staff(conn, name).await?.map(|s| s.id),
             None => None,
         };
+        let code = crate::store::statements::code_of(conn, order.id).await?;
+        let credited_code = code.is_some_and(|(_, t)| order.paid_minor == Some(t));
         let team = match lang {
             Lang::Id => "Tim Receivables",
             Lang::En => "Receivables team",
@@ -1850,9 +1855,22 @@ impl Desk {
             order_date: self.format_time(order.created_at),
             paid_date: self.format_time(decided_at),
             amount: Money::from_minor(order.paid_minor.unwrap_or_default()),
-            payment_method: match lang {
-                Lang::Id => "Transfer bank".into(),
-                Lang::En => "Bank transfer".into(),
+            payment_method: match (lang, code) {
+                (Lang::Id, None) => "Transfer bank".into(),
+                (Lang::En, None) => "Bank transfer".into(),
+                // The unique code: what was transferred, and whether the code was credited.
+                (Lang::Id, Some((code, transfer))) => format!(
+                    "Transfer bank {} (termasuk kode unik {}{})",
+                    Money::from_minor(transfer).display(lang),
+                    Money::from_minor(code * 100).display(lang),
+                    if credited_code { ", ikut dikreditkan" } else { ", tidak dikreditkan" }
+                ),
+                (Lang::En, Some((code, transfer))) => format!(
+                    "Bank transfer of {} (with the unique code {}{})",
+                    Money::from_minor(transfer).display(lang),
+                    Money::from_minor(code * 100).display(lang),
+                    if credited_code { ", credited" } else { ", not credited" }
+                ),
             },
             staff_reference: match staff_id {
                 Some(id) => format!("{team} · S-{id} ({})", self.format_time(decided_at)),

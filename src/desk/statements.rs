@@ -355,6 +355,31 @@ impl Desk {
         Ok(order.amount_minor)
     }
 
+    /// Gives a new order its unique code (`desk.unique_code`): 1-999 rupiah
+    /// that no other unsettled order has, from a random start so codes do
+    /// not tell how many orders are open. With all 999 taken the order gets
+    /// none (its amount alone then does not name it; the number still does).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub(crate) async fn give_code(&self, tx: &mut Tx, order: &OrderRow) -> DeskResult<Option<i64>> {
+        let Some(amount) = order.amount_minor else {
+            return Ok(None);
+        };
+        let used: HashSet<i64> = store::codes_in_use(tx).await?.into_iter().collect();
+        let start: i64 = rand::Rng::gen_range(&mut rand::thread_rng(), 0..999);
+        let Some(code) = (0..999)
+            .map(|i| (start + i) % 999 + 1)
+            .find(|c| !used.contains(c))
+        else {
+            tracing::warn!(order = %order.number, "All 999 unique codes are in use: the order has none");
+            return Ok(None);
+        };
+        let transfer = amount.saturating_add(code * 100);
+        store::set_code(tx, order.id, code, transfer).await?;
+        Ok(Some(transfer))
+    }
+
     /// Reads a statement file and imports it ([`Desk::import_statement`]).
     ///
     /// # Errors
@@ -844,5 +869,162 @@ mod tests {
         assert_ne!(line_key("1", &a, 0), line_key("2", &a, 0));
         b.balance_minor = Some(5);
         assert_ne!(line_key("1", &a, 0), line_key("1", &b, 0));
+    }
+}
+
+/// Most statement files read from one mail.
+const MAX_MAIL_FILES: usize = 10;
+
+/// The statement files attached to a mail (CSV, text, MT940, Excel), by name
+/// or type; images, PDFs and anything else are left alone.
+pub fn statement_attachments(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use mail_parser::{MessageParser, MimeHeaders};
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for part in msg.attachments() {
+        let name = part.attachment_name().unwrap_or_default().to_string();
+        let lower = name.to_ascii_lowercase();
+        let ctype = part
+            .content_type()
+            .map(|c| {
+                format!(
+                    "{}/{}",
+                    c.ctype(),
+                    c.subtype().unwrap_or_default()
+                )
+                .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let by_name = [".csv", ".txt", ".sta", ".mt940", ".940", ".xlsx", ".xls"]
+            .iter()
+            .any(|e| lower.ends_with(e));
+        let by_type = ctype == "text/csv"
+            || ctype == "application/vnd.ms-excel"
+            || ctype.starts_with("application/vnd.openxmlformats-officedocument.spreadsheetml");
+        if by_name || by_type {
+            let name: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
+            out.push((if name.is_empty() { "statement".into() } else { name }, part.contents().to_vec()));
+        }
+        if out.len() >= MAX_MAIL_FILES {
+            break;
+        }
+    }
+    out
+}
+
+impl Desk {
+    /// A mail from a configured statement sender (`statements.senders`,
+    /// authenticated when `mail.authserv_id` is set: the caller checks): its
+    /// statement attachments are imported, the mail is recorded once under
+    /// its keys, and the sender gets a reply saying what each file matched.
+    /// A redelivered mail is a duplicate and changes nothing.
+    ///
+    /// # Errors
+    /// Database errors only (a file that cannot be read is told in the reply).
+    pub async fn handle_statement_mail(
+        &self,
+        msg: super::Inbound,
+    ) -> DeskResult<super::InboundOutcome> {
+        use crate::store::inbound::{self as inbound_store, NewInbound, Recorded};
+        {
+            let mut conn = self.store.pool().acquire().await?;
+            if inbound_store::seen(&mut conn, &msg.keys).await? {
+                return Ok(super::InboundOutcome {
+                    inbound_id: None,
+                    outcome: "duplicate".into(),
+                    order: None,
+                });
+            }
+        }
+        let files = msg
+            .raw
+            .as_deref()
+            .map(statement_attachments)
+            .unwrap_or_default();
+        let source_of = |name: &str| format!("email from {}: {name}", msg.sender);
+        let mut results = Vec::new();
+        for (name, bytes) in &files {
+            let summary = match self
+                .import_file(bytes, None, None, &source_of(name), &msg.sender)
+                .await
+            {
+                Ok(report) => report.summary(),
+                Err(DeskError::Invalid(why)) => format!("not imported: {why}"),
+                Err(e) => return Err(e),
+            };
+            results.push(serde_json::json!({"name": name, "summary": summary}));
+        }
+        if results.is_empty() {
+            results.push(serde_json::json!({
+                "name": "(none)",
+                "summary": "no statement file (CSV, Excel or MT940) was attached",
+            }));
+        }
+        let outcome = format!(
+            "statement: {}",
+            results
+                .iter()
+                .map(|r| format!("{}: {}", r["name"].as_str().unwrap_or(""), r["summary"].as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        let mut tx = self.store.begin_write().await?;
+        let recorded = inbound_store::record(
+            &mut tx,
+            &NewInbound {
+                source: "email",
+                sender: &msg.sender,
+                subject: &msg.subject,
+                intent: "statement",
+                raw_hash: None,
+                content_hash: msg.content_hash.as_deref(),
+            },
+            &msg.keys,
+            self.now(),
+        )
+        .await?;
+        let id = match recorded {
+            Recorded::Duplicate => {
+                return Ok(super::InboundOutcome {
+                    inbound_id: None,
+                    outcome: "duplicate".into(),
+                    order: None,
+                });
+            }
+            other => other.id(),
+        };
+        if let Some(id) = id {
+            inbound_store::set_outcome(&mut tx, id, &outcome, None, None).await?;
+        }
+        let lang = self.settings.desk.staff_lang;
+        let mut vars = self.base_vars("", None, lang);
+        super::notify::merge(
+            &mut vars,
+            serde_json::json!({"user_name": msg.sender_name.clone().unwrap_or_else(|| msg.sender.clone()), "files": results}),
+        );
+        let reply = super::ReplyTo {
+            address: msg.sender.clone(),
+            message_id: msg.message_id.clone(),
+            references: msg.thread_ids.clone(),
+            subject: msg.subject.clone(),
+        };
+        self.reply_email(
+            &mut tx,
+            crate::render::templates::EmailKind::StatementImported,
+            lang,
+            &reply,
+            None,
+            vars,
+        )
+        .await?;
+        self.commit(tx, true).await?;
+        tracing::info!(sender = %msg.sender, files = files.len(), "Statement mail handled");
+        Ok(super::InboundOutcome {
+            inbound_id: id,
+            outcome,
+            order: None,
+        })
     }
 }
