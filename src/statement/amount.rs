@@ -8,7 +8,7 @@
 //! the decimal point. Every group after the first must have exactly three
 //! digits; anything else is refused rather than read as some other sum.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 /// Whether money came in or went out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -192,8 +192,11 @@ pub fn parse_date(cell: &str, year: Option<i32>, formats: &[String]) -> Result<N
                 return Ok(d);
             }
         }
+        // `%Y` also reads "26" as the year 26: a two-digit year goes to `%y` below.
         for f in ["%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y", "%d %b %Y", "%d %B %Y"] {
-            if let Ok(d) = NaiveDate::parse_from_str(c, f) {
+            if let Ok(d) = NaiveDate::parse_from_str(c, f)
+                && d.year() >= 1000
+            {
                 return Ok(d);
             }
         }

@@ -13,7 +13,7 @@
 
 use std::io::Cursor;
 
-use calamine::{Data, Reader};
+use calamine::{Data, DataType, Reader};
 use serde::Deserialize;
 
 use super::amount::{Direction, parse_amount, parse_date};
