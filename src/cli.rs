@@ -885,7 +885,15 @@ async fn statement(cli: &Cli, desk: &Desk, cmd: &StatementCmd) -> Result<(), Fai
             } else {
                 let notation = desk.settings().desk.staff_notation;
                 let body = table(
-                    &[">line", "date", ">amount", "state", "order", "rule", "description"],
+                    &[
+                        ">line",
+                        "date",
+                        ">amount",
+                        "state",
+                        "order",
+                        "rule",
+                        "description",
+                    ],
                     report.lines.iter().map(|l| {
                         vec![
                             l.line.to_string(),
@@ -901,7 +909,9 @@ async fn statement(cli: &Cli, desk: &Desk, cmd: &StatementCmd) -> Result<(), Fai
                                     format!("one of {}", l.candidates.join(", "))
                                 }
                             }),
-                            l.rule.map(|r| r.as_str().to_string()).unwrap_or_else(|| "-".into()),
+                            l.rule
+                                .map(|r| r.as_str().to_string())
+                                .unwrap_or_else(|| "-".into()),
                             l.description.chars().take(60).collect(),
                         ]
                     }),
@@ -921,7 +931,15 @@ async fn statement(cli: &Cli, desk: &Desk, cmd: &StatementCmd) -> Result<(), Fai
             let notation = desk.settings().desk.staff_notation;
             print(cli, &rows, || {
                 table(
-                    &[">id", "date", "bank", ">amount", "state", "candidates", "description"],
+                    &[
+                        ">id",
+                        "date",
+                        "bank",
+                        ">amount",
+                        "state",
+                        "candidates",
+                        "description",
+                    ],
                     rows.iter().map(|l| {
                         vec![
                             l.id.to_string(),
@@ -929,7 +947,11 @@ async fn statement(cli: &Cli, desk: &Desk, cmd: &StatementCmd) -> Result<(), Fai
                             l.bank.clone(),
                             Money::from_minor(l.amount_minor).display(notation),
                             l.state.clone(),
-                            if l.candidates.is_empty() { "-".into() } else { l.candidates.clone() },
+                            if l.candidates.is_empty() {
+                                "-".into()
+                            } else {
+                                l.candidates.clone()
+                            },
                             l.description.chars().take(60).collect(),
                         ]
                     }),
@@ -947,7 +969,10 @@ async fn statement(cli: &Cli, desk: &Desk, cmd: &StatementCmd) -> Result<(), Fai
                 let number = desk.parse_order_number(order)?;
                 let row = desk.attach_line_to_order(*line, &number, &staff).await?;
                 print(cli, &row, || {
-                    format!("Statement line {} now pays {number}; approve it to credit the balance", row.id)
+                    format!(
+                        "Statement line {} now pays {number}; approve it to credit the balance",
+                        row.id
+                    )
                 });
             } else if let Some(account) = account {
                 let o = desk.attach_line_to_account(*line, account, &staff).await?;

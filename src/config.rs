@@ -202,7 +202,11 @@ impl StatementSettings {
     /// True when `address` is a configured statement sender.
     pub fn is_sender(&self, address: &str) -> bool {
         let a = address.trim().to_ascii_lowercase();
-        !a.is_empty() && self.senders.iter().any(|s| s.trim().to_ascii_lowercase() == a)
+        !a.is_empty()
+            && self
+                .senders
+                .iter()
+                .any(|s| s.trim().to_ascii_lowercase() == a)
     }
 }
 
@@ -609,14 +613,19 @@ impl Settings {
         }
         for sender in &st.senders {
             if !sender.contains('@') {
-                problems.push(format!("statements.senders: {sender:?} is not an email address"));
+                problems.push(format!(
+                    "statements.senders: {sender:?} is not an email address"
+                ));
             }
         }
         if let Some(m) = &st.csv
-            && (m.date.is_empty() || m.description.is_empty() || (m.amount.is_empty() && m.credit.is_empty()))
+            && (m.date.is_empty()
+                || m.description.is_empty()
+                || (m.amount.is_empty() && m.credit.is_empty()))
         {
             problems.push(
-                "statements.csv needs date, description and amount (or credit and debit) columns".into(),
+                "statements.csv needs date, description and amount (or credit and debit) columns"
+                    .into(),
             );
         }
         problems

@@ -34,10 +34,18 @@ struct Store {
 }
 
 async fn orders_in_every_state(t: &TestDesk) -> Store {
-    let sinar = t.customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id).await;
-    let maju = t.customer("CV Maju Jaya", "sari@maju.example", Lang::Id).await;
-    let sumber = t.customer("PT Sumber Rejeki", "eko@sumber.example", Lang::En).await;
-    let cahaya = t.customer("PT Cahaya Timur", "rina@cahaya.example", Lang::Id).await;
+    let sinar = t
+        .customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id)
+        .await;
+    let maju = t
+        .customer("CV Maju Jaya", "sari@maju.example", Lang::Id)
+        .await;
+    let sumber = t
+        .customer("PT Sumber Rejeki", "eko@sumber.example", Lang::En)
+        .await;
+    let cahaya = t
+        .customer("PT Cahaya Timur", "rina@cahaya.example", Lang::Id)
+        .await;
     let staff = t.staff("rina").await;
     let o1 = t.dealing(&sinar, 2_500_000).await; // 0001 dealing, number in the remark
     let o2 = t.request(&maju, 1_000_000).await; // 0002 open, number without hyphens
@@ -63,9 +71,21 @@ async fn orders_in_every_state(t: &TestDesk) -> Store {
 
 /// What each of the nine fixture lines must become.
 const EXPECTED: [(LineState, Option<&str>, Option<Rule>); 9] = [
-    (LineState::Matched, Some("TU-20261125-0001"), Some(Rule::OrderNumber)),
-    (LineState::Matched, Some("TU-20261125-0002"), Some(Rule::OrderNumber)),
-    (LineState::Suggested, Some("TU-20261125-0003"), Some(Rule::Amount)),
+    (
+        LineState::Matched,
+        Some("TU-20261125-0001"),
+        Some(Rule::OrderNumber),
+    ),
+    (
+        LineState::Matched,
+        Some("TU-20261125-0002"),
+        Some(Rule::OrderNumber),
+    ),
+    (
+        LineState::Suggested,
+        Some("TU-20261125-0003"),
+        Some(Rule::Amount),
+    ),
     (LineState::Ambiguous, None, None),
     // Money for an order already paid, and for a cancelled order: never matched.
     (LineState::Unmatched, None, None),
@@ -150,7 +170,10 @@ async fn every_format_matches_each_line_to_the_right_order_and_reimport_adds_not
         let n1 = t.desk.parse_order_number(&store.orders[0].number).unwrap();
         let view = t.desk.view(&n1).await.unwrap();
         assert_eq!(view.statement_lines.len(), 1, "{file}");
-        assert_eq!(view.statement_lines[0].rule.as_deref(), Some("order_number"));
+        assert_eq!(
+            view.statement_lines[0].rule.as_deref(),
+            Some("order_number")
+        );
         // Nothing was approved without auto-approval.
         assert_eq!(view.order.status, "dealing", "{file}");
         // Money without an order is listed.
@@ -228,7 +251,9 @@ async fn auto_approve_pays_matched_dealing_orders_as_the_system() {
     assert_eq!(view.order.decided_by.as_deref(), Some(by.as_str()));
     assert_eq!(t.balance(o1.account_id).await, 250_000_000);
     assert!(
-        t.outbox_kinds(o1.id).await.contains(&"email:paid".to_string()),
+        t.outbox_kinds(o1.id)
+            .await
+            .contains(&"email:paid".to_string()),
         "{:?}",
         t.outbox_kinds(o1.id).await
     );
@@ -271,7 +296,11 @@ async fn money_without_an_order_is_attached_to_an_account_as_a_paid_order() {
     assert_eq!(order.status, "paid");
     assert_eq!(order.paid_minor, Some(123_456_700));
     assert_eq!(t.balance(account).await, before + 123_456_700);
-    assert!(t.outbox_kinds(order.id).await.contains(&"email:paid".to_string()));
+    assert!(
+        t.outbox_kinds(order.id)
+            .await
+            .contains(&"email:paid".to_string())
+    );
     // It is no longer unmatched, and cannot be attached twice.
     assert!(
         t.desk
@@ -298,7 +327,11 @@ async fn money_without_an_order_is_attached_to_an_account_as_a_paid_order() {
     // Staff attach the ambiguous line to the order it pays; never to a second one.
     let amb = &report.lines[3];
     let n4 = t.desk.parse_order_number(&store.orders[3].number).unwrap();
-    let row = t.desk.attach_line_to_order(amb.id, &n4, &staff).await.unwrap();
+    let row = t
+        .desk
+        .attach_line_to_order(amb.id, &n4, &staff)
+        .await
+        .unwrap();
     assert_eq!(row.order_number.as_deref(), Some("TU-20261125-0004"));
     let other = &report.lines[4];
     let err = t
@@ -306,7 +339,10 @@ async fn money_without_an_order_is_attached_to_an_account_as_a_paid_order() {
         .attach_line_to_order(other.id, &n4, &staff)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("already has a statement line"), "{err}");
+    assert!(
+        err.to_string().contains("already has a statement line"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -329,7 +365,12 @@ async fn hostile_files_are_refused_whole_with_a_reason_and_record_nothing() {
             None,
             "MT940",
         ),
-        ("binary", vec![0u8, 159, 146, 150, 255, 0, 1], None, "not a statement"),
+        (
+            "binary",
+            vec![0u8, 159, 146, 150, 255, 0, 1],
+            None,
+            "not a statement",
+        ),
         ("truncated xlsx", truncated_xlsx, None, "spreadsheet"),
         (
             "wrong format named",
@@ -362,7 +403,14 @@ async fn mangled_statements_never_panic() {
         seed ^= seed << 17;
         seed
     };
-    for file in ["bca.csv", "mandiri.csv", "bni.csv", "bri.csv", "statement.mt940", "bca.xlsx"] {
+    for file in [
+        "bca.csv",
+        "mandiri.csv",
+        "bni.csv",
+        "bri.csv",
+        "statement.mt940",
+        "bca.xlsx",
+    ] {
         let original = fixture(file);
         for _ in 0..40 {
             let mut bytes = original.clone();
@@ -385,7 +433,9 @@ async fn mangled_statements_never_panic() {
 #[tokio::test]
 async fn a_slip_without_money_on_later_statements_is_flagged() {
     let t = TestDesk::new().await;
-    let u = t.customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id).await;
+    let u = t
+        .customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id)
+        .await;
     // Slip on Wednesday 2026-11-25.
     let o = t.dealing(&u, 900_000).await;
     let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
@@ -444,7 +494,8 @@ async fn emails_to(t: &TestDesk, to: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn statements_mailed_by_a_configured_sender_are_imported_once_and_answered() {
-    let t = TestDesk::with(|s| s.statements.senders = vec!["Finance@Sinar-Desk.example".into()]).await;
+    let t =
+        TestDesk::with(|s| s.statements.senders = vec!["Finance@Sinar-Desk.example".into()]).await;
     orders_in_every_state(&t).await;
     let raw = statement_mail("finance@sinar-desk.example", "m1@bank", "bca.csv", None);
     let out = topup::sources::handle_email(&t.desk, raw.clone(), vec![])
@@ -458,7 +509,9 @@ async fn statements_mailed_by_a_configured_sender_are_imported_once_and_answered
         vec!["statement_imported"]
     );
     // Redelivered: nothing new, no second answer.
-    let again = topup::sources::handle_email(&t.desk, raw, vec![]).await.unwrap();
+    let again = topup::sources::handle_email(&t.desk, raw, vec![])
+        .await
+        .unwrap();
     assert!(again.duplicate());
     assert_eq!(emails_to(&t, "finance@sinar-desk.example").await.len(), 1);
 }
@@ -473,20 +526,26 @@ async fn statement_mail_from_anyone_else_is_never_a_statement() {
     orders_in_every_state(&t).await;
     // Another sender, and the configured address forged (authentication failed).
     let other = statement_mail("attacker@evil.example", "m2@evil", "bca.csv", None);
-    topup::sources::handle_email(&t.desk, other, vec![]).await.unwrap();
+    topup::sources::handle_email(&t.desk, other, vec![])
+        .await
+        .unwrap();
     let forged = statement_mail(
         "finance@sinar-desk.example",
         "m3@evil",
         "bca.csv",
         Some("mx.desk.example; dmarc=fail header.from=sinar-desk.example; spf=fail"),
     );
-    topup::sources::handle_email(&t.desk, forged, vec![]).await.unwrap();
+    topup::sources::handle_email(&t.desk, forged, vec![])
+        .await
+        .unwrap();
     assert!(t.desk.unmatched_lines(100).await.unwrap().is_empty());
     let n1 = t.desk.parse_order_number("TU-20261125-0001").unwrap();
     assert!(t.desk.view(&n1).await.unwrap().statement_lines.is_empty());
-    assert!(!emails_to(&t, "finance@sinar-desk.example")
-        .await
-        .contains(&"statement_imported".to_string()));
+    assert!(
+        !emails_to(&t, "finance@sinar-desk.example")
+            .await
+            .contains(&"statement_imported".to_string())
+    );
     // The genuine one, authenticated by our server, is imported.
     let genuine = statement_mail(
         "finance@sinar-desk.example",
@@ -494,7 +553,9 @@ async fn statement_mail_from_anyone_else_is_never_a_statement() {
         "mandiri.csv",
         Some("mx.desk.example; dmarc=pass header.from=sinar-desk.example; spf=pass"),
     );
-    let out = topup::sources::handle_email(&t.desk, genuine, vec![]).await.unwrap();
+    let out = topup::sources::handle_email(&t.desk, genuine, vec![])
+        .await
+        .unwrap();
     assert!(out.outcome.contains("2 matched"), "{}", out.outcome);
 }
 
@@ -506,13 +567,25 @@ async fn unique_codes_make_amounts_name_their_orders() {
         s.desk.credit = CreditChoice::Transferred;
     })
     .await;
-    let a = t.customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id).await;
-    let b = t.customer("CV Maju Jaya", "sari@maju.example", Lang::Id).await;
+    let a = t
+        .customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id)
+        .await;
+    let b = t
+        .customer("CV Maju Jaya", "sari@maju.example", Lang::Id)
+        .await;
     let staff = t.staff("rina").await;
     let oa = t.dealing(&a, 1_000_000).await;
     let ob = t.dealing(&b, 1_000_000).await;
-    let va = t.desk.view(&t.desk.parse_order_number(&oa.number).unwrap()).await.unwrap();
-    let vb = t.desk.view(&t.desk.parse_order_number(&ob.number).unwrap()).await.unwrap();
+    let va = t
+        .desk
+        .view(&t.desk.parse_order_number(&oa.number).unwrap())
+        .await
+        .unwrap();
+    let vb = t
+        .desk
+        .view(&t.desk.parse_order_number(&ob.number).unwrap())
+        .await
+        .unwrap();
     let (ta, tb) = (va.transfer_minor.unwrap(), vb.transfer_minor.unwrap());
     assert_ne!(ta, tb, "codes are unique among unsettled orders");
     for t in [ta, tb] {
@@ -521,7 +594,9 @@ async fn unique_codes_make_amounts_name_their_orders() {
     }
     // The order-created mail says what to transfer.
     let mut conn = t.desk.store().pool().acquire().await.unwrap();
-    let rows = topup::store::outbox::for_order(&mut conn, oa.id).await.unwrap();
+    let rows = topup::store::outbox::for_order(&mut conn, oa.id)
+        .await
+        .unwrap();
     let created = rows
         .iter()
         .find(|r| r.email_kind.as_deref() == Some("order_created"))
@@ -532,7 +607,9 @@ async fn unique_codes_make_amounts_name_their_orders() {
     // Two orders of the same amount, no number, no name: the code tells them apart.
     let text = format!(
         "Tgl.;Rincian Transaksi;Debit;Kredit\n30/11/2026;TRANSFER SINAR ABADI;0,00;{}\n",
-        topup::domain::money::Money::from_minor(ta).display(Lang::Id).trim_start_matches("Rp ")
+        topup::domain::money::Money::from_minor(ta)
+            .display(Lang::Id)
+            .trim_start_matches("Rp ")
     );
     let r = t
         .desk
@@ -572,8 +649,15 @@ async fn the_cli_imports_lists_and_attaches() {
     orders_in_every_state(&t).await;
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/statements/bni.csv");
     let file = file.to_str().unwrap();
-    let out = topup_cli(&t, &["--json", "statement", "import", file, "--format", "bni"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = topup_cli(
+        &t,
+        &["--json", "statement", "import", file, "--format", "bni"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<serde_json::Value> = stdout
         .lines()
@@ -607,13 +691,28 @@ async fn the_cli_imports_lists_and_attaches() {
     t.staff("joko").await;
     let out = topup_cli(
         &t,
-        &["statement", "attach", &free, "--account", "PT Cahaya Timur", "--staff", "joko"],
+        &[
+            "statement",
+            "attach",
+            &free,
+            "--account",
+            "PT Cahaya Timur",
+            "--staff",
+            "joko",
+        ],
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("credited 1234567"), "{text}");
+    assert!(
+        out.status.success() && text.contains("credited 1234567"),
+        "{text}"
+    );
     // A file that cannot be read: exit 2 with the reason, nothing recorded.
     let bad = t.dir.path().join("bad.csv");
-    std::fs::write(&bad, "Tgl.;Rincian Transaksi;Debit;Kredit\n99/99/2026;x;0,00;1,00\n").unwrap();
+    std::fs::write(
+        &bad,
+        "Tgl.;Rincian Transaksi;Debit;Kredit\n99/99/2026;x;0,00;1,00\n",
+    )
+    .unwrap();
     let out = topup_cli(&t, &["statement", "import", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -1071,7 +1071,9 @@ impl Desk {
         };
         let to = self.allowed(&mut tx, &order, event).await?;
         let order = match decision {
-            Decision::Approve { amount } => self.approve_in(&mut tx, order, &actor, *amount).await?,
+            Decision::Approve { amount } => {
+                self.approve_in(&mut tx, order, &actor, *amount).await?
+            }
             Decision::Reject { reason } => {
                 let text = reason.text(lang);
                 if text.trim().is_empty() {
@@ -1129,18 +1131,15 @@ impl Desk {
         let now = self.now();
         let label = actor.label();
         let due = self.amount_due(tx, &order).await?;
-        let credit = amount
-            .map(Money::minor)
-            .or(due)
-            .ok_or_else(|| {
-                DeskError::Invalid(
-                    format!(
-                        "order {} has no claimed amount: approve it with an amount",
-                        order.number
-                    )
-                    .into(),
+        let credit = amount.map(Money::minor).or(due).ok_or_else(|| {
+            DeskError::Invalid(
+                format!(
+                    "order {} has no claimed amount: approve it with an amount",
+                    order.number
                 )
-            })?;
+                .into(),
+            )
+        })?;
         self.check_amount(Money::from_minor(credit))?;
         let balance = accounts::balance(tx, order.account_id).await?;
         if balance.checked_add(credit).is_none() {
@@ -1152,14 +1151,12 @@ impl Desk {
                 .into(),
             ));
         }
-        let note = amount
-            .filter(|a| Some(a.minor()) != due)
-            .map(|a| {
-                format!(
-                    "approved with a corrected amount {}",
-                    a.display(self.settings.desk.staff_notation)
-                )
-            });
+        let note = amount.filter(|a| Some(a.minor()) != due).map(|a| {
+            format!(
+                "approved with a corrected amount {}",
+                a.display(self.settings.desk.staff_notation)
+            )
+        });
         let change = Change {
             paid_minor: Some(credit),
             decided: Some((now, &label)),
@@ -1168,16 +1165,7 @@ impl Desk {
             ..Change::default()
         };
         self.move_order(tx, &order, from, to, &change).await?;
-        if !orders::credit(
-            tx,
-            order.account_id,
-            order.id,
-            credit,
-            &label,
-            now,
-        )
-        .await?
-        {
+        if !orders::credit(tx, order.account_id, order.id, credit, &label, now).await? {
             // Unreachable through the lifecycle; the unique key is the last guard.
             return Err(DeskError::Refused(
                 format!("order {} was already credited", order.number).into(),
@@ -1863,13 +1851,21 @@ impl Desk {
                     "Transfer bank {} (termasuk kode unik {}{})",
                     Money::from_minor(transfer).display(lang),
                     Money::from_minor(code * 100).display(lang),
-                    if credited_code { ", ikut dikreditkan" } else { ", tidak dikreditkan" }
+                    if credited_code {
+                        ", ikut dikreditkan"
+                    } else {
+                        ", tidak dikreditkan"
+                    }
                 ),
                 (Lang::En, Some((code, transfer))) => format!(
                     "Bank transfer of {} (with the unique code {}{})",
                     Money::from_minor(transfer).display(lang),
                     Money::from_minor(code * 100).display(lang),
-                    if credited_code { ", credited" } else { ", not credited" }
+                    if credited_code {
+                        ", credited"
+                    } else {
+                        ", not credited"
+                    }
                 ),
             },
             staff_reference: match staff_id {

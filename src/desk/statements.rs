@@ -176,7 +176,10 @@ pub fn line_key(account: &str, line: &Line, occurrence: usize) -> String {
         .as_deref()
         .unwrap_or(&line.description)
         .to_lowercase();
-    let balance = line.balance_minor.map(|b| b.to_string()).unwrap_or_default();
+    let balance = line
+        .balance_minor
+        .map(|b| b.to_string())
+        .unwrap_or_default();
     for part in [
         account.trim(),
         &line.date.to_string(),
@@ -194,7 +197,9 @@ pub fn line_key(account: &str, line: &Line, occurrence: usize) -> String {
 
 /// A company name's words that say who it is (`PT`, `CV`, `Tbk` dropped).
 fn name_words(name: &str) -> Vec<String> {
-    const FILLER: [&str; 9] = ["pt", "cv", "tbk", "ud", "persero", "the", "and", "dan", "co"];
+    const FILLER: [&str; 9] = [
+        "pt", "cv", "tbk", "ud", "persero", "the", "and", "dan", "co",
+    ];
     name.split(|c: char| !c.is_alphanumeric())
         .map(str::to_lowercase)
         .filter(|w| w.chars().count() >= 3 && !FILLER.contains(&w.as_str()))
@@ -213,12 +218,15 @@ pub fn payer_like(company: &str, text: &str) -> bool {
     let found = want
         .iter()
         .filter(|w| {
-            have.iter().any(|h| {
-                h == *w || (h.chars().count() >= 4 && w.starts_with(h.as_str()))
-            })
+            have.iter()
+                .any(|h| h == *w || (h.chars().count() >= 4 && w.starts_with(h.as_str())))
         })
         .count();
-    let needed = if want.len() >= 3 { want.len() - 1 } else { want.len() };
+    let needed = if want.len() >= 3 {
+        want.len() - 1
+    } else {
+        want.len()
+    };
     found >= needed
 }
 
@@ -327,7 +335,11 @@ impl Matcher {
             [] => Outcome::Unmatched,
             [i] => {
                 let c = &self.candidates[*i];
-                let payer = format!("{} {}", line.payer.as_deref().unwrap_or(""), line.description);
+                let payer = format!(
+                    "{} {}",
+                    line.payer.as_deref().unwrap_or(""),
+                    line.description
+                );
                 if payer_like(&c.account_name, &payer) {
                     Outcome::Suggested(*i)
                 } else {
@@ -346,7 +358,11 @@ impl Desk {
     ///
     /// # Errors
     /// Database errors.
-    pub(crate) async fn amount_due(&self, tx: &mut Tx, order: &OrderRow) -> DeskResult<Option<i64>> {
+    pub(crate) async fn amount_due(
+        &self,
+        tx: &mut Tx,
+        order: &OrderRow,
+    ) -> DeskResult<Option<i64>> {
         if self.settings.desk.credit == CreditChoice::Transferred
             && let Some((_, transfer)) = store::code_of(tx, order.id).await?
         {
@@ -526,8 +542,12 @@ impl Desk {
                 };
                 let outcome = matcher.decide(line, &by_reference);
                 let (state, rule, order, candidates) = match &outcome {
-                    Outcome::Matched(i, rule) => (LineState::Matched, Some(*rule), Some(*i), vec![]),
-                    Outcome::Suggested(i) => (LineState::Suggested, Some(Rule::Amount), Some(*i), vec![]),
+                    Outcome::Matched(i, rule) => {
+                        (LineState::Matched, Some(*rule), Some(*i), vec![])
+                    }
+                    Outcome::Suggested(i) => {
+                        (LineState::Suggested, Some(Rule::Amount), Some(*i), vec![])
+                    }
                     Outcome::Ambiguous(all) => (LineState::Ambiguous, None, None, all.clone()),
                     Outcome::Unmatched => (LineState::Unmatched, None, None, vec![]),
                 };
@@ -576,7 +596,9 @@ impl Desk {
                     self.card_update(&mut tx, &o).await?;
                 }
                 // A refusal (amount over the limit, ...) leaves the order to staff.
-                Err(e @ (DeskError::Invalid(_) | DeskError::Refused(_) | DeskError::LostRace(_))) => {
+                Err(
+                    e @ (DeskError::Invalid(_) | DeskError::Refused(_) | DeskError::LostRace(_)),
+                ) => {
                     tracing::warn!(order_id, line_id, "Not approved by the system: {e}");
                 }
                 Err(e) => return Err(e),
@@ -641,7 +663,17 @@ impl Desk {
                 order.number
             ))));
         }
-        if !store::set_outcome(&mut tx, line.id, "matched", Some("staff"), Some(order.id), "", self.now()).await? {
+        if !store::set_outcome(
+            &mut tx,
+            line.id,
+            "matched",
+            Some("staff"),
+            Some(order.id),
+            "",
+            self.now(),
+        )
+        .await?
+        {
             return Err(DeskError::Invalid(Text::from(format!(
                 "statement line {line_id} or order {} was just taken",
                 order.number
@@ -675,7 +707,14 @@ impl Desk {
         self.check_amount(amount)?;
         let now = self.now();
         let order = self
-            .new_order(&mut tx, &user, OrderStatus::Dealing, Some(amount), super::Channel::Cli, Some(now))
+            .new_order(
+                &mut tx,
+                &user,
+                OrderStatus::Dealing,
+                Some(amount),
+                super::Channel::Cli,
+                Some(now),
+            )
             .await?;
         let note = format!(
             "money found on the statement ({} {} {}): statement line {}",
@@ -696,7 +735,17 @@ impl Desk {
             Some(&note),
         )
         .await?;
-        if !store::set_outcome(&mut tx, line.id, "matched", Some("staff"), Some(order.id), "", now).await? {
+        if !store::set_outcome(
+            &mut tx,
+            line.id,
+            "matched",
+            Some("staff"),
+            Some(order.id),
+            "",
+            now,
+        )
+        .await?
+        {
             return Err(DeskError::Invalid(Text::from(format!(
                 "statement line {line_id} was just taken"
             ))));
@@ -726,7 +775,12 @@ impl Desk {
     /// "not on the statement through 2026-12-02": an order in `dealing`
     /// without a line whose slip came two business days before the last
     /// date statements cover. `covered` is that date.
-    pub fn missing_flag(&self, order: &OrderRow, has_line: bool, covered: Option<NaiveDate>) -> Option<String> {
+    pub fn missing_flag(
+        &self,
+        order: &OrderRow,
+        has_line: bool,
+        covered: Option<NaiveDate>,
+    ) -> Option<String> {
         if has_line || order.status() != OrderStatus::Dealing {
             return None;
         }
@@ -776,102 +830,6 @@ pub fn money_arrived(line: &LineRow, notation: crate::domain::Lang) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cand(id: i64, number: &str, amount: i64, company: &str) -> Candidate {
-        Candidate {
-            id,
-            number: number.into(),
-            status: "dealing".into(),
-            amount_minor: Some(amount * 100),
-            transfer_minor: None,
-            created_at: 1_795_575_600_000,
-            account_name: company.into(),
-        }
-    }
-
-    fn line(amount: i64, description: &str) -> Line {
-        Line {
-            line: 1,
-            date: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
-            direction: Direction::Credit,
-            amount_minor: amount * 100,
-            description: description.into(),
-            reference: None,
-            payer: None,
-            balance_minor: None,
-        }
-    }
-
-    #[test]
-    fn rules_in_order() {
-        let m = Matcher::new(
-            vec![
-                cand(1, "TU-20261125-0001", 2_500_000, "PT Sinar Abadi"),
-                cand(2, "TU-20261125-0002", 1_000_000, "CV Maju Jaya"),
-                cand(3, "TU-20261125-0003", 1_000_000, "PT Sumber Rejeki"),
-                cand(4, "TU-20261125-0004", 750_000, "PT Sumber Rejeki"),
-            ],
-            "TU",
-            420,
-        );
-        assert_eq!(
-            m.decide(&line(2_500_000, "TRSF TU 20261125 0001 X"), &[]),
-            Outcome::Matched(0, Rule::OrderNumber)
-        );
-        // The number with another amount does not match by number; the amount alone is ambiguous.
-        assert_eq!(
-            m.decide(&line(1_000_000, "TU-20261125-0001"), &[]),
-            Outcome::Ambiguous(vec![1, 2])
-        );
-        assert_eq!(
-            m.decide(&line(750_000, "TRSF DR SUMBER REJEK"), &[]),
-            Outcome::Suggested(3)
-        );
-        assert_eq!(m.decide(&line(750_000, "TRSF DR ANDI"), &[]), Outcome::Unmatched);
-        assert_eq!(m.decide(&line(123, "nothing"), &[]), Outcome::Unmatched);
-        assert_eq!(
-            m.decide(&line(750_000, "x"), &[3]),
-            Outcome::Matched(3, Rule::Reference)
-        );
-    }
-
-    #[test]
-    fn a_taken_order_is_never_matched_again_and_early_money_is_not_an_orders() {
-        let mut m = Matcher::new(vec![cand(1, "TU-20261125-0001", 2_500_000, "PT Sinar Abadi")], "TU", 420);
-        m.take(0);
-        assert_eq!(
-            m.decide(&line(2_500_000, "TU-20261125-0001 SINAR ABADI"), &[]),
-            Outcome::Unmatched
-        );
-        let m = Matcher::new(vec![cand(1, "TU-20261125-0001", 2_500_000, "PT Sinar Abadi")], "TU", 420);
-        let mut early = line(2_500_000, "SINAR ABADI");
-        early.date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-        assert_eq!(m.decide(&early, &[]), Outcome::Unmatched);
-    }
-
-    #[test]
-    fn payer_names_as_banks_cut_them() {
-        assert!(payer_like("PT Sinar Abadi", "TRSF E-BANKING CR SINAR ABADI PT"));
-        assert!(payer_like("PT Sinar Abadi Sentosa", "SINAR ABADI SENT"));
-        assert!(!payer_like("PT Sinar Abadi", "SINAR JAYA"));
-        assert!(!payer_like("PT", "PT"));
-    }
-
-    #[test]
-    fn keys_ignore_nothing_that_tells_lines_apart() {
-        let a = line(1000, "x");
-        let mut b = a.clone();
-        assert_eq!(line_key("1", &a, 0), line_key("1", &b, 0));
-        assert_ne!(line_key("1", &a, 0), line_key("1", &a, 1));
-        assert_ne!(line_key("1", &a, 0), line_key("2", &a, 0));
-        b.balance_minor = Some(5);
-        assert_ne!(line_key("1", &a, 0), line_key("1", &b, 0));
-    }
-}
-
 /// Most statement files read from one mail.
 const MAX_MAIL_FILES: usize = 10;
 
@@ -889,12 +847,7 @@ pub fn statement_attachments(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
         let ctype = part
             .content_type()
             .map(|c| {
-                format!(
-                    "{}/{}",
-                    c.ctype(),
-                    c.subtype().unwrap_or_default()
-                )
-                .to_ascii_lowercase()
+                format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default()).to_ascii_lowercase()
             })
             .unwrap_or_default();
         let by_name = [".csv", ".txt", ".sta", ".mt940", ".940", ".xlsx", ".xls"]
@@ -905,7 +858,14 @@ pub fn statement_attachments(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
             || ctype.starts_with("application/vnd.openxmlformats-officedocument.spreadsheetml");
         if by_name || by_type {
             let name: String = name.chars().filter(|c| !c.is_control()).take(120).collect();
-            out.push((if name.is_empty() { "statement".into() } else { name }, part.contents().to_vec()));
+            out.push((
+                if name.is_empty() {
+                    "statement".into()
+                } else {
+                    name
+                },
+                part.contents().to_vec(),
+            ));
         }
         if out.len() >= MAX_MAIL_FILES {
             break;
@@ -966,7 +926,11 @@ impl Desk {
             "statement: {}",
             results
                 .iter()
-                .map(|r| format!("{}: {}", r["name"].as_str().unwrap_or(""), r["summary"].as_str().unwrap_or("")))
+                .map(|r| format!(
+                    "{}: {}",
+                    r["name"].as_str().unwrap_or(""),
+                    r["summary"].as_str().unwrap_or("")
+                ))
                 .collect::<Vec<_>>()
                 .join("; ")
         );
@@ -1026,5 +990,115 @@ impl Desk {
             outcome,
             order: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(id: i64, number: &str, amount: i64, company: &str) -> Candidate {
+        Candidate {
+            id,
+            number: number.into(),
+            status: "dealing".into(),
+            amount_minor: Some(amount * 100),
+            transfer_minor: None,
+            created_at: 1_795_575_600_000,
+            account_name: company.into(),
+        }
+    }
+
+    fn line(amount: i64, description: &str) -> Line {
+        Line {
+            line: 1,
+            date: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            direction: Direction::Credit,
+            amount_minor: amount * 100,
+            description: description.into(),
+            reference: None,
+            payer: None,
+            balance_minor: None,
+        }
+    }
+
+    #[test]
+    fn rules_in_order() {
+        let m = Matcher::new(
+            vec![
+                cand(1, "TU-20261125-0001", 2_500_000, "PT Sinar Abadi"),
+                cand(2, "TU-20261125-0002", 1_000_000, "CV Maju Jaya"),
+                cand(3, "TU-20261125-0003", 1_000_000, "PT Sumber Rejeki"),
+                cand(4, "TU-20261125-0004", 750_000, "PT Sumber Rejeki"),
+            ],
+            "TU",
+            420,
+        );
+        assert_eq!(
+            m.decide(&line(2_500_000, "TRSF TU 20261125 0001 X"), &[]),
+            Outcome::Matched(0, Rule::OrderNumber)
+        );
+        // The number with another amount does not match by number; the amount alone is ambiguous.
+        assert_eq!(
+            m.decide(&line(1_000_000, "TU-20261125-0001"), &[]),
+            Outcome::Ambiguous(vec![1, 2])
+        );
+        assert_eq!(
+            m.decide(&line(750_000, "TRSF DR SUMBER REJEK"), &[]),
+            Outcome::Suggested(3)
+        );
+        assert_eq!(
+            m.decide(&line(750_000, "TRSF DR ANDI"), &[]),
+            Outcome::Unmatched
+        );
+        assert_eq!(m.decide(&line(123, "nothing"), &[]), Outcome::Unmatched);
+        assert_eq!(
+            m.decide(&line(750_000, "x"), &[3]),
+            Outcome::Matched(3, Rule::Reference)
+        );
+    }
+
+    #[test]
+    fn a_taken_order_is_never_matched_again_and_early_money_is_not_an_orders() {
+        let mut m = Matcher::new(
+            vec![cand(1, "TU-20261125-0001", 2_500_000, "PT Sinar Abadi")],
+            "TU",
+            420,
+        );
+        m.take(0);
+        assert_eq!(
+            m.decide(&line(2_500_000, "TU-20261125-0001 SINAR ABADI"), &[]),
+            Outcome::Unmatched
+        );
+        let m = Matcher::new(
+            vec![cand(1, "TU-20261125-0001", 2_500_000, "PT Sinar Abadi")],
+            "TU",
+            420,
+        );
+        let mut early = line(2_500_000, "SINAR ABADI");
+        early.date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        assert_eq!(m.decide(&early, &[]), Outcome::Unmatched);
+    }
+
+    #[test]
+    fn payer_names_as_banks_cut_them() {
+        assert!(payer_like(
+            "PT Sinar Abadi",
+            "TRSF E-BANKING CR SINAR ABADI PT"
+        ));
+        assert!(payer_like("PT Sinar Abadi Sentosa", "SINAR ABADI SENT"));
+        assert!(!payer_like("PT Sinar Abadi", "SINAR JAYA"));
+        assert!(!payer_like("PT", "PT"));
+    }
+
+    #[test]
+    fn keys_ignore_nothing_that_tells_lines_apart() {
+        let a = line(1000, "x");
+        let mut b = a.clone();
+        assert_eq!(line_key("1", &a, 0), line_key("1", &b, 0));
+        assert_ne!(line_key("1", &a, 0), line_key("1", &a, 1));
+        assert_ne!(line_key("1", &a, 0), line_key("2", &a, 0));
+        b.balance_minor = Some(5);
+        assert_ne!(line_key("1", &a, 0), line_key("1", &b, 0));
     }
 }

@@ -103,7 +103,8 @@ pub fn parse_amount(cell: &str) -> Result<Option<Amount>, String> {
     } else if let Some(rest) = body.strip_prefix('+') {
         body = rest;
     }
-    let minor = parse_unsigned(body).ok_or_else(|| format!("{:?} is not an amount", cell.trim()))?;
+    let minor =
+        parse_unsigned(body).ok_or_else(|| format!("{:?} is not an amount", cell.trim()))?;
     if negative {
         if direction == Some(Direction::Credit) {
             return Err(format!("{:?} is negative and marked credit", cell.trim()));
@@ -115,7 +116,11 @@ pub fn parse_amount(cell: &str) -> Result<Option<Amount>, String> {
 
 /// Digits with grouping and at most two decimals, to sen.
 fn parse_unsigned(body: &str) -> Option<i64> {
-    if body.is_empty() || !body.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
+    if body.is_empty()
+        || !body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
         return None;
     }
     if !body.starts_with(|c: char| c.is_ascii_digit()) {
@@ -130,7 +135,11 @@ fn parse_unsigned(body: &str) -> Option<i64> {
             let sep = body.as_bytes()[p];
             let count = body.bytes().filter(|&b| b == sep).count();
             let after = body.len() - p - 1;
-            if count == 1 && after != 3 { Some(p) } else { None }
+            if count == 1 && after != 3 {
+                Some(p)
+            } else {
+                None
+            }
         }
         (None, None) => None,
     };
@@ -152,7 +161,9 @@ fn parse_unsigned(body: &str) -> Option<i64> {
     {
         return None;
     }
-    if groups.first().is_none_or(|g| g.is_empty() || g.len() > 3 && groups.len() > 1)
+    if groups
+        .first()
+        .is_none_or(|g| g.is_empty() || g.len() > 3 && groups.len() > 1)
         || groups.iter().skip(1).any(|g| g.len() != 3)
     {
         return None;
@@ -193,7 +204,9 @@ pub fn parse_date(cell: &str, year: Option<i32>, formats: &[String]) -> Result<N
             }
         }
         // `%Y` also reads "26" as the year 26: a two-digit year goes to `%y` below.
-        for f in ["%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y", "%d %b %Y", "%d %B %Y"] {
+        for f in [
+            "%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d", "%d.%m.%Y", "%d %b %Y", "%d %B %Y",
+        ] {
             if let Ok(d) = NaiveDate::parse_from_str(c, f)
                 && d.year() >= 1000
             {
@@ -251,7 +264,10 @@ mod tests {
     #[test]
     fn signs_and_markers_give_the_direction() {
         let a = parse_amount("2,500,000.00 CR").unwrap().unwrap();
-        assert_eq!((a.minor, a.direction), (250_000_000, Some(Direction::Credit)));
+        assert_eq!(
+            (a.minor, a.direction),
+            (250_000_000, Some(Direction::Credit))
+        );
         let a = parse_amount("1.000.000,00 DB").unwrap().unwrap();
         assert_eq!(a.direction, Some(Direction::Debit));
         let a = parse_amount("-150.000").unwrap().unwrap();

@@ -72,7 +72,9 @@ impl Format {
             .into_iter()
             .find(|f| f.as_str() == norm)
             .ok_or_else(|| {
-                format!("unknown statement format {s:?} (one of: mt940, bca, mandiri, bni, bri, csv)")
+                format!(
+                    "unknown statement format {s:?} (one of: mt940, bca, mandiri, bni, bri, csv)"
+                )
             })
     }
 }
@@ -297,7 +299,12 @@ mod tests {
             Err(StatementError::TooLarge { size: 11, max: 10 })
         ));
         assert!(matches!(
-            parse(b"hello, world\nnothing here\n", None, None, Limits::default()),
+            parse(
+                b"hello, world\nnothing here\n",
+                None,
+                None,
+                Limits::default()
+            ),
             Err(StatementError::UnknownFormat)
         ));
     }

@@ -6,7 +6,10 @@
 //! computed from the opening balance `:60F:` line by line.
 
 use super::amount::Direction;
-use super::{Format, Limits, Line, MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS, Statement, StatementError, clean};
+use super::{
+    Format, Limits, Line, MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS, Statement, StatementError,
+    clean,
+};
 
 /// True when the bytes carry MT940 tags (`:20:` and `:61:`).
 pub fn looks_like(bytes: &[u8]) -> bool {
@@ -56,7 +59,11 @@ pub fn parse(text: &str, limits: Limits) -> Result<Statement, StatementError> {
                 return Err(StatementError::TooManyLines(limits.max_lines));
             }
             let minor = minor_of(&l.amount).ok_or_else(|| {
-                StatementError::Mt940(format!("line {}: {} is not an amount", lines.len() + 1, l.amount))
+                StatementError::Mt940(format!(
+                    "line {}: {} is not an amount",
+                    lines.len() + 1,
+                    l.amount
+                ))
             })?;
             let direction = match l.ext_debit_credit_indicator {
                 mt940::ExtDebitOrCredit::Credit | mt940::ExtDebitOrCredit::ReverseDebit => {
@@ -131,7 +138,11 @@ mod tests {
         assert_eq!(l.direction, Direction::Credit);
         assert_eq!(l.balance_minor, Some(1_250_000_000));
         assert_eq!(l.reference.as_deref(), Some("FT2611300001"));
-        assert!(l.description.contains("TU-20261125-0001"), "{}", l.description);
+        assert!(
+            l.description.contains("TU-20261125-0001"),
+            "{}",
+            l.description
+        );
         assert_eq!(s.lines[1].direction, Direction::Debit);
         assert_eq!(s.lines[1].balance_minor, Some(1_249_000_000));
     }
@@ -143,7 +154,10 @@ mod tests {
             ":20:X\r\n:25:1\r\n:28C:1\r\n:60F:C261129IDR10000000,00\r\n:61:2613451130C2500000,00NTRFNONREF\r\n:62F:C261130IDR1,00\r\n",
             ":61:2611301130C2500000,00NTRFNONREF\r\n",
         ] {
-            assert!(matches!(parse(bad, Limits::default()), Err(StatementError::Mt940(_))), "{bad}");
+            assert!(
+                matches!(parse(bad, Limits::default()), Err(StatementError::Mt940(_))),
+                "{bad}"
+            );
         }
     }
 }

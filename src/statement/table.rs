@@ -148,7 +148,12 @@ pub fn rows(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, StatementE
             // The csv crate reads any bytes as flexible records; an error here
             // is an I/O error on a slice, which cannot happen, or bad UTF-8,
             // which text_of already excluded.
-            Err(e) => return Err(StatementError::BadRows(vec![(out.len() + 1, e.to_string())])),
+            Err(e) => {
+                return Err(StatementError::BadRows(vec![(
+                    out.len() + 1,
+                    e.to_string(),
+                )]));
+            }
         }
     }
     Ok(out)
@@ -278,6 +283,12 @@ fn is_summary(row: &[String]) -> bool {
 /// Account number and year from the lines above the header
 /// (`No. rekening : ,0123456789`, `Periode : ,01/11/2026 - 30/11/2026`).
 fn preamble(rows: &[Vec<String>]) -> (String, Option<i32>) {
+    let (Ok(number), Ok(year_re)) = (
+        regex::Regex::new(r"\d[\d\-. ]{5,}\d"),
+        regex::Regex::new(r"(20\d\d)"),
+    ) else {
+        return (String::new(), None);
+    };
     let mut account = String::new();
     let mut year = None;
     for row in rows {
@@ -286,19 +297,15 @@ fn preamble(rows: &[Vec<String>]) -> (String, Option<i32>) {
         if account.is_empty()
             && (lower.contains("rekening") || lower.contains("account"))
             && !lower.contains("nama")
+            && let Some(m) = number.find(&joined)
         {
-            if let Some(m) = regex::Regex::new(r"\d[\d\-. ]{5,}\d")
-                .ok()
-                .and_then(|re| re.find(&joined).map(|m| m.as_str().to_string()))
-            {
-                account = m.chars().filter(char::is_ascii_digit).collect();
-            }
+            account = m.as_str().chars().filter(char::is_ascii_digit).collect();
         }
         if year.is_none()
             && (lower.contains("periode") || lower.contains("period"))
-            && let Some(y) = regex::Regex::new(r"(20\d\d)")
-                .ok()
-                .and_then(|re| re.captures_iter(&joined).last())
+            && let Some(y) = year_re
+                .captures_iter(&joined)
+                .last()
                 .and_then(|c| c[1].parse().ok())
         {
             year = Some(y);
@@ -340,14 +347,22 @@ pub fn read(
     }
     match format {
         Some(f) => {
-            let m = candidates.first().map(|(_, m)| m.clone()).unwrap_or_default();
+            let m = candidates
+                .first()
+                .map(|(_, m)| m.clone())
+                .unwrap_or_default();
             Err(StatementError::NoHeader {
                 format: f,
                 needs: format!(
                     "date ({}), description ({}) and amount ({})",
                     m.date.join(" / "),
                     m.description.join(" / "),
-                    m.amount.iter().chain(&m.credit).cloned().collect::<Vec<_>>().join(" / ")
+                    m.amount
+                        .iter()
+                        .chain(&m.credit)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(" / ")
                 ),
             })
         }
@@ -398,7 +413,10 @@ fn read_table(
             }
             continue;
         }
-        if date_cell.trim_start_matches('\'').eq_ignore_ascii_case("PEND") {
+        if date_cell
+            .trim_start_matches('\'')
+            .eq_ignore_ascii_case("PEND")
+        {
             // Pending at export time; it comes back with its booking date.
             continue;
         }
@@ -518,7 +536,11 @@ Mutasi Kredit,:,\"2,500,000.00\"\n";
         assert_eq!(l.direction, Direction::Credit);
         assert_eq!(l.amount_minor, 250_000_000);
         assert_eq!(l.balance_minor, Some(1_250_000_000));
-        assert!(l.description.ends_with("TU-20261125-0001 SINAR ABADI PT"), "{}", l.description);
+        assert!(
+            l.description.ends_with("TU-20261125-0001 SINAR ABADI PT"),
+            "{}",
+            l.description
+        );
         assert_eq!(s.lines[1].direction, Direction::Debit);
     }
 
@@ -545,8 +567,13 @@ Mutasi Kredit,:,\"2,500,000.00\"\n";
 31/11/2026;bad date;0,00;1.000,00;1,00\n\
 30/11/2026;bad amount;0,00;1.500,000;1,00\n\
 30/11/2026;both;1,00;1,00;1,00\n";
-        let err = read(&csv_rows(text), Some(Format::Mandiri), None, Limits::default())
-            .unwrap_err();
+        let err = read(
+            &csv_rows(text),
+            Some(Format::Mandiri),
+            None,
+            Limits::default(),
+        )
+        .unwrap_err();
         match err {
             StatementError::BadRows(rows) => {
                 assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![3, 4, 5]);

@@ -228,7 +228,10 @@ pub async fn set_outcome(
 ///
 /// # Errors
 /// Database errors only.
-pub async fn for_order(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<LineRow>, StoreError> {
+pub async fn for_order(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Vec<LineRow>, StoreError> {
     let sql = format!("{LINE_SELECT} WHERE l.order_id = $1 ORDER BY l.id");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(order_id)
