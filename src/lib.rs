@@ -36,6 +36,7 @@ pub mod intake;
 pub mod outbox;
 pub mod render;
 pub mod sources;
+pub mod statement;
 pub mod store;
 pub mod supervisor;
 pub mod web;

@@ -24,6 +24,7 @@ pub mod orders;
 pub mod outbox;
 pub mod rate;
 pub mod slips;
+pub mod statements;
 
 use std::borrow::Cow;
 
