@@ -113,6 +113,13 @@ impl Extraction {
     }
 }
 
+/// How much of a body (after MIME decoding and HTML conversion) is read. A
+/// customer's request, quote included, fits many times over; what lies
+/// beyond is not read, so a megabyte of figures costs no more than this.
+pub const MAX_TEXT_EXAMINED: usize = 128 * 1024;
+/// How much of a subject is read.
+pub const MAX_SUBJECT_EXAMINED: usize = 2 * 1024;
+
 /// Extracts a raw email. Never fails: malformed MIME gives what could be
 /// read, and a message that cannot be read at all is `unknown`.
 pub fn extract_email(raw: &[u8], prefix: &str) -> Extraction {
@@ -122,9 +129,12 @@ pub fn extract_email(raw: &[u8], prefix: &str) -> Extraction {
     if mail.auto {
         return Extraction::nothing(Intent::Ignore);
     }
-    let subject = mail.subject.as_deref().map(text::normalise_spaces);
+    let subject = mail
+        .subject
+        .as_deref()
+        .map(|s| text::normalise_spaces(text::bounded(s, MAX_SUBJECT_EXAMINED)));
     let kind = subject.as_deref().map(subject_kind).unwrap_or_default();
-    let split = text::split_reply(&mail.body, kind.forward);
+    let split = text::split_reply(text::bounded(&mail.body, MAX_TEXT_EXAMINED), kind.forward);
     decide(
         Inputs {
             own: &split.own,
@@ -191,9 +201,15 @@ fn subject_kind(subject: &str) -> SubjectKind {
     let mut rest = subject.trim_start();
     let mut first = true;
     loop {
-        let lower = rest.to_lowercase();
-        let Some(colon) = lower.find(':') else { break };
-        let head = lower[..colon].trim();
+        // The colon is found in `rest` itself and only the head is
+        // lower-cased: lower-casing can change byte lengths (U+212A KELVIN
+        // SIGN, U+0130), so offsets of a lower-cased copy never index `rest`.
+        let Some(colon) = rest.find(':') else { break };
+        // Prefixes are short words; a long head is the subject itself.
+        if colon > 24 {
+            break;
+        }
+        let head = rest[..colon].trim().to_lowercase();
         let head = head.trim_start_matches('[').trim_end_matches(']');
         let head_word: String = head.chars().take_while(|c| c.is_alphabetic()).collect();
         let is_reply = matches!(

@@ -503,9 +503,16 @@ pub(crate) fn html_to_text(html: &str) -> String {
     cleaned.trim().to_string()
 }
 
+/// Byte offset of the ASCII `needle` (lower case) in `hay`, ignoring ASCII
+/// case. Compares in place: lower-casing a copy of the rest of a large body
+/// for every `<style>` would make HTML conversion quadratic.
 fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    let lower = hay.to_ascii_lowercase();
-    lower.find(needle)
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn collapse_ws(s: &str) -> String {
@@ -642,11 +649,17 @@ static TOTAL_BEFORE: Pat =
 /// Every amount in `text` that a person would read as a sum of money the
 /// writer states, in order of appearance. Account, phone, reference and
 /// invoice numbers, dates, times, percentages, balances and fees are left out.
+/// At most this many amounts of one text are considered (the first ones): a
+/// customer states one to a handful, and the choice between them compares
+/// pairs, which must stay cheap on a body holding a hundred thousand figures.
+pub(crate) const MAX_AMOUNT_CANDIDATES: usize = 32;
+
 pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     let mut hits = figure_amounts(text);
     hits.extend(word_amounts(text));
     hits.sort_by_key(|h| h.start);
     hits.retain(|h| !DISTRACTOR_BEFORE.is_match(clause_before(text, h.start)));
+    hits.truncate(MAX_AMOUNT_CANDIDATES);
     hits
 }
 
@@ -741,15 +754,35 @@ fn grouped_like_money(raw: &str) -> bool {
         && body[0].len() <= 3
 }
 
-/// The part of the current clause before `pos` (at most 60 characters),
-/// cut at the previous sentence end, line break or ", ".
-fn clause_before(text: &str, pos: usize) -> &str {
+/// The last `max` bytes (or fewer, to stay on a character boundary) of
+/// `text` before `pos`: the context a look-behind rule reads, bounded so
+/// that checking many candidates stays linear.
+fn tail_before(text: &str, pos: usize, max: usize) -> &str {
     let head = &text[..pos];
-    let mut start = head.len().saturating_sub(60);
+    let mut start = head.len().saturating_sub(max);
     while !head.is_char_boundary(start) {
         start += 1;
     }
-    let window = &head[start..];
+    &head[start..]
+}
+
+/// The first `max` bytes of `text` (or fewer, to end on a character
+/// boundary): parsing examines a bounded prefix of what arrives.
+pub(crate) fn bounded(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The part of the current clause before `pos` (at most 60 characters),
+/// cut at the previous sentence end, line break or ", ".
+fn clause_before(text: &str, pos: usize) -> &str {
+    let window = tail_before(text, pos, 60);
     let mut cut = 0;
     let bytes = window.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
@@ -979,7 +1012,7 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
             .collect();
         if let Some(h) = not_old
             .iter()
-            .find(|h| NEW_BEFORE.is_match(&text[..h.start]))
+            .find(|h| NEW_BEFORE.is_match(tail_before(text, h.start, 60)))
         {
             return Some(h.money);
         }
@@ -1019,42 +1052,25 @@ static ORDER_ASIDE_BEFORE: Pat = Pat::new(
     r"(?i)\b(duplikat(nya)?( dari)?|duplicate( of)?|dobel( dari)?|double( of)?|sama dengan|same as|instead of|bukan|not|yang lama|old|sebelumnya|previous|last time|seperti)\b[^.!?\n]{0,25}$",
 );
 
+/// At most this many distinct order numbers of one text are considered: a
+/// customer names one or two, and a text naming thousands must not cost
+/// thousands of checks.
+pub(crate) const MAX_ORDER_CANDIDATES: usize = 16;
+
 /// The order number that `text` is about: the first one not introduced as
 /// an aside; `None` when the text names none.
 pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
-    let found = OrderNumber::find_all(text, prefix);
+    let found = OrderNumber::find_all_at(text, prefix, MAX_ORDER_CANDIDATES);
     if found.len() <= 1 {
-        return found.into_iter().next();
+        return found.into_iter().next().map(|(_, n)| n);
     }
-    let upper = text.to_uppercase();
-    for n in &found {
-        let pos = position_of(&upper, n);
-        if let Some(p) = pos
-            && !ORDER_ASIDE_BEFORE.is_match(clause_before(text, p))
-        {
-            return Some(n.clone());
-        }
-    }
-    found.into_iter().next()
-}
-
-/// Byte position of the first spelling of `n` in the upper-cased text.
-fn position_of(upper: &str, n: &OrderNumber) -> Option<usize> {
-    let date = n.date().format("%Y%m%d").to_string();
-    let mut from = 0;
-    while let Some(p) = upper[from..].find(&date) {
-        let abs = from + p;
-        if upper[..abs]
-            .trim_end_matches([' ', '-', '_', '\\'])
-            .ends_with(n.prefix())
-        {
-            let back =
-                upper[..abs].trim_end_matches([' ', '-', '_', '\\']).len() - n.prefix().len();
-            return Some(back);
-        }
-        from = abs + date.len();
-    }
-    None
+    // Positions come from `text` itself, so they index it safely whatever
+    // case-changing characters it holds.
+    let chosen = found
+        .iter()
+        .position(|(at, _)| !ORDER_ASIDE_BEFORE.is_match(clause_before(text, *at)))
+        .unwrap_or(0);
+    found.into_iter().nth(chosen).map(|(_, n)| n)
 }
 
 // ---------------------------------------------------------------------------
