@@ -12,6 +12,7 @@
 
 pub mod chat;
 pub mod email;
+pub(crate) mod normal;
 pub(crate) mod text;
 
 use std::path::Path;

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use regex::{Captures, Regex};
 
 use super::Intent;
+use super::normal::{self, Cue};
 use crate::domain::money::Money;
 use crate::domain::order_number::OrderNumber;
 
@@ -658,9 +659,39 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     let mut hits = figure_amounts(text);
     hits.extend(word_amounts(text));
     hits.sort_by_key(|h| h.start);
+    let mut hits = join_compounds(text, hits);
     hits.retain(|h| !DISTRACTOR_BEFORE.is_match(clause_before(text, h.start)));
     hits.truncate(MAX_AMOUNT_CANDIDATES);
     hits
+}
+
+/// "1jt 250rb", "2 juta 500 ribu": a whole number of millions followed
+/// right away by thousands is one amount.
+fn join_compounds(text: &str, hits: Vec<AmountHit>) -> Vec<AmountHit> {
+    const MILLION: i64 = 1_000_000 * 100;
+    let ends_with_word = |h: &AmountHit, words: &[&str]| {
+        let typed = text[h.start..h.end].trim_end().to_ascii_lowercase();
+        words.iter().any(|w| typed.ends_with(w))
+    };
+    let mut out: Vec<AmountHit> = Vec::with_capacity(hits.len());
+    for hit in hits {
+        if let Some(prev) = out.last_mut()
+            && prev.end <= hit.start
+            && text[prev.end..hit.start].chars().all(|c| c == ' ')
+            && hit.start - prev.end <= 2
+            && prev.money.minor() % MILLION == 0
+            && hit.money.minor() < MILLION
+            && ends_with_word(prev, &["juta", "jt"])
+            && ends_with_word(&hit, &["ribu", "rb", "k"])
+            && let Some(sum) = prev.money.checked_add(hit.money)
+        {
+            prev.money = sum;
+            prev.end = hit.end;
+            continue;
+        }
+        out.push(hit);
+    }
+    out
 }
 
 fn figure_amounts(text: &str) -> Vec<AmountHit> {
@@ -1102,25 +1133,29 @@ static REQUEST_VERB: Pat = Pat::new(
 /// Decides the intent of human text, in the contract's order: cancel,
 /// amend, slip when a proof is attached, status, slip by statement,
 /// request (a top-up word and an amount), unknown.
+///
+/// Each step asks the expressions of this file, then the cues of the
+/// lexicon over the normalised words (chat spellings and affixed forms).
 pub(crate) fn classify(text: &str, slips: usize, has_amount: bool) -> Intent {
     let text = text.replace(['’', '‘'], "'");
-    if CANCEL.is_match(&text) {
+    let cues = normal::cues(&normal::words(&text));
+    if CANCEL.is_match(&text) || cues.contains(&Cue::Cancel) {
         return Intent::Cancel;
     }
-    if AMEND.is_match(&text) {
+    if AMEND.is_match(&text) || (has_amount && cues.contains(&Cue::Amend)) {
         return Intent::Amend;
     }
     if slips > 0 {
         return Intent::Slip;
     }
-    if STATUS.is_match(&text) {
+    if STATUS.is_match(&text) || cues.contains(&Cue::Status) {
         return Intent::Status;
     }
-    if SLIP_STATEMENT.is_match(&text) {
+    if SLIP_STATEMENT.is_match(&text) || cues.contains(&Cue::Slip) {
         return Intent::Slip;
     }
     if has_amount
-        && REQUEST.is_match(&text)
+        && (REQUEST.is_match(&text) || cues.contains(&Cue::Request))
         && (REQUEST_VERB.is_match(&text) || !ACKNOWLEDGEMENT.is_match(&text))
     {
         return Intent::Request;
