@@ -623,6 +623,9 @@ pub(crate) struct AmountHit {
 static NUMBER: Pat = Pat::new(
     r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|ribu|rb|k|miliar|milyar|million|thousand|billion)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
 );
+static THOUSANDS_GROUPED: Pat = Pat::new(r"^\d{1,3}(?:[.,]\d{3})+$");
+/// "1jt500", "2jt 250": millions with the thousands written after the word.
+static JUTA_REST: Pat = Pat::new(r"(?i)\b(\d{1,3})\s?(?:jt|juta)\s?(\d{3})\b");
 /// Words that introduce an amount; a bare digit run counts only after one.
 static AMOUNT_LEAD: Pat = Pat::new(
     r"(?i)\b(amount|jumlah(nya)?|nominal(nya)?|sebesar|senilai|sejumlah|total|top ?-?up|topup|isi( saldo)?|deposit|tf|trf|transfer(an)?|ditransfer|bayar|dibayar|menjadi|jadi|to|of)\s*[:=]?\s*$",
@@ -658,11 +661,38 @@ pub(crate) const MAX_AMOUNT_CANDIDATES: usize = 32;
 pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     let mut hits = figure_amounts(text);
     hits.extend(word_amounts(text));
-    hits.sort_by_key(|h| h.start);
+    hits.extend(juta_rest_amounts(text));
+    hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+    // Where two readings overlap ("1 juta" inside "1 juta 500"), the
+    // longer one is what was written.
+    hits.dedup_by(|later, earlier| later.start < earlier.end);
     let mut hits = join_compounds(text, hits);
     hits.retain(|h| !DISTRACTOR_BEFORE.is_match(clause_before(text, h.start)));
     hits.truncate(MAX_AMOUNT_CANDIDATES);
     hits
+}
+
+fn juta_rest_amounts(text: &str) -> Vec<AmountHit> {
+    let Some(re) = JUTA_REST.get() else {
+        return Vec::new();
+    };
+    re.captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            // "1jt500rb" and "1 juta 500.000" are other notations.
+            if text[whole.end()..].starts_with(|ch: char| ch.is_alphanumeric() || ch == '.' || ch == ',') {
+                return None;
+            }
+            let millions: i64 = c.get(1)?.as_str().parse().ok()?;
+            let thousands: i64 = c.get(2)?.as_str().parse().ok()?;
+            Some(AmountHit {
+                money: Money::from_major(millions * 1_000_000 + thousands * 1_000),
+                start: whole.start(),
+                end: whole.end(),
+                strength: Strength::Marked,
+            })
+        })
+        .collect()
 }
 
 /// "1jt 250rb", "2 juta 500 ribu": a whole number of millions followed
@@ -730,6 +760,15 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
         let raw = num.as_str();
         let mut typed = raw.to_string();
         if let Some(m) = mult {
+            // "1.250k", "1,500 rb": before a thousands word, a separator
+            // followed by three digits groups thousands (no one writes
+            // 1.25 thousand rupiah); before juta it stays a decimal point.
+            let thousands = m.as_str().trim().to_ascii_lowercase();
+            if matches!(thousands.as_str(), "k" | "rb" | "ribu" | "thousand")
+                && THOUSANDS_GROUPED.is_match(raw)
+            {
+                typed = raw.replace(['.', ','], "");
+            }
             typed.push_str(m.as_str().trim());
         }
         let Ok(money) = Money::parse(&typed) else {
@@ -841,6 +880,8 @@ enum NumWord {
     Half,
     Scale(i64),
     And,
+    /// "koma"/"point": the next unit is tenths ("satu koma lima juta").
+    Comma,
 }
 
 fn num_word(w: &str) -> Option<NumWord> {
@@ -886,6 +927,7 @@ fn num_word(w: &str) -> Option<NumWord> {
         "miliar" | "milyar" | "billion" => Scale(1_000_000_000),
         "semiliar" | "semilyar" => Scale(-1_000_000_000),
         "and" | "dan" => And,
+        "koma" | "point" => Comma,
         _ => return None,
     })
 }
@@ -921,7 +963,7 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
         });
         let bad_start = matches!(
             first,
-            NumWord::And | NumWord::Belas | NumWord::Puluh | NumWord::Ratus
+            NumWord::And | NumWord::Belas | NumWord::Puluh | NumWord::Ratus | NumWord::Comma
         ) || matches!(first, NumWord::Scale(s) if s > 0)
             || (matches!(words[i].2.as_str(), "a" | "an") && !next_is_big);
         if bad_start {
@@ -933,6 +975,8 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
         let mut group: i64 = 0;
         let mut last: i64 = 0;
         let mut half = false;
+        let mut comma = false;
+        let mut tenths: Option<i64> = None;
         let mut scaled = false;
         let mut end = words[i].1;
         let mut ok = true;
@@ -949,6 +993,10 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
             };
             match w {
                 // "twenty five": a unit after a pending ten adds to it.
+                NumWord::Unit(d) if comma => {
+                    tenths = Some(d);
+                    comma = false;
+                }
                 NumWord::Unit(d) => {
                     last = if last >= 20 && last % 10 == 0 {
                         last + d
@@ -984,16 +1032,18 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
                         ok = false;
                         break;
                     };
-                    total =
-                        total
-                            .saturating_add(v)
-                            .saturating_add(if half { scale / 2 } else { 0 });
+                    let fraction = if half { scale / 2 } else { 0 }
+                        + tenths.map_or(0, |t| t * (scale / 10));
+                    total = total.saturating_add(v).saturating_add(fraction);
                     group = 0;
                     last = 0;
                     half = false;
+                    tenths = None;
+                    comma = false;
                     scaled = true;
                 }
                 NumWord::And => {}
+                NumWord::Comma => comma = true,
             }
             end = words[j].1;
             j += 1;
@@ -1182,6 +1232,8 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &ATTR_WIDTH,
     &ATTR_HEIGHT,
     &NUMBER,
+    &THOUSANDS_GROUPED,
+    &JUTA_REST,
     &AMOUNT_LEAD,
     &DISTRACTOR_BEFORE,
     &NEGATED_BEFORE,
