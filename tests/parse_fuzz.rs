@@ -102,10 +102,29 @@ fn amount() -> impl Strategy<Value = String> {
 
 fn filler() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "tolong", "batalkan", "ubah jumlah", "menjadi", "bukan", "dari", "sudah tf", "status",
-        "duplikat dari", "mau top up", "bukti transfer terlampir", "saldo tinggal", "biaya",
-        "\n", "\n> ", "\n\n", ", ", ". ", "On Mon, Budi <b@x.id> wrote:\n> ", "\n-- \n",
-        "---------- Forwarded message ---------\nFrom: a@b.c\nSubject: x\n\n", "total", "ke",
+        "tolong",
+        "batalkan",
+        "ubah jumlah",
+        "menjadi",
+        "bukan",
+        "dari",
+        "sudah tf",
+        "status",
+        "duplikat dari",
+        "mau top up",
+        "bukti transfer terlampir",
+        "saldo tinggal",
+        "biaya",
+        "\n",
+        "\n> ",
+        "\n\n",
+        ", ",
+        ". ",
+        "On Mon, Budi <b@x.id> wrote:\n> ",
+        "\n-- \n",
+        "---------- Forwarded message ---------\nFrom: a@b.c\nSubject: x\n\n",
+        "total",
+        "ke",
     ])
     .prop_map(str::to_string)
 }

@@ -32,8 +32,7 @@ fn mail(subject: &str, body: &str) -> Vec<u8> {
 
 /// Standard base64 (the test needs it for one header; no crate for that).
 fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
         let b = [
@@ -56,10 +55,7 @@ fn base64_encode(bytes: &[u8]) -> String {
 #[test]
 fn kelvin_sign_in_a_reply_subject_is_read_not_a_panic() {
     let got = extract_email(
-        &mail(
-            "Re \u{212A}: top up",
-            "status TU-20261125-0001 gimana ya?",
-        ),
+        &mail("Re \u{212A}: top up", "status TU-20261125-0001 gimana ya?"),
         "TU",
     );
     assert_eq!(got.intent, Intent::Status);
@@ -136,7 +132,10 @@ fn every_case_changing_character_in_every_position_parses() {
 fn topup_parse_answers_on_the_files_that_panicked() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let eml = dir.path().join("kelvin.eml");
-    std::fs::write(&eml, mail("Re \u{212A}: top up", "ı€TU-20261125-0001 TU-20261125-0002"))?;
+    std::fs::write(
+        &eml,
+        mail("Re \u{212A}: top up", "ı€TU-20261125-0001 TU-20261125-0002"),
+    )?;
     let txt = dir.path().join("dotless.txt");
     std::fs::write(&txt, "ı€TU-20261125-0001 TU-20261125-0002")?;
     let out = Command::new(env!("CARGO_BIN_EXE_topup"))
@@ -180,12 +179,13 @@ fn a_megabyte_of_amounts_is_parsed_in_bounded_work() {
     let started = Instant::now();
     let chat = extract_chat(&body, "TU");
     let chat_time = started.elapsed();
-    println!(
-        "1 MB body of {k} amounts: email {email_time:?}, chat {chat_time:?} (debug build)"
-    );
+    println!("1 MB body of {k} amounts: email {email_time:?}, chat {chat_time:?} (debug build)");
     assert_eq!(got.intent, Intent::Slip);
     assert_eq!(got.amount.map(|m| m.to_plain()).as_deref(), Some("1250000"));
-    assert_eq!(chat.amount.map(|m| m.to_plain()).as_deref(), Some("1250000"));
+    assert_eq!(
+        chat.amount.map(|m| m.to_plain()).as_deref(),
+        Some("1250000")
+    );
 }
 
 #[test]

@@ -201,11 +201,10 @@ fn subject_kind(subject: &str) -> SubjectKind {
     let mut kind = SubjectKind::default();
     let mut rest = subject.trim_start();
     let mut first = true;
-    loop {
-        // The colon is found in `rest` itself and only the head is
-        // lower-cased: lower-casing can change byte lengths (U+212A KELVIN
-        // SIGN, U+0130), so offsets of a lower-cased copy never index `rest`.
-        let Some(colon) = rest.find(':') else { break };
+    // The colon is found in `rest` itself and only the head is lower-cased:
+    // lower-casing can change byte lengths (U+212A KELVIN SIGN, U+0130), so
+    // offsets of a lower-cased copy never index `rest`.
+    while let Some(colon) = rest.find(':') {
         // Prefixes are short words; a long head is the subject itself.
         if colon > 24 {
             break;

@@ -680,7 +680,9 @@ fn juta_rest_amounts(text: &str) -> Vec<AmountHit> {
         .filter_map(|c| {
             let whole = c.get(0)?;
             // "1jt500rb" and "1 juta 500.000" are other notations.
-            if text[whole.end()..].starts_with(|ch: char| ch.is_alphanumeric() || ch == '.' || ch == ',') {
+            if text[whole.end()..]
+                .starts_with(|ch: char| ch.is_alphanumeric() || ch == '.' || ch == ',')
+            {
                 return None;
             }
             let millions: i64 = c.get(1)?.as_str().parse().ok()?;
@@ -1032,8 +1034,8 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
                         ok = false;
                         break;
                     };
-                    let fraction = if half { scale / 2 } else { 0 }
-                        + tenths.map_or(0, |t| t * (scale / 10));
+                    let fraction =
+                        if half { scale / 2 } else { 0 } + tenths.map_or(0, |t| t * (scale / 10));
                     total = total.saturating_add(v).saturating_add(fraction);
                     group = 0;
                     last = 0;
