@@ -561,7 +561,14 @@ impl Desk {
         };
         let Some(user) = user else {
             if let Some(r) = reply {
-                let lang = self.settings.desk.default_lang;
+                // A stranger has no stored language: answer in the one they
+                // wrote in, else the desk's default.
+                let lang = msg
+                    .raw
+                    .as_deref()
+                    .filter(|_| msg.channel == Channel::Email)
+                    .and_then(crate::intake::email_lang)
+                    .unwrap_or(self.settings.desk.default_lang);
                 let vars = self.base_vars("", None, lang);
                 self.reply_email(tx, EmailKind::UnknownSender, lang, r, None, vars)
                     .await?;

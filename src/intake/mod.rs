@@ -20,6 +20,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Lang;
 use crate::domain::money::Money;
 use crate::domain::order_number::OrderNumber;
 
@@ -233,10 +234,27 @@ fn subject_kind(subject: &str) -> SubjectKind {
     kind
 }
 
+/// The language a mail is written in, from the customer's own text and
+/// subject (quotes and signatures left out): `None` when it does not show,
+/// or when the mail cannot be read.
+pub fn email_lang(raw: &[u8]) -> Option<Lang> {
+    let mail = email::read_email(raw)?;
+    let subject = mail.subject.as_deref().unwrap_or("");
+    let split = text::split_reply(text::bounded(&mail.body, MAX_TEXT_EXAMINED), false);
+    let subject = text::bounded(subject, MAX_SUBJECT_EXAMINED);
+    normal::language(&normal::words(&format!("{subject}\n{}", split.own)))
+}
+
+/// The language of one chat message (see [`email_lang`]).
+pub fn chat_lang(text: &str) -> Option<Lang> {
+    normal::language(&normal::words(text::bounded(text, MAX_TEXT_EXAMINED)))
+}
+
 /// Reads one message file: `.eml` as email, anything else (`.txt`) as one
-/// chat message. Returns `{"file","intent","order_number","amount","slips"}`
-/// with `amount` as a plain string (or null) and `slips` as a count; `file`
-/// is the path as given.
+/// chat message. Returns `{"file","intent","order_number","amount","slips",
+/// "lang"}` with `amount` as a plain string (or null), `slips` as a count
+/// and `lang` the language written in (`id`, `en` or null); `file` is the
+/// path as given.
 ///
 /// # Errors
 /// When the file cannot be read.
@@ -245,10 +263,11 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
     let is_email = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
-    let extraction = if is_email {
-        extract_email(&bytes, prefix)
+    let (extraction, lang) = if is_email {
+        (extract_email(&bytes, prefix), email_lang(&bytes))
     } else {
-        extract_chat(&String::from_utf8_lossy(&bytes), prefix)
+        let text = String::from_utf8_lossy(&bytes);
+        (extract_chat(&text, prefix), chat_lang(&text))
     };
     Ok(serde_json::json!({
         "file": path.display().to_string(),
@@ -256,6 +275,7 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
         "order_number": extraction.order_number.as_ref().map(|n| n.as_str().to_string()),
         "amount": extraction.amount.map(Money::to_plain),
         "slips": extraction.slips.len(),
+        "lang": lang.map(Lang::code),
     }))
 }
 

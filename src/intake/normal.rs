@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+use crate::domain::Lang;
+
 /// The intents the cues speak for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Cue {
@@ -29,8 +31,15 @@ pub(crate) enum Cue {
 struct LexiconFile {
     spelling: HashMap<String, String>,
     amount_words: AmountWords,
+    lang: LangWords,
     affixes: Affixes,
     cues: Cues,
+}
+
+#[derive(Deserialize)]
+struct LangWords {
+    id: HashSet<String>,
+    en: HashSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +68,7 @@ type Phrase = Vec<Option<String>>;
 struct Lexicon {
     spelling: HashMap<String, String>,
     amount_words: HashSet<String>,
+    lang: LangWords,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
     /// Every word of a cue or a spelling target: what affix stripping may
@@ -116,6 +126,7 @@ impl Lexicon {
         Lexicon {
             spelling: file.spelling,
             amount_words: file.amount_words.words,
+            lang: file.lang,
             prefixes,
             suffixes: file.affixes.suffixes,
             stems,
@@ -232,6 +243,20 @@ pub(crate) fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// The language of normalised words: Indonesian or English by which has
+/// more of its common words (at least two, and more than the other);
+/// `None` when the text does not say.
+pub(crate) fn language(words: &[String]) -> Option<Lang> {
+    let lex = lexicon()?;
+    let id = words.iter().filter(|w| lex.lang.id.contains(*w)).count();
+    let en = words.iter().filter(|w| lex.lang.en.contains(*w)).count();
+    match id.cmp(&en) {
+        std::cmp::Ordering::Greater if id >= 2 => Some(Lang::Id),
+        std::cmp::Ordering::Less if en >= 2 => Some(Lang::En),
+        _ => None,
+    }
+}
+
 /// The cues present in normalised words.
 pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
     let mut found = HashSet::new();
@@ -303,6 +328,15 @@ mod tests {
         }
         // Words that merely end like a suffix stay as they are.
         assert_eq!(words("bukan akan"), ["bukan", "akan"]);
+    }
+
+    #[test]
+    fn the_language_is_read_from_common_words() {
+        let lang = |t: &str| language(&words(t));
+        assert_eq!(lang("Halo kak, saya mau tanya soal saldo"), Some(Lang::Id));
+        assert_eq!(lang("udah tf ya min, makasih"), Some(Lang::Id));
+        assert_eq!(lang("Hi, could you tell me how to top up?"), Some(Lang::En));
+        assert_eq!(lang("TU-20261125-0001 Rp 1.500.000"), None);
     }
 
     #[test]

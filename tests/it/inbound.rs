@@ -130,6 +130,60 @@ async fn unknown_senders_are_answered_once_and_kept_for_staff() {
 }
 
 #[tokio::test]
+async fn unknown_senders_are_answered_in_the_language_they_wrote_in() {
+    let t = TestDesk::new().await;
+    let stranger = |id: &str, subject: &str, body: &str| {
+        let mut m = mail(&format!("{id}@elsewhere.com"), id, Intent::Unknown);
+        m.raw = Some(
+            format!(
+                "From: {id}@elsewhere.com\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\r\n{body}\r\n"
+            )
+            .into_bytes(),
+        );
+        m
+    };
+    for m in [
+        stranger(
+            "en",
+            "Question",
+            "Hi, could you tell me how we can top up our balance?",
+        ),
+        stranger(
+            "id",
+            "Pertanyaan",
+            "Halo kak, saya mau tanya cara isi saldo",
+        ),
+        stranger("none", "TU-20261125-0001", "Rp 1.500.000"),
+    ] {
+        let out = t.desk.handle_inbound(m).await.unwrap();
+        assert!(out.outcome.starts_with("unknown_sender"), "{}", out.outcome);
+    }
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let langs: Vec<(String, String)> = topup::store::outbox::list(&mut conn, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
+            (
+                r.recipient,
+                v["lang"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // The third says nothing in words: the desk's default language.
+    assert_eq!(
+        langs,
+        vec![
+            ("en@elsewhere.com".into(), "en".into()),
+            ("id@elsewhere.com".into(), "id".into()),
+            ("none@elsewhere.com".into(), "id".into()),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn automatic_mail_is_recorded_and_never_answered() {
     let t = TestDesk::new().await;
     t.customer("PT Auto", "ooo@auto.id", Lang::En).await;
