@@ -716,8 +716,35 @@ impl Desk {
                 .await?
                 .filter(|o| o.account_id == user.account_id),
         };
+        // Read the message against what the desk knows of the order it is
+        // about. Unverified mail keeps the parser's reading: a rule must
+        // never turn it into a change the sender could not make directly.
+        let has_slips = !slips.is_empty();
+        let (intent, named, rule) = match named {
+            _ if msg.auth_failed => (ex.intent, named, RULE_PARSER),
+            Some(order) => {
+                let (intent, rule) = resolve(ex, has_slips, Some(&order));
+                (intent, Some(order), rule)
+            }
+            // A vague message that names no order but states an amount: the
+            // sender's one active order, when there is exactly one.
+            None if ex.intent == Intent::Unknown && ex.amount.is_some() => {
+                let mut active = orders::active_for_account(tx, user.account_id).await?;
+                let only = if active.len() == 1 {
+                    active.pop()
+                } else {
+                    None
+                };
+                match resolve(ex, has_slips, only.as_ref()) {
+                    (intent, RULE_PARSER) => (intent, None, RULE_PARSER),
+                    (intent, rule) => (intent, only, rule),
+                }
+            }
+            None => (ex.intent, None, RULE_PARSER),
+        };
+        inbound_store::set_decided_by(tx, inbound_id, rule).await?;
         let actor = Actor::Customer(user.clone());
-        match ex.intent {
+        match intent {
             Intent::Request => {
                 let Some(amount) = ex.amount else {
                     return Err(DeskError::Invalid(Text::new(
@@ -879,6 +906,35 @@ impl Desk {
                  terdaftar Anda melalui server email yang biasa Anda gunakan"
             ),
         )
+    }
+}
+
+/// The parser's reading was acted on as it was.
+const RULE_PARSER: &str = "parser";
+
+/// What a message means once read against the order it is about, and the
+/// rule that decided. The parser reads text alone; the order's state says
+/// what a short or vague message must mean:
+/// - an amount sent about a `payment_failure` order (without a slip) is a
+///   new amount: the customer answers the rejection with what they will pay;
+/// - a message about a `dealing` order that asks nothing the parser knows is
+///   a question about its progress;
+/// - the order's own amount sent about an `open` order says it was paid.
+fn resolve(ex: &Extraction, slips: bool, order: Option<&OrderRow>) -> (Intent, &'static str) {
+    let Some(order) = order else {
+        return (ex.intent, RULE_PARSER);
+    };
+    let stated = ex.amount.map(|m| m.minor());
+    let differs = stated.is_some() && stated != order.amount_minor;
+    match (order.status(), ex.intent) {
+        (OrderStatus::PaymentFailure, Intent::Unknown | Intent::Slip) if !slips && differs => {
+            (Intent::Amend, "payment_failure_amount_is_amend")
+        }
+        (OrderStatus::Dealing, Intent::Unknown) => (Intent::Status, "dealing_question_is_status"),
+        (OrderStatus::Open, Intent::Unknown) if stated.is_some() && !differs => {
+            (Intent::Slip, "open_order_amount_is_slip")
+        }
+        _ => (ex.intent, RULE_PARSER),
     }
 }
 

@@ -32,6 +32,9 @@ pub struct InboundRow {
     /// Why handling it kept failing, when it did (the source moved on; the raw
     /// message is kept for staff).
     pub failed_error: Option<String>,
+    /// Which rule decided what the message meant (`parser`, or a rule that
+    /// read it against the order's state); empty when nothing was decided.
+    pub decided_by: String,
 }
 
 /// Fields of a new inbound record.
@@ -52,7 +55,7 @@ pub struct NewInbound<'a> {
 }
 
 const INBOUND_SELECT: &str = "SELECT id, source, sender, subject, intent, outcome, account_id, \
-     order_id, raw_hash, received_at, failed_error FROM inbound_messages";
+     order_id, raw_hash, received_at, failed_error, decided_by FROM inbound_messages";
 
 /// Longest sender and subject kept (a subject of a megabyte is not read by anyone).
 const MAX_SENDER_CHARS: usize = 320;
@@ -241,6 +244,23 @@ pub async fn set_outcome(
     .bind(id)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Records which rule decided what message `id` meant.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_decided_by(
+    conn: &mut AnyConnection,
+    id: i64,
+    rule: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE inbound_messages SET decided_by = $1 WHERE id = $2")
+        .bind(rule)
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

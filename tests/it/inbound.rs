@@ -508,3 +508,105 @@ async fn mail_without_amount(t: &TestDesk) -> String {
     let mail = latest_outbox_payload(t).await;
     mail["vars"]["reason"].as_str().unwrap().to_string()
 }
+
+/// The decided_by column of an inbound record.
+async fn decided_by(t: &TestDesk, inbound_id: Option<i64>) -> String {
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    topup::store::inbound::by_id(&mut conn, inbound_id.expect("recorded"))
+        .await
+        .unwrap()
+        .decided_by
+}
+
+#[tokio::test]
+async fn a_vague_message_is_read_against_the_state_of_its_order() {
+    use topup::desk::{Decision, RejectReason};
+    use topup::domain::order_number::OrderNumber;
+
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Konteks", "ops@konteks.id", Lang::Id).await;
+    let staff = t.staff("sari").await;
+
+    // A rejected order: a bare new amount naming it is a change of amount.
+    let failed = t.dealing(&user, 1_500_000).await;
+    let n = t.desk.parse_order_number(&failed.number).unwrap();
+    t.desk
+        .decide(
+            &n,
+            &staff,
+            &Decision::Reject {
+                reason: RejectReason::AmountDiffers,
+            },
+        )
+        .await
+        .unwrap();
+    let mut m = mail("ops@konteks.id", "v1@konteks.id", Intent::Unknown);
+    m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
+    m.extraction.amount = Some(Money::from_major(1_450_000));
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("amended"), "{}", out.outcome);
+    let order = out.order.clone().expect("the order");
+    assert_eq!(
+        order.amount_minor,
+        Some(Money::from_major(1_450_000).minor())
+    );
+    assert_eq!(
+        decided_by(&t, out.inbound_id).await,
+        "payment_failure_amount_is_amend"
+    );
+
+    // An order under review: an unclear message about it gets its status.
+    let dealing = t.dealing(&user, 2_000_000).await;
+    let mut m = mail("ops@konteks.id", "v2@konteks.id", Intent::Unknown);
+    m.extraction.order_number = Some(OrderNumber::parse(&dealing.number).unwrap());
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("status of"), "{}", out.outcome);
+    assert_eq!(
+        decided_by(&t, out.inbound_id).await,
+        "dealing_question_is_status"
+    );
+
+    // What the parser understood plainly is recorded as the parser's.
+    let mut m = mail("ops@konteks.id", "v3@konteks.id", Intent::Request);
+    m.extraction.amount = Some(Money::from_major(500_000));
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("created"), "{}", out.outcome);
+    assert_eq!(decided_by(&t, out.inbound_id).await, "parser");
+}
+
+#[tokio::test]
+async fn unverified_mail_is_never_promoted_to_a_change() {
+    use topup::desk::{Decision, RejectReason};
+    use topup::domain::order_number::OrderNumber;
+
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Palsu", "ops@palsu.id", Lang::Id).await;
+    let staff = t.staff("sari").await;
+    let failed = t.dealing(&user, 1_500_000).await;
+    let n = t.desk.parse_order_number(&failed.number).unwrap();
+    t.desk
+        .decide(
+            &n,
+            &staff,
+            &Decision::Reject {
+                reason: RejectReason::AmountDiffers,
+            },
+        )
+        .await
+        .unwrap();
+    let mut m = mail("ops@palsu.id", "f1@palsu.id", Intent::Unknown);
+    m.auth_failed = true;
+    m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
+    m.extraction.amount = Some(Money::from_major(1));
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(!out.outcome.starts_with("amended"), "{}", out.outcome);
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let order = topup::store::orders::by_id(&mut conn, failed.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        order.amount_minor,
+        Some(Money::from_major(1_500_000).minor())
+    );
+    assert_eq!(order.status(), OrderStatus::PaymentFailure);
+}
