@@ -125,11 +125,16 @@ pub const MAX_SUBJECT_EXAMINED: usize = 2 * 1024;
 /// Extracts a raw email. Never fails: malformed MIME gives what could be
 /// read, and a message that cannot be read at all is `unknown`.
 pub fn extract_email(raw: &[u8], prefix: &str) -> Extraction {
+    extract_email_and_lang(raw, prefix).0
+}
+
+/// [`extract_email`] and [`email_lang`] from one MIME parse.
+fn extract_email_and_lang(raw: &[u8], prefix: &str) -> (Extraction, Option<Lang>) {
     let Some(mail) = email::read_email(raw) else {
-        return Extraction::nothing(Intent::Unknown);
+        return (Extraction::nothing(Intent::Unknown), None);
     };
     if mail.auto {
-        return Extraction::nothing(Intent::Ignore);
+        return (Extraction::nothing(Intent::Ignore), None);
     }
     let subject = mail
         .subject
@@ -137,7 +142,12 @@ pub fn extract_email(raw: &[u8], prefix: &str) -> Extraction {
         .map(|s| text::normalise_spaces(text::bounded(s, MAX_SUBJECT_EXAMINED)));
     let kind = subject.as_deref().map(subject_kind).unwrap_or_default();
     let split = text::split_reply(text::bounded(&mail.body, MAX_TEXT_EXAMINED), kind.forward);
-    decide(
+    let lang = normal::language(&normal::words(&format!(
+        "{}\n{}",
+        subject.as_deref().unwrap_or(""),
+        split.own
+    )));
+    let extraction = decide(
         Inputs {
             own: &split.own,
             subject: subject.as_deref(),
@@ -146,7 +156,8 @@ pub fn extract_email(raw: &[u8], prefix: &str) -> Extraction {
             slips: mail.slips,
         },
         prefix,
-    )
+    );
+    (extraction, lang)
 }
 
 /// The source-neutral inputs of [`decide`].
@@ -238,11 +249,7 @@ fn subject_kind(subject: &str) -> SubjectKind {
 /// subject (quotes and signatures left out): `None` when it does not show,
 /// or when the mail cannot be read.
 pub fn email_lang(raw: &[u8]) -> Option<Lang> {
-    let mail = email::read_email(raw)?;
-    let subject = mail.subject.as_deref().unwrap_or("");
-    let split = text::split_reply(text::bounded(&mail.body, MAX_TEXT_EXAMINED), false);
-    let subject = text::bounded(subject, MAX_SUBJECT_EXAMINED);
-    normal::language(&normal::words(&format!("{subject}\n{}", split.own)))
+    extract_email_and_lang(raw, OrderNumber::DEFAULT_PREFIX).1
 }
 
 /// The language of one chat message (see [`email_lang`]).
@@ -264,7 +271,7 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
     let (extraction, lang) = if is_email {
-        (extract_email(&bytes, prefix), email_lang(&bytes))
+        extract_email_and_lang(&bytes, prefix)
     } else {
         let text = String::from_utf8_lossy(&bytes);
         (extract_chat(&text, prefix), chat_lang(&text))
