@@ -79,7 +79,7 @@ struct Lexicon {
 }
 
 /// The most words a `*` gap stands for.
-const GAP: usize = 3;
+const GAP: usize = 4;
 
 fn lexicon() -> Option<&'static Lexicon> {
     static LEXICON: OnceLock<Option<Lexicon>> = OnceLock::new();

@@ -47,6 +47,8 @@ fn amounts_in_every_notation() {
         ("sudah tf 1,500 rb", "1500000"),
         ("sudah tf satu koma lima juta", "1500000"),
         ("paid two point five million", "2500000"),
+        ("sudah lunas ya TU 20260911 5134 Rp 12,5 juta", "12500000"),
+        ("sudah tf 750000 Rp 1.500.000", "1500000"),
     ] {
         assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
     }

@@ -623,6 +623,8 @@ pub(crate) struct AmountHit {
 static NUMBER: Pat = Pat::new(
     r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|ribu|rb|k|miliar|milyar|million|thousand|billion)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
 );
+/// Right before an order number's sequence: its date part and a separator.
+static ORDER_DATE_BEFORE: Pat = Pat::new(r"(?i)[a-z]{1,5}[\s\-_]{0,3}\d{8}[\s\-_]{1,3}$");
 static THOUSANDS_GROUPED: Pat = Pat::new(r"^\d{1,3}(?:[.,]\d{3})+$");
 /// "1jt500", "2jt 250": millions with the thousands written after the word.
 static JUTA_REST: Pat = Pat::new(r"(?i)\b(\d{1,3})\s?(?:jt|juta)\s?(\d{3})\b");
@@ -744,6 +746,22 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
             if before.is_some_and(|b| b.is_alphanumeric() || "-/+#@&._,\\".contains(b)) {
                 continue;
             }
+        }
+        // The sequence of an order number written with spaces
+        // ("TU 20261125 0042") is no amount.
+        if ORDER_DATE_BEFORE.is_match(tail_before(text, num.start(), 16)) {
+            continue;
+        }
+        // "5134 Rp 12,5 juta": that `Rp` opens the next amount; the bare
+        // number before it has no currency of its own.
+        if c.name("cur").is_none()
+            && mult.is_none()
+            && c.name("cur2").is_some()
+            && text[whole.end()..]
+                .trim_start()
+                .starts_with(|ch: char| ch.is_ascii_digit())
+        {
+            continue;
         }
         // What comes after must not continue a longer token.
         let after_str = &text[whole.end()..];
@@ -1234,6 +1252,7 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &ATTR_WIDTH,
     &ATTR_HEIGHT,
     &NUMBER,
+    &ORDER_DATE_BEFORE,
     &THOUSANDS_GROUPED,
     &JUTA_REST,
     &AMOUNT_LEAD,
