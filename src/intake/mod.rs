@@ -252,6 +252,17 @@ pub fn email_lang(raw: &[u8]) -> Option<Lang> {
     extract_email_and_lang(raw, OrderNumber::DEFAULT_PREFIX).1
 }
 
+/// Whether a mail's own text is a bare yes ("ya", "iya, betul", "Yes
+/// please", "OK"): the answer to a question the desk asked. Quotes and
+/// signatures are left out; more than a few words is a message of its own.
+pub fn email_is_yes(raw: &[u8]) -> bool {
+    let Some(mail) = email::read_email(raw) else {
+        return false;
+    };
+    let split = text::split_reply(text::bounded(&mail.body, MAX_TEXT_EXAMINED), false);
+    normal::is_yes(&normal::words(&split.own))
+}
+
 /// The language of one chat message (see [`email_lang`]).
 pub fn chat_lang(text: &str) -> Option<Lang> {
     normal::language(&normal::words(text::bounded(text, MAX_TEXT_EXAMINED)))

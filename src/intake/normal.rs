@@ -257,6 +257,15 @@ pub(crate) fn language(words: &[String]) -> Option<Lang> {
     }
 }
 
+/// A bare yes: a yes word first and at most five words in all.
+pub(crate) fn is_yes(words: &[String]) -> bool {
+    const YES: [&str; 13] = [
+        "ya", "iya", "y", "yes", "yep", "yup", "ok", "oke", "okay", "betul", "benar", "setuju",
+        "confirm",
+    ];
+    words.len() <= 5 && words.first().is_some_and(|w| YES.contains(&w.as_str()))
+}
+
 /// The cues present in normalised words.
 pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
     let mut found = HashSet::new();
@@ -328,6 +337,27 @@ mod tests {
         }
         // Words that merely end like a suffix stay as they are.
         assert_eq!(words("bukan akan"), ["bukan", "akan"]);
+    }
+
+    #[test]
+    fn a_bare_yes_is_told_from_a_message() {
+        for t in [
+            "Ya",
+            "iya, betul",
+            "YES please",
+            "ok kak",
+            "Betul, ubah saja",
+        ] {
+            assert!(is_yes(&words(t)), "{t}");
+        }
+        for t in [
+            "",
+            "tidak",
+            "ya tapi nominalnya salah, harusnya dua juta ya kak",
+            "yang benar 2jt",
+        ] {
+            assert!(!is_yes(&words(t)), "{t}");
+        }
     }
 
     #[test]
