@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Settings;
 use crate::desk::{Channel, Desk, DeskError, DeskResult, Inbound, InboundOutcome, Limit};
 use crate::intake::email::{EmailMeta, email_meta};
-use crate::intake::{Extraction, Intent, extract_email};
+use crate::intake::{Extraction, Intent};
 
 /// Hands one raw email to the desk, so that no message can stop a source:
 /// a message the parser cannot read (it panicked on it) is recorded as failed
@@ -180,8 +180,7 @@ pub fn inbound_from_email(raw: Vec<u8>, extra_keys: Vec<String>, settings: &Sett
 /// The parsing half of [`inbound_from_email`] (may panic on a parser bug;
 /// [`handle_email`] catches that).
 fn parse_email(raw: &[u8], settings: &Settings) -> (EmailMeta, Extraction, String) {
-    let meta = email_meta(raw);
-    let extraction = extract_email(raw, &settings.desk.order_prefix);
+    let (meta, extraction) = crate::intake::read_mail(raw, &settings.desk.order_prefix);
     (meta, extraction, content_hash(raw))
 }
 
