@@ -143,7 +143,7 @@ pub fn read_mail(raw: &[u8], prefix: &str) -> (email::EmailMeta, Extraction) {
     match mail_parser::MessageParser::default().parse(raw) {
         Some(msg) => (
             email::meta_of(&msg, raw.len()),
-            extract_parts(email::parts_of(&msg), prefix),
+            extract_parts(email::parts_of(&msg), prefix).0,
         ),
         None => (
             email::EmailMeta {
@@ -155,7 +155,8 @@ pub fn read_mail(raw: &[u8], prefix: &str) -> (email::EmailMeta, Extraction) {
     }
 }
 
-fn extract_parts(mail: email::ParsedEmail, prefix: &str) -> Extraction {
+/// What a parsed mail says, and the language its own text is written in.
+fn extract_parts(mail: email::ParsedEmail, prefix: &str) -> (Extraction, Option<Lang>) {
     if mail.auto {
         return (Extraction::nothing(Intent::Ignore), None);
     }
