@@ -569,6 +569,18 @@ async fn a_vague_message_is_read_against_the_state_of_its_order() {
         "dealing_question_is_status"
     );
 
+    // An open order's own amount, sent about it, says it was paid.
+    let open = t.request(&user, 700_000).await;
+    let mut m = mail("ops@konteks.id", "v4@konteks.id", Intent::Unknown);
+    m.extraction.order_number = Some(OrderNumber::parse(&open.number).unwrap());
+    m.extraction.amount = Some(Money::from_major(700_000));
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("submitted"), "{}", out.outcome);
+    assert_eq!(
+        decided_by(&t, out.inbound_id).await,
+        "open_order_amount_is_slip"
+    );
+
     // What the parser understood plainly is recorded as the parser's.
     let mut m = mail("ops@konteks.id", "v3@konteks.id", Intent::Request);
     m.extraction.amount = Some(Money::from_major(500_000));
