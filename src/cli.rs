@@ -821,7 +821,14 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             };
             print(cli, &rows, || {
                 table(
-                    &[">id", "received", "source", "sender", "outcome"],
+                    &[
+                        ">id",
+                        "received",
+                        "source",
+                        "sender",
+                        "outcome",
+                        "decided by",
+                    ],
                     rows.iter().map(|r| {
                         vec![
                             r.id.to_string(),
@@ -829,6 +836,7 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                             r.source.clone(),
                             r.sender.clone(),
                             r.outcome.clone(),
+                            r.decided_by.clone(),
                         ]
                     }),
                 )

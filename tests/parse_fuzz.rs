@@ -1,12 +1,19 @@
 //! Property test: the extractors and domain parsers never panic, whatever
-//! bytes arrive: random bytes, random text, and real messages from
+//! bytes arrive: random bytes, random text, real messages from
 //! `tests/parse_cases/` truncated, with bytes overwritten or with junk
-//! inserted (broken boundaries, encodings and headers).
+//! inserted (broken boundaries, encodings and headers), and structured
+//! messages built to reach the deep paths (reply and forward prefixes, two or
+//! more order numbers, amounts in every notation, quotes) with characters
+//! whose byte length changes with their case mixed in everywhere.
+//!
+//! The suite runs a fixed number of cases; `TOPUP_FUZZ_CASES=N` runs more
+//! (`scripts/fuzz-parse` does, in a release build).
 
 use std::path::Path;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use proptest::test_runner::Config;
 use topup::domain::money::Money;
 use topup::domain::order_number::OrderNumber;
 use topup::intake::{email_meta, extract_chat, extract_email};
@@ -32,8 +39,146 @@ fn load_messages() -> Vec<Vec<u8>> {
     all
 }
 
+/// The number of cases per property: `default` in the suite, or
+/// `TOPUP_FUZZ_CASES` for a longer run.
+fn cases(default: u32) -> u32 {
+    std::env::var("TOPUP_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Characters whose UTF-8 length changes with their case (KELVIN SIGN,
+/// İ, dotless ı, ß, final sigma, the ﬁ ligature, Ⱥ), and a few other
+/// multi-byte ones.
+const ODD: [&str; 10] = [
+    "\u{212A}", "\u{0130}", "\u{0131}", "ß", "ς", "\u{FB01}", "\u{023A}", "€", "🙏", "\u{00A0}",
+];
+
+fn odd() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(&ODD[..]), 0..3).prop_map(|v| v.concat())
+}
+
+fn reply_prefix() -> impl Strategy<Value = String> {
+    let words = prop::sample::select(vec![
+        "Re", "RE", "re", "Balas", "AW", "Fwd", "FW", "TR", "Terusan", "[Re]", "R", "Re 2", "Fwd ",
+    ]);
+    prop::collection::vec((odd(), words, odd()), 0..4).prop_map(|v| {
+        v.into_iter()
+            .map(|(a, w, b)| format!("{a}{w}{b}: "))
+            .collect()
+    })
+}
+
+fn order_number() -> impl Strategy<Value = String> {
+    (
+        prop::sample::select(vec!["TU", "tu", "Tu", "#TU", "(TU", "`TU", "**TU"]),
+        prop::sample::select(vec!["-", "", " ", "_", "\\-", "\u{2013}"]),
+        prop::sample::select(vec!["20261125", "20261301", "20260229", "20280229"]),
+        prop::sample::select(vec!["-", "", " "]),
+        "[0-9]{3,10}",
+    )
+        .prop_map(|(p, s1, d, s2, n)| format!("{p}{s1}{d}{s2}{n}"))
+}
+
+fn amount() -> impl Strategy<Value = String> {
+    prop_oneof![
+        ("[1-9][0-9]{0,2}", "[0-9]{3}", "[0-9]{3}").prop_map(|(a, b, c)| format!("Rp {a}.{b}.{c}")),
+        ("[1-9][0-9]{0,2}", "[0-9]{3}").prop_map(|(a, b)| format!("IDR {a},{b},000.00")),
+        ("[1-9]", "[0-9]").prop_map(|(a, b)| format!("{a},{b}jt")),
+        "[1-9][0-9]{2}(rb| ribu|k|K)",
+        "[1-9][0-9]{4,9}",
+        prop::sample::select(vec![
+            "satu setengah juta",
+            "dua juta lima ratus ribu rupiah",
+            "two million five hundred thousand",
+            "seratus lima puluh ribu",
+            "Rp. 1.500.000,-",
+            "1.500.000 IDR",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+fn filler() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "tolong",
+        "batalkan",
+        "ubah jumlah",
+        "menjadi",
+        "bukan",
+        "dari",
+        "sudah tf",
+        "status",
+        "duplikat dari",
+        "mau top up",
+        "bukti transfer terlampir",
+        "saldo tinggal",
+        "biaya",
+        "\n",
+        "\n> ",
+        "\n\n",
+        ", ",
+        ". ",
+        "On Mon, Budi <b@x.id> wrote:\n> ",
+        "\n-- \n",
+        "---------- Forwarded message ---------\nFrom: a@b.c\nSubject: x\n\n",
+        "total",
+        "ke",
+    ])
+    .prop_map(str::to_string)
+}
+
+/// A message body: filler words, order numbers, amounts and odd
+/// characters in any order.
+fn body() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => filler(),
+            2 => order_number(),
+            2 => amount(),
+            2 => odd(),
+        ],
+        1..24,
+    )
+    .prop_map(|parts| parts.join(" "))
+}
+
+fn structured_mail(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Budi <budi@example.com>\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Every order number the parser returns was written in the message.
+fn named_in(number: &OrderNumber, text: &str) -> bool {
+    OrderNumber::find_all(text, "TU").contains(number)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(Config { cases: cases(1000), failure_persistence: None, ..Config::default() })]
+
+    #[test]
+    fn structured_messages_never_panic_and_name_only_their_numbers(
+        prefix in reply_prefix(),
+        subject in body(),
+        text in body(),
+    ) {
+        let subject = format!("{prefix}{}", subject.replace('\n', " "));
+        let email = extract_email(&structured_mail(&subject, &text), "TU");
+        let chat = extract_chat(&text, "TU");
+        if let Some(n) = &email.order_number {
+            prop_assert!(named_in(n, &format!("{subject}\n{text}")), "{n} not in the mail");
+        }
+        if let Some(n) = &chat.order_number {
+            prop_assert!(named_in(n, &text), "{n} not in the chat text");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(Config { cases: cases(2000), failure_persistence: None, ..Config::default() })]
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

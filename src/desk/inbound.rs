@@ -17,6 +17,7 @@ use tracing::Instrument;
 use super::notify::merge;
 use super::{Actor, Channel, Desk, DeskError, DeskResult, ReplyTo, StoredSlip, Text};
 use crate::domain::Lang;
+use crate::domain::money::Money;
 use crate::domain::order::{EventKind, OrderStatus};
 use crate::intake::{Extraction, Intent};
 use crate::render::templates::EmailKind;
@@ -561,7 +562,14 @@ impl Desk {
         };
         let Some(user) = user else {
             if let Some(r) = reply {
-                let lang = self.settings.desk.default_lang;
+                // A stranger has no stored language: answer in the one they
+                // wrote in, else the desk's default.
+                let lang = msg
+                    .raw
+                    .as_deref()
+                    .filter(|_| msg.channel == Channel::Email)
+                    .and_then(crate::intake::email_lang)
+                    .unwrap_or(self.settings.desk.default_lang);
                 let vars = self.base_vars("", None, lang);
                 self.reply_email(tx, EmailKind::UnknownSender, lang, r, None, vars)
                     .await?;
@@ -709,8 +717,97 @@ impl Desk {
                 .await?
                 .filter(|o| o.account_id == user.account_id),
         };
+        // Read the message against what the desk knows of the order it is
+        // about. Unverified mail keeps the parser's reading: a rule must
+        // never turn it into a change the sender could not make directly.
+        // A bare "yes" in the thread of a question the desk asked answers it.
+        if ex.intent == Intent::Unknown
+            && !msg.auth_failed
+            && msg.channel == Channel::Email
+            && !msg.thread_ids.is_empty()
+            && msg.raw.as_deref().is_some_and(crate::intake::email_is_yes)
+            && let Some(proposal) =
+                inbound_store::proposal_in_thread(tx, user.account_id, &msg.thread_ids).await?
+        {
+            inbound_store::set_decided_by(tx, inbound_id, RULE_CONFIRMED).await?;
+            return self
+                .carry_out_proposal(tx, user, proposal, msg.channel, reply, inbound_id)
+                .await;
+        }
+        let has_slips = !slips.is_empty();
+        let (intent, named, rule) = match named {
+            _ if msg.auth_failed => (ex.intent, named, RULE_PARSER),
+            Some(order) => {
+                let (intent, rule) = resolve(ex, has_slips, Some(&order));
+                (intent, Some(order), rule)
+            }
+            // A vague message that names no order but states an amount: the
+            // sender's one active order, when there is exactly one.
+            None if ex.intent == Intent::Unknown && ex.amount.is_some() => {
+                let mut active = orders::active_for_account(tx, user.account_id).await?;
+                let only = if active.len() == 1 {
+                    active.pop()
+                } else {
+                    None
+                };
+                match resolve(ex, has_slips, only.as_ref()) {
+                    (intent, RULE_PARSER) => (intent, None, RULE_PARSER),
+                    (intent, rule) => (intent, only, rule),
+                }
+            }
+            None => (ex.intent, None, RULE_PARSER),
+        };
+        inbound_store::set_decided_by(tx, inbound_id, rule).await?;
+        // The order's state alone says "amend": weak evidence, so ask first.
+        if rule == RULE_AMEND_BY_STATE
+            && let (Some(order), Some(amount), Some(r)) = (&named, ex.amount, reply)
+        {
+            self.check_amount(amount)?;
+            let account = accounts::account_by_id(tx, user.account_id).await?;
+            let lang = user.lang_or(account.lang());
+            let mut vars = self.base_vars(&account.name, Some(user), lang);
+            merge(
+                &mut vars,
+                json!({
+                    "order_number": order.number,
+                    "amount": order.amount_minor.map(|m| Money::from_minor(m).display(lang)).unwrap_or_default(),
+                    "new_amount": amount.display(lang),
+                }),
+            );
+            let message_id = self
+                .reply_email(tx, EmailKind::ConfirmAmend, lang, r, Some(order), vars)
+                .await?;
+            inbound_store::insert_proposal(
+                tx,
+                &inbound_store::NewProposal {
+                    order_id: order.id,
+                    account_id: user.account_id,
+                    amount_minor: amount.minor(),
+                    order_status: &order.status,
+                    order_amount_minor: order.amount_minor,
+                    message_id: &message_id,
+                    inbound_id,
+                },
+                self.now(),
+            )
+            .await?;
+            return Ok((
+                format!(
+                    "asked: change the amount of {} to {}? (waiting for a yes in the thread)",
+                    order.number,
+                    amount.display(Lang::En)
+                ),
+                named,
+            ));
+        }
+        let intent = if rule == RULE_AMEND_BY_STATE {
+            // No thread to ask in (chat): the parser's reading stands.
+            ex.intent
+        } else {
+            intent
+        };
         let actor = Actor::Customer(user.clone());
-        match ex.intent {
+        match intent {
             Intent::Request => {
                 let Some(amount) = ex.amount else {
                     return Err(DeskError::Invalid(Text::new(
@@ -872,6 +969,102 @@ impl Desk {
                  terdaftar Anda melalui server email yang biasa Anda gunakan"
             ),
         )
+    }
+}
+
+/// The parser's reading was acted on as it was.
+const RULE_PARSER: &str = "parser";
+/// A bare amount about a rejected order: asked before changing it.
+const RULE_AMEND_BY_STATE: &str = "payment_failure_amount_is_amend";
+/// A "yes" answering the desk's question in the thread.
+const RULE_CONFIRMED: &str = "confirmed_proposal";
+
+impl Desk {
+    /// Carries out a change the customer confirmed: once, and only while the
+    /// order is as it was when the desk asked.
+    async fn carry_out_proposal(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        proposal: inbound_store::ProposalRow,
+        channel: Channel,
+        reply: Option<&ReplyTo>,
+        inbound_id: i64,
+    ) -> DeskResult<(String, Option<OrderRow>)> {
+        let order = orders::by_id(tx, proposal.order_id).await?;
+        let amount = Money::from_minor(proposal.amount_minor);
+        if proposal.used_at.is_some() {
+            return Err(DeskError::Refused(Text::new(
+                format!(
+                    "the amount of order {} was already changed to {} when you first confirmed; nothing more was done",
+                    order.number,
+                    amount.display(Lang::En)
+                ),
+                format!(
+                    "jumlah pesanan {} sudah diubah menjadi {} saat Anda pertama kali mengonfirmasi; tidak ada perubahan lagi",
+                    order.number,
+                    amount.display(Lang::Id)
+                ),
+            )));
+        }
+        if order.status != proposal.order_status
+            || order.amount_minor != proposal.order_amount_minor
+        {
+            return Err(DeskError::Refused(Text::new(
+                format!(
+                    "order {} has changed since we asked (it is now {}), so it was not changed to {}; please write again with what you would like",
+                    order.number,
+                    order.status().display_name(Lang::En),
+                    amount.display(Lang::En)
+                ),
+                format!(
+                    "pesanan {} telah berubah sejak kami bertanya (sekarang {}), sehingga tidak kami ubah menjadi {}; silakan kirim pesan baru dengan yang Anda inginkan",
+                    order.number,
+                    order.status().display_name(Lang::Id),
+                    amount.display(Lang::Id)
+                ),
+            )));
+        }
+        inbound_store::use_proposal(tx, proposal.id, self.now()).await?;
+        let order = self
+            .amend_in(
+                tx,
+                user,
+                order,
+                amount,
+                &[],
+                channel,
+                reply,
+                Some(inbound_id),
+            )
+            .await?;
+        Ok((format!("amended {} (confirmed)", order.number), Some(order)))
+    }
+}
+
+/// What a message means once read against the order it is about, and the
+/// rule that decided. The parser reads text alone; the order's state says
+/// what a short or vague message must mean:
+/// - an amount sent about a `payment_failure` order (without a slip) is a
+///   new amount: the customer answers the rejection with what they will pay;
+/// - a message about a `dealing` order that asks nothing the parser knows is
+///   a question about its progress;
+/// - the order's own amount sent about an `open` order says it was paid.
+fn resolve(ex: &Extraction, slips: bool, order: Option<&OrderRow>) -> (Intent, &'static str) {
+    let Some(order) = order else {
+        return (ex.intent, RULE_PARSER);
+    };
+    let stated = ex.amount.map(|m| m.minor());
+    let differs = stated.is_some() && stated != order.amount_minor;
+    match (order.status(), ex.intent) {
+        (OrderStatus::PaymentFailure, Intent::Unknown | Intent::Slip) if !slips && differs => {
+            (Intent::Amend, "payment_failure_amount_is_amend")
+        }
+        (OrderStatus::Dealing, Intent::Unknown) => (Intent::Status, "dealing_question_is_status"),
+        (OrderStatus::Open, Intent::Unknown) if stated.is_some() && !differs => {
+            (Intent::Slip, "open_order_amount_is_slip")
+        }
+        _ => (ex.intent, RULE_PARSER),
     }
 }
 

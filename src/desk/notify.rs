@@ -182,7 +182,8 @@ impl Desk {
     }
 
     /// Queues an email that is not about one order's lifecycle (unknown sender, help,
-    /// limits, refusals, status answers), answering `reply`.
+    /// limits, refusals, status answers, questions back), answering `reply`.
+    /// Returns the Message-ID it will be sent with (a reply to it threads back).
     pub(crate) async fn reply_email(
         &self,
         tx: &mut Tx,
@@ -191,7 +192,7 @@ impl Desk {
         reply: &ReplyTo,
         order: Option<&OrderRow>,
         vars: Value,
-    ) -> DeskResult<()> {
+    ) -> DeskResult<String> {
         let mut refs = reply.references.clone();
         refs.extend(reply.message_id.clone());
         let job = EmailJob {
@@ -207,7 +208,9 @@ impl Desk {
             receipt: None,
             direct_reply: true,
         };
-        self.queue_email(tx, order.map(|o| o.id), job, true).await
+        let message_id = job.message_id.clone();
+        self.queue_email(tx, order.map(|o| o.id), job, true).await?;
+        Ok(message_id)
     }
 
     async fn queue_email(
@@ -338,13 +341,15 @@ impl Desk {
 }
 
 /// Answers to messages the desk could not act on: the only mail the per-sender cap applies to.
-const CAPPED_ANSWERS: [EmailKind; 4] = [
+const CAPPED_ANSWERS: [EmailKind; 5] = [
+    EmailKind::ConfirmAmend,
     EmailKind::NotUnderstood,
     EmailKind::ActionRefused,
     EmailKind::UnknownSender,
     EmailKind::LimitsExceeded,
 ];
-const CAPPED_ANSWER_STEMS: [&str; 4] = [
+const CAPPED_ANSWER_STEMS: [&str; 5] = [
+    "confirm_amend",
     "not_understood",
     "action_refused",
     "unknown_sender",

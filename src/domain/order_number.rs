@@ -6,7 +6,7 @@
 //! upper-case prefix, hyphens, the date as a real calendar date and the
 //! sequence digits exactly as written (leading zeros kept, 4 to 9 digits).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
@@ -122,6 +122,17 @@ impl OrderNumber {
     /// bare digit runs are not order numbers; neither is a match whose date
     /// part is no calendar date.
     pub fn find_all(text: &str, prefix: &str) -> Vec<OrderNumber> {
+        OrderNumber::find_all_at(text, prefix, usize::MAX)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect()
+    }
+
+    /// Like [`OrderNumber::find_all`], with the byte offset in `text` where
+    /// each number is first written, stopping after `limit` distinct
+    /// numbers. Linear in the text: a message naming fifty thousand numbers
+    /// costs one scan, not fifty thousand.
+    pub fn find_all_at(text: &str, prefix: &str, limit: usize) -> Vec<(usize, OrderNumber)> {
         let pattern = format!(
             r"(?i)\b({}){SEP}(\d{{8}}){SEP}(\d{{4,9}})",
             regex::escape(prefix)
@@ -129,8 +140,12 @@ impl OrderNumber {
         let Some(re) = cached_regex(&pattern) else {
             return Vec::new();
         };
-        let mut found: Vec<OrderNumber> = Vec::new();
+        let mut found: Vec<(usize, OrderNumber)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for caps in re.captures_iter(text) {
+            if found.len() >= limit {
+                break;
+            }
             let Some(whole) = caps.get(0) else { continue };
             // Greedy `\d{4,9}` ate every digit it could: a digit right after
             // means a longer run, which is some other number.
@@ -141,8 +156,8 @@ impl OrderNumber {
                 continue;
             };
             let number = OrderNumber::from_parts(prefix, date, caps[3].to_string());
-            if !found.contains(&number) {
-                found.push(number);
+            if seen.insert(number.canonical.clone()) {
+                found.push((whole.start(), number));
             }
         }
         found

@@ -15,6 +15,7 @@ static DISCORD_TOKEN: Pat = Pat::new(r"<(@[!&]?\d+|#\d+|a?:\w+:\d+|t:\d+(:\w)?)>
 
 /// Extracts intent, order number and amount from one chat message.
 pub fn extract_chat(text: &str, prefix: &str) -> Extraction {
+    let text = super::text::bounded(text, super::MAX_TEXT_EXAMINED);
     let cleaned = match DISCORD_TOKEN.get() {
         Some(re) => re.replace_all(text, " ").into_owned(),
         None => text.to_string(),

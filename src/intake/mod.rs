@@ -12,6 +12,7 @@
 
 pub mod chat;
 pub mod email;
+pub(crate) mod normal;
 pub(crate) mod text;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Lang;
 use crate::domain::money::Money;
 use crate::domain::order_number::OrderNumber;
 
@@ -113,11 +115,23 @@ impl Extraction {
     }
 }
 
+/// How much of a body (after MIME decoding and HTML conversion) is read. A
+/// customer's request, quote included, fits many times over; what lies
+/// beyond is not read, so a megabyte of figures costs no more than this.
+pub const MAX_TEXT_EXAMINED: usize = 128 * 1024;
+/// How much of a subject is read.
+pub const MAX_SUBJECT_EXAMINED: usize = 2 * 1024;
+
 /// Extracts a raw email. Never fails: malformed MIME gives what could be
 /// read, and a message that cannot be read at all is `unknown`.
 pub fn extract_email(raw: &[u8], prefix: &str) -> Extraction {
+    extract_email_and_lang(raw, prefix).0
+}
+
+/// [`extract_email`] and [`email_lang`] from one MIME parse.
+fn extract_email_and_lang(raw: &[u8], prefix: &str) -> (Extraction, Option<Lang>) {
     let Some(mail) = email::read_email(raw) else {
-        return Extraction::nothing(Intent::Unknown);
+        return (Extraction::nothing(Intent::Unknown), None);
     };
     extract_parts(mail, prefix)
 }
@@ -129,7 +143,7 @@ pub fn read_mail(raw: &[u8], prefix: &str) -> (email::EmailMeta, Extraction) {
     match mail_parser::MessageParser::default().parse(raw) {
         Some(msg) => (
             email::meta_of(&msg, raw.len()),
-            extract_parts(email::parts_of(&msg), prefix),
+            extract_parts(email::parts_of(&msg), prefix).0,
         ),
         None => (
             email::EmailMeta {
@@ -141,14 +155,23 @@ pub fn read_mail(raw: &[u8], prefix: &str) -> (email::EmailMeta, Extraction) {
     }
 }
 
-fn extract_parts(mail: email::ParsedEmail, prefix: &str) -> Extraction {
+/// What a parsed mail says, and the language its own text is written in.
+fn extract_parts(mail: email::ParsedEmail, prefix: &str) -> (Extraction, Option<Lang>) {
     if mail.auto {
-        return Extraction::nothing(Intent::Ignore);
+        return (Extraction::nothing(Intent::Ignore), None);
     }
-    let subject = mail.subject.as_deref().map(text::normalise_spaces);
+    let subject = mail
+        .subject
+        .as_deref()
+        .map(|s| text::normalise_spaces(text::bounded(s, MAX_SUBJECT_EXAMINED)));
     let kind = subject.as_deref().map(subject_kind).unwrap_or_default();
-    let split = text::split_reply(&mail.body, kind.forward);
-    decide(
+    let split = text::split_reply(text::bounded(&mail.body, MAX_TEXT_EXAMINED), kind.forward);
+    let lang = normal::language(&normal::words(&format!(
+        "{}\n{}",
+        subject.as_deref().unwrap_or(""),
+        split.own
+    )));
+    let extraction = decide(
         Inputs {
             own: &split.own,
             subject: subject.as_deref(),
@@ -157,7 +180,8 @@ fn extract_parts(mail: email::ParsedEmail, prefix: &str) -> Extraction {
             slips: mail.slips,
         },
         prefix,
-    )
+    );
+    (extraction, lang)
 }
 
 /// The source-neutral inputs of [`decide`].
@@ -213,10 +237,15 @@ fn subject_kind(subject: &str) -> SubjectKind {
     let mut kind = SubjectKind::default();
     let mut rest = subject.trim_start();
     let mut first = true;
-    loop {
-        let lower = rest.to_lowercase();
-        let Some(colon) = lower.find(':') else { break };
-        let head = lower[..colon].trim();
+    // The colon is found in `rest` itself and only the head is lower-cased:
+    // lower-casing can change byte lengths (U+212A KELVIN SIGN, U+0130), so
+    // offsets of a lower-cased copy never index `rest`.
+    while let Some(colon) = rest.find(':') {
+        // Prefixes are short words; a long head is the subject itself.
+        if colon > 24 {
+            break;
+        }
+        let head = rest[..colon].trim().to_lowercase();
         let head = head.trim_start_matches('[').trim_end_matches(']');
         let head_word: String = head.chars().take_while(|c| c.is_alphabetic()).collect();
         let is_reply = matches!(
@@ -240,10 +269,34 @@ fn subject_kind(subject: &str) -> SubjectKind {
     kind
 }
 
+/// The language a mail is written in, from the customer's own text and
+/// subject (quotes and signatures left out): `None` when it does not show,
+/// or when the mail cannot be read.
+pub fn email_lang(raw: &[u8]) -> Option<Lang> {
+    extract_email_and_lang(raw, OrderNumber::DEFAULT_PREFIX).1
+}
+
+/// Whether a mail's own text is a bare yes ("ya", "iya, betul", "Yes
+/// please", "OK"): the answer to a question the desk asked. Quotes and
+/// signatures are left out; more than a few words is a message of its own.
+pub fn email_is_yes(raw: &[u8]) -> bool {
+    let Some(mail) = email::read_email(raw) else {
+        return false;
+    };
+    let split = text::split_reply(text::bounded(&mail.body, MAX_TEXT_EXAMINED), false);
+    normal::is_yes(&normal::words(&split.own))
+}
+
+/// The language of one chat message (see [`email_lang`]).
+pub fn chat_lang(text: &str) -> Option<Lang> {
+    normal::language(&normal::words(text::bounded(text, MAX_TEXT_EXAMINED)))
+}
+
 /// Reads one message file: `.eml` as email, anything else (`.txt`) as one
-/// chat message. Returns `{"file","intent","order_number","amount","slips"}`
-/// with `amount` as a plain string (or null) and `slips` as a count; `file`
-/// is the path as given.
+/// chat message. Returns `{"file","intent","order_number","amount","slips",
+/// "lang"}` with `amount` as a plain string (or null), `slips` as a count
+/// and `lang` the language written in (`id`, `en` or null); `file` is the
+/// path as given.
 ///
 /// # Errors
 /// When the file cannot be read.
@@ -252,10 +305,11 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
     let is_email = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
-    let extraction = if is_email {
-        extract_email(&bytes, prefix)
+    let (extraction, lang) = if is_email {
+        extract_email_and_lang(&bytes, prefix)
     } else {
-        extract_chat(&String::from_utf8_lossy(&bytes), prefix)
+        let text = String::from_utf8_lossy(&bytes);
+        (extract_chat(&text, prefix), chat_lang(&text))
     };
     Ok(serde_json::json!({
         "file": path.display().to_string(),
@@ -263,6 +317,7 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
         "order_number": extraction.order_number.as_ref().map(|n| n.as_str().to_string()),
         "amount": extraction.amount.map(Money::to_plain),
         "slips": extraction.slips.len(),
+        "lang": lang.map(Lang::code),
     }))
 }
 

@@ -39,6 +39,16 @@ fn amounts_in_every_notation() {
         ("saya transfer sebelas juta", "11000000"),
         ("we paid IDR 5 million", "5000000"),
         ("transferred 2.5 million rupiah", "2500000"),
+        ("sudah tf 1jt500 ya", "1500000"),
+        ("sudah tf 2jt 250 ya", "2250000"),
+        ("sudah tf 1jt 250rb ya", "1250000"),
+        ("sudah tf 1 juta 500 ribu", "1500000"),
+        ("sudah tf 1.250K", "1250000"),
+        ("sudah tf 1,500 rb", "1500000"),
+        ("sudah tf satu koma lima juta", "1500000"),
+        ("paid two point five million", "2500000"),
+        ("sudah lunas ya TU 20260911 5134 Rp 12,5 juta", "12500000"),
+        ("sudah tf 750000 Rp 1.500.000", "1500000"),
     ] {
         assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
     }

@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use regex::{Captures, Regex};
 
 use super::Intent;
+use super::normal::{self, Cue};
 use crate::domain::money::Money;
 use crate::domain::order_number::OrderNumber;
 
@@ -503,9 +504,16 @@ pub(crate) fn html_to_text(html: &str) -> String {
     cleaned.trim().to_string()
 }
 
+/// Byte offset of the ASCII `needle` (lower case) in `hay`, ignoring ASCII
+/// case. Compares in place: lower-casing a copy of the rest of a large body
+/// for every `<style>` would make HTML conversion quadratic.
 fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    let lower = hay.to_ascii_lowercase();
-    lower.find(needle)
+    let (hay, needle) = (hay.as_bytes(), needle.as_bytes());
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn collapse_ws(s: &str) -> String {
@@ -615,6 +623,11 @@ pub(crate) struct AmountHit {
 static NUMBER: Pat = Pat::new(
     r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|ribu|rb|k|miliar|milyar|million|thousand|billion)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
 );
+/// Right before an order number's sequence: its date part and a separator.
+static ORDER_DATE_BEFORE: Pat = Pat::new(r"(?i)[a-z]{1,5}[\s\-_]{0,3}\d{8}[\s\-_]{1,3}$");
+static THOUSANDS_GROUPED: Pat = Pat::new(r"^\d{1,3}(?:[.,]\d{3})+$");
+/// "1jt500", "2jt 250": millions with the thousands written after the word.
+static JUTA_REST: Pat = Pat::new(r"(?i)\b(\d{1,3})\s?(?:jt|juta)\s?(\d{3})\b");
 /// Words that introduce an amount; a bare digit run counts only after one.
 static AMOUNT_LEAD: Pat = Pat::new(
     r"(?i)\b(amount|jumlah(nya)?|nominal(nya)?|sebesar|senilai|sejumlah|total|top ?-?up|topup|isi( saldo)?|deposit|tf|trf|transfer(an)?|ditransfer|bayar|dibayar|menjadi|jadi|to|of)\s*[:=]?\s*$",
@@ -642,12 +655,77 @@ static TOTAL_BEFORE: Pat =
 /// Every amount in `text` that a person would read as a sum of money the
 /// writer states, in order of appearance. Account, phone, reference and
 /// invoice numbers, dates, times, percentages, balances and fees are left out.
+/// At most this many amounts of one text are considered (the first ones): a
+/// customer states one to a handful, and the choice between them compares
+/// pairs, which must stay cheap on a body holding a hundred thousand figures.
+pub(crate) const MAX_AMOUNT_CANDIDATES: usize = 32;
+
 pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     let mut hits = figure_amounts(text);
     hits.extend(word_amounts(text));
-    hits.sort_by_key(|h| h.start);
+    hits.extend(juta_rest_amounts(text));
+    hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+    // Where two readings overlap ("1 juta" inside "1 juta 500"), the
+    // longer one is what was written.
+    hits.dedup_by(|later, earlier| later.start < earlier.end);
+    let mut hits = join_compounds(text, hits);
     hits.retain(|h| !DISTRACTOR_BEFORE.is_match(clause_before(text, h.start)));
+    hits.truncate(MAX_AMOUNT_CANDIDATES);
     hits
+}
+
+fn juta_rest_amounts(text: &str) -> Vec<AmountHit> {
+    let Some(re) = JUTA_REST.get() else {
+        return Vec::new();
+    };
+    re.captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            // "1jt500rb" and "1 juta 500.000" are other notations.
+            if text[whole.end()..]
+                .starts_with(|ch: char| ch.is_alphanumeric() || ch == '.' || ch == ',')
+            {
+                return None;
+            }
+            let millions: i64 = c.get(1)?.as_str().parse().ok()?;
+            let thousands: i64 = c.get(2)?.as_str().parse().ok()?;
+            Some(AmountHit {
+                money: Money::from_major(millions * 1_000_000 + thousands * 1_000),
+                start: whole.start(),
+                end: whole.end(),
+                strength: Strength::Marked,
+            })
+        })
+        .collect()
+}
+
+/// "1jt 250rb", "2 juta 500 ribu": a whole number of millions followed
+/// right away by thousands is one amount.
+fn join_compounds(text: &str, hits: Vec<AmountHit>) -> Vec<AmountHit> {
+    const MILLION: i64 = 1_000_000 * 100;
+    let ends_with_word = |h: &AmountHit, words: &[&str]| {
+        let typed = text[h.start..h.end].trim_end().to_ascii_lowercase();
+        words.iter().any(|w| typed.ends_with(w))
+    };
+    let mut out: Vec<AmountHit> = Vec::with_capacity(hits.len());
+    for hit in hits {
+        if let Some(prev) = out.last_mut()
+            && prev.end <= hit.start
+            && text[prev.end..hit.start].chars().all(|c| c == ' ')
+            && hit.start - prev.end <= 2
+            && prev.money.minor() % MILLION == 0
+            && hit.money.minor() < MILLION
+            && ends_with_word(prev, &["juta", "jt"])
+            && ends_with_word(&hit, &["ribu", "rb", "k"])
+            && let Some(sum) = prev.money.checked_add(hit.money)
+        {
+            prev.money = sum;
+            prev.end = hit.end;
+            continue;
+        }
+        out.push(hit);
+    }
+    out
 }
 
 fn figure_amounts(text: &str) -> Vec<AmountHit> {
@@ -669,6 +747,22 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
                 continue;
             }
         }
+        // The sequence of an order number written with spaces
+        // ("TU 20261125 0042") is no amount.
+        if ORDER_DATE_BEFORE.is_match(tail_before(text, num.start(), 16)) {
+            continue;
+        }
+        // "5134 Rp 12,5 juta": that `Rp` opens the next amount; the bare
+        // number before it has no currency of its own.
+        if c.name("cur").is_none()
+            && mult.is_none()
+            && c.name("cur2").is_some()
+            && text[whole.end()..]
+                .trim_start()
+                .starts_with(|ch: char| ch.is_ascii_digit())
+        {
+            continue;
+        }
         // What comes after must not continue a longer token.
         let after_str = &text[whole.end()..];
         let mut after = after_str.chars();
@@ -686,6 +780,15 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
         let raw = num.as_str();
         let mut typed = raw.to_string();
         if let Some(m) = mult {
+            // "1.250k", "1,500 rb": before a thousands word, a separator
+            // followed by three digits groups thousands (no one writes
+            // 1.25 thousand rupiah); before juta it stays a decimal point.
+            let thousands = m.as_str().trim().to_ascii_lowercase();
+            if matches!(thousands.as_str(), "k" | "rb" | "ribu" | "thousand")
+                && THOUSANDS_GROUPED.is_match(raw)
+            {
+                typed = raw.replace(['.', ','], "");
+            }
             typed.push_str(m.as_str().trim());
         }
         let Ok(money) = Money::parse(&typed) else {
@@ -741,15 +844,35 @@ fn grouped_like_money(raw: &str) -> bool {
         && body[0].len() <= 3
 }
 
-/// The part of the current clause before `pos` (at most 60 characters),
-/// cut at the previous sentence end, line break or ", ".
-fn clause_before(text: &str, pos: usize) -> &str {
+/// The last `max` bytes (or fewer, to stay on a character boundary) of
+/// `text` before `pos`: the context a look-behind rule reads, bounded so
+/// that checking many candidates stays linear.
+fn tail_before(text: &str, pos: usize, max: usize) -> &str {
     let head = &text[..pos];
-    let mut start = head.len().saturating_sub(60);
+    let mut start = head.len().saturating_sub(max);
     while !head.is_char_boundary(start) {
         start += 1;
     }
-    let window = &head[start..];
+    &head[start..]
+}
+
+/// The first `max` bytes of `text` (or fewer, to end on a character
+/// boundary): parsing examines a bounded prefix of what arrives.
+pub(crate) fn bounded(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The part of the current clause before `pos` (at most 60 characters),
+/// cut at the previous sentence end, line break or ", ".
+fn clause_before(text: &str, pos: usize) -> &str {
+    let window = tail_before(text, pos, 60);
     let mut cut = 0;
     let bytes = window.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
@@ -777,6 +900,8 @@ enum NumWord {
     Half,
     Scale(i64),
     And,
+    /// "koma"/"point": the next unit is tenths ("satu koma lima juta").
+    Comma,
 }
 
 fn num_word(w: &str) -> Option<NumWord> {
@@ -822,6 +947,7 @@ fn num_word(w: &str) -> Option<NumWord> {
         "miliar" | "milyar" | "billion" => Scale(1_000_000_000),
         "semiliar" | "semilyar" => Scale(-1_000_000_000),
         "and" | "dan" => And,
+        "koma" | "point" => Comma,
         _ => return None,
     })
 }
@@ -857,7 +983,7 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
         });
         let bad_start = matches!(
             first,
-            NumWord::And | NumWord::Belas | NumWord::Puluh | NumWord::Ratus
+            NumWord::And | NumWord::Belas | NumWord::Puluh | NumWord::Ratus | NumWord::Comma
         ) || matches!(first, NumWord::Scale(s) if s > 0)
             || (matches!(words[i].2.as_str(), "a" | "an") && !next_is_big);
         if bad_start {
@@ -869,6 +995,8 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
         let mut group: i64 = 0;
         let mut last: i64 = 0;
         let mut half = false;
+        let mut comma = false;
+        let mut tenths: Option<i64> = None;
         let mut scaled = false;
         let mut end = words[i].1;
         let mut ok = true;
@@ -885,6 +1013,10 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
             };
             match w {
                 // "twenty five": a unit after a pending ten adds to it.
+                NumWord::Unit(d) if comma => {
+                    tenths = Some(d);
+                    comma = false;
+                }
                 NumWord::Unit(d) => {
                     last = if last >= 20 && last % 10 == 0 {
                         last + d
@@ -920,16 +1052,18 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
                         ok = false;
                         break;
                     };
-                    total =
-                        total
-                            .saturating_add(v)
-                            .saturating_add(if half { scale / 2 } else { 0 });
+                    let fraction =
+                        if half { scale / 2 } else { 0 } + tenths.map_or(0, |t| t * (scale / 10));
+                    total = total.saturating_add(v).saturating_add(fraction);
                     group = 0;
                     last = 0;
                     half = false;
+                    tenths = None;
+                    comma = false;
                     scaled = true;
                 }
                 NumWord::And => {}
+                NumWord::Comma => comma = true,
             }
             end = words[j].1;
             j += 1;
@@ -979,7 +1113,7 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
             .collect();
         if let Some(h) = not_old
             .iter()
-            .find(|h| NEW_BEFORE.is_match(&text[..h.start]))
+            .find(|h| NEW_BEFORE.is_match(tail_before(text, h.start, 60)))
         {
             return Some(h.money);
         }
@@ -1019,42 +1153,25 @@ static ORDER_ASIDE_BEFORE: Pat = Pat::new(
     r"(?i)\b(duplikat(nya)?( dari)?|duplicate( of)?|dobel( dari)?|double( of)?|sama dengan|same as|instead of|bukan|not|yang lama|old|sebelumnya|previous|last time|seperti)\b[^.!?\n]{0,25}$",
 );
 
+/// At most this many distinct order numbers of one text are considered: a
+/// customer names one or two, and a text naming thousands must not cost
+/// thousands of checks.
+pub(crate) const MAX_ORDER_CANDIDATES: usize = 16;
+
 /// The order number that `text` is about: the first one not introduced as
 /// an aside; `None` when the text names none.
 pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
-    let found = OrderNumber::find_all(text, prefix);
+    let found = OrderNumber::find_all_at(text, prefix, MAX_ORDER_CANDIDATES);
     if found.len() <= 1 {
-        return found.into_iter().next();
+        return found.into_iter().next().map(|(_, n)| n);
     }
-    let upper = text.to_uppercase();
-    for n in &found {
-        let pos = position_of(&upper, n);
-        if let Some(p) = pos
-            && !ORDER_ASIDE_BEFORE.is_match(clause_before(text, p))
-        {
-            return Some(n.clone());
-        }
-    }
-    found.into_iter().next()
-}
-
-/// Byte position of the first spelling of `n` in the upper-cased text.
-fn position_of(upper: &str, n: &OrderNumber) -> Option<usize> {
-    let date = n.date().format("%Y%m%d").to_string();
-    let mut from = 0;
-    while let Some(p) = upper[from..].find(&date) {
-        let abs = from + p;
-        if upper[..abs]
-            .trim_end_matches([' ', '-', '_', '\\'])
-            .ends_with(n.prefix())
-        {
-            let back =
-                upper[..abs].trim_end_matches([' ', '-', '_', '\\']).len() - n.prefix().len();
-            return Some(back);
-        }
-        from = abs + date.len();
-    }
-    None
+    // Positions come from `text` itself, so they index it safely whatever
+    // case-changing characters it holds.
+    let chosen = found
+        .iter()
+        .position(|(at, _)| !ORDER_ASIDE_BEFORE.is_match(clause_before(text, *at)))
+        .unwrap_or(0);
+    found.into_iter().nth(chosen).map(|(_, n)| n)
 }
 
 // ---------------------------------------------------------------------------
@@ -1086,25 +1203,29 @@ static REQUEST_VERB: Pat = Pat::new(
 /// Decides the intent of human text, in the contract's order: cancel,
 /// amend, slip when a proof is attached, status, slip by statement,
 /// request (a top-up word and an amount), unknown.
+///
+/// Each step asks the expressions of this file, then the cues of the
+/// lexicon over the normalised words (chat spellings and affixed forms).
 pub(crate) fn classify(text: &str, slips: usize, has_amount: bool) -> Intent {
     let text = text.replace(['’', '‘'], "'");
-    if CANCEL.is_match(&text) {
+    let cues = normal::cues(&normal::words(&text));
+    if CANCEL.is_match(&text) || cues.contains(&Cue::Cancel) {
         return Intent::Cancel;
     }
-    if AMEND.is_match(&text) {
+    if AMEND.is_match(&text) || (has_amount && cues.contains(&Cue::Amend)) {
         return Intent::Amend;
     }
     if slips > 0 {
         return Intent::Slip;
     }
-    if STATUS.is_match(&text) {
+    if STATUS.is_match(&text) || cues.contains(&Cue::Status) {
         return Intent::Status;
     }
-    if SLIP_STATEMENT.is_match(&text) {
+    if SLIP_STATEMENT.is_match(&text) || cues.contains(&Cue::Slip) {
         return Intent::Slip;
     }
     if has_amount
-        && REQUEST.is_match(&text)
+        && (REQUEST.is_match(&text) || cues.contains(&Cue::Request))
         && (REQUEST_VERB.is_match(&text) || !ACKNOWLEDGEMENT.is_match(&text))
     {
         return Intent::Request;
@@ -1131,6 +1252,9 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &ATTR_WIDTH,
     &ATTR_HEIGHT,
     &NUMBER,
+    &ORDER_DATE_BEFORE,
+    &THOUSANDS_GROUPED,
+    &JUTA_REST,
     &AMOUNT_LEAD,
     &DISTRACTOR_BEFORE,
     &NEGATED_BEFORE,

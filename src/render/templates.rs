@@ -57,6 +57,7 @@
 //! | `limits_exceeded` | `user_name`, `limit_name` (already in the account's language), `limit_value` (formatted), `support_email`, `seller_name` |
 //! | `sign_in_link` | `user_name`, `company`, `sign_in_link`, `expires`, `seller_name` |
 //! | `link_code` | `user_name`, `company`, `code`, `expires`, `note` (why the main user gets the code, or empty), `seller_name` |
+//! | `confirm_amend` | `user_name`, `order_number`, `amount` (the order's amount now), `new_amount` (the amount the desk understood), `support_email`, `seller_name` |
 //! | `order_status` | `user_name`, `company`, `order_number` (empty string when the account has no active order), `new_balance` (current balance), `seller_name`; and only when `order_number` is not empty: `order_time`, `amount`, `status_name` (display name in the account's language), `status_link` |
 //! | `action_refused` | `user_name`, `order_number` (may be empty), `reason` (why it was refused), `support_email`, `seller_name` |
 //! | `statement_imported` | `user_name` (the statement sender), `files` (list of `{name, summary}`: what each file matched, or why it was not read), `seller_name` |
@@ -113,11 +114,15 @@ pub enum EmailKind {
     /// A configured statement sender mailed statements: what each file
     /// matched, or why it was not read.
     StatementImported,
+    /// The desk read a message as a change of amount on weak evidence (a bare
+    /// amount about a rejected order): it asks before doing it; a "yes" reply
+    /// in the thread carries it out.
+    ConfirmAmend,
 }
 
 impl EmailKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [EmailKind; 15] = [
+    pub const ALL: [EmailKind; 16] = [
         EmailKind::OrderCreated,
         EmailKind::SubmissionReceived,
         EmailKind::Paid,
@@ -133,6 +138,7 @@ impl EmailKind {
         EmailKind::OrderStatus,
         EmailKind::ActionRefused,
         EmailKind::StatementImported,
+        EmailKind::ConfirmAmend,
     ];
 
     /// The template's file name without `.md` (and the serde name).
@@ -153,6 +159,7 @@ impl EmailKind {
             EmailKind::OrderStatus => "order_status",
             EmailKind::ActionRefused => "action_refused",
             EmailKind::StatementImported => "statement_imported",
+            EmailKind::ConfirmAmend => "confirm_amend",
         }
     }
 
@@ -260,6 +267,14 @@ impl EmailKind {
                 "user_name",
                 "order_number",
                 "reason",
+                "support_email",
+                "seller_name",
+            ],
+            EmailKind::ConfirmAmend => &[
+                "user_name",
+                "order_number",
+                "amount",
+                "new_amount",
                 "support_email",
                 "seller_name",
             ],
@@ -378,6 +393,11 @@ impl EmailKind {
             EmailKind::ActionRefused => json!({
                 "order_number": "TU-20260812-0001",
                 "reason": refusal,
+            }),
+            EmailKind::ConfirmAmend => json!({
+                "order_number": "TU-20260812-0001",
+                "amount": amount,
+                "new_amount": amount,
             }),
         };
         if let (Some(all), Value::Object(own)) = (vars.as_object_mut(), own) {
@@ -523,6 +543,9 @@ fn embedded_source(kind: EmailKind, lang: Lang) -> &'static str {
                 }
                 EmailKind::StatementImported => {
                     include_str!(concat!("../../prompts/", $lang, "/statement_imported.md"))
+                }
+                EmailKind::ConfirmAmend => {
+                    include_str!(concat!("../../prompts/", $lang, "/confirm_amend.md"))
                 }
             }
         };

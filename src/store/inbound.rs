@@ -32,6 +32,9 @@ pub struct InboundRow {
     /// Why handling it kept failing, when it did (the source moved on; the raw
     /// message is kept for staff).
     pub failed_error: Option<String>,
+    /// Which rule decided what the message meant (`parser`, or a rule that
+    /// read it against the order's state); empty when nothing was decided.
+    pub decided_by: String,
 }
 
 /// Fields of a new inbound record.
@@ -52,7 +55,7 @@ pub struct NewInbound<'a> {
 }
 
 const INBOUND_SELECT: &str = "SELECT id, source, sender, subject, intent, outcome, account_id, \
-     order_id, raw_hash, received_at, failed_error FROM inbound_messages";
+     order_id, raw_hash, received_at, failed_error, decided_by FROM inbound_messages";
 
 /// Longest sender and subject kept (a subject of a megabyte is not read by anyone).
 const MAX_SENDER_CHARS: usize = 320;
@@ -242,6 +245,127 @@ pub async fn set_outcome(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Records which rule decided what message `id` meant.
+///
+/// # Errors
+/// Database errors only.
+pub async fn set_decided_by(
+    conn: &mut AnyConnection,
+    id: i64,
+    rule: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE inbound_messages SET decided_by = $1 WHERE id = $2")
+        .bind(rule)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A question the desk asked instead of guessing (see migration 0011).
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct ProposalRow {
+    /// Row id.
+    pub id: i64,
+    /// The order it would change.
+    pub order_id: i64,
+    /// The account asked.
+    pub account_id: i64,
+    /// `amend`.
+    pub action: String,
+    /// The amount it would set, minor units.
+    pub amount_minor: i64,
+    /// The order's status when asked.
+    pub order_status: String,
+    /// The order's amount when asked.
+    pub order_amount_minor: Option<i64>,
+    /// The Message-ID of the question; a reply in its thread answers it.
+    pub message_id: String,
+    /// When it was carried out, if it was.
+    pub used_at: Option<i64>,
+}
+
+/// Fields of a new proposal.
+#[derive(Debug, Clone)]
+pub struct NewProposal<'a> {
+    pub order_id: i64,
+    pub account_id: i64,
+    pub amount_minor: i64,
+    pub order_status: &'a str,
+    pub order_amount_minor: Option<i64>,
+    pub message_id: &'a str,
+    pub inbound_id: i64,
+}
+
+/// Stores a change of amount the desk asked the customer to confirm.
+///
+/// # Errors
+/// Database errors only.
+pub async fn insert_proposal(
+    conn: &mut AnyConnection,
+    p: &NewProposal<'_>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO proposals (order_id, account_id, action, amount_minor, order_status, \
+         order_amount_minor, message_id, inbound_id, created_at) \
+         VALUES ($1, $2, 'amend', $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(p.order_id)
+    .bind(p.account_id)
+    .bind(p.amount_minor)
+    .bind(p.order_status)
+    .bind(p.order_amount_minor)
+    .bind(p.message_id)
+    .bind(p.inbound_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The newest proposal to `account_id` asked in one of `thread_ids`
+/// (a reply's In-Reply-To and References), used or not.
+///
+/// # Errors
+/// Database errors only.
+pub async fn proposal_in_thread(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    thread_ids: &[String],
+) -> Result<Option<ProposalRow>, StoreError> {
+    // Newest first: the last question asked is the one answered.
+    for id in thread_ids.iter().rev() {
+        let row: Option<ProposalRow> = sqlx::query_as(
+            "SELECT id, order_id, account_id, action, amount_minor, order_status, \
+             order_amount_minor, message_id, used_at FROM proposals \
+             WHERE message_id = $1 AND account_id = $2 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if row.is_some() {
+            return Ok(row);
+        }
+    }
+    Ok(None)
+}
+
+/// Marks a proposal carried out; false when it already was (a second
+/// "yes" changes nothing).
+///
+/// # Errors
+/// Database errors only.
+pub async fn use_proposal(conn: &mut AnyConnection, id: i64, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE proposals SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// True when any of `keys` was recorded before.

@@ -130,6 +130,60 @@ async fn unknown_senders_are_answered_once_and_kept_for_staff() {
 }
 
 #[tokio::test]
+async fn unknown_senders_are_answered_in_the_language_they_wrote_in() {
+    let t = TestDesk::new().await;
+    let stranger = |id: &str, subject: &str, body: &str| {
+        let mut m = mail(&format!("{id}@elsewhere.com"), id, Intent::Unknown);
+        m.raw = Some(
+            format!(
+                "From: {id}@elsewhere.com\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\r\n{body}\r\n"
+            )
+            .into_bytes(),
+        );
+        m
+    };
+    for m in [
+        stranger(
+            "en",
+            "Question",
+            "Hi, could you tell me how we can top up our balance?",
+        ),
+        stranger(
+            "id",
+            "Pertanyaan",
+            "Halo kak, saya mau tanya cara isi saldo",
+        ),
+        stranger("none", "TU-20261125-0001", "Rp 1.500.000"),
+    ] {
+        let out = t.desk.handle_inbound(m).await.unwrap();
+        assert!(out.outcome.starts_with("unknown_sender"), "{}", out.outcome);
+    }
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let langs: Vec<(String, String)> = topup::store::outbox::list(&mut conn, None, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|r| {
+            let v: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
+            (
+                r.recipient,
+                v["lang"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // The third says nothing in words: the desk's default language.
+    assert_eq!(
+        langs,
+        vec![
+            ("en@elsewhere.com".into(), "en".into()),
+            ("id@elsewhere.com".into(), "id".into()),
+            ("none@elsewhere.com".into(), "id".into()),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn automatic_mail_is_recorded_and_never_answered() {
     let t = TestDesk::new().await;
     t.customer("PT Auto", "ooo@auto.id", Lang::En).await;
@@ -453,4 +507,253 @@ async fn mail_without_amount(t: &TestDesk) -> String {
         .unwrap();
     let mail = latest_outbox_payload(t).await;
     mail["vars"]["reason"].as_str().unwrap().to_string()
+}
+
+/// The decided_by column of an inbound record.
+async fn decided_by(t: &TestDesk, inbound_id: Option<i64>) -> String {
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    topup::store::inbound::by_id(&mut conn, inbound_id.expect("recorded"))
+        .await
+        .unwrap()
+        .decided_by
+}
+
+#[tokio::test]
+async fn a_vague_message_is_read_against_the_state_of_its_order() {
+    use topup::desk::{Decision, RejectReason};
+    use topup::domain::order_number::OrderNumber;
+
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Konteks", "ops@konteks.id", Lang::Id).await;
+    let staff = t.staff("sari").await;
+
+    // A rejected order: a bare new amount naming it is read as a change of
+    // amount, which the desk asks about before making it.
+    let failed = t.dealing(&user, 1_500_000).await;
+    let n = t.desk.parse_order_number(&failed.number).unwrap();
+    t.desk
+        .decide(
+            &n,
+            &staff,
+            &Decision::Reject {
+                reason: RejectReason::AmountDiffers,
+            },
+        )
+        .await
+        .unwrap();
+    let mut m = mail("ops@konteks.id", "v1@konteks.id", Intent::Unknown);
+    m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
+    m.extraction.amount = Some(Money::from_major(1_450_000));
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("asked"), "{}", out.outcome);
+    assert_eq!(
+        decided_by(&t, out.inbound_id).await,
+        "payment_failure_amount_is_amend"
+    );
+    let question = last_email(&t, "confirm_amend").await;
+    assert!(
+        question["vars"]["new_amount"]
+            .as_str()
+            .is_some_and(|a| a.contains("1.450.000")),
+        "{question}"
+    );
+
+    // An order under review: an unclear message about it gets its status.
+    let dealing = t.dealing(&user, 2_000_000).await;
+    let mut m = mail("ops@konteks.id", "v2@konteks.id", Intent::Unknown);
+    m.extraction.order_number = Some(OrderNumber::parse(&dealing.number).unwrap());
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("status of"), "{}", out.outcome);
+    assert_eq!(
+        decided_by(&t, out.inbound_id).await,
+        "dealing_question_is_status"
+    );
+
+    // An open order's own amount, sent about it, says it was paid.
+    let open = t.request(&user, 700_000).await;
+    let mut m = mail("ops@konteks.id", "v4@konteks.id", Intent::Unknown);
+    m.extraction.order_number = Some(OrderNumber::parse(&open.number).unwrap());
+    m.extraction.amount = Some(Money::from_major(700_000));
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("submitted"), "{}", out.outcome);
+    assert_eq!(
+        decided_by(&t, out.inbound_id).await,
+        "open_order_amount_is_slip"
+    );
+
+    // What the parser understood plainly is recorded as the parser's.
+    let mut m = mail("ops@konteks.id", "v3@konteks.id", Intent::Request);
+    m.extraction.amount = Some(Money::from_major(500_000));
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("created"), "{}", out.outcome);
+    assert_eq!(decided_by(&t, out.inbound_id).await, "parser");
+}
+
+#[tokio::test]
+async fn unverified_mail_is_never_promoted_to_a_change() {
+    use topup::desk::{Decision, RejectReason};
+    use topup::domain::order_number::OrderNumber;
+
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Palsu", "ops@palsu.id", Lang::Id).await;
+    let staff = t.staff("sari").await;
+    let failed = t.dealing(&user, 1_500_000).await;
+    let n = t.desk.parse_order_number(&failed.number).unwrap();
+    t.desk
+        .decide(
+            &n,
+            &staff,
+            &Decision::Reject {
+                reason: RejectReason::AmountDiffers,
+            },
+        )
+        .await
+        .unwrap();
+    let mut m = mail("ops@palsu.id", "f1@palsu.id", Intent::Unknown);
+    m.auth_failed = true;
+    m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
+    m.extraction.amount = Some(Money::from_major(1));
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(!out.outcome.starts_with("amended"), "{}", out.outcome);
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let order = topup::store::orders::by_id(&mut conn, failed.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        order.amount_minor,
+        Some(Money::from_major(1_500_000).minor())
+    );
+    assert_eq!(order.status(), OrderStatus::PaymentFailure);
+}
+
+/// The newest outbox email of template `kind` (its JSON payload).
+async fn last_email(t: &TestDesk, kind: &str) -> serde_json::Value {
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    topup::store::outbox::list(&mut conn, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| serde_json::from_str::<serde_json::Value>(&r.payload).unwrap())
+        .find(|v| v["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} email"))
+}
+
+/// A reply saying `body` in the thread of `question` (its Message-ID).
+fn reply_in_thread(sender: &str, id: &str, question: &serde_json::Value, body: &str) -> Inbound {
+    let mut m = mail(sender, id, Intent::Unknown);
+    let asked = question["message_id"]
+        .as_str()
+        .expect("message id")
+        .to_string();
+    m.thread_ids = vec![asked.clone()];
+    m.raw = Some(
+        format!(
+            "From: {sender}\r\nSubject: Re: Konfirmasi\r\nMessage-ID: <{id}>\r\nIn-Reply-To: {asked}\r\n\r\n{body}\r\n\r\n> Balas YA pada email ini untuk mengubah.\r\n"
+        )
+        .into_bytes(),
+    );
+    m
+}
+
+#[tokio::test]
+async fn a_yes_in_the_thread_carries_out_the_proposed_change_once() {
+    use topup::desk::{Decision, RejectReason};
+    use topup::domain::order_number::OrderNumber;
+
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Tanya", "ops@tanya.id", Lang::Id).await;
+    let staff = t.staff("sari").await;
+    let failed = t.dealing(&user, 1_500_000).await;
+    let n = t.desk.parse_order_number(&failed.number).unwrap();
+    let reject = Decision::Reject {
+        reason: RejectReason::AmountDiffers,
+    };
+    t.desk.decide(&n, &staff, &reject).await.unwrap();
+    let mut m = mail("ops@tanya.id", "q1@tanya.id", Intent::Unknown);
+    m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
+    m.extraction.amount = Some(Money::from_major(1_450_000));
+    let asked = t.desk.handle_inbound(m).await.unwrap();
+    assert!(asked.outcome.starts_with("asked"), "{}", asked.outcome);
+    let question = last_email(&t, "confirm_amend").await;
+
+    // Something other than a bare yes in the thread does not answer it.
+    let other = reply_in_thread(
+        "ops@tanya.id",
+        "q2@tanya.id",
+        &question,
+        "kapan jam buka cs?",
+    );
+    let out = t.desk.handle_inbound(other).await.unwrap();
+    assert!(!out.outcome.starts_with("amended"), "{}", out.outcome);
+
+    let yes = reply_in_thread("ops@tanya.id", "q3@tanya.id", &question, "Ya, betul");
+    let out = t.desk.handle_inbound(yes).await.unwrap();
+    assert!(out.outcome.starts_with("amended"), "{}", out.outcome);
+    assert_eq!(decided_by(&t, out.inbound_id).await, "confirmed_proposal");
+    let order = out.order.expect("the order");
+    assert_eq!(
+        order.amount_minor,
+        Some(Money::from_major(1_450_000).minor())
+    );
+    // Back in review with the slip it already has.
+    assert_eq!(order.status(), OrderStatus::Dealing);
+
+    // A second yes changes nothing and says so.
+    let again = reply_in_thread("ops@tanya.id", "q4@tanya.id", &question, "ya");
+    let out = t.desk.handle_inbound(again).await.unwrap();
+    assert!(out.outcome.starts_with("refused"), "{}", out.outcome);
+    assert!(out.outcome.contains("already"), "{}", out.outcome);
+    assert_eq!(
+        t.events(order.id)
+            .await
+            .iter()
+            .filter(|e| *e == "amend")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_yes_after_the_order_changed_is_refused_clearly() {
+    use topup::desk::{Decision, RejectReason};
+    use topup::domain::order_number::OrderNumber;
+
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Basi", "ops@basi.id", Lang::En).await;
+    let staff = t.staff("sari").await;
+    let failed = t.dealing(&user, 1_500_000).await;
+    let n = t.desk.parse_order_number(&failed.number).unwrap();
+    let reject = Decision::Reject {
+        reason: RejectReason::AmountDiffers,
+    };
+    t.desk.decide(&n, &staff, &reject).await.unwrap();
+    let mut m = mail("ops@basi.id", "s1@basi.id", Intent::Unknown);
+    m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
+    m.extraction.amount = Some(Money::from_major(1_450_000));
+    t.desk.handle_inbound(m).await.unwrap();
+    let question = last_email(&t, "confirm_amend").await;
+
+    // Meanwhile the customer changes the amount themselves.
+    let mut amend = mail("ops@basi.id", "s2@basi.id", Intent::Amend);
+    amend.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
+    amend.extraction.amount = Some(Money::from_major(1_400_000));
+    let out = t.desk.handle_inbound(amend).await.unwrap();
+    assert!(out.outcome.starts_with("amended"), "{}", out.outcome);
+
+    let yes = reply_in_thread("ops@basi.id", "s3@basi.id", &question, "Yes please");
+    let out = t.desk.handle_inbound(yes).await.unwrap();
+    assert!(out.outcome.starts_with("refused"), "{}", out.outcome);
+    assert!(
+        out.outcome.contains("has changed since we asked"),
+        "{}",
+        out.outcome
+    );
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let order = topup::store::orders::by_id(&mut conn, failed.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        order.amount_minor,
+        Some(Money::from_major(1_400_000).minor())
+    );
 }
