@@ -291,9 +291,18 @@ impl Matcher {
             .unwrap_or_default()
     }
 
-    /// Decides one credit line. `by_reference` are the indexes of orders
-    /// whose slip reference equals the line's.
+    /// Decides one credit line by every rule. `by_reference` are the
+    /// indexes of orders whose slip reference equals the line's.
     pub fn decide(&self, line: &Line, by_reference: &[usize]) -> Outcome {
+        self.strong(line, by_reference)
+            .unwrap_or_else(|| self.by_amount(line))
+    }
+
+    /// The rules that name the order (`order_number`, `reference`). An
+    /// import runs them over every line before [`Matcher::by_amount`], so a
+    /// line that names its order is never beaten to it by a line that only
+    /// has its amount.
+    pub fn strong(&self, line: &Line, by_reference: &[usize]) -> Option<Outcome> {
         // 1. The order number in the remark (or the reference field), same amount.
         let text = format!(
             "{} {}",
@@ -308,7 +317,7 @@ impl Matcher {
                 if c.amount_minor == Some(line.amount_minor)
                     || c.transfer_minor == Some(line.amount_minor)
                 {
-                    return Outcome::Matched(i, Rule::OrderNumber);
+                    return Some(Outcome::Matched(i, Rule::OrderNumber));
                 }
             }
         }
@@ -316,10 +325,15 @@ impl Matcher {
         if let Some(&i) = by_reference.iter().find(|i| !self.taken.contains(i)) {
             let c = &self.candidates[i];
             if c.transfer_minor.or(c.amount_minor) == Some(line.amount_minor) {
-                return Outcome::Matched(i, Rule::Reference);
+                return Some(Outcome::Matched(i, Rule::Reference));
             }
         }
-        // 3. The amount alone.
+        None
+    }
+
+    /// The `amount` rule: the only unsettled order due this amount, created
+    /// on or before the booking date, whose company the remark names.
+    pub fn by_amount(&self, line: &Line) -> Outcome {
         let fits: Vec<usize> = self
             .by_amount
             .get(&line.amount_minor)
@@ -475,6 +489,7 @@ impl Desk {
         let mut reports = Vec::with_capacity(statement.lines.len());
         let mut added = 0i64;
         let mut to_approve: Vec<(usize, i64, i64)> = Vec::new();
+        let mut pending: Vec<(usize, &Line, i64, Vec<usize>)> = Vec::new();
         for line in &statement.lines {
             let base = line_key(&account, line, 0);
             let occurrence = seen.entry(base).or_insert(0);
@@ -540,7 +555,26 @@ impl Desk {
                     }
                     None => Vec::new(),
                 };
-                let outcome = matcher.decide(line, &by_reference);
+                pending.push((reports.len(), line, id, by_reference));
+            }
+            reports.push(report);
+        }
+        // Lines that name their order first, then the amount rule for the rest.
+        let mut decided = vec![false; pending.len()];
+        for strong_pass in [true, false] {
+            for (k, (at, line, id, by_reference)) in pending.iter().enumerate() {
+                if decided[k] {
+                    continue;
+                }
+                let outcome = if strong_pass {
+                    match matcher.strong(line, by_reference) {
+                        Some(o) => o,
+                        None => continue,
+                    }
+                } else {
+                    matcher.by_amount(line)
+                };
+                decided[k] = true;
                 let (state, rule, order, candidates) = match &outcome {
                     Outcome::Matched(i, rule) => {
                         (LineState::Matched, Some(*rule), Some(*i), vec![])
@@ -549,7 +583,8 @@ impl Desk {
                         (LineState::Suggested, Some(Rule::Amount), Some(*i), vec![])
                     }
                     Outcome::Ambiguous(all) => (LineState::Ambiguous, None, None, all.clone()),
-                    Outcome::Unmatched => (LineState::Unmatched, None, None, vec![]),
+                    // Recorded as unmatched already.
+                    Outcome::Unmatched => continue,
                 };
                 let numbers: Vec<String> = candidates
                     .iter()
@@ -558,7 +593,7 @@ impl Desk {
                 let order_id = order.map(|i| matcher.candidate(i).id);
                 let stored = store::set_outcome(
                     &mut tx,
-                    id,
+                    *id,
                     state.as_str(),
                     rule.map(Rule::as_str),
                     order_id,
@@ -566,23 +601,24 @@ impl Desk {
                     now,
                 )
                 .await?;
-                if stored {
-                    report.state = state;
-                    report.rule = rule;
-                    report.candidates = numbers;
-                    if let Some(i) = order {
-                        matcher.take(i);
-                        report.order = Some(matcher.candidate(i).number.clone());
-                        if state == LineState::Matched
-                            && self.settings.desk.auto_approve == AutoApprove::Matched
-                            && matcher.candidate(i).status == OrderStatus::Dealing.as_str()
-                        {
-                            to_approve.push((reports.len(), matcher.candidate(i).id, id));
-                        }
+                if !stored {
+                    continue;
+                }
+                let report = &mut reports[*at];
+                report.state = state;
+                report.rule = rule;
+                report.candidates = numbers;
+                if let Some(i) = order {
+                    matcher.take(i);
+                    report.order = Some(matcher.candidate(i).number.clone());
+                    if state == LineState::Matched
+                        && self.settings.desk.auto_approve == AutoApprove::Matched
+                        && matcher.candidate(i).status == OrderStatus::Dealing.as_str()
+                    {
+                        to_approve.push((*at, matcher.candidate(i).id, *id));
                     }
                 }
             }
-            reports.push(report);
         }
         store::set_import_added(&mut tx, import_id, added).await?;
         for (report, order_id, line_id) in to_approve {
