@@ -10,6 +10,9 @@ mod db;
 #[allow(dead_code)]
 #[path = "it/helpers.rs"]
 mod helpers;
+#[allow(dead_code)]
+#[path = "support/web_app.rs"]
+mod web_app;
 
 use std::path::Path;
 
@@ -717,4 +720,65 @@ async fn the_cli_imports_lists_and_attaches() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("row 2") && !err.contains("panicked"), "{err}");
+}
+
+#[tokio::test]
+async fn staff_upload_a_statement_on_the_board_and_see_the_money_and_what_is_left() {
+    let app = web_app::WebApp::spawn().await;
+    let user = app.customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id).await;
+    let order = app.dealing(&user, 2_500_000).await;
+    let staff = app.staff("rina").await;
+    let mut c = web_app::Client::new(&app);
+    c.staff_sign_in(&staff.name, web_app::STAFF_PASSWORD).await;
+    let csv = format!(
+        "Tanggal Transaksi,Keterangan,Cabang,Jumlah,,Saldo\n\
+         '30/11/2026,\"TRSF E-BANKING CR {} SINAR ABADI\",'0000,\"2,500,000.00\",CR,\"12,500,000.00\"\n\
+         '30/11/2026,\"TRSF DARI BUDI\",'0000,\"777,000.00\",CR,\"13,277,000.00\"\n",
+        order.number
+    );
+    // Without the CSRF field: refused, nothing imported.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.clone().into_bytes()).file_name("mutasi.csv"),
+    );
+    assert_eq!(c.post_multipart("/staff/statements", form).await.status, 403);
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", c.csrf())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("mutasi.csv"),
+        );
+    let p = c.post_multipart("/staff/statements", form).await;
+    assert_eq!(p.status, 303, "{}", p.text());
+    let board = c.get("/staff").await.html();
+    assert!(
+        board.contains("Money arrived: BCA 30/11 Rp 2.500.000, berita"),
+        "{board}"
+    );
+    assert!(board.contains("Money without an order"));
+    assert!(board.contains("Rp 777.000"), "{board}");
+    // The unmatched credit attached to the company: a paid order.
+    let mut conn = app.desk.store().pool().acquire().await.unwrap();
+    let free = topup::store::statements::unmatched(&mut conn, 10).await.unwrap();
+    drop(conn);
+    assert_eq!(free.len(), 1);
+    let p = c
+        .submit(
+            &format!("/staff/statements/{}/attach", free[0].id),
+            &[("target", "PT Sinar Abadi")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.text());
+    assert_eq!(app.balance(user.account_id).await, 77_700_000);
+    // A file the desk cannot read: the board says why.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", c.csrf())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("x.csv"),
+        );
+    let p = c.post_multipart("/staff/statements", form).await;
+    assert_eq!(p.status, 400);
+    assert!(p.html().contains("not a statement this desk reads"), "{}", p.html());
+    app.stop().await;
 }
