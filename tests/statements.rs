@@ -677,6 +677,10 @@ async fn the_cli_imports_lists_and_attaches() {
         })
     );
     assert_eq!(lines[7]["state"], "debit");
+    let out = topup_cli(&t, &["--json", "order", "show", "tu202611250001"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["statement_lines"][0]["rule"], "order_number");
+    assert_eq!(shown["statement_lines"][0]["order_number"], "TU-20261125-0001");
     assert_eq!(lines[7]["order"], serde_json::Value::Null);
     // Again: every line a duplicate; the text form says so.
     let out = topup_cli(&t, &["statement", "import", file]);
@@ -756,6 +760,17 @@ async fn staff_upload_a_statement_on_the_board_and_see_the_money_and_what_is_lef
         "{board}"
     );
     assert!(board.contains("Money without an order"));
+    // The staff API and the customer API carry the line and its rule.
+    let auth = web_app::basic("rina", web_app::STAFF_PASSWORD);
+    let q = c
+        .get_with("/api/staff/queue", &[("authorization", &auth)])
+        .await
+        .json();
+    assert_eq!(q["queue"][0]["statement_lines"][0]["rule"], "order_number");
+    assert_eq!(q["queue"][0]["statement_lines"][0]["amount_minor"], 250_000_000);
+    let api = c.get(&format!("/api/orders/{}", order.token)).await.json();
+    assert_eq!(api["statement_lines"][0]["state"], "matched");
+    assert_eq!(api["statement_lines"][0]["rule"], "order_number");
     assert!(board.contains("Rp 777.000"), "{board}");
     // The unmatched credit attached to the company: a paid order.
     let mut conn = app.desk.store().pool().acquire().await.unwrap();
