@@ -265,6 +265,24 @@ async fn auto_approve_pays_matched_dealing_orders_as_the_system() {
     assert_eq!(approve.actor, by);
     // 0002 is open (no slip yet), 0003 only suggested: both wait for staff.
     assert!(!report.lines[1].approved && !report.lines[2].approved);
+    // When 0002's slip comes, the money is already on the statement: paid at once.
+    let o2 = &store.orders[1];
+    let maju = {
+        let mut conn = t.desk.store().pool().acquire().await.unwrap();
+        topup::store::accounts::main_user(&mut conn, o2.account_id).await.unwrap()
+    };
+    let slip = t.slip(b"slip of 0002").await;
+    let n2 = t.desk.parse_order_number(&o2.number).unwrap();
+    let after = t
+        .desk
+        .submit_slip(&maju, Some(&n2), &[slip], None, topup::desk::Channel::Email, None)
+        .await
+        .unwrap();
+    assert_eq!(after.status, "paid");
+    assert_eq!(
+        after.decided_by.as_deref(),
+        Some(format!("system (statement line {})", report.lines[1].id).as_str())
+    );
     let o3 = t
         .desk
         .view(&t.desk.parse_order_number(&store.orders[2].number).unwrap())

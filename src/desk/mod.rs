@@ -768,6 +768,9 @@ impl Desk {
                 .await?;
         }
         self.review_card(tx, &order).await?;
+        // Money that a statement already matched to this order: with
+        // `desk.auto_approve = "matched"` the slip completes it.
+        let order = self.approve_if_matched(tx, order).await?;
         Ok(order)
     }
 

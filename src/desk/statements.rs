@@ -410,6 +410,43 @@ impl Desk {
         Ok(Some(transfer))
     }
 
+    /// With `desk.auto_approve = "matched"`, approves `order` (just moved to
+    /// `dealing` by a slip) when a statement line already matched its money
+    /// by `order_number` or `reference`; otherwise returns it unchanged. A
+    /// refusal (an amount over the limit, ...) leaves it to staff.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub(crate) async fn approve_if_matched(&self, tx: &mut Tx, order: OrderRow) -> DeskResult<OrderRow> {
+        if self.settings.desk.auto_approve != AutoApprove::Matched
+            || order.status() != OrderStatus::Dealing
+        {
+            return Ok(order);
+        }
+        let Some(line) = store::for_order(tx, order.id)
+            .await?
+            .into_iter()
+            .find(|l| l.state == "matched" && matches!(l.rule.as_deref(), Some("order_number" | "reference")))
+        else {
+            return Ok(order);
+        };
+        let id = order.id;
+        match self
+            .approve_in(tx, order, &Actor::Reconciler { line: line.id }, None)
+            .await
+        {
+            Ok(o) => {
+                self.card_update(tx, &o).await?;
+                Ok(o)
+            }
+            Err(e @ (DeskError::Invalid(_) | DeskError::Refused(_) | DeskError::LostRace(_))) => {
+                tracing::warn!(order_id = id, line = line.id, "Not approved by the system: {e}");
+                Ok(orders::by_id(tx, id).await?)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads a statement file and imports it ([`Desk::import_statement`]).
     ///
     /// # Errors
