@@ -39,6 +39,8 @@ pub struct Settings {
     pub slips: SlipSettings,
     /// Bank statements: who may mail them, how big they may be, the generic CSV mapping.
     pub statements: StatementSettings,
+    /// How the daemon logs.
+    pub log: LogSettings,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             outbox: OutboxSettings::default(),
             slips: SlipSettings::default(),
             statements: StatementSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -478,6 +481,26 @@ impl Default for OutboxSettings {
             poll_secs: 5,
         }
     }
+}
+
+/// Logging (the level comes from `RUST_LOG`, default `info`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` (one line per event; colours only on a terminal) or `json`
+    /// (one JSON object per line, for log pipelines).
+    pub format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Where slip files live.

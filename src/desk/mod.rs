@@ -396,6 +396,8 @@ pub struct OrderView {
     pub user: Option<UserRow>,
     /// The user who sent the latest slip or amendment, when another than `user`.
     pub submitter: Option<UserRow>,
+    /// Every user of the account, removed ones too (for names on the timeline).
+    pub users: Vec<UserRow>,
     /// Its audit trail.
     pub events: Vec<orders::EventRow>,
     /// Its slips.
@@ -1399,27 +1401,26 @@ impl Desk {
         conn: &mut sqlx::AnyConnection,
         order: OrderRow,
     ) -> DeskResult<OrderView> {
-        let account = accounts::account_by_id(conn, order.account_id).await?;
-        let user = match order.user_id {
-            Some(id) => Some(accounts::user_by_id(conn, id).await?),
-            None => None,
-        };
+        // Six round trips: the status page runs this on every request.
+        let (account, balance_minor) =
+            accounts::account_with_balance(conn, order.account_id).await?;
+        let users = accounts::list_users(conn, Some(order.account_id)).await?;
+        let find = |id: Option<i64>| id.and_then(|id| users.iter().find(|u| u.id == id).cloned());
+        let user = find(order.user_id);
         let submitter = match order.submitted_by {
-            Some(id) if Some(id) != order.user_id => Some(accounts::user_by_id(conn, id).await?),
+            Some(id) if Some(id) != order.user_id => find(Some(id)),
             _ => None,
         };
         let events = orders::events(conn, order.id).await?;
         let slips = inbound_store::slips_of(conn, order.id).await?;
-        let balance_minor = accounts::balance(conn, order.account_id).await?;
-        let statement_lines = crate::store::statements::for_order(conn, order.id).await?;
-        let transfer_minor = crate::store::statements::code_of(conn, order.id)
-            .await?
-            .map(|(_, t)| t);
+        let (statement_lines, transfer_minor) =
+            crate::store::statements::of_order(conn, order.id).await?;
         Ok(OrderView {
             order,
             account,
             user,
             submitter,
+            users,
             events,
             slips,
             balance_minor,
@@ -1641,7 +1642,16 @@ impl Desk {
         to: OrderStatus,
         change: &Change<'_>,
     ) -> DeskResult<()> {
-        if orders::compare_and_set(tx, order.id, from, to, change, self.now()).await? {
+        let now = self.now();
+        if orders::compare_and_set(tx, order.id, from, to, change, now).await? {
+            // The decision-time histogram is observed here, once per decision.
+            if change.decided.is_some()
+                && matches!(to, OrderStatus::Paid | OrderStatus::PaymentFailure)
+                && let Some(submitted) = order.submitted_at
+            {
+                let at = change.decided.map_or(now, |(t, _)| t);
+                orders::record_decision_time(tx, order.id, to, at, at - submitted).await?;
+            }
             return Ok(());
         }
         let now_row = orders::by_id(tx, order.id).await?;
@@ -1876,6 +1886,7 @@ impl Desk {
                 None => format!("{team} ({})", self.format_time(decided_at)),
             },
             new_balance: Money::from_minor(balance),
+            issued_at: decided_at,
         })
     }
 }
