@@ -10,7 +10,6 @@ mod db;
 #[allow(dead_code)]
 #[path = "it/helpers.rs"]
 mod helpers;
-#[allow(dead_code)]
 #[path = "support/web_app.rs"]
 mod web_app;
 
@@ -269,13 +268,22 @@ async fn auto_approve_pays_matched_dealing_orders_as_the_system() {
     let o2 = &store.orders[1];
     let maju = {
         let mut conn = t.desk.store().pool().acquire().await.unwrap();
-        topup::store::accounts::main_user(&mut conn, o2.account_id).await.unwrap()
+        topup::store::accounts::main_user(&mut conn, o2.account_id)
+            .await
+            .unwrap()
     };
     let slip = t.slip(b"slip of 0002").await;
     let n2 = t.desk.parse_order_number(&o2.number).unwrap();
     let after = t
         .desk
-        .submit_slip(&maju, Some(&n2), &[slip], None, topup::desk::Channel::Email, None)
+        .submit_slip(
+            &maju,
+            Some(&n2),
+            &[slip],
+            None,
+            topup::desk::Channel::Email,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(after.status, "paid");
@@ -698,7 +706,10 @@ async fn the_cli_imports_lists_and_attaches() {
     let out = topup_cli(&t, &["--json", "order", "show", "tu202611250001"]);
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["statement_lines"][0]["rule"], "order_number");
-    assert_eq!(shown["statement_lines"][0]["order_number"], "TU-20261125-0001");
+    assert_eq!(
+        shown["statement_lines"][0]["order_number"],
+        "TU-20261125-0001"
+    );
     assert_eq!(lines[7]["order"], serde_json::Value::Null);
     // Again: every line a duplicate; the text form says so.
     let out = topup_cli(&t, &["statement", "import", file]);
@@ -747,7 +758,9 @@ async fn the_cli_imports_lists_and_attaches() {
 #[tokio::test]
 async fn staff_upload_a_statement_on_the_board_and_see_the_money_and_what_is_left() {
     let app = web_app::WebApp::spawn().await;
-    let user = app.customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id).await;
+    let user = app
+        .customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id)
+        .await;
     let order = app.dealing(&user, 2_500_000).await;
     let staff = app.staff("rina").await;
     let mut c = web_app::Client::new(&app);
@@ -763,13 +776,14 @@ async fn staff_upload_a_statement_on_the_board_and_see_the_money_and_what_is_lef
         "file",
         reqwest::multipart::Part::bytes(csv.clone().into_bytes()).file_name("mutasi.csv"),
     );
-    assert_eq!(c.post_multipart("/staff/statements", form).await.status, 403);
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", c.csrf())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("mutasi.csv"),
-        );
+    assert_eq!(
+        c.post_multipart("/staff/statements", form).await.status,
+        403
+    );
+    let form = reqwest::multipart::Form::new().text("csrf", c.csrf()).part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("mutasi.csv"),
+    );
     let p = c.post_multipart("/staff/statements", form).await;
     assert_eq!(p.status, 303, "{}", p.text());
     let board = c.get("/staff").await.html();
@@ -785,14 +799,19 @@ async fn staff_upload_a_statement_on_the_board_and_see_the_money_and_what_is_lef
         .await
         .json();
     assert_eq!(q["queue"][0]["statement_lines"][0]["rule"], "order_number");
-    assert_eq!(q["queue"][0]["statement_lines"][0]["amount_minor"], 250_000_000);
+    assert_eq!(
+        q["queue"][0]["statement_lines"][0]["amount_minor"],
+        250_000_000
+    );
     let api = c.get(&format!("/api/orders/{}", order.token)).await.json();
     assert_eq!(api["statement_lines"][0]["state"], "matched");
     assert_eq!(api["statement_lines"][0]["rule"], "order_number");
     assert!(board.contains("Rp 777.000"), "{board}");
     // The unmatched credit attached to the company: a paid order.
     let mut conn = app.desk.store().pool().acquire().await.unwrap();
-    let free = topup::store::statements::unmatched(&mut conn, 10).await.unwrap();
+    let free = topup::store::statements::unmatched(&mut conn, 10)
+        .await
+        .unwrap();
     drop(conn);
     assert_eq!(free.len(), 1);
     let p = c
@@ -804,14 +823,16 @@ async fn staff_upload_a_statement_on_the_board_and_see_the_money_and_what_is_lef
     assert_eq!(p.status, 303, "{}", p.text());
     assert_eq!(app.balance(user.account_id).await, 77_700_000);
     // A file the desk cannot read: the board says why.
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", c.csrf())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("x.csv"),
-        );
+    let form = reqwest::multipart::Form::new().text("csrf", c.csrf()).part(
+        "file",
+        reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("x.csv"),
+    );
     let p = c.post_multipart("/staff/statements", form).await;
     assert_eq!(p.status, 400);
-    assert!(p.html().contains("not a statement this desk reads"), "{}", p.html());
+    assert!(
+        p.html().contains("not a statement this desk reads"),
+        "{}",
+        p.html()
+    );
     app.stop().await;
 }

@@ -417,17 +417,19 @@ impl Desk {
     ///
     /// # Errors
     /// Database errors.
-    pub(crate) async fn approve_if_matched(&self, tx: &mut Tx, order: OrderRow) -> DeskResult<OrderRow> {
+    pub(crate) async fn approve_if_matched(
+        &self,
+        tx: &mut Tx,
+        order: OrderRow,
+    ) -> DeskResult<OrderRow> {
         if self.settings.desk.auto_approve != AutoApprove::Matched
             || order.status() != OrderStatus::Dealing
         {
             return Ok(order);
         }
-        let Some(line) = store::for_order(tx, order.id)
-            .await?
-            .into_iter()
-            .find(|l| l.state == "matched" && matches!(l.rule.as_deref(), Some("order_number" | "reference")))
-        else {
+        let Some(line) = store::for_order(tx, order.id).await?.into_iter().find(|l| {
+            l.state == "matched" && matches!(l.rule.as_deref(), Some("order_number" | "reference"))
+        }) else {
             return Ok(order);
         };
         let id = order.id;
@@ -440,7 +442,11 @@ impl Desk {
                 Ok(o)
             }
             Err(e @ (DeskError::Invalid(_) | DeskError::Refused(_) | DeskError::LostRace(_))) => {
-                tracing::warn!(order_id = id, line = line.id, "Not approved by the system: {e}");
+                tracing::warn!(
+                    order_id = id,
+                    line = line.id,
+                    "Not approved by the system: {e}"
+                );
                 Ok(orders::by_id(tx, id).await?)
             }
             Err(e) => Err(e),
