@@ -543,6 +543,20 @@ async fn statements_mailed_by_a_configured_sender_are_imported_once_and_answered
         .unwrap();
     assert!(again.duplicate());
     assert_eq!(emails_to(&t, "finance@sinar-desk.example").await.len(), 1);
+    // A bank's automatic mailer: imported, never answered (no mail loop).
+    let auto = String::from_utf8(statement_mail(
+        "finance@sinar-desk.example",
+        "m5@bank",
+        "mandiri.csv",
+        None,
+    ))
+    .unwrap()
+    .replacen("From:", "Auto-Submitted: auto-generated\r\nFrom:", 1);
+    let out = topup::sources::handle_email(&t.desk, auto.into_bytes(), vec![])
+        .await
+        .unwrap();
+    assert!(out.outcome.contains("mandiri.csv"), "{}", out.outcome);
+    assert_eq!(emails_to(&t, "finance@sinar-desk.example").await.len(), 1);
 }
 
 #[tokio::test]

@@ -957,8 +957,9 @@ impl Desk {
     /// A mail from a configured statement sender (`statements.senders`,
     /// authenticated when `mail.authserv_id` is set: the caller checks): its
     /// statement attachments are imported, the mail is recorded once under
-    /// its keys, and the sender gets a reply saying what each file matched.
-    /// A redelivered mail is a duplicate and changes nothing.
+    /// its keys, and the sender gets a reply saying what each file matched
+    /// (not when the mail is automatic). A redelivered mail is a duplicate
+    /// and changes nothing.
     ///
     /// # Errors
     /// Database errors only (a file that cannot be read is told in the reply).
@@ -1040,6 +1041,17 @@ impl Desk {
         };
         if let Some(id) = id {
             inbound_store::set_outcome(&mut tx, id, &outcome, None, None).await?;
+        }
+        // Automatic mail (a bank's mailer, an auto-responder) is never
+        // answered (RFC 3834): its statements are imported, the summary is
+        // in the inbound record for staff.
+        if msg.extraction.intent == crate::intake::Intent::Ignore {
+            self.commit(tx, false).await?;
+            return Ok(super::InboundOutcome {
+                inbound_id: id,
+                outcome,
+                order: None,
+            });
         }
         let lang = self.settings.desk.staff_lang;
         let mut vars = self.base_vars("", None, lang);
