@@ -37,10 +37,10 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Where slip files are kept.
     pub slips: SlipSettings,
-    /// Bank statements: who may mail them, how big they may be, the generic CSV mapping.
-    pub statements: StatementSettings,
     /// How the daemon logs.
     pub log: LogSettings,
+    /// Bank statements: who may mail them, how big they may be, the generic CSV mapping.
+    pub statements: StatementSettings,
 }
 
 impl Default for Settings {
@@ -55,8 +55,8 @@ impl Default for Settings {
             discord: DiscordSettings::default(),
             outbox: OutboxSettings::default(),
             slips: SlipSettings::default(),
-            statements: StatementSettings::default(),
             log: LogSettings::default(),
+            statements: StatementSettings::default(),
         }
     }
 }
