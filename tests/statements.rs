@@ -10,6 +10,8 @@ mod db;
 #[allow(dead_code)]
 #[path = "it/helpers.rs"]
 mod helpers;
+#[path = "support/web_app.rs"]
+mod web_app;
 
 use std::path::Path;
 
@@ -262,6 +264,33 @@ async fn auto_approve_pays_matched_dealing_orders_as_the_system() {
     assert_eq!(approve.actor, by);
     // 0002 is open (no slip yet), 0003 only suggested: both wait for staff.
     assert!(!report.lines[1].approved && !report.lines[2].approved);
+    // When 0002's slip comes, the money is already on the statement: paid at once.
+    let o2 = &store.orders[1];
+    let maju = {
+        let mut conn = t.desk.store().pool().acquire().await.unwrap();
+        topup::store::accounts::main_user(&mut conn, o2.account_id)
+            .await
+            .unwrap()
+    };
+    let slip = t.slip(b"slip of 0002").await;
+    let n2 = t.desk.parse_order_number(&o2.number).unwrap();
+    let after = t
+        .desk
+        .submit_slip(
+            &maju,
+            Some(&n2),
+            &[slip],
+            None,
+            topup::desk::Channel::Email,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.status, "paid");
+    assert_eq!(
+        after.decided_by.as_deref(),
+        Some(format!("system (statement line {})", report.lines[1].id).as_str())
+    );
     let o3 = t
         .desk
         .view(&t.desk.parse_order_number(&store.orders[2].number).unwrap())
@@ -514,6 +543,20 @@ async fn statements_mailed_by_a_configured_sender_are_imported_once_and_answered
         .unwrap();
     assert!(again.duplicate());
     assert_eq!(emails_to(&t, "finance@sinar-desk.example").await.len(), 1);
+    // A bank's automatic mailer: imported, never answered (no mail loop).
+    let auto = String::from_utf8(statement_mail(
+        "finance@sinar-desk.example",
+        "m5@bank",
+        "mandiri.csv",
+        None,
+    ))
+    .unwrap()
+    .replacen("From:", "Auto-Submitted: auto-generated\r\nFrom:", 1);
+    let out = topup::sources::handle_email(&t.desk, auto.into_bytes(), vec![])
+        .await
+        .unwrap();
+    assert!(out.outcome.contains("mandiri.csv"), "{}", out.outcome);
+    assert_eq!(emails_to(&t, "finance@sinar-desk.example").await.len(), 1);
 }
 
 #[tokio::test]
@@ -674,6 +717,13 @@ async fn the_cli_imports_lists_and_attaches() {
         })
     );
     assert_eq!(lines[7]["state"], "debit");
+    let out = topup_cli(&t, &["--json", "order", "show", "tu202611250001"]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["statement_lines"][0]["rule"], "order_number");
+    assert_eq!(
+        shown["statement_lines"][0]["order_number"],
+        "TU-20261125-0001"
+    );
     assert_eq!(lines[7]["order"], serde_json::Value::Null);
     // Again: every line a duplicate; the text form says so.
     let out = topup_cli(&t, &["statement", "import", file]);
@@ -717,4 +767,86 @@ async fn the_cli_imports_lists_and_attaches() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("row 2") && !err.contains("panicked"), "{err}");
+}
+
+#[tokio::test]
+async fn staff_upload_a_statement_on_the_board_and_see_the_money_and_what_is_left() {
+    let app = web_app::WebApp::spawn().await;
+    let user = app
+        .customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id)
+        .await;
+    let order = app.dealing(&user, 2_500_000).await;
+    let staff = app.staff("rina").await;
+    let mut c = web_app::Client::new(&app);
+    c.staff_sign_in(&staff.name, web_app::STAFF_PASSWORD).await;
+    let csv = format!(
+        "Tanggal Transaksi,Keterangan,Cabang,Jumlah,,Saldo\n\
+         '30/11/2026,\"TRSF E-BANKING CR {} SINAR ABADI\",'0000,\"2,500,000.00\",CR,\"12,500,000.00\"\n\
+         '30/11/2026,\"TRSF DARI BUDI\",'0000,\"777,000.00\",CR,\"13,277,000.00\"\n",
+        order.number
+    );
+    // Without the CSRF field: refused, nothing imported.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.clone().into_bytes()).file_name("mutasi.csv"),
+    );
+    assert_eq!(
+        c.post_multipart("/staff/statements", form).await.status,
+        403
+    );
+    let form = reqwest::multipart::Form::new().text("csrf", c.csrf()).part(
+        "file",
+        reqwest::multipart::Part::bytes(csv.into_bytes()).file_name("mutasi.csv"),
+    );
+    let p = c.post_multipart("/staff/statements", form).await;
+    assert_eq!(p.status, 303, "{}", p.text());
+    let board = c.get("/staff").await.html();
+    assert!(
+        board.contains("Money arrived: BCA 30/11 Rp 2.500.000, berita"),
+        "{board}"
+    );
+    assert!(board.contains("Money without an order"));
+    // The staff API and the customer API carry the line and its rule.
+    let auth = web_app::basic("rina", web_app::STAFF_PASSWORD);
+    let q = c
+        .get_with("/api/staff/queue", &[("authorization", &auth)])
+        .await
+        .json();
+    assert_eq!(q["queue"][0]["statement_lines"][0]["rule"], "order_number");
+    assert_eq!(
+        q["queue"][0]["statement_lines"][0]["amount_minor"],
+        250_000_000
+    );
+    let api = c.get(&format!("/api/orders/{}", order.token)).await.json();
+    assert_eq!(api["statement_lines"][0]["state"], "matched");
+    assert_eq!(api["statement_lines"][0]["rule"], "order_number");
+    assert!(board.contains("Rp 777.000"), "{board}");
+    // The unmatched credit attached to the company: a paid order.
+    let mut conn = app.desk.store().pool().acquire().await.unwrap();
+    let free = topup::store::statements::unmatched(&mut conn, 10)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(free.len(), 1);
+    let p = c
+        .submit(
+            &format!("/staff/statements/{}/attach", free[0].id),
+            &[("target", "PT Sinar Abadi")],
+        )
+        .await;
+    assert_eq!(p.status, 303, "{}", p.text());
+    assert_eq!(app.balance(user.account_id).await, 77_700_000);
+    // A file the desk cannot read: the board says why.
+    let form = reqwest::multipart::Form::new().text("csrf", c.csrf()).part(
+        "file",
+        reqwest::multipart::Part::bytes(b"hello".to_vec()).file_name("x.csv"),
+    );
+    let p = c.post_multipart("/staff/statements", form).await;
+    assert_eq!(p.status, 400);
+    assert!(
+        p.html().contains("not a statement this desk reads"),
+        "{}",
+        p.html()
+    );
+    app.stop().await;
 }

@@ -770,6 +770,9 @@ impl Desk {
                 .await?;
         }
         self.review_card(tx, &order).await?;
+        // Money that a statement already matched to this order: with
+        // `desk.auto_approve = "matched"` the slip completes it.
+        let order = self.approve_if_matched(tx, order).await?;
         Ok(order)
     }
 
@@ -1398,7 +1401,7 @@ impl Desk {
         conn: &mut sqlx::AnyConnection,
         order: OrderRow,
     ) -> DeskResult<OrderView> {
-        // Few round trips: the status page runs this on every request.
+        // Six round trips: the status page runs this on every request.
         let (account, balance_minor) =
             accounts::account_with_balance(conn, order.account_id).await?;
         let users = accounts::list_users(conn, Some(order.account_id)).await?;
@@ -1410,10 +1413,8 @@ impl Desk {
         };
         let events = orders::events(conn, order.id).await?;
         let slips = inbound_store::slips_of(conn, order.id).await?;
-        let statement_lines = crate::store::statements::for_order(conn, order.id).await?;
-        let transfer_minor = crate::store::statements::code_of(conn, order.id)
-            .await?
-            .map(|(_, t)| t);
+        let (statement_lines, transfer_minor) =
+            crate::store::statements::of_order(conn, order.id).await?;
         Ok(OrderView {
             order,
             account,

@@ -291,9 +291,18 @@ impl Matcher {
             .unwrap_or_default()
     }
 
-    /// Decides one credit line. `by_reference` are the indexes of orders
-    /// whose slip reference equals the line's.
+    /// Decides one credit line by every rule. `by_reference` are the
+    /// indexes of orders whose slip reference equals the line's.
     pub fn decide(&self, line: &Line, by_reference: &[usize]) -> Outcome {
+        self.strong(line, by_reference)
+            .unwrap_or_else(|| self.by_amount(line))
+    }
+
+    /// The rules that name the order (`order_number`, `reference`). An
+    /// import runs them over every line before [`Matcher::by_amount`], so a
+    /// line that names its order is never beaten to it by a line that only
+    /// has its amount.
+    pub fn strong(&self, line: &Line, by_reference: &[usize]) -> Option<Outcome> {
         // 1. The order number in the remark (or the reference field), same amount.
         let text = format!(
             "{} {}",
@@ -308,7 +317,7 @@ impl Matcher {
                 if c.amount_minor == Some(line.amount_minor)
                     || c.transfer_minor == Some(line.amount_minor)
                 {
-                    return Outcome::Matched(i, Rule::OrderNumber);
+                    return Some(Outcome::Matched(i, Rule::OrderNumber));
                 }
             }
         }
@@ -316,10 +325,15 @@ impl Matcher {
         if let Some(&i) = by_reference.iter().find(|i| !self.taken.contains(i)) {
             let c = &self.candidates[i];
             if c.transfer_minor.or(c.amount_minor) == Some(line.amount_minor) {
-                return Outcome::Matched(i, Rule::Reference);
+                return Some(Outcome::Matched(i, Rule::Reference));
             }
         }
-        // 3. The amount alone.
+        None
+    }
+
+    /// The `amount` rule: the only unsettled order due this amount, created
+    /// on or before the booking date, whose company the remark names.
+    pub fn by_amount(&self, line: &Line) -> Outcome {
         let fits: Vec<usize> = self
             .by_amount
             .get(&line.amount_minor)
@@ -394,6 +408,49 @@ impl Desk {
         let transfer = amount.saturating_add(code * 100);
         store::set_code(tx, order.id, code, transfer).await?;
         Ok(Some(transfer))
+    }
+
+    /// With `desk.auto_approve = "matched"`, approves `order` (just moved to
+    /// `dealing` by a slip) when a statement line already matched its money
+    /// by `order_number` or `reference`; otherwise returns it unchanged. A
+    /// refusal (an amount over the limit, ...) leaves it to staff.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub(crate) async fn approve_if_matched(
+        &self,
+        tx: &mut Tx,
+        order: OrderRow,
+    ) -> DeskResult<OrderRow> {
+        if self.settings.desk.auto_approve != AutoApprove::Matched
+            || order.status() != OrderStatus::Dealing
+        {
+            return Ok(order);
+        }
+        let Some(line) = store::for_order(tx, order.id).await?.into_iter().find(|l| {
+            l.state == "matched" && matches!(l.rule.as_deref(), Some("order_number" | "reference"))
+        }) else {
+            return Ok(order);
+        };
+        let id = order.id;
+        match self
+            .approve_in(tx, order, &Actor::Reconciler { line: line.id }, None)
+            .await
+        {
+            Ok(o) => {
+                self.card_update(tx, &o).await?;
+                Ok(o)
+            }
+            Err(e @ (DeskError::Invalid(_) | DeskError::Refused(_) | DeskError::LostRace(_))) => {
+                tracing::warn!(
+                    order_id = id,
+                    line = line.id,
+                    "Not approved by the system: {e}"
+                );
+                Ok(orders::by_id(tx, id).await?)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Reads a statement file and imports it ([`Desk::import_statement`]).
@@ -475,6 +532,7 @@ impl Desk {
         let mut reports = Vec::with_capacity(statement.lines.len());
         let mut added = 0i64;
         let mut to_approve: Vec<(usize, i64, i64)> = Vec::new();
+        let mut pending: Vec<(usize, &Line, i64, Vec<usize>)> = Vec::new();
         for line in &statement.lines {
             let base = line_key(&account, line, 0);
             let occurrence = seen.entry(base).or_insert(0);
@@ -540,7 +598,26 @@ impl Desk {
                     }
                     None => Vec::new(),
                 };
-                let outcome = matcher.decide(line, &by_reference);
+                pending.push((reports.len(), line, id, by_reference));
+            }
+            reports.push(report);
+        }
+        // Lines that name their order first, then the amount rule for the rest.
+        let mut decided = vec![false; pending.len()];
+        for strong_pass in [true, false] {
+            for (k, (at, line, id, by_reference)) in pending.iter().enumerate() {
+                if decided[k] {
+                    continue;
+                }
+                let outcome = if strong_pass {
+                    match matcher.strong(line, by_reference) {
+                        Some(o) => o,
+                        None => continue,
+                    }
+                } else {
+                    matcher.by_amount(line)
+                };
+                decided[k] = true;
                 let (state, rule, order, candidates) = match &outcome {
                     Outcome::Matched(i, rule) => {
                         (LineState::Matched, Some(*rule), Some(*i), vec![])
@@ -549,7 +626,8 @@ impl Desk {
                         (LineState::Suggested, Some(Rule::Amount), Some(*i), vec![])
                     }
                     Outcome::Ambiguous(all) => (LineState::Ambiguous, None, None, all.clone()),
-                    Outcome::Unmatched => (LineState::Unmatched, None, None, vec![]),
+                    // Recorded as unmatched already.
+                    Outcome::Unmatched => continue,
                 };
                 let numbers: Vec<String> = candidates
                     .iter()
@@ -558,7 +636,7 @@ impl Desk {
                 let order_id = order.map(|i| matcher.candidate(i).id);
                 let stored = store::set_outcome(
                     &mut tx,
-                    id,
+                    *id,
                     state.as_str(),
                     rule.map(Rule::as_str),
                     order_id,
@@ -566,23 +644,24 @@ impl Desk {
                     now,
                 )
                 .await?;
-                if stored {
-                    report.state = state;
-                    report.rule = rule;
-                    report.candidates = numbers;
-                    if let Some(i) = order {
-                        matcher.take(i);
-                        report.order = Some(matcher.candidate(i).number.clone());
-                        if state == LineState::Matched
-                            && self.settings.desk.auto_approve == AutoApprove::Matched
-                            && matcher.candidate(i).status == OrderStatus::Dealing.as_str()
-                        {
-                            to_approve.push((reports.len(), matcher.candidate(i).id, id));
-                        }
+                if !stored {
+                    continue;
+                }
+                let report = &mut reports[*at];
+                report.state = state;
+                report.rule = rule;
+                report.candidates = numbers;
+                if let Some(i) = order {
+                    matcher.take(i);
+                    report.order = Some(matcher.candidate(i).number.clone());
+                    if state == LineState::Matched
+                        && self.settings.desk.auto_approve == AutoApprove::Matched
+                        && matcher.candidate(i).status == OrderStatus::Dealing.as_str()
+                    {
+                        to_approve.push((*at, matcher.candidate(i).id, *id));
                     }
                 }
             }
-            reports.push(report);
         }
         store::set_import_added(&mut tx, import_id, added).await?;
         for (report, order_id, line_id) in to_approve {
@@ -878,8 +957,9 @@ impl Desk {
     /// A mail from a configured statement sender (`statements.senders`,
     /// authenticated when `mail.authserv_id` is set: the caller checks): its
     /// statement attachments are imported, the mail is recorded once under
-    /// its keys, and the sender gets a reply saying what each file matched.
-    /// A redelivered mail is a duplicate and changes nothing.
+    /// its keys, and the sender gets a reply saying what each file matched
+    /// (not when the mail is automatic). A redelivered mail is a duplicate
+    /// and changes nothing.
     ///
     /// # Errors
     /// Database errors only (a file that cannot be read is told in the reply).
@@ -961,6 +1041,17 @@ impl Desk {
         };
         if let Some(id) = id {
             inbound_store::set_outcome(&mut tx, id, &outcome, None, None).await?;
+        }
+        // Automatic mail (a bank's mailer, an auto-responder) is never
+        // answered (RFC 3834): its statements are imported, the summary is
+        // in the inbound record for staff.
+        if msg.extraction.intent == crate::intake::Intent::Ignore {
+            self.commit(tx, false).await?;
+            return Ok(super::InboundOutcome {
+                inbound_id: id,
+                outcome,
+                order: None,
+            });
         }
         let lang = self.settings.desk.staff_lang;
         let mut vars = self.base_vars("", None, lang);

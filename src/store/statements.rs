@@ -239,6 +239,73 @@ pub async fn for_order(
         .await?)
 }
 
+/// An order's statement lines and its amount to transfer (unique code), in
+/// one round trip (the status page reads them on every request).
+///
+/// # Errors
+/// Database errors only.
+pub async fn of_order(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<(Vec<LineRow>, Option<i64>), StoreError> {
+    #[derive(FromRow)]
+    struct Row {
+        transfer_minor: Option<i64>,
+        id: Option<i64>,
+        import_id: Option<i64>,
+        bank: Option<String>,
+        account: Option<String>,
+        booked_on: Option<String>,
+        direction: Option<String>,
+        amount_minor: Option<i64>,
+        description: Option<String>,
+        reference: Option<String>,
+        payer: Option<String>,
+        balance_minor: Option<i64>,
+        state: Option<String>,
+        rule: Option<String>,
+        order_number: Option<String>,
+        candidates: Option<String>,
+        created_at: Option<i64>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT c.transfer_minor, l.id, l.import_id, l.bank, l.account, l.booked_on, l.direction, \
+         l.amount_minor, l.description, l.reference, l.payer, l.balance_minor, l.state, l.rule, \
+         o.number AS order_number, l.candidates, l.created_at \
+         FROM orders o LEFT JOIN order_codes c ON c.order_id = o.id \
+         LEFT JOIN statement_lines l ON l.order_id = o.id WHERE o.id = $1 ORDER BY l.id",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?;
+    let transfer = rows.first().and_then(|r| r.transfer_minor);
+    let lines = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(LineRow {
+                id: r.id?,
+                import_id: r.import_id?,
+                bank: r.bank?,
+                account: r.account?,
+                booked_on: r.booked_on?,
+                direction: r.direction?,
+                amount_minor: r.amount_minor?,
+                description: r.description?,
+                reference: r.reference,
+                payer: r.payer,
+                balance_minor: r.balance_minor,
+                state: r.state?,
+                rule: r.rule,
+                order_id: Some(order_id),
+                order_number: r.order_number,
+                candidates: r.candidates?,
+                created_at: r.created_at?,
+            })
+        })
+        .collect();
+    Ok((lines, transfer))
+}
+
 /// Credits without an order (`unmatched` and `ambiguous`), newest first.
 ///
 /// # Errors

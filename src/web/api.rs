@@ -62,6 +62,13 @@ fn order_json(st: &AppState, view: &OrderView) -> Value {
             "hash": s.hash, "content_type": s.content_type, "file_name": s.file_name, "size": s.size,
             "url": format!("/o/{token}/slips/{}", s.hash),
         })).collect::<Vec<_>>(),
+        // With `desk.unique_code`: the exact sum to transfer.
+        "transfer_minor": view.transfer_minor,
+        // The bank statement line that carries the money, and the rule that found it.
+        "statement_lines": view.statement_lines.iter().map(|l| json!({
+            "date": l.booked_on, "amount_minor": l.amount_minor, "bank": l.bank,
+            "state": l.state, "rule": l.rule,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -270,7 +277,9 @@ pub async fn queue(
             None => None,
         };
         let slips = inbound_store::slips_of(&mut conn, o.id).await?;
+        let lines = crate::store::statements::for_order(&mut conn, o.id).await?;
         out.push(json!({
+            "statement_lines": lines,
             "number": o.number,
             "company": account.name,
             "user": user.as_ref().map(|u| u.label()),
