@@ -218,9 +218,11 @@ fn subject_kind(subject: &str) -> SubjectKind {
 }
 
 /// Reads one message file: `.eml` as email, anything else (`.txt`) as one
-/// chat message. Returns `{"file","intent","order_number","amount","slips"}`
-/// with `amount` as a plain string (or null) and `slips` as a count; `file`
-/// is the path as given.
+/// chat message. Returns `{"file","intent","order_number","amount","slips",
+/// "slip_amount","slips_read"}` with `amount` as a plain string (or null),
+/// `slips` as a count, `slip_amount` the total read off the slips (null when
+/// there is none or one could not be read) and `slips_read` the fields of
+/// each slip ([`crate::slip::read_all`]); `file` is the path as given.
 ///
 /// # Errors
 /// When the file cannot be read.
@@ -234,12 +236,15 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
     } else {
         extract_chat(&String::from_utf8_lossy(&bytes), prefix)
     };
+    let (slip_amount, slips_read) = crate::slip::read_all(&extraction.slips);
     Ok(serde_json::json!({
         "file": path.display().to_string(),
         "intent": extraction.intent.as_str(),
         "order_number": extraction.order_number.as_ref().map(|n| n.as_str().to_string()),
         "amount": extraction.amount.map(Money::to_plain),
         "slips": extraction.slips.len(),
+        "slip_amount": slip_amount.map(Money::to_plain),
+        "slips_read": slips_read,
     }))
 }
 
