@@ -38,9 +38,14 @@ pub struct SlipReadRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "hash, status, attempts, next_at, error, method, amount_minor, slip_time, \
-     bank, sender_name, sender_account, dest_account, dest_name, reference, remark, read_ms, \
-     updated_at";
+/// The columns of [`SlipReadRow`] (a macro, so queries stay literal strings).
+macro_rules! columns {
+    () => {
+        "hash, status, attempts, next_at, error, method, amount_minor, slip_time, bank, \
+         sender_name, sender_account, dest_account, dest_name, reference, remark, read_ms, \
+         updated_at"
+    };
+}
 
 /// Queues a file for reading (nothing when it is queued or read already).
 ///
@@ -104,7 +109,7 @@ pub async fn by_hash(
     hash: &str,
 ) -> Result<Option<SlipReadRow>, StoreError> {
     Ok(
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM slip_reads WHERE hash = $1"))
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM slip_reads WHERE hash = $1"))
             .bind(hash)
             .fetch_optional(conn)
             .await?,
@@ -119,14 +124,11 @@ pub async fn of_order(
     conn: &mut AnyConnection,
     order_id: i64,
 ) -> Result<Vec<SlipReadRow>, StoreError> {
-    let cols = COLUMNS
-        .split(", ")
-        .map(|c| format!("r.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Ok(sqlx::query_as(&format!(
-        "SELECT {cols} FROM slip_reads r JOIN order_slips s ON s.hash = r.hash \
-         WHERE s.order_id = $1 ORDER BY s.added_at, r.hash"
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM slip_reads WHERE hash IN (SELECT hash FROM order_slips WHERE order_id = $1) \
+         ORDER BY created_at, hash"
     ))
     .bind(order_id)
     .fetch_all(conn)
