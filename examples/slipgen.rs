@@ -488,9 +488,12 @@ fn png(img: &RgbImage) -> Vec<u8> {
     out
 }
 
-/// A phone photo of the screen: a darker, low-contrast, colour-cast frame
-/// around the screen, rotated a few degrees, slightly blurred, heavy JPEG.
+/// A phone photo of the screen: taken at a phone camera's resolution (twice
+/// the screenshot's), a darker, low-contrast, colour-cast frame around the
+/// screen, rotated a few degrees, slightly blurred, heavy JPEG.
 fn photo(img: &RgbImage, rng: &mut StdRng) -> Vec<u8> {
+    let (w, h) = img.dimensions();
+    let img = &image::imageops::resize(img, w * 2, h * 2, image::imageops::FilterType::Triangle);
     let (w, h) = img.dimensions();
     let (bw, bh) = (w + 120, h + 160);
     let cast = [
@@ -519,7 +522,7 @@ fn photo(img: &RgbImage, rng: &mut StdRng) -> Vec<u8> {
             p[i] = v.clamp(0.0, 255.0) as u8;
         }
     }
-    let blurred = image::imageops::blur(&out, rng.gen_range(0.6..1.2));
+    let blurred = image::imageops::blur(&out, rng.gen_range(1.0..2.2));
     jpeg(&blurred, rng.gen_range(25..45))
 }
 

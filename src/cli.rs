@@ -238,6 +238,9 @@ pub enum SlipCmd {
         /// Slip files (PNG, JPEG, WebP, PDF).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Add the text the fields came from (`text`) and the reads tried (`tries`).
+        #[arg(long)]
+        text: bool,
     },
     /// Queue a slip whose reading failed for another read (after installing a missing tool).
     Retry {
@@ -371,8 +374,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Parse { files } = &cli.command {
         return parse(&cli, files);
     }
-    if let Command::Slip(SlipCmd::Read { files }) = &cli.command {
-        return slip_read(&cli, files);
+    if let Command::Slip(SlipCmd::Read { files, text }) = &cli.command {
+        return slip_read(&cli, files, *text);
     }
     let settings = Arc::new(settings(&cli)?);
     let clock: SharedClock = Arc::new(SystemClock);
@@ -413,7 +416,7 @@ fn parse(cli: &Cli, files: &[PathBuf]) -> Result<(), Failure> {
 }
 
 /// `topup slip read`: one JSON line per file, an `error` when it cannot be read.
-fn slip_read(cli: &Cli, files: &[PathBuf]) -> Result<(), Failure> {
+fn slip_read(cli: &Cli, files: &[PathBuf], with_text: bool) -> Result<(), Failure> {
     let limits = Settings::load(cli.config.as_deref())
         .map(|s| crate::slip::read::ReadLimits {
             tool_timeout: std::time::Duration::from_secs(s.slips.read_timeout_secs.max(1)),
@@ -434,6 +437,10 @@ fn slip_read(cli: &Cli, files: &[PathBuf]) -> Result<(), Failure> {
                 Ok(r) => {
                     let mut v = r.fields.to_json();
                     v["method"] = json!(r.method.as_str());
+                    if with_text {
+                        v["text"] = json!(r.text);
+                        v["tries"] = json!(r.tries);
+                    }
                     v["error"] = serde_json::Value::Null;
                     v
                 }

@@ -226,36 +226,69 @@ fn remaining(deadline: Instant) -> Result<Duration, ReadError> {
     }
 }
 
-/// Tries each preprocessing in turn until one finds an amount.
+/// Preprocessing variants tried, in order (see [`preprocess`]).
+const VARIANTS: usize = 4;
+
+/// Reads the image with several preprocessings and takes the amount two of
+/// them agree on. One blurred digit (`7.750.000` read as `7.750.900`) would
+/// otherwise become a wrong "amount differs" flag; a disagreement that a
+/// third and fourth read cannot settle gives no amount (staff read it).
+/// A clean screenshot costs two reads.
 fn ocr_until_amount(
     gray: &GrayImage,
     limits: &ReadLimits,
     deadline: Instant,
     method: Method,
 ) -> Result<Reading, ReadError> {
-    let mut last: Option<Reading> = None;
-    for (tries, variant) in (1..).zip(0..3) {
+    let mut readings: Vec<Reading> = Vec::new();
+    for variant in 0..VARIANTS {
         let prepared = preprocess(gray, variant);
         let text = tesseract(&prepared, limits.tool_timeout.min(remaining(deadline)?))?;
         let fields = fields_from_text(&text);
-        let found = fields.amount.is_some();
-        let reading = Reading {
+        readings.push(Reading {
             fields,
             method,
             text,
-            tries,
-        };
-        if found {
-            return Ok(reading);
-        }
-        // Keep the read with the most fields for the record.
-        if last.as_ref().is_none_or(|l| count(&l.fields) < count(&reading.fields)) {
-            last = Some(reading);
-        } else if let Some(l) = last.as_mut() {
-            l.tries = tries;
+            tries: variant + 1,
+        });
+        if let Some(agreed) = agreed_amount(&readings) {
+            let tries = readings.len();
+            let mut best = readings
+                .into_iter()
+                .filter(|r| r.fields.amount == Some(agreed))
+                .max_by_key(|r| count(&r.fields))
+                .expect("an agreeing read");
+            best.tries = tries;
+            return Ok(best);
         }
     }
-    Ok(last.expect("at least one try ran"))
+    let tries = readings.len();
+    let amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    let mut best = readings
+        .into_iter()
+        .max_by_key(|r| (r.fields.amount.is_some(), count(&r.fields)))
+        .expect("at least one read ran");
+    best.tries = tries;
+    // Reads that disagree are not trusted; a single read that found an amount is.
+    let distinct = {
+        let mut a = amounts.clone();
+        a.sort();
+        a.dedup();
+        a.len()
+    };
+    if distinct > 1 {
+        best.fields.amount = None;
+    }
+    Ok(best)
+}
+
+/// The amount at least two reads found.
+fn agreed_amount(readings: &[Reading]) -> Option<crate::domain::money::Money> {
+    let amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    amounts
+        .iter()
+        .find(|a| amounts.iter().filter(|b| b == a).count() >= 2)
+        .copied()
 }
 
 fn count(f: &SlipFields) -> usize {
@@ -272,11 +305,13 @@ fn count(f: &SlipFields) -> usize {
 }
 
 /// Preprocessing variant `n`: 0 plain grayscale at a good width; 1 deskewed,
-/// stretched and binarised; 2 like 1 at a larger scale.
+/// stretched and binarised; 2 like 1 at a larger scale; 3 deskewed and
+/// stretched grayscale (Tesseract binarises it itself) at another scale.
 pub fn preprocess(gray: &GrayImage, n: usize) -> GrayImage {
     let target = match n {
         0 | 1 => 1200,
-        _ => 1800,
+        2 => 1800,
+        _ => 1500,
     };
     let scaled = scale_to_width(gray, target);
     if n == 0 {
@@ -288,6 +323,9 @@ pub fn preprocess(gray: &GrayImage, n: usize) -> GrayImage {
     } else {
         scaled
     };
+    if n == 3 {
+        return stretch(&straight);
+    }
     binarise(&stretch(&straight))
 }
 
