@@ -296,11 +296,24 @@ fn nonempty(s: &str) -> Option<String> {
 
 /// The first amount in `s`, in either notation.
 pub(crate) fn money_in(s: &str) -> Option<Money> {
-    let c = AMOUNT.captures(s)?;
-    let num = c.get(1)?.as_str().replace(' ', "");
-    let num = fix_decimals(&num);
-    Money::parse(&num).ok()
+    AMOUNT.captures_iter(s).find_map(|c| {
+        let m = c.get(1)?;
+        // A run of digits cut out of a longer one is an account or reference number.
+        let before = s[..m.start()].chars().next_back();
+        let after = s[m.end()..].chars().next();
+        if before.is_some_and(|ch| ch.is_ascii_digit()) || after.is_some_and(|ch| ch.is_ascii_digit())
+        {
+            return None;
+        }
+        let num = fix_decimals(&m.as_str().replace(' ', ""));
+        Money::parse(&num)
+            .ok()
+            .filter(|m| m.minor() < MAX_SLIP_AMOUNT.minor())
+    })
 }
+
+/// No transfer slip shows Rp 100 billion or more; such a figure is a misread number.
+const MAX_SLIP_AMOUNT: Money = Money::from_minor(100_000_000_000 * 100);
 
 /// `1.500.000,00` and `10,000,000.00` both read as amounts; a separator before
 /// exactly two final digits is the decimal mark when the other one groups.

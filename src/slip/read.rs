@@ -226,7 +226,7 @@ fn remaining(deadline: Instant) -> Result<Duration, ReadError> {
     }
 }
 
-/// Preprocessing variants tried, in order (see [`preprocess`]).
+/// Preprocessing variants tried, in order (see [`Prepared::variant`]).
 const VARIANTS: usize = 4;
 
 /// Reads the image with several preprocessings and takes the amount two of
@@ -241,8 +241,9 @@ fn ocr_until_amount(
     method: Method,
 ) -> Result<Reading, ReadError> {
     let mut readings: Vec<Reading> = Vec::new();
+    let mut prep = Prepared::new(gray);
     for variant in 0..VARIANTS {
-        let prepared = preprocess(gray, variant);
+        let prepared = prep.variant(variant);
         let text = tesseract(&prepared, limits.tool_timeout.min(remaining(deadline)?))?;
         let fields = fields_from_text(&text);
         readings.push(Reading {
@@ -263,20 +264,16 @@ fn ocr_until_amount(
         }
     }
     let tries = readings.len();
-    let amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    let mut amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    amounts.sort();
+    amounts.dedup();
     let mut best = readings
         .into_iter()
         .max_by_key(|r| (r.fields.amount.is_some(), count(&r.fields)))
         .expect("at least one read ran");
     best.tries = tries;
     // Reads that disagree are not trusted; a single read that found an amount is.
-    let distinct = {
-        let mut a = amounts.clone();
-        a.sort();
-        a.dedup();
-        a.len()
-    };
-    if distinct > 1 {
+    if amounts.len() > 1 {
         best.fields.amount = None;
     }
     Ok(best)
@@ -304,29 +301,46 @@ fn count(f: &SlipFields) -> usize {
     .count()
 }
 
-/// Preprocessing variant `n`: 0 plain grayscale at a good width; 1 deskewed,
-/// stretched and binarised; 2 like 1 at a larger scale; 3 deskewed and
-/// stretched grayscale (Tesseract binarises it itself) at another scale.
-pub fn preprocess(gray: &GrayImage, n: usize) -> GrayImage {
-    let target = match n {
-        0 | 1 => 1200,
-        2 => 1800,
-        _ => 1500,
-    };
-    let scaled = scale_to_width(gray, target);
-    if n == 0 {
-        return scaled;
+/// The preprocessed images of one slip; the deskewed, stretched base is
+/// computed once and shared by the variants that need it.
+pub struct Prepared<'a> {
+    gray: &'a GrayImage,
+    straight: Option<GrayImage>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Nothing computed yet.
+    pub fn new(gray: &'a GrayImage) -> Self {
+        Prepared {
+            gray,
+            straight: None,
+        }
     }
-    let angle = skew_angle(&scaled);
-    let straight = if angle.abs() >= 0.4 {
-        rotate(&scaled, -angle)
-    } else {
-        scaled
-    };
-    if n == 3 {
-        return stretch(&straight);
+
+    /// Variant `n`: 0 plain grayscale at a good width; 1 deskewed, stretched
+    /// and binarised; 2 like 1 at a larger scale; 3 deskewed and stretched
+    /// grayscale (Tesseract binarises it itself).
+    pub fn variant(&mut self, n: usize) -> GrayImage {
+        if n == 0 {
+            return scale_to_width(self.gray, 1200);
+        }
+        let gray = self.gray;
+        let straight = self.straight.get_or_insert_with(|| {
+            let scaled = scale_to_width(gray, 1200);
+            let angle = skew_angle(&scaled);
+            let straight = if angle.abs() >= 0.4 {
+                rotate(&scaled, -angle)
+            } else {
+                scaled
+            };
+            stretch(&straight)
+        });
+        match n {
+            1 => binarise(straight),
+            2 => binarise(&scale_to_width(straight, 1800)),
+            _ => straight.clone(),
+        }
     }
-    binarise(&stretch(&straight))
 }
 
 /// Scales so the width is about `target` (small screenshots up, huge photos down).
