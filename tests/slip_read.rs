@@ -6,10 +6,9 @@
 //! edited to show what staff need: the amount differs (with both amounts),
 //! a reference already used on another order, or an unreadable slip.
 //!
-//! The slips in `tests/slips/` come from `examples/slipgen.rs` (dev set): a
+//! The slip in `tests/slips/` comes from `examples/slipgen.rs` (dev set): a
 //! BCA m-Transfer screenshot of Rp 7.750.000 (ref 20267234519234, paid into
-//! BCA 527-031-8846 on 18/11/2026 21:35:10 WIB) and the same slip forwarded at
-//! half size as a JPEG (another file, the same reference).
+//! BCA 527-031-8846 on 18/11/2026 21:35:10 WIB).
 
 #[path = "support/db.rs"]
 mod db;
@@ -35,7 +34,15 @@ const CARD: u64 = 800_000_000_000_000_555;
 /// 2026-11-18 22:00 WIB: the slip's evening.
 const T0: i64 = 1_795_014_000_000;
 const SLIP: &[u8] = include_bytes!("slips/bca-7750000.png");
-const FORWARDED: &[u8] = include_bytes!("slips/bca-7750000-forwarded.jpg");
+
+/// The slip saved again as a JPEG: another file with the same transfer on it.
+fn resaved_as_jpeg() -> Vec<u8> {
+    let img = image::load_from_memory(SLIP).unwrap().to_rgb8();
+    let mut out = Vec::new();
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80))
+        .unwrap();
+    out
+}
 
 struct Setup {
     desk: Desk,
@@ -241,8 +248,8 @@ async fn a_forwarded_copy_of_a_used_slip_is_caught_by_its_reference() {
         vec!["slip: Rp 7.750.000, BCA m-Transfer, 18/11 21:35, ref 20267234519234"]
     );
 
-    // The same transfer, forwarded at half size: another file (the SHA-256 check misses it).
-    let second = order_with_slip(&s, 7_750_000, "fwd.jpg", FORWARDED).await;
+    // The same transfer saved again: another file (the SHA-256 check misses it).
+    let second = order_with_slip(&s, 7_750_000, "fwd.jpg", &resaved_as_jpeg()).await;
     topup::slip::worker::drain(d).await.unwrap();
     let found = checks(d, &second.number).await;
     assert_eq!(

@@ -255,10 +255,12 @@ fn ocr_until_amount(
         if let Some(agreed) = agreed_amount(&readings) {
             let tries = readings.len();
             let mut best = readings
-                .into_iter()
+                .iter()
                 .filter(|r| r.fields.amount == Some(agreed))
                 .max_by_key(|r| count(&r.fields))
-                .expect("an agreeing read");
+                .expect("an agreeing read")
+                .clone();
+            fill_from_others(&mut best.fields, &readings);
             best.tries = tries;
             return Ok(best);
         }
@@ -277,6 +279,32 @@ fn ocr_until_amount(
         best.fields.amount = None;
     }
     Ok(best)
+}
+
+/// Fields one read missed (a small label lost in a forwarded screenshot) are
+/// taken from the others, by majority.
+fn fill_from_others(fields: &mut SlipFields, readings: &[Reading]) {
+    fn most<T: PartialEq + Clone>(values: impl Iterator<Item = Option<T>>) -> Option<T> {
+        let values: Vec<T> = values.flatten().collect();
+        values
+            .iter()
+            .max_by_key(|v| values.iter().filter(|w| w == v).count())
+            .cloned()
+    }
+    let f = |get: fn(&SlipFields) -> Option<String>| most(readings.iter().map(|r| get(&r.fields)));
+    if fields.date.is_none() {
+        fields.date = most(readings.iter().map(|r| r.fields.date));
+    }
+    fields.bank = fields.bank.take().or_else(|| f(|x| x.bank.clone()));
+    fields.reference = fields.reference.take().or_else(|| f(|x| x.reference.clone()));
+    fields.dest_account = fields.dest_account.take().or_else(|| f(|x| x.dest_account.clone()));
+    fields.dest_name = fields.dest_name.take().or_else(|| f(|x| x.dest_name.clone()));
+    fields.sender_name = fields.sender_name.take().or_else(|| f(|x| x.sender_name.clone()));
+    fields.sender_account = fields
+        .sender_account
+        .take()
+        .or_else(|| f(|x| x.sender_account.clone()));
+    fields.remark = fields.remark.take().or_else(|| f(|x| x.remark.clone()));
 }
 
 /// The amount at least two reads found.
