@@ -66,7 +66,8 @@ async fn main() -> anyhow::Result<()> {
         status_bench(&env, &work.join("status-postgres"), true).await?;
     }
     if wanted("backlog") {
-        backlog_bench(&env, &work.join("backlog")).await?;
+        backlog_bench(&env, &work.join("backlog-sqlite"), false).await?;
+        backlog_bench(&env, &work.join("backlog-postgres"), true).await?;
     }
     drop_bench_databases().await;
     Ok(())
@@ -143,6 +144,7 @@ fn receipt_bench() -> anyhow::Result<()> {
         payment_method: "Transfer bank (BCA)".into(),
         staff_reference: "rina".into(),
         new_balance: Money::from_minor(1_245_000_000),
+        issued_at: 1_764_400_000_000,
     };
     let n = scaled(50, 5);
     let mut bytes = render_receipt(&data)?.len();
@@ -338,30 +340,43 @@ async fn status_bench(env: &TestEnv, dir: &Path, postgres: bool) -> anyhow::Resu
     if !status.is_success() || !body.contains("TU-") {
         bail!("{url} answered {status}; not an order page");
     }
-    let secs = scaled(10, 3);
-    let out = tokio::process::Command::new("wrk")
-        .args(["-t2", "-c32", &format!("-d{secs}s"), &url])
-        .output()
-        .await
-        .context("cannot run wrk (apt-get install wrk)")?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    eprintln!("bench: wrk on {which}:\n{text}");
-    let rps: f64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:"))
-        .and_then(|v| v.trim().parse().ok())
-        .context("wrk printed no Requests/sec")?;
-    if text.contains("Non-2xx") {
-        bail!("wrk saw error answers from {url}");
-    }
+    // The baseline of the same run, same server: /healthz (one database ping).
+    let health = wrk(&format!("{}/healthz", daemon.web), which).await?;
+    let rps = wrk(&url, which).await?;
+    figure(&format!("healthz_req_per_s_{which}"), health, "req/s");
     figure(&format!("status_page_req_per_s_{which}"), rps, "req/s");
+    figure(
+        &format!("status_page_to_healthz_ratio_{which}"),
+        rps / health,
+        "ratio",
+    );
     daemon.stop().await;
     store.close().await;
     Ok(())
 }
 
+/// Requests per second `wrk` reaches on `url` (2 threads, 32 connections).
+async fn wrk(url: &str, which: &str) -> anyhow::Result<f64> {
+    let secs = scaled(10, 3);
+    let out = tokio::process::Command::new("wrk")
+        .args(["-t2", "-c32", &format!("-d{secs}s"), url])
+        .output()
+        .await
+        .context("cannot run wrk (apt-get install wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("bench: wrk on {url} ({which}):\n{text}");
+    if text.contains("Non-2xx") {
+        bail!("wrk saw error answers from {url}");
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("wrk printed no Requests/sec")
+}
+
 /// 10,000 slip mails waiting before the daemon starts; and a bare client fetching them.
-async fn backlog_bench(env: &TestEnv, dir: &Path) -> anyhow::Result<()> {
+async fn backlog_bench(env: &TestEnv, dir: &Path, postgres: bool) -> anyhow::Result<()> {
+    let which = if postgres { "postgres" } else { "sqlite" };
     let n = scaled(10_000, 100);
     let discord = FakeDiscord::start().await?;
     let mailbox = format!(
@@ -370,7 +385,7 @@ async fn backlog_bench(env: &TestEnv, dir: &Path) -> anyhow::Result<()> {
     );
     let cfg = DaemonConfig {
         data_dir: dir.to_path_buf(),
-        database_url: fresh_database(dir, false).await?,
+        database_url: fresh_database(dir, postgres).await?,
         web_port: free_port()?,
         imap_user: Some(mailbox.clone()),
         smtp: false,
@@ -455,7 +470,8 @@ async fn backlog_bench(env: &TestEnv, dir: &Path) -> anyhow::Result<()> {
     if fetched != n {
         bail!("the raw client fetched {fetched} of {n} messages");
     }
-    figure("raw_fetch_msgs_per_s", n as f64 / secs, "msg/s");
+    let raw_rate = n as f64 / secs;
+    figure(&format!("raw_fetch_msgs_per_s_{which}"), raw_rate, "msg/s");
 
     let start = Instant::now();
     let mut daemon = Daemon::start(&cfg, env).await?;
@@ -518,11 +534,16 @@ async fn backlog_bench(env: &TestEnv, dir: &Path) -> anyhow::Result<()> {
         );
     }
     figure(
-        &format!("backlog_msgs_per_s{suffix}"),
+        &format!("backlog_msgs_per_s_{which}{suffix}"),
         n as f64 / done,
         "msg/s",
     );
-    figure(&format!("rss_peak_backlog_mb{suffix}"), hwm, "MB");
+    figure(
+        &format!("backlog_to_raw_fetch_ratio_{which}{suffix}"),
+        n as f64 / done / raw_rate,
+        "ratio",
+    );
+    figure(&format!("rss_peak_backlog_mb_{which}{suffix}"), hwm, "MB");
     daemon.stop().await;
     store.close().await;
     Ok(())

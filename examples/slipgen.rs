@@ -22,7 +22,10 @@ use image::{ImageBuffer, Rgb, RgbImage};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const FONT_DIRS: &[&str] = &["/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu"];
+const FONT_DIRS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu",
+    "/usr/share/fonts/dejavu",
+];
 
 struct Fonts {
     regular: Vec<u8>,
@@ -79,7 +82,9 @@ impl<'f> Canvas<'f> {
     fn width(&self, text: &str, size: f32, face: Face) -> f32 {
         let font = self.font(face);
         let scaled = font.as_scaled(PxScale::from(size));
-        text.chars().map(|c| scaled.h_advance(font.glyph_id(c))).sum()
+        text.chars()
+            .map(|c| scaled.h_advance(font.glyph_id(c)))
+            .sum()
     }
 
     fn rect(&mut self, x: u32, y: u32, w: u32, h: u32, colour: [u8; 3]) {
@@ -160,10 +165,27 @@ const SENDERS: &[&str] = &[
     "ANDI WIJAYA",
     "PT NUSANTARA LOGISTIK",
 ];
-const REMARKS: &[&str] = &["TOP UP", "deposit", "topup saldo", "TU-20261125-0042", "", "bayar"];
+const REMARKS: &[&str] = &[
+    "TOP UP",
+    "deposit",
+    "topup saldo",
+    "TU-20261125-0042",
+    "",
+    "bayar",
+];
 const MONTHS_ID: &[&str] = &[
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
-    "Oktober", "November", "Desember",
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
 ];
 const MONTHS_EN3: &[&str] = &[
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -259,15 +281,41 @@ fn brimo(c: &mut Canvas, s: &Slip, with_fee: bool) {
     c.centre(240.0, 140.0, &date, 15.0, Face::Regular, GREY);
     let fee = if with_fee { s.fee.max(2_500) } else { 0 };
     c.centre(240.0, 175.0, "Total Transaksi", 15.0, Face::Regular, GREY);
-    c.centre(240.0, 198.0, &format!("Rp{},00", id_num(s.amount + fee)), 30.0, Face::Bold, BLACK);
+    c.centre(
+        240.0,
+        198.0,
+        &format!("Rp{},00", id_num(s.amount + fee)),
+        30.0,
+        Face::Bold,
+        BLACK,
+    );
     let mut y = 265.0;
     two_col(c, &mut y, "Nomor Referensi", &s.reference);
     two_col(c, &mut y, "Sumber Dana", &s.sender);
-    c.right(456.0, y, &format!("BANK BRI {}", s.sender_acct), 15.0, Face::Bold, BLACK);
+    c.right(
+        456.0,
+        y,
+        &format!("BANK BRI {}", s.sender_acct),
+        15.0,
+        Face::Bold,
+        BLACK,
+    );
     y += 40.0;
-    two_col(c, &mut y, "Jenis Transaksi", &format!("Transfer {}", s.dest.0));
+    two_col(
+        c,
+        &mut y,
+        "Jenis Transaksi",
+        &format!("Transfer {}", s.dest.0),
+    );
     two_col(c, &mut y, "Tujuan", "PT BILLING CONTOH INDONESIA");
-    c.right(456.0, y, &format!("{} {}", s.dest.0, s.dest.1), 15.0, Face::Bold, BLACK);
+    c.right(
+        456.0,
+        y,
+        &format!("{} {}", s.dest.0, s.dest.1),
+        15.0,
+        Face::Bold,
+        BLACK,
+    );
     y += 40.0;
     two_col(c, &mut y, "Nominal", &format!("Rp{},00", id_num(s.amount)));
     two_col(c, &mut y, "Biaya Admin", &format!("Rp{},00", id_num(fee)));
@@ -276,9 +324,23 @@ fn brimo(c: &mut Canvas, s: &Slip, with_fee: bool) {
 
 fn livin(c: &mut Canvas, s: &Slip) {
     c.rect(0, 0, 480, 80, [0, 51, 102]);
-    c.text(24.0, 24.0, "Livin' by Mandiri", 24.0, Face::Bold, [255, 200, 0]);
+    c.text(
+        24.0,
+        24.0,
+        "Livin' by Mandiri",
+        24.0,
+        Face::Bold,
+        [255, 200, 0],
+    );
     c.centre(240.0, 110.0, "Transfer Berhasil", 22.0, Face::Bold, BLACK);
-    c.centre(240.0, 150.0, &format!("Rp {}", id_num(s.amount)), 32.0, Face::Bold, [0, 51, 102]);
+    c.centre(
+        240.0,
+        150.0,
+        &format!("Rp {}", id_num(s.amount)),
+        32.0,
+        Face::Bold,
+        [0, 51, 102],
+    );
     let mut y = 230.0;
     let date = format!(
         "{} {} 2026 {:02}:{:02}",
@@ -289,8 +351,18 @@ fn livin(c: &mut Canvas, s: &Slip) {
     );
     two_col(c, &mut y, "Tanggal", &date);
     two_col(c, &mut y, "Penerima", "PT BILLING CONTOH INDONESIA");
-    two_col(c, &mut y, "Bank / Rekening", &format!("{} - {}", s.dest.0, s.dest.1));
-    two_col(c, &mut y, "Sumber Dana", &format!("{} - {}", s.sender, s.sender_acct));
+    two_col(
+        c,
+        &mut y,
+        "Bank / Rekening",
+        &format!("{} - {}", s.dest.0, s.dest.1),
+    );
+    two_col(
+        c,
+        &mut y,
+        "Sumber Dana",
+        &format!("{} - {}", s.sender, s.sender_acct),
+    );
     two_col(c, &mut y, "Biaya", &format!("Rp {}", id_num(s.fee)));
     two_col(c, &mut y, "No. Referensi", &s.reference);
     two_col(c, &mut y, "Keterangan", &s.remark);
@@ -326,12 +398,24 @@ fn atm(c: &mut Canvas, s: &Slip, bank: &str) {
 fn klikbca(c: &mut Canvas, s: &Slip) {
     c.rect(0, 0, 480, 56, [20, 70, 160]);
     c.text(20.0, 16.0, "KlikBCA Individual", 20.0, Face::Bold, WHITE);
-    c.text(20.0, 76.0, "Transfer ke Rekening BCA - Konfirmasi", 14.0, Face::Bold, BLACK);
+    c.text(
+        20.0,
+        76.0,
+        "Transfer ke Rekening BCA - Konfirmasi",
+        14.0,
+        Face::Bold,
+        BLACK,
+    );
     let mut y = 120.0;
     two_col(c, &mut y, "Tanggal Transaksi", &date_num(s));
     two_col(c, &mut y, "Rekening Tujuan", s.dest.1);
     two_col(c, &mut y, "Nama Penerima", "PT BILLING CONTOH INDONESIA");
-    two_col(c, &mut y, "Jumlah Transfer", &format!("Rp {}.00", en_num(s.amount)));
+    two_col(
+        c,
+        &mut y,
+        "Jumlah Transfer",
+        &format!("Rp {}.00", en_num(s.amount)),
+    );
     two_col(c, &mut y, "Berita", &s.remark);
     two_col(c, &mut y, "Rekening Sumber", &s.sender_acct);
     two_col(c, &mut y, "No. Transaksi", &s.reference);
@@ -341,7 +425,14 @@ fn klikbca(c: &mut Canvas, s: &Slip) {
 fn bni_mobile(c: &mut Canvas, s: &Slip) {
     c.rect(0, 0, 480, 64, [240, 100, 20]);
     c.text(24.0, 18.0, "BNI Mobile Banking", 22.0, Face::Bold, WHITE);
-    c.centre(240.0, 90.0, "Transfer Berhasil", 20.0, Face::Bold, [0, 110, 110]);
+    c.centre(
+        240.0,
+        90.0,
+        "Transfer Berhasil",
+        20.0,
+        Face::Bold,
+        [0, 110, 110],
+    );
     let mut y = 150.0;
     let date = format!(
         "{:02} {} 2026 {:02}:{:02}:{:02}",
@@ -358,9 +449,24 @@ fn bni_mobile(c: &mut Canvas, s: &Slip) {
     two_col(c, &mut y, "Rekening Tujuan", s.dest.1);
     two_col(c, &mut y, "Nama Penerima", "PT BILLING CONTOH INDONESIA");
     two_col(c, &mut y, "Nominal", &format!("Rp{}", id_num(s.amount)));
-    two_col(c, &mut y, "Biaya Admin", &format!("Rp{}", id_num(s.fee.max(2_500))));
-    two_col(c, &mut y, "Total", &format!("Rp{}", id_num(s.amount + s.fee.max(2_500))));
-    two_col(c, &mut y, "Saldo Akhir", &format!("Rp{}", id_num(s.amount * 2 + 750_000)));
+    two_col(
+        c,
+        &mut y,
+        "Biaya Admin",
+        &format!("Rp{}", id_num(s.fee.max(2_500))),
+    );
+    two_col(
+        c,
+        &mut y,
+        "Total",
+        &format!("Rp{}", id_num(s.amount + s.fee.max(2_500))),
+    );
+    two_col(
+        c,
+        &mut y,
+        "Saldo Akhir",
+        &format!("Rp{}", id_num(s.amount * 2 + 750_000)),
+    );
     two_col(c, &mut y, "No. Referensi", &s.reference);
 }
 
@@ -376,10 +482,25 @@ fn generic_en(c: &mut Canvas, s: &Slip) {
         s.minute
     );
     two_col(c, &mut y, "Date", &date);
-    two_col(c, &mut y, "From Account", &format!("{} {}", s.sender, s.sender_acct));
-    two_col(c, &mut y, "To Account", &format!("{} {}", s.dest.0, s.dest.1));
+    two_col(
+        c,
+        &mut y,
+        "From Account",
+        &format!("{} {}", s.sender, s.sender_acct),
+    );
+    two_col(
+        c,
+        &mut y,
+        "To Account",
+        &format!("{} {}", s.dest.0, s.dest.1),
+    );
     two_col(c, &mut y, "Beneficiary Name", "PT BILLING CONTOH INDONESIA");
-    two_col(c, &mut y, "Transfer Amount", &format!("IDR {}.00", en_num(s.amount)));
+    two_col(
+        c,
+        &mut y,
+        "Transfer Amount",
+        &format!("IDR {}.00", en_num(s.amount)),
+    );
     two_col(c, &mut y, "Admin Fee", &format!("IDR {}.00", en_num(s.fee)));
     two_col(c, &mut y, "Reference", &s.reference);
     two_col(c, &mut y, "Description", &s.remark);
@@ -390,7 +511,9 @@ fn generic_en(c: &mut Canvas, s: &Slip) {
 // ----------------------------------------------------------------------------
 
 fn pdf_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)")
+    s.replace('\\', "\\\\")
+        .replace('(', "\\(")
+        .replace(')', "\\)")
 }
 
 fn write_pdf(objects: &[Vec<u8>]) -> Vec<u8> {
@@ -426,7 +549,17 @@ fn stream(dict: &str, data: &[u8]) -> Vec<u8> {
 /// A text PDF: BNI-style receipt (dev).
 fn bni_pdf(s: &Slip) -> Vec<u8> {
     let rows = [
-        ("Transaction Date", format!("{:02}-{}-2026 {:02}:{:02}:{:02}", s.day, MONTHS_EN3[s.month as usize - 1], s.hour, s.minute, s.second)),
+        (
+            "Transaction Date",
+            format!(
+                "{:02}-{}-2026 {:02}:{:02}:{:02}",
+                s.day,
+                MONTHS_EN3[s.month as usize - 1],
+                s.hour,
+                s.minute,
+                s.second
+            ),
+        ),
         ("Debit Account", s.sender_acct.clone()),
         ("Remitter", s.sender.clone()),
         ("Beneficiary Bank", s.dest.0.to_string()),
@@ -442,7 +575,11 @@ fn bni_pdf(s: &Slip) -> Vec<u8> {
     let mut y = 700;
     for (k, v) in rows {
         let _ = writeln!(content, "BT /F1 11 Tf 50 {y} Td ({}) Tj ET", pdf_escape(k));
-        let _ = writeln!(content, "BT /F1 11 Tf 250 {y} Td ({}) Tj ET", pdf_escape(&v));
+        let _ = writeln!(
+            content,
+            "BT /F1 11 Tf 250 {y} Td ({}) Tj ET",
+            pdf_escape(&v)
+        );
         y -= 28;
     }
     write_pdf(&[
@@ -546,7 +683,14 @@ fn main() -> anyhow::Result<()> {
         ("dev", &["bca", "brimo", "livin", "atm_mandiri", "bni_pdf"]),
         (
             "heldout",
-            &["klikbca", "bni_mobile", "brimo_fee", "atm_bca", "generic_en", "scan_pdf"],
+            &[
+                "klikbca",
+                "bni_mobile",
+                "brimo_fee",
+                "atm_bca",
+                "generic_en",
+                "scan_pdf",
+            ],
         ),
     ];
     for (set, layouts) in sets {
@@ -573,7 +717,11 @@ fn main() -> anyhow::Result<()> {
                     let (bytes, ext) = if *layout == "bni_pdf" {
                         (bni_pdf(&s), "pdf")
                     } else {
-                        let (w, h) = if layout.starts_with("atm") { (420, 600) } else { (480, 800) };
+                        let (w, h) = if layout.starts_with("atm") {
+                            (420, 600)
+                        } else {
+                            (480, 800)
+                        };
                         let mut c = Canvas::new(w, h, &fonts, WHITE);
                         match *layout {
                             "bca" => bca(&mut c, &s),

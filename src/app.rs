@@ -153,6 +153,31 @@ impl Application {
         }
     }
 
+    /// What a newcomer still has to set up before the desk can work: without
+    /// staff nobody can sign in to the board, without accounts every mail is
+    /// from an unknown sender. Empty when both exist (or the store cannot say).
+    pub async fn missing_setup(&self) -> Vec<String> {
+        let Ok(mut conn) = self.desk.store().pool().acquire().await else {
+            return Vec::new();
+        };
+        let mut steps = Vec::new();
+        if matches!(crate::store::accounts::list_staff(&mut conn).await, Ok(s) if s.is_empty()) {
+            steps.push(
+                "no staff yet, so nobody can sign in to the board: \
+                 topup staff add NAME --password PASSWORD"
+                    .to_owned(),
+            );
+        }
+        if matches!(crate::store::accounts::list_accounts(&mut conn).await, Ok(a) if a.is_empty()) {
+            steps.push(
+                "no accounts yet, so every mail is answered as from an unknown sender: \
+                 topup account add \"PT Example\" --email boss@example.co.id"
+                    .to_owned(),
+            );
+        }
+        steps
+    }
+
     /// Runs until Ctrl-C or SIGTERM, printing where everything is.
     ///
     /// # Errors
@@ -172,6 +197,9 @@ impl Application {
         for w in self.settings.warnings() {
             println!("warning: {w}");
             tracing::warn!("{w}");
+        }
+        for step in self.missing_setup().await {
+            println!("next step: {step}");
         }
         println!("Press Ctrl-C to stop.");
         let shutdown = CancellationToken::new();

@@ -82,6 +82,20 @@ pub enum Command {
     Expire,
     /// Check the config, and reach the configured servers.
     CheckConfig,
+    /// Copy the SQLite database to FILE while the daemon runs (a consistent
+    /// snapshot). For PostgreSQL, use `pg_dump`.
+    Backup {
+        /// Where to write the copy (must not exist yet).
+        file: PathBuf,
+    },
+    /// Set up a demo desk in its own folder (an account with a PIC, a staff
+    /// member with a printed password, a request and a slip mail waiting in
+    /// the inbox) and run it: the whole loop in one command.
+    Demo {
+        /// The demo's data folder (created; reused when it exists).
+        #[arg(long, default_value = "topup-demo")]
+        dir: PathBuf,
+    },
 }
 
 /// `topup account ...`
@@ -377,8 +391,25 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Slip(SlipCmd::Read { files, text }) = &cli.command {
         return slip_read(&cli, files, *text);
     }
-    let settings = Arc::new(settings(&cli)?);
+    let mut settings = settings(&cli)?;
+    if let Command::Demo { dir } = &cli.command {
+        settings.data_dir = dir.clone();
+        settings.database.url = String::new();
+        settings.mail.imap = None;
+        settings.mail.smtp = None;
+    }
+    let settings = Arc::new(settings);
+    crate::supervisor::init_tracing(settings.log.format);
     let clock: SharedClock = Arc::new(SystemClock);
+    if let Command::Demo { .. } = cli.command {
+        let app = Application::build(settings, clock).await?;
+        let demo = crate::demo::prepare(app.desk())
+            .await
+            .map_err(|e| Failure::from(anyhow::anyhow!(e)))?;
+        demo.print(app.web_addr());
+        app.run_until_signal().await?;
+        return Ok(());
+    }
     if let Command::Run = cli.command {
         let app = Application::build(settings, clock).await?;
         app.run_until_signal().await?;
@@ -490,10 +521,12 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
     let now = desk.now();
     let mut conn = store.pool().acquire().await?;
     match &cli.command {
+        // Handled by `run` before a desk is opened.
         Command::Run
         | Command::Parse { .. }
         | Command::Slip(SlipCmd::Read { .. })
-        | Command::CheckConfig => {}
+        | Command::CheckConfig
+        | Command::Demo { .. } => {}
         Command::Migrate => {
             // Application::open_desk has migrated already.
             print(cli, &json!({"migrated": true}), || {
@@ -898,6 +931,34 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
             let n = desk.expire_due().await?;
             print(cli, &json!({"expired": n}), || {
                 format!("{n} order(s) moved by the time limits")
+            });
+        }
+        Command::Backup { file } => {
+            if store.backend() != crate::store::Backend::Sqlite {
+                return Err(invalid(
+                    "topup backup copies a SQLite database; for PostgreSQL use pg_dump \
+                     (see \"Backups\" in the README)",
+                ));
+            }
+            if file.exists() {
+                return Err(invalid(format!(
+                    "{} exists; choose a new file name",
+                    file.display()
+                )));
+            }
+            let Some(path) = file.to_str() else {
+                return Err(invalid("the backup path is not valid UTF-8"));
+            };
+            // VACUUM INTO writes a consistent, compacted copy from one read
+            // transaction: the daemon may keep writing meanwhile.
+            sqlx::query("VACUUM INTO $1")
+                .bind(path)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| invalid(format!("the backup failed: {e}")))?;
+            let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+            print(cli, &json!({"file": path, "bytes": size}), || {
+                format!("Backed up the database to {path} ({size} bytes)")
             });
         }
     }

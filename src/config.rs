@@ -37,6 +37,8 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     /// Where slip files are kept.
     pub slips: SlipSettings,
+    /// How the daemon logs.
+    pub log: LogSettings,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             discord: DiscordSettings::default(),
             outbox: OutboxSettings::default(),
             slips: SlipSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -394,6 +397,26 @@ impl Default for OutboxSettings {
     }
 }
 
+/// Logging (the level comes from `RUST_LOG`, default `info`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` (one line per event; colours only on a terminal) or `json`
+    /// (one JSON object per line, for log pipelines).
+    pub format: LogFormat,
+}
+
+/// The shape of log lines.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Where slip files live, and how they are read.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -403,7 +426,7 @@ pub struct SlipSettings {
     /// Read every slip (amount, date, accounts, reference) after intake and
     /// show the checks to staff. Needs `tesseract` and `pdftoppm` installed.
     pub read: bool,
-    /// Deadline of one `tesseract` or `pdftoppm` run, in seconds (a read tries up to three).
+    /// Deadline of one `tesseract` or `pdftoppm` run, in seconds (a read tries up to four preprocessings).
     pub read_timeout_secs: u64,
     /// Tries of a read that failed for a passing reason before it counts as unreadable.
     pub read_attempts: i64,

@@ -22,12 +22,14 @@
 //! - [`slip`]: reading transfer slips (OCR, PDF text) and the checks shown to staff.
 //! - [`web`]: the status page, staff board, JSON API, health and metrics.
 //! - [`discord`]: review cards and interactions over serenity.
-//! - [`config`], [`app`], [`cli`], [`supervisor`], [`clock`]: wiring.
+//! - [`config`], [`app`], [`cli`], [`supervisor`], [`clock`]: wiring;
+//!   [`demo`]: `topup demo`, a ready-made desk for a first look.
 
 pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod desk;
 pub mod discord;
 pub mod domain;
@@ -39,3 +41,10 @@ pub mod sources;
 pub mod store;
 pub mod supervisor;
 pub mod web;
+
+/// The git commit this binary was built from (`unknown` outside a git
+/// checkout), for `topup --version` readers and the `topup_build_info` metric.
+pub const BUILD_COMMIT: &str = match option_env!("TOPUP_BUILD_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};

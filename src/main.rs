@@ -1,11 +1,11 @@
-//! The `topup` binary: parse the command line, set up logging, run.
+//! The `topup` binary: parse the command line and run it (logging is set up
+//! once the config is read, as `log.format` says).
 
 use clap::Parser;
 
 #[tokio::main]
 async fn main() {
     let cli = topup::cli::Cli::parse();
-    topup::supervisor::init_tracing();
     if let Err(failure) = topup::cli::run(cli).await {
         eprintln!("error: {}", failure.message);
         std::process::exit(failure.code);

@@ -70,19 +70,28 @@ pub async fn wait_for_signal() {
     }
 }
 
-/// Sets up tracing: `RUST_LOG` (default `info`), to stderr. Colours only
-/// when stderr is a terminal: a log file or a journal gets plain text, not
-/// escape codes.
-pub fn init_tracing() {
+/// Sets up tracing: `RUST_LOG` (default `info`), to stderr, as text or
+/// JSON lines (`log.format`). Text has colours only when stderr is a
+/// terminal: a log file or a journal gets plain text, not escape codes.
+/// A second call does nothing.
+pub fn init_tracing(format: crate::config::LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        crate::config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+        crate::config::LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }
 
 /// Whether each inbound source is working, for `/healthz`: sources report

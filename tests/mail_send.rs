@@ -77,6 +77,7 @@ fn receipt_pdf() -> Vec<u8> {
         payment_method: "Transfer bank".into(),
         staff_reference: "siti".into(),
         new_balance: Money::from_minor(425_000_000),
+        issued_at: 1_764_400_000_000,
     })
     .expect("receipt renders")
 }

@@ -296,6 +296,7 @@ fn receipt(lang: Lang) -> ReceiptData {
         payment_method: "Transfer bank (BCA)".to_owned(),
         staff_reference: "Tim Receivables · S-3 (12/08/2026 14:02 WIB)".to_owned(),
         new_balance: Money::from_minor(425_000_050),
+        issued_at: 1_786_518_120_000,
     }
 }
 
@@ -322,6 +323,28 @@ fn pdf_text(pdf: &[u8]) -> String {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// An accountant filing receipts sorts by the PDF's own date: it is the
+/// day of the payment decision, not 1970.
+#[test]
+fn the_receipt_pdf_carries_its_issue_date() {
+    let pdf = render_receipt(&receipt(Lang::Id)).expect("renders");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("receipt.pdf");
+    std::fs::write(&path, &pdf).expect("write pdf");
+    let out = std::process::Command::new("pdfinfo")
+        .arg("-isodates")
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("pdfinfo not runnable ({e}): apt-get install poppler-utils"));
+    let info = String::from_utf8_lossy(&out.stdout);
+    let created = info
+        .lines()
+        .find(|l| l.starts_with("CreationDate:"))
+        .unwrap_or_else(|| panic!("no creation date: {info}"));
+    assert!(created.contains("2026-08-12T07:02:00"), "{created}");
+    assert!(info.contains("Producer:"), "{info}");
 }
 
 #[test]

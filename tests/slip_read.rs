@@ -21,8 +21,8 @@ use topup::clock::ManualClock;
 use topup::config::{BankAccount, DiscordSettings, Settings};
 use topup::desk::{Channel, Desk};
 use topup::discord::{Cards, http_client};
-use topup::domain::money::Money;
 use topup::domain::Lang;
+use topup::domain::money::Money;
 use topup::intake::SlipFile;
 use topup::outbox::Job;
 use topup::outbox::deliver::ChatDelivery;
@@ -39,8 +39,10 @@ const SLIP: &[u8] = include_bytes!("slips/bca-7750000.png");
 fn resaved_as_jpeg() -> Vec<u8> {
     let img = image::load_from_memory(SLIP).unwrap().to_rgb8();
     let mut out = Vec::new();
-    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80))
-        .unwrap();
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut out, 80,
+    ))
+    .unwrap();
     out
 }
 
@@ -81,12 +83,9 @@ async fn setup(api_base: &str) -> Setup {
         ..DiscordSettings::default()
     };
     let settings = Arc::new(settings);
-    let desk = topup::app::Application::open_desk(
-        settings.clone(),
-        Arc::new(ManualClock::at(T0)),
-    )
-    .await
-    .unwrap();
+    let desk = topup::app::Application::open_desk(settings.clone(), Arc::new(ManualClock::at(T0)))
+        .await
+        .unwrap();
     let mut tx = desk.store().begin_write().await.unwrap();
     accounts::add_account(&mut tx, "PT Maju Jaya", "budi@maju.co.id", Lang::Id, T0)
         .await
@@ -105,7 +104,12 @@ async fn setup(api_base: &str) -> Setup {
 }
 
 /// Requests an order of `claimed` rupiah and sends `bytes` as its slip.
-async fn order_with_slip(s: &Setup, claimed: i64, name: &str, bytes: &[u8]) -> topup::store::orders::OrderRow {
+async fn order_with_slip(
+    s: &Setup,
+    claimed: i64,
+    name: &str,
+    bytes: &[u8],
+) -> topup::store::orders::OrderRow {
     let d = &s.desk;
     let order = d
         .request(&s.user, Money::from_major(claimed), Channel::Email, None)
@@ -115,7 +119,12 @@ async fn order_with_slip(s: &Setup, claimed: i64, name: &str, bytes: &[u8]) -> t
     let stored = d
         .store_slips(&[SlipFile {
             file_name: Some(name.into()),
-            content_type: if name.ends_with(".png") { "image/png" } else { "image/jpeg" }.into(),
+            content_type: if name.ends_with(".png") {
+                "image/png"
+            } else {
+                "image/jpeg"
+            }
+            .into(),
             bytes: bytes.to_vec(),
         }])
         .await
@@ -167,15 +176,25 @@ async fn the_card_is_posted_before_reading_and_edited_with_the_amount_that_diffe
     // The customer claims Rp 7.250.000; the slip shows Rp 7.750.000.
     let order = order_with_slip(&s, 7_250_000, "bukti.png", SLIP).await;
     assert_eq!(
-        count(d, "SELECT COUNT(*) FROM slip_reads WHERE status = 'pending'").await,
+        count(
+            d,
+            "SELECT COUNT(*) FROM slip_reads WHERE status = 'pending'"
+        )
+        .await,
         1,
         "queued in the submission's transaction, not read yet"
     );
-    assert_eq!(checks(d, &order.number).await, vec![SlipCheck::Reading { pending: 1 }]);
+    assert_eq!(
+        checks(d, &order.number).await,
+        vec![SlipCheck::Reading { pending: 1 }]
+    );
 
     let posted: Seen = Arc::default();
     let post = server
-        .mock("POST", format!("/api/v10/channels/{STAFF_CHANNEL}/messages").as_str())
+        .mock(
+            "POST",
+            format!("/api/v10/channels/{STAFF_CHANNEL}/messages").as_str(),
+        )
         .with_status(200)
         .with_header("content-type", "application/json")
         .with_body_from_request(answer(&posted))
@@ -183,7 +202,10 @@ async fn the_card_is_posted_before_reading_and_edited_with_the_amount_that_diffe
         .create_async()
         .await;
     let cards = Cards::new(d.clone(), http_client(&s.settings.discord));
-    cards.deliver(&Job::ReviewCard { order_id: order.id }).await.unwrap();
+    cards
+        .deliver(&Job::ReviewCard { order_id: order.id })
+        .await
+        .unwrap();
     post.assert_async().await;
     assert!(
         posted.lock().unwrap()[0].contains("reading 1 slip"),
@@ -198,7 +220,10 @@ async fn the_card_is_posted_before_reading_and_edited_with_the_amount_that_diffe
         .remove(0);
     drop(conn);
     assert_eq!(read.status, "done");
-    assert_eq!(read.amount_minor, Some(Money::from_major(7_750_000).minor()));
+    assert_eq!(
+        read.amount_minor,
+        Some(Money::from_major(7_750_000).minor())
+    );
     assert_eq!(read.reference.as_deref(), Some("20267234519234"));
     assert_eq!(read.slip_time.as_deref(), Some("2026-11-18T21:35:10"));
     assert_eq!(read.bank.as_deref(), Some("BCA m-Transfer"));
@@ -218,14 +243,20 @@ async fn the_card_is_posted_before_reading_and_edited_with_the_amount_that_diffe
 
     let edited: Seen = Arc::default();
     let edit = server
-        .mock("PATCH", format!("/api/v10/channels/{STAFF_CHANNEL}/messages/{CARD}").as_str())
+        .mock(
+            "PATCH",
+            format!("/api/v10/channels/{STAFF_CHANNEL}/messages/{CARD}").as_str(),
+        )
         .with_status(200)
         .with_header("content-type", "application/json")
         .with_body_from_request(answer(&edited))
         .expect(1)
         .create_async()
         .await;
-    cards.deliver(&Job::CardUpdate { order_id: order.id }).await.unwrap();
+    cards
+        .deliver(&Job::CardUpdate { order_id: order.id })
+        .await
+        .unwrap();
     edit.assert_async().await;
     let body = edited.lock().unwrap()[0].clone();
     assert!(
@@ -241,8 +272,15 @@ async fn a_forwarded_copy_of_a_used_slip_is_caught_by_its_reference() {
     let d = &s.desk;
     let first = order_with_slip(&s, 7_750_000, "bukti.png", SLIP).await;
     topup::slip::worker::drain(d).await.unwrap();
-    assert_eq!(checks(d, &first.number).await, vec![], "a matching slip raises nothing");
-    let view = d.view(&d.parse_order_number(&first.number).unwrap()).await.unwrap();
+    assert_eq!(
+        checks(d, &first.number).await,
+        vec![],
+        "a matching slip raises nothing"
+    );
+    let view = d
+        .view(&d.parse_order_number(&first.number).unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         view.slip_report.lines(Lang::En, Lang::Id),
         vec!["slip: Rp 7.750.000, BCA m-Transfer, 18/11 21:35, ref 20267234519234"]
@@ -278,7 +316,11 @@ async fn a_damaged_slip_is_unreadable_at_once_and_never_an_amount_flag() {
         "{found:?}"
     );
     assert_eq!(
-        count(d, "SELECT COUNT(*) FROM slip_reads WHERE status = 'failed' AND attempts = 1").await,
+        count(
+            d,
+            "SELECT COUNT(*) FROM slip_reads WHERE status = 'failed' AND attempts = 1"
+        )
+        .await,
         1,
         "a damaged file is not retried"
     );

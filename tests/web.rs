@@ -683,12 +683,102 @@ async fn health_and_metrics_report_the_store() {
     assert!(text.contains("topup_outbox{status=\"dead\"} 0"));
     assert!(text.contains("topup_imap_reconnects_total "));
     assert!(text.contains("# TYPE topup_messages_total counter"));
+    // The server's own figures: requests under their route pattern, never a token.
+    assert!(
+        text.contains(
+            "topup_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("topup_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"10\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "topup_build_info{{commit=\"{}\",version=\"{}\"}} 1",
+            topup::BUILD_COMMIT,
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    assert!(text.contains("process_resident_memory_bytes "), "{text}");
+    c.get("/o/not-a-real-token").await;
+    let again = c.get("/metrics").await.html();
+    assert!(
+        again.contains("route=\"/o/{token}\",status=\"404\""),
+        "{again}"
+    );
+    assert!(!again.contains("not-a-real-token"));
 
     // When the database is gone, health says so with 503.
     app.desk.store().close().await;
     let h = c.get("/healthz").await;
     assert_eq!(h.status, 503);
     assert_eq!(h.json()["status"], "unavailable");
+    app.stop().await;
+}
+
+/// Prometheus reads a histogram that goes down as a counter reset: an amend
+/// that reopens a rejected order must not take its decision back.
+#[tokio::test]
+async fn the_decision_histogram_only_grows_across_an_amend() {
+    let app = WebApp::spawn().await;
+    let user = app
+        .customer("PT Histo", "histo@example.com", Lang::Id)
+        .await;
+    let rina = app.staff("Rina").await;
+    let order = app.dealing(&user, 1_000_000).await;
+    let n = app.desk.parse_order_number(&order.number).unwrap();
+    app.clock.advance_ms(120_000);
+    app.desk
+        .decide(
+            &n,
+            &rina,
+            &topup::desk::Decision::Reject {
+                reason: topup::desk::RejectReason::AmountDiffers,
+            },
+        )
+        .await
+        .unwrap();
+    let mut c = Client::new(&app);
+    let count = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("topup_decision_seconds_count "))
+            .map(|v| v.parse::<i64>().unwrap())
+            .unwrap()
+    };
+    assert_eq!(count(&c.get("/metrics").await.html()), 1);
+
+    app.desk
+        .amend(
+            &user,
+            &n,
+            topup::domain::money::Money::from_major(900_000),
+            &[],
+            topup::desk::Channel::Email,
+            None,
+        )
+        .await
+        .unwrap();
+    let after_amend = c.get("/metrics").await.html();
+    assert_eq!(count(&after_amend), 1, "the amend took a decision back");
+    assert!(
+        after_amend.contains("topup_decision_seconds_sum 120\n"),
+        "{after_amend}"
+    );
+
+    app.clock.advance_ms(30_000);
+    app.desk
+        .decide(&n, &rina, &topup::desk::Decision::Approve { amount: None })
+        .await
+        .unwrap();
+    let text = c.get("/metrics").await.html();
+    assert_eq!(count(&text), 2);
+    assert!(
+        text.contains("topup_decision_seconds_bucket{le=\"60\"} 1"),
+        "{text}"
+    );
     app.stop().await;
 }
 

@@ -440,7 +440,7 @@ impl Desk {
                 tx,
                 msg,
                 inbound_id,
-                &slips,
+                slips,
                 reply.as_ref(),
                 over_limit,
                 limits.max_attachments,

@@ -388,6 +388,8 @@ pub struct OrderView {
     pub user: Option<UserRow>,
     /// The user who sent the latest slip or amendment, when another than `user`.
     pub submitter: Option<UserRow>,
+    /// Every user of the account, removed ones too (for names on the timeline).
+    pub users: Vec<UserRow>,
     /// Its audit trail.
     pub events: Vec<orders::EventRow>,
     /// Its slips.
@@ -1375,24 +1377,25 @@ impl Desk {
         conn: &mut sqlx::AnyConnection,
         order: OrderRow,
     ) -> DeskResult<OrderView> {
-        let account = accounts::account_by_id(conn, order.account_id).await?;
-        let user = match order.user_id {
-            Some(id) => Some(accounts::user_by_id(conn, id).await?),
-            None => None,
-        };
+        // Five round trips: the status page runs this on every request.
+        let (account, balance_minor) =
+            accounts::account_with_balance(conn, order.account_id).await?;
+        let users = accounts::list_users(conn, Some(order.account_id)).await?;
+        let find = |id: Option<i64>| id.and_then(|id| users.iter().find(|u| u.id == id).cloned());
+        let user = find(order.user_id);
         let submitter = match order.submitted_by {
-            Some(id) if Some(id) != order.user_id => Some(accounts::user_by_id(conn, id).await?),
+            Some(id) if Some(id) != order.user_id => find(Some(id)),
             _ => None,
         };
         let events = orders::events(conn, order.id).await?;
         let slips = inbound_store::slips_of(conn, order.id).await?;
-        let balance_minor = accounts::balance(conn, order.account_id).await?;
         let slip_report = self.slip_report_with(conn, &order, &events, &slips).await?;
         Ok(OrderView {
             order,
             account,
             user,
             submitter,
+            users,
             events,
             slips,
             balance_minor,
@@ -1422,7 +1425,8 @@ impl Desk {
         slips: &[inbound_store::OrderSlipRow],
     ) -> DeskResult<crate::slip::checks::SlipReport> {
         let round_at = crate::discord::cards::current_round(events).map(|e| e.at);
-        let added: Vec<(String, i64)> = slips.iter().map(|s| (s.hash.clone(), s.added_at)).collect();
+        let added: Vec<(String, i64)> =
+            slips.iter().map(|s| (s.hash.clone(), s.added_at)).collect();
         let facts = crate::slip::checks::OrderFacts {
             claimed_minor: order.amount_minor,
             created_at_ms: order.created_at,
@@ -1645,7 +1649,16 @@ impl Desk {
         to: OrderStatus,
         change: &Change<'_>,
     ) -> DeskResult<()> {
-        if orders::compare_and_set(tx, order.id, from, to, change, self.now()).await? {
+        let now = self.now();
+        if orders::compare_and_set(tx, order.id, from, to, change, now).await? {
+            // The decision-time histogram is observed here, once per decision.
+            if change.decided.is_some()
+                && matches!(to, OrderStatus::Paid | OrderStatus::PaymentFailure)
+                && let Some(submitted) = order.submitted_at
+            {
+                let at = change.decided.map_or(now, |(t, _)| t);
+                orders::record_decision_time(tx, order.id, to, at, at - submitted).await?;
+            }
             return Ok(());
         }
         let now_row = orders::by_id(tx, order.id).await?;
@@ -1857,6 +1870,7 @@ impl Desk {
                 None => format!("{team} ({})", self.format_time(decided_at)),
             },
             new_balance: Money::from_minor(balance),
+            issued_at: decided_at,
         })
     }
 }

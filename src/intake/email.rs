@@ -44,12 +44,20 @@ pub struct EmailMeta {
 /// Reads the headers the desk needs. A message that cannot be parsed gives
 /// a meta with only its size.
 pub fn email_meta(raw: &[u8]) -> EmailMeta {
+    match MessageParser::default().parse(raw) {
+        Some(msg) => meta_of(&msg, raw.len()),
+        None => EmailMeta {
+            size: raw.len(),
+            ..EmailMeta::default()
+        },
+    }
+}
+
+/// The headers the desk needs, from a message parsed already.
+pub(crate) fn meta_of(msg: &Message<'_>, size: usize) -> EmailMeta {
     let mut meta = EmailMeta {
-        size: raw.len(),
+        size,
         ..EmailMeta::default()
-    };
-    let Some(msg) = MessageParser::default().parse(raw) else {
-        return meta;
     };
     meta.message_id = msg
         .message_id()
@@ -64,7 +72,7 @@ pub fn email_meta(raw: &[u8]) -> EmailMeta {
     meta.subject = msg.subject().map(str::to_string);
     meta.in_reply_to = id_list(msg.in_reply_to());
     meta.references = id_list(msg.references());
-    meta.auto = is_automatic(&msg);
+    meta.auto = is_automatic(msg);
     meta.authentication_results = msg
         .headers_raw()
         .filter(|(name, _)| name.eq_ignore_ascii_case("authentication-results"))
@@ -108,20 +116,25 @@ pub(crate) struct ParsedEmail {
 /// Parses a raw message; `None` only when mail-parser finds no message.
 pub(crate) fn read_email(raw: &[u8]) -> Option<ParsedEmail> {
     let msg = MessageParser::default().parse(raw)?;
-    let auto = is_automatic(&msg);
+    Some(parts_of(&msg))
+}
+
+/// The parts the extractor reads, from a message parsed already.
+pub(crate) fn parts_of(msg: &Message<'_>) -> ParsedEmail {
+    let auto = is_automatic(msg);
     let mut parsed = ParsedEmail {
         subject: msg.subject().map(str::to_string),
         auto,
         ..ParsedEmail::default()
     };
     if auto {
-        return Some(parsed);
+        return parsed;
     }
     let mut body = String::new();
-    collect_text(&msg, 0, &mut body, 0);
+    collect_text(msg, 0, &mut body, 0);
     parsed.body = body;
-    collect_slips(&msg, &mut parsed.slips, 0);
-    Some(parsed)
+    collect_slips(msg, &mut parsed.slips, 0);
+    parsed
 }
 
 // ---------------------------------------------------------------------------
@@ -383,3 +396,37 @@ fn is_signature_image(
 
 #[cfg(test)]
 pub(crate) const EMAIL_PATTERNS: &[&Pat] = &[&AUTO_SUBJECT, &LOGO_WORDS];
+
+#[cfg(test)]
+mod one_parse {
+    /// The daemon's single-parse path reads exactly what the two separate
+    /// readers read (headers, intent, number, amount, slips).
+    #[test]
+    fn read_mail_agrees_with_the_two_separate_readers() {
+        let mails: [&[u8]; 4] = [
+            b"From: Budi <budi@maju.co.id>\r\nSubject: Re: Bukti transfer TU-20261125-0042\r\n\
+Message-ID: <m1@maju.co.id>\r\nIn-Reply-To: <x@desk>\r\nReferences: <a@desk> <x@desk>\r\n\
+Authentication-Results: mx.desk; dmarc=pass\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+Sudah transfer Rp 1.500.000 ya\r\n--b\r\nContent-Type: image/png; name=bukti.png\r\n\
+Content-Disposition: attachment; filename=bukti.png\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+iVBORw0KGgo=\r\n--b--\r\n",
+            b"From: a@b.c\r\nSubject: Automatic reply: out of office\r\nAuto-Submitted: auto-replied\r\n\r\nAway\r\n",
+            b"From: x@y.z\r\nSubject: tolong top up 2,5 juta\r\n\r\nterima kasih\r\n",
+            b"\xff\xfe not a message at all",
+        ];
+        for raw in mails {
+            let (meta, extraction) = crate::intake::read_mail(raw, "TU");
+            let apart = super::email_meta(raw);
+            assert_eq!(meta.message_id, apart.message_id);
+            assert_eq!(meta.from, apart.from);
+            assert_eq!(meta.subject, apart.subject);
+            assert_eq!(meta.in_reply_to, apart.in_reply_to);
+            assert_eq!(meta.references, apart.references);
+            assert_eq!(meta.auto, apart.auto);
+            assert_eq!(meta.authentication_results, apart.authentication_results);
+            assert_eq!(meta.size, raw.len());
+            assert_eq!(extraction, crate::intake::extract_email(raw, "TU"));
+        }
+    }
+}

@@ -119,6 +119,29 @@ pub fn extract_email(raw: &[u8], prefix: &str) -> Extraction {
     let Some(mail) = email::read_email(raw) else {
         return Extraction::nothing(Intent::Unknown);
     };
+    extract_parts(mail, prefix)
+}
+
+/// The headers the desk needs and what the message says, from one MIME
+/// parse (the daemon's path; [`email_meta`] and [`extract_email`] each
+/// parse on their own).
+pub fn read_mail(raw: &[u8], prefix: &str) -> (email::EmailMeta, Extraction) {
+    match mail_parser::MessageParser::default().parse(raw) {
+        Some(msg) => (
+            email::meta_of(&msg, raw.len()),
+            extract_parts(email::parts_of(&msg), prefix),
+        ),
+        None => (
+            email::EmailMeta {
+                size: raw.len(),
+                ..email::EmailMeta::default()
+            },
+            Extraction::nothing(Intent::Unknown),
+        ),
+    }
+}
+
+fn extract_parts(mail: email::ParsedEmail, prefix: &str) -> Extraction {
     if mail.auto {
         return Extraction::nothing(Intent::Ignore);
     }

@@ -49,6 +49,11 @@ pub struct ReceiptData {
     pub staff_reference: String,
     /// The account's balance after this credit.
     pub new_balance: Money,
+    /// When the receipt was issued (the decision), Unix milliseconds: the
+    /// PDF's creation date. 0 (receipts queued before this field existed)
+    /// means the time of rendering.
+    #[serde(default)]
+    pub issued_at: i64,
 }
 
 /// The receipt could not be produced.
@@ -321,6 +326,20 @@ pub fn render_receipt(data: &ReceiptData) -> Result<Vec<u8>, ReceiptError> {
     };
     let title = format!("{} {}", labels.title, data.receipt_number);
     let mut doc = PdfDocument::new(&title);
+    let issued = if data.issued_at > 0 {
+        data.issued_at / 1000
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs().cast_signed())
+    };
+    if let Ok(date) = printpdf::date::OffsetDateTime::from_unix_timestamp(issued) {
+        let info = &mut doc.metadata.info;
+        info.creation_date = date;
+        info.modification_date = date;
+        info.metadata_date = date;
+        info.producer = format!("topup {}", env!("CARGO_PKG_VERSION"));
+    }
     let regular_id = doc.add_font(&regular);
     let bold_id = doc.add_font(&bold);
     let mut c = Canvas {

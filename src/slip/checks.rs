@@ -33,7 +33,10 @@ pub enum SlipCheck {
     /// A slip dated long before the order.
     OldSlip { slip_date: String, days_before: i64 },
     /// The slip's reference number is on another order's slip too.
-    ReferenceReused { reference: String, orders: Vec<String> },
+    ReferenceReused {
+        reference: String,
+        orders: Vec<String>,
+    },
 }
 
 impl SlipCheck {
@@ -87,9 +90,15 @@ impl SlipCheck {
             }
             SlipCheck::ReferenceReused { reference, orders } => {
                 if en {
-                    format!("reference {reference} already used on {}", orders.join(", "))
+                    format!(
+                        "reference {reference} already used on {}",
+                        orders.join(", ")
+                    )
                 } else {
-                    format!("referensi {reference} sudah dipakai di {}", orders.join(", "))
+                    format!(
+                        "referensi {reference} sudah dipakai di {}",
+                        orders.join(", ")
+                    )
                 }
             }
         }
@@ -236,9 +245,8 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
             .as_deref()
             .and_then(|d| NaiveDateTime::parse_from_str(d, "%Y-%m-%dT%H:%M:%S").ok())
         {
-            let slip_ms = (date.and_utc().timestamp()
-                - i64::from(facts.utc_offset_minutes) * 60)
-                * 1000;
+            let slip_ms =
+                (date.and_utc().timestamp() - i64::from(facts.utc_offset_minutes) * 60) * 1000;
             let days = (facts.created_at_ms - slip_ms) / 86_400_000;
             if days > OLD_SLIP_DAYS {
                 report.checks.push(SlipCheck::OldSlip {
@@ -266,7 +274,9 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
     if let (Some(slip), Some(claimed)) = (total, facts.claimed_minor.map(Money::from_minor))
         && slip != claimed
     {
-        report.checks.insert(0, SlipCheck::AmountDiffers { slip, claimed });
+        report
+            .checks
+            .insert(0, SlipCheck::AmountDiffers { slip, claimed });
     }
     report
 }
@@ -370,7 +380,11 @@ mod tests {
     #[test]
     fn a_matching_slip_is_one_quiet_line() {
         let acc = accounts();
-        let r = assess(&facts(&acc, 250_000_000), &[read(Some(250_000_000))], &[vec![]]);
+        let r = assess(
+            &facts(&acc, 250_000_000),
+            &[read(Some(250_000_000))],
+            &[vec![]],
+        );
         assert!(r.checks.is_empty(), "{:?}", r.checks);
         assert_eq!(
             r.lines(Lang::En, Lang::Id),
@@ -381,7 +395,11 @@ mod tests {
     #[test]
     fn a_different_amount_names_both() {
         let acc = accounts();
-        let r = assess(&facts(&acc, 250_000_000), &[read(Some(205_000_000))], &[vec![]]);
+        let r = assess(
+            &facts(&acc, 250_000_000),
+            &[read(Some(205_000_000))],
+            &[vec![]],
+        );
         assert_eq!(
             r.checks,
             vec![SlipCheck::AmountDiffers {
@@ -409,7 +427,9 @@ mod tests {
         failed.status = "failed".into();
         failed.error = Some("damaged file".into());
         let r = assess(&facts(&acc, 250_000_000), &[failed], &[vec![]]);
-        assert!(matches!(&r.checks[..], [SlipCheck::Unreadable { reason, .. }] if reason == "damaged file"));
+        assert!(
+            matches!(&r.checks[..], [SlipCheck::Unreadable { reason, .. }] if reason == "damaged file")
+        );
     }
 
     #[test]
@@ -436,8 +456,20 @@ mod tests {
             &[vec!["TU-20261101-0001".into()]],
         );
         assert!(matches!(r.checks[0], SlipCheck::UnknownDestination { .. }));
-        assert!(matches!(r.checks[1], SlipCheck::OldSlip { days_before: 29, .. }), "{:?}", r.checks);
-        assert!(matches!(&r.checks[2], SlipCheck::ReferenceReused { orders, .. } if orders == &["TU-20261101-0001"]));
+        assert!(
+            matches!(
+                r.checks[1],
+                SlipCheck::OldSlip {
+                    days_before: 29,
+                    ..
+                }
+            ),
+            "{:?}",
+            r.checks
+        );
+        assert!(
+            matches!(&r.checks[2], SlipCheck::ReferenceReused { orders, .. } if orders == &["TU-20261101-0001"])
+        );
     }
 
     #[test]

@@ -139,8 +139,9 @@ static DATE_NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
 static DATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(\d{1,2})[\s\-]+([a-z]{3,9})[\s\-,]+(\d{4})\b").expect("static regex")
 });
-static TIME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\b").expect("static regex"));
+static TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\b").expect("static regex")
+});
 
 /// Reads every field it can find in a slip's text.
 pub fn fields_from_text(text: &str) -> SlipFields {
@@ -301,7 +302,8 @@ pub(crate) fn money_in(s: &str) -> Option<Money> {
         // A run of digits cut out of a longer one is an account or reference number.
         let before = s[..m.start()].chars().next_back();
         let after = s[m.end()..].chars().next();
-        if before.is_some_and(|ch| ch.is_ascii_digit()) || after.is_some_and(|ch| ch.is_ascii_digit())
+        if before.is_some_and(|ch| ch.is_ascii_digit())
+            || after.is_some_and(|ch| ch.is_ascii_digit())
         {
             return None;
         }
@@ -459,9 +461,11 @@ fn bank_of(lines: &[String]) -> Option<String> {
             .unwrap_or("bank");
         return Some(format!("ATM {}", bank_name(bank)));
     } else {
-        let bank = ["mandiri", "bca", "bri", "bni", "cimb", "permata", "btn", "jago"]
-            .into_iter()
-            .find(|b| all.split(|c: char| !c.is_alphanumeric()).any(|w| w == *b))?;
+        let bank = [
+            "mandiri", "bca", "bri", "bni", "cimb", "permata", "btn", "jago",
+        ]
+        .into_iter()
+        .find(|b| all.split(|c: char| !c.is_alphanumeric()).any(|w| w == *b))?;
         return Some(bank_name(bank).to_string());
     };
     Some(found.to_string())
@@ -500,7 +504,10 @@ mod tests {
         assert_eq!(f.dest_name.as_deref(), Some("PT BILLING CONTOH INDONESIA"));
         assert_eq!(f.sender_account.as_deref(), Some("XXXXXX7027"));
         assert_eq!(f.reference.as_deref(), Some("20261122187243"));
-        assert_eq!(f.remark, None, "an empty Berita must not take the next label");
+        assert_eq!(
+            f.remark, None,
+            "an empty Berita must not take the next label"
+        );
         assert_eq!(
             f.date.map(|d| d.to_string()).as_deref(),
             Some("2026-11-22 14:47:04")
@@ -550,7 +557,11 @@ mod tests {
         let f = fields_from_text(
             "Livin' by Mandiri\nTransfer Berhasil\nRp20.000.000\nTanggal 25 November 2026 08:04:10 WIB\nPenerima PT BILLING CONTOH INDONESIA\nBank / Rekening Mandiri - 137-00-1842550-6\nSumber Dana SAKURA COMPONENTS K.K. - xxxxxx8434\nBiaya Rp0\nNo. Referensi 20261125335537\nKeterangan TOP UP",
         );
-        assert_eq!(f.amount, rp(20_000_000), "the headline when no Nominal line");
+        assert_eq!(
+            f.amount,
+            rp(20_000_000),
+            "the headline when no Nominal line"
+        );
         assert_eq!(f.sender_name.as_deref(), Some("SAKURA COMPONENTS K.K."));
         assert_eq!(f.sender_account.as_deref(), Some("xxxxxx8434"));
         assert_eq!(f.dest_account.as_deref(), Some("137-00-1842550-6"));
@@ -573,7 +584,14 @@ mod tests {
 
     #[test]
     fn garbage_gives_nothing_and_never_panics() {
-        for text in ["", "\n\n", "Rp", "Jumlah\n", "Total Rp 99999999999999999999", "ééé 12/13/2026 99:99"] {
+        for text in [
+            "",
+            "\n\n",
+            "Rp",
+            "Jumlah\n",
+            "Total Rp 99999999999999999999",
+            "ééé 12/13/2026 99:99",
+        ] {
             let f = fields_from_text(text);
             assert_eq!(f.amount, None, "{text:?}");
         }

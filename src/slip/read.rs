@@ -177,12 +177,24 @@ fn read_pdf(bytes: &[u8], limits: &ReadLimits, deadline: Instant) -> Result<Read
     // `-scale-to` caps the long side whatever the page size claims.
     let png = run_tool(
         "pdftoppm",
-        &["-png", "-f", "1", "-l", "1", "-scale-to", "2000", "-singlefile", "-"],
+        &[
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-scale-to",
+            "2000",
+            "-singlefile",
+            "-",
+        ],
         bytes,
         limits.tool_timeout.min(remaining(deadline)?),
     )?;
     if png.is_empty() {
-        return Err(ReadError::Corrupt("the PDF has no page that renders".into()));
+        return Err(ReadError::Corrupt(
+            "the PDF has no page that renders".into(),
+        ));
     }
     let gray = decode(&png, ImageFormat::Png, limits)?;
     ocr_until_amount(&gray, limits, deadline, Method::PdfOcr)
@@ -296,10 +308,22 @@ fn fill_from_others(fields: &mut SlipFields, readings: &[Reading]) {
         fields.date = most(readings.iter().map(|r| r.fields.date));
     }
     fields.bank = fields.bank.take().or_else(|| f(|x| x.bank.clone()));
-    fields.reference = fields.reference.take().or_else(|| f(|x| x.reference.clone()));
-    fields.dest_account = fields.dest_account.take().or_else(|| f(|x| x.dest_account.clone()));
-    fields.dest_name = fields.dest_name.take().or_else(|| f(|x| x.dest_name.clone()));
-    fields.sender_name = fields.sender_name.take().or_else(|| f(|x| x.sender_name.clone()));
+    fields.reference = fields
+        .reference
+        .take()
+        .or_else(|| f(|x| x.reference.clone()));
+    fields.dest_account = fields
+        .dest_account
+        .take()
+        .or_else(|| f(|x| x.dest_account.clone()));
+    fields.dest_name = fields
+        .dest_name
+        .take()
+        .or_else(|| f(|x| x.dest_name.clone()));
+    fields.sender_name = fields
+        .sender_name
+        .take()
+        .or_else(|| f(|x| x.sender_name.clone()));
     fields.sender_account = fields
         .sender_account
         .take()
@@ -419,7 +443,11 @@ fn binarise(gray: &GrayImage) -> GrayImage {
         hist[p[0] as usize] += 1;
     }
     let total: u64 = hist.iter().sum();
-    let sum_all: f64 = hist.iter().enumerate().map(|(i, c)| i as f64 * *c as f64).sum();
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, c)| i as f64 * *c as f64)
+        .sum();
     let (mut w_b, mut sum_b, mut best, mut threshold) = (0u64, 0f64, 0f64, 128u8);
     for (t, c) in hist.iter().enumerate() {
         w_b += c;
@@ -556,7 +584,9 @@ fn run_tool(
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < timeout => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) if started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -589,7 +619,10 @@ mod tests {
             sniff(b"\0\0\0\x18ftypheic\0\0\0\0"),
             Err(ReadError::Unsupported(_))
         ));
-        assert!(matches!(sniff(b"PK\x03\x04zip"), Err(ReadError::Unsupported(_))));
+        assert!(matches!(
+            sniff(b"PK\x03\x04zip"),
+            Err(ReadError::Unsupported(_))
+        ));
         assert!(matches!(sniff(b""), Err(ReadError::Unsupported(_))));
     }
 

@@ -86,7 +86,9 @@ async fn pass(desk: &Desk) -> anyhow::Result<bool> {
                 .await
                 .unwrap_or_else(|e| Err(ReadError::Corrupt(format!("the reader failed: {e}"))))
         }
-        Err(e) => Err(ReadError::Tool(format!("reading the stored file failed: {e}"))),
+        Err(e) => Err(ReadError::Tool(format!(
+            "reading the stored file failed: {e}"
+        ))),
     };
     let read_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     record(desk, &job, outcome, read_ms).await?;

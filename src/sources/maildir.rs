@@ -25,7 +25,8 @@ const POLL: Duration = Duration::from_secs(1);
 /// # Errors
 /// The folder cannot be created or read at start.
 pub async fn run(desk: Desk, dir: PathBuf, shutdown: CancellationToken) -> anyhow::Result<()> {
-    for sub in ["new", "cur", "tmp"] {
+    // tmp/ first and new/ last: whoever waits for new/ to deliver finds tmp/ there.
+    for sub in ["tmp", "cur", "new"] {
         let path = dir.join(sub);
         tokio::fs::create_dir_all(&path)
             .await
@@ -119,7 +120,10 @@ async fn handle_group(
     if group.is_empty() {
         return Ok(0);
     }
-    let (files, mails): (Vec<(PathBuf, String)>, Vec<(Vec<u8>, Vec<String>)>) = group
+    // (path, file name) to move afterwards; (raw, extra keys) to handle.
+    type Files = Vec<(PathBuf, String)>;
+    type Mails = Vec<(Vec<u8>, Vec<String>)>;
+    let (files, mails): (Files, Mails) = group
         .into_iter()
         .map(|(path, name, raw)| ((path, name), (raw, Vec::new())))
         .unzip();

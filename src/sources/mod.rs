@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Settings;
 use crate::desk::{Channel, Desk, DeskError, DeskResult, Inbound, InboundOutcome, Limit};
 use crate::intake::email::{EmailMeta, email_meta};
-use crate::intake::{Extraction, Intent, extract_email};
+use crate::intake::{Extraction, Intent};
 
 /// Hands one raw email to the desk, so that no message can stop a source:
 /// a message the parser cannot read (it panicked on it) is recorded as failed
@@ -36,7 +36,7 @@ pub async fn handle_email(
 ) -> DeskResult<InboundOutcome> {
     match read_email(raw, extra_keys, desk.settings()) {
         Ok(msg) => desk.handle_inbound(msg).await,
-        Err((msg, why)) => desk.record_failed(&msg, &why).await,
+        Err(failed) => desk.record_failed(&failed.0, &failed.1).await,
     }
 }
 
@@ -59,7 +59,7 @@ pub async fn handle_emails(
                 batch.push(msg);
                 slots.push(None);
             }
-            Err((msg, why)) => slots.push(Some(desk.record_failed(&msg, &why).await?)),
+            Err(failed) => slots.push(Some(desk.record_failed(&failed.0, &failed.1).await?)),
         }
     }
     let mut handled = desk.handle_inbound_batch(batch).await?.into_iter();
@@ -75,7 +75,7 @@ fn read_email(
     raw: Vec<u8>,
     extra_keys: Vec<String>,
     settings: &Settings,
-) -> Result<Inbound, (Inbound, String)> {
+) -> Result<Inbound, Box<(Inbound, String)>> {
     if raw.len() > settings.limits.max_message_bytes {
         return Ok(inbound_from_email(raw, extra_keys, settings));
     }
@@ -91,10 +91,10 @@ fn read_email(
                 .map(|s| (*s).to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Err((
+            Err(Box::new((
                 unreadable(raw, extra_keys, settings),
                 format!("the message could not be read: {why}"),
-            ))
+            )))
         }
     }
 }
@@ -180,8 +180,7 @@ pub fn inbound_from_email(raw: Vec<u8>, extra_keys: Vec<String>, settings: &Sett
 /// The parsing half of [`inbound_from_email`] (may panic on a parser bug;
 /// [`handle_email`] catches that).
 fn parse_email(raw: &[u8], settings: &Settings) -> (EmailMeta, Extraction, String) {
-    let meta = email_meta(raw);
-    let extraction = extract_email(raw, &settings.desk.order_prefix);
+    let (meta, extraction) = crate::intake::read_mail(raw, &settings.desk.order_prefix);
     (meta, extraction, content_hash(raw))
 }
 

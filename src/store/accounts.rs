@@ -348,6 +348,36 @@ pub async fn account_by_id(conn: &mut AnyConnection, id: i64) -> Result<AccountR
         .ok_or_else(|| StoreError::NotFound(format!("account {id}")))
 }
 
+/// An account with its balance now, in one round trip (the status page
+/// reads both on every request).
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such account.
+pub async fn account_with_balance(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> Result<(AccountRow, i64), StoreError> {
+    let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT a.id, a.name, a.lang, a.created_at, \
+         CAST(COALESCE((SELECT SUM(l.amount_minor) FROM ledger l WHERE l.account_id = a.id), 0) AS BIGINT) \
+         FROM accounts a WHERE a.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    let (id, name, lang, created_at, balance) =
+        row.ok_or_else(|| StoreError::NotFound(format!("account {id}")))?;
+    Ok((
+        AccountRow {
+            id,
+            name,
+            lang,
+            created_at,
+        },
+        balance,
+    ))
+}
+
 /// All accounts, by name.
 ///
 /// # Errors

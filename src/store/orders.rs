@@ -714,3 +714,27 @@ pub async fn count_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i6
 pub fn is_conflict(err: &StoreError) -> bool {
     matches!(err, StoreError::Conflict(_))
 }
+
+/// Records how long a submitted order waited for its decision (append-only;
+/// the decision-time histogram is bucketed from these rows).
+///
+/// # Errors
+/// Database errors only.
+pub async fn record_decision_time(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    outcome: OrderStatus,
+    decided_at: i64,
+    millis: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO decision_times (order_id, outcome, decided_at, millis) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(order_id)
+    .bind(outcome.as_str())
+    .bind(decided_at)
+    .bind(millis.max(0))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -108,12 +108,14 @@ pub async fn by_hash(
     conn: &mut AnyConnection,
     hash: &str,
 ) -> Result<Option<SlipReadRow>, StoreError> {
-    Ok(
-        sqlx::query_as(concat!("SELECT ", columns!(), " FROM slip_reads WHERE hash = $1"))
-            .bind(hash)
-            .fetch_optional(conn)
-            .await?,
-    )
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM slip_reads WHERE hash = $1"
+    ))
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// The readings of an order's slips (files never queued are left out).
@@ -156,7 +158,11 @@ pub async fn record_done(
     )
     .bind(method)
     .bind(fields.amount.map(|m| m.minor()))
-    .bind(fields.date.map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string()))
+    .bind(
+        fields
+            .date
+            .map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string()),
+    )
     .bind(text(&fields.bank))
     .bind(text(&fields.sender_name))
     .bind(text(&fields.sender_account))
@@ -187,7 +193,11 @@ pub async fn record_failure(
         "UPDATE slip_reads SET status = $1, error = $2, next_at = $3, updated_at = $4 \
          WHERE hash = $5",
     )
-    .bind(if retry_at.is_some() { "pending" } else { "failed" })
+    .bind(if retry_at.is_some() {
+        "pending"
+    } else {
+        "failed"
+    })
     .bind(clean_text(error, 500).as_ref())
     .bind(retry_at.unwrap_or(now))
     .bind(now)

@@ -67,7 +67,15 @@ impl SlipStore {
     pub fn from_setting(store: &str, local_dir: &std::path::Path) -> anyhow::Result<SlipStore> {
         if store.contains("://") && !store.starts_with("file://") {
             let url = url_parse(store)?;
-            let (inner, prefix) = object_store::parse_url_opts(&url, std::env::vars())?;
+            // object_store reads its options by lowercase key (`aws_access_key_id`);
+            // the environment spells them in capitals, which it would ignore and
+            // fall back to the cloud's instance metadata.
+            let options = std::env::vars()
+                .filter(|(k, _)| {
+                    k.starts_with("AWS_") || k.starts_with("GOOGLE_") || k.starts_with("AZURE_")
+                })
+                .map(|(k, v)| (k.to_ascii_lowercase(), v));
+            let (inner, prefix) = object_store::parse_url_opts(&url, options)?;
             let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
                 Arc::from(inner)
             } else {

@@ -143,21 +143,18 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, WebError> {
     let out_rows = outbox::count_by_status(&mut conn).await?;
     let failed = inbound_store::count_failed(&mut conn).await?;
 
-    // Decision time of decided submissions, bucketed in SQL so no rows are loaded.
-    let mut sql = String::from(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(decided_at - submitted_at), 0) AS BIGINT)",
-    );
+    // Decision times, bucketed in SQL so no rows are loaded. The rows are
+    // append-only, so the histogram never goes backwards (an amend does not
+    // take an observation back).
+    let mut sql = String::from("SELECT COUNT(*), CAST(COALESCE(SUM(millis), 0) AS BIGINT)");
     for b in DECISION_BUCKETS {
         let _ = write!(
             sql,
-            ", CAST(COALESCE(SUM(CASE WHEN decided_at - submitted_at <= {} THEN 1 ELSE 0 END), 0) AS BIGINT)",
+            ", CAST(COALESCE(SUM(CASE WHEN millis <= {} THEN 1 ELSE 0 END), 0) AS BIGINT)",
             b * 1000
         );
     }
-    sql.push_str(
-        " FROM orders WHERE status IN ('paid', 'payment_failure') \
-         AND submitted_at IS NOT NULL AND decided_at IS NOT NULL",
-    );
+    sql.push_str(" FROM decision_times");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_one(&mut *conn)
         .await?;
@@ -235,6 +232,7 @@ pub async fn metrics(State(st): State<AppState>) -> Result<Response, WebError> {
         "topup_imap_reconnects_total {}",
         crate::sources::imap::IMAP_RECONNECTS.load(Ordering::Relaxed)
     );
+    st.metrics.render(&mut m);
     let mut res = m.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

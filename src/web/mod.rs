@@ -25,13 +25,14 @@
 //! Module map: [`error`] (one error type, error pages), [`session`] (sessions, sign-in
 //! links, cookies, CSRF, flash), [`views`] (templates and texts),
 //! [`upload`] (multipart and file sniffing), [`status`], [`account`],
-//! [`staff`], [`api`], [`health`], [`auth`] (argon2).
+//! [`staff`], [`api`], [`health`], [`http_metrics`] (requests, process, build), [`auth`] (argon2).
 
 pub mod account;
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod http_metrics;
 pub mod session;
 pub mod staff;
 pub mod status;
@@ -68,6 +69,8 @@ pub struct AppState {
     secure_cookies: bool,
     /// The brake on guessing staff passwords (its counts live in the database).
     brake: Arc<auth::SignInBrake>,
+    /// Request counts and latencies, the process, the build.
+    metrics: Arc<http_metrics::HttpMetrics>,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             views: Arc::new(views::Views::new()),
             secure_cookies,
             brake: Arc::default(),
+            metrics: Arc::default(),
         }
     }
 
@@ -169,11 +173,15 @@ pub fn router(state: AppState) -> axum::Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .with_state(state);
-    match discord {
+        .with_state(state.clone());
+    let app = match discord {
         Some(discord) => pages.merge(discord),
         None => pages,
-    }
+    };
+    app.layer(axum::middleware::from_fn_with_state(
+        state.metrics.clone(),
+        http_metrics::track,
+    ))
 }
 
 /// Serves the router on `listener` until `shutdown` is cancelled. Open

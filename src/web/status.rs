@@ -26,7 +26,7 @@ use crate::domain::Lang;
 use crate::domain::money::Money;
 use crate::domain::order::{EventKind, OrderStatus, transition};
 use crate::domain::order_number::OrderNumber;
-use crate::store::accounts::{self, UserRow};
+use crate::store::accounts::UserRow;
 
 use super::AppState;
 use super::error::WebError;
@@ -154,14 +154,11 @@ pub async fn page_context(
     let o = &view.order;
     let status = o.status();
     let t = texts(lang);
-    let names: std::collections::HashMap<i64, String> = {
-        let mut conn = d.store().pool().acquire().await?;
-        accounts::list_users(&mut conn, Some(view.account.id))
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.display_name()))
-            .collect()
-    };
+    let names: std::collections::HashMap<i64, String> = view
+        .users
+        .iter()
+        .map(|u| (u.id, u.display_name()))
+        .collect();
     let events: Vec<Value> = view
         .events
         .iter()

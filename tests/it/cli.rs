@@ -498,3 +498,98 @@ Mohon top up Rp 2.000.000.\r\n";
     let listed = ok(&topup(dir, url, &["inbound", "list", "--failed"]));
     assert_eq!(listed.lines().count(), 1, "only the header: {listed}");
 }
+
+/// `topup backup` makes a copy that is a working desk; on PostgreSQL it
+/// points to pg_dump instead of pretending.
+#[tokio::test]
+async fn backup_copies_a_sqlite_desk_and_refuses_postgres_with_a_pointer() {
+    let t = TestDesk::new().await;
+    let dir = t.dir.path();
+    let db = t.settings.database.url.clone();
+    ok(&topup(dir, &db, &["migrate"]));
+    ok(&topup(
+        dir,
+        &db,
+        &[
+            "account",
+            "add",
+            "PT Cadangan",
+            "--email",
+            "boss@cadangan.id",
+        ],
+    ));
+    let copy = dir.join("backup.db");
+    let copy_arg = copy.to_str().unwrap();
+    if db.starts_with("postgres") {
+        let err = refused(&topup(dir, &db, &["backup", copy_arg]));
+        assert!(err.contains("pg_dump"), "{err}");
+        assert!(!copy.exists());
+        return;
+    }
+    let out = ok(&topup(dir, &db, &["backup", copy_arg]));
+    assert!(out.contains("Backed up the database to"), "{out}");
+    // The copy is a desk of its own: restore = point database.url at it.
+    let restored = format!("sqlite://{}", copy.display());
+    let list = ok(&topup(dir, &restored, &["account", "list"]));
+    assert!(list.contains("PT Cadangan"), "{list}");
+    // An existing file is never overwritten.
+    let err = refused(&topup(dir, &db, &["backup", copy_arg]));
+    assert!(err.contains("exists"), "{err}");
+}
+
+/// The shipped systemd unit is valid and hardened (checked by systemd's own
+/// tools where they exist).
+#[test]
+fn the_systemd_unit_is_valid_and_hardened() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/contrib/topup.service"
+    ))
+    .unwrap();
+    for line in [
+        "User=topup",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/topup",
+        "ExecStartPre=/usr/local/bin/topup migrate",
+        "ExecStart=/usr/local/bin/topup run",
+    ] {
+        assert!(unit.lines().any(|l| l == line), "missing {line}");
+    }
+    let Ok(probe) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("systemd-analyze not installed: checked the unit's lines only");
+        return;
+    };
+    assert!(probe.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    // verify wants the binaries to exist: point them at the one just built.
+    let path = dir.path().join("topup.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/topup", env!("CARGO_BIN_EXE_topup")),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let security = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&security.stdout);
+    let level: f32 = text
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for topup.service: ").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level: {text}"));
+    assert!(level <= 2.0, "exposure {level}: {text}");
+}

@@ -314,3 +314,186 @@ fn a_backlog_with_delivery_running_never_panics_and_a_big_mail_stays_within_a_fe
         "handling a {size}-byte message grew the peak by {growth} bytes"
     );
 }
+
+/// Reads a child's stdout until `last` starts a line; returns all lines read.
+fn read_banner(child: &mut std::process::Child, last: &str) -> String {
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.starts_with(last) {
+            break;
+        }
+    }
+    // Keep draining so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    banner
+}
+
+fn stop(child: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(35), "did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// All `.eml` replies written so far.
+fn replies(outbox: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(outbox)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first five minutes: one command shows a newcomer the whole loop.
+#[test]
+fn demo_sets_up_a_desk_whose_slip_can_be_approved_into_a_paid_mail_with_a_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    let mut child = topup(&dir.path().join("unused"))
+        .args(["demo", "--dir"])
+        .arg(&demo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let banner = read_banner(&mut child, "Press Ctrl-C");
+    assert!(banner.contains("Demo desk ready:"), "{banner}");
+    let password = banner
+        .lines()
+        .find_map(|l| l.split("password ").nth(1))
+        .map(|p| p.trim_end_matches(')').to_owned())
+        .expect("the staff password is printed");
+    assert!(password.len() >= 12, "{banner}");
+    assert!(
+        banner.contains("staff board  http://127.0.0.1:"),
+        "{banner}"
+    );
+    assert!(
+        !banner.contains("next step: no staff yet"),
+        "the demo has staff: {banner}"
+    );
+    let order = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Approve "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the order to approve is named")
+        .to_owned();
+
+    let outbox = demo.join("outbox");
+    wait_for("the request answered and the slip received", || {
+        let r = replies(&outbox);
+        r.iter()
+            .filter(|m| m.contains("Subject: Pesanan dibuat"))
+            .count()
+            >= 2
+            && r.iter()
+                .any(|m| m.contains(&format!("Subject: Bukti transfer diterima: {order}")))
+    });
+
+    let approve = topup(&demo)
+        .args(["order", "approve", &order, "--staff", "demo"])
+        .output()
+        .unwrap();
+    assert!(
+        approve.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approve.stderr)
+    );
+    wait_for("the paid mail with its receipt", || {
+        replies(&outbox)
+            .iter()
+            .any(|m| m.contains("Subject: Lunas") && m.contains(".pdf"))
+    });
+    stop(&mut child);
+
+    // A second run on the same folder reuses the desk and prints a new password.
+    let mut again = topup(&dir.path().join("unused"))
+        .args(["demo", "--dir"])
+        .arg(&demo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let banner2 = read_banner(&mut again, "Press Ctrl-C");
+    stop(&mut again);
+    assert!(banner2.contains("Demo desk ready:"), "{banner2}");
+    assert!(!banner2.contains(&password), "a fresh password each run");
+    let accounts = topup(&demo)
+        .args(["--json", "account", "list"])
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&accounts.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+}
+
+/// `topup run` on an empty desk tells the newcomer what is missing.
+#[test]
+fn run_on_an_empty_desk_says_what_to_set_up_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = topup(&dir.path().join("data"))
+        .arg("run")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let banner = read_banner(&mut child, "Press Ctrl-C");
+    stop(&mut child);
+    assert!(
+        banner.contains("next step: no staff yet, so nobody can sign in to the board: topup staff add NAME --password PASSWORD"),
+        "{banner}"
+    );
+    assert!(banner.contains("next step: no accounts yet"), "{banner}");
+}
+
+/// Log pipelines get one JSON object per line; a file gets no colour codes.
+#[test]
+fn logs_are_json_lines_when_asked_and_plain_text_otherwise() {
+    for format in ["json", "text"] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("stderr.log");
+        let mut child = topup(&dir.path().join("data"))
+            .arg("run")
+            .env("TOPUP__LOG__FORMAT", format)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        read_banner(&mut child, "Press Ctrl-C");
+        wait_for("a log line", || {
+            std::fs::read_to_string(&log).is_ok_and(|l| l.contains("listening"))
+        });
+        stop(&mut child);
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            !text.contains('\u{1b}'),
+            "no escape codes in a file: {text}"
+        );
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!(lines.len() >= 2, "{text}");
+        for line in lines {
+            let parsed = serde_json::from_str::<serde_json::Value>(line);
+            if format == "json" {
+                let v = parsed.unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                assert!(
+                    v["level"].is_string() && v["timestamp"].is_string(),
+                    "{line}"
+                );
+                assert!(v["message"].is_string(), "{line}");
+            } else {
+                assert!(parsed.is_err(), "plain text: {line}");
+            }
+        }
+    }
+}
