@@ -187,7 +187,7 @@ pub fn fields_from_text(text: &str) -> SlipFields {
             Label::Total => total = total.or_else(|| money_in(&value)),
             Label::Fee => fee = fee.or_else(|| money_in(&value)),
             Label::Balance | Label::Other => {}
-            Label::Date => f.date = f.date.clone().or_else(|| date_in(&value)),
+            Label::Date => f.date = f.date.or_else(|| date_in(&value)),
             Label::Reference => f.reference = f.reference.clone().or_else(|| reference_in(&value)),
             Label::Remark => f.remark = f.remark.clone().or_else(|| nonempty(&value)),
             Label::DestAccount => {
@@ -256,7 +256,7 @@ fn clean_line(line: &str) -> String {
     line.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .trim_matches(|c: char| c == '.' || c == '_' || c == '~' || c == '\'' || c == '"')
+        .trim_matches(['.', '_', '~', '\'', '"'])
         .trim()
         .to_string()
 }
@@ -280,11 +280,11 @@ fn split_label(line: &str) -> Option<(Label, String)> {
     }
     let (end, label) = best?;
     let rest = line[end..]
-        .trim_start_matches(|c: char| c == ':' || c == ' ' || c == '=' || c == '.' || c == ';')
+        .trim_start_matches([':', ' ', '=', '.', ';'])
         .trim();
     // `NO REK 1 1370018425506`: OCR reads the colon as `1` or `i`.
     let rest = match rest.split_once(' ') {
-        Some((head, tail)) if matches!(head, "1" | "i" | "l" | "I" | "!") => tail,
+        Some(("1" | "i" | "l" | "I" | "!", tail)) => tail,
         _ => rest,
     };
     Some((label, rest.to_string()))
