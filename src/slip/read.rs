@@ -241,11 +241,11 @@ fn remaining(deadline: Instant) -> Result<Duration, ReadError> {
 /// Preprocessing variants tried, in order (see [`Prepared::variant`]).
 const VARIANTS: usize = 4;
 
-/// Reads the image with several preprocessings and takes the amount two of
-/// them agree on. One blurred digit (`7.750.000` read as `7.750.900`) would
-/// otherwise become a wrong "amount differs" flag; a disagreement that a
-/// third and fourth read cannot settle gives no amount (staff read it).
-/// A clean screenshot costs two reads.
+/// Reads the image with several preprocessings and takes the amount the
+/// reads agree on: two reads and no other amount, or three reads. One
+/// blurred digit (`7.750.000` read as `7.750.900`) would otherwise become a
+/// wrong "amount differs" flag; reads that disagree give no amount, which
+/// staff see as unreadable. A clean screenshot costs two reads.
 fn ocr_until_amount(
     gray: &GrayImage,
     limits: &ReadLimits,
@@ -331,12 +331,14 @@ fn fill_from_others(fields: &mut SlipFields, readings: &[Reading]) {
     fields.remark = fields.remark.take().or_else(|| f(|x| x.remark.clone()));
 }
 
-/// The amount at least two reads found.
+/// The amount the reads agree on: found by two with no other amount found,
+/// or by three.
 fn agreed_amount(readings: &[Reading]) -> Option<crate::domain::money::Money> {
     let amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    let votes = |a: &crate::domain::money::Money| amounts.iter().filter(|b| *b == a).count();
     amounts
         .iter()
-        .find(|a| amounts.iter().filter(|b| b == a).count() >= 2)
+        .find(|a| votes(a) >= 3 || (votes(a) >= 2 && votes(a) == amounts.len()))
         .copied()
 }
 
