@@ -667,6 +667,52 @@ mod tests {
         ));
     }
 
+    fn reading(amount: Option<i64>) -> Reading {
+        Reading {
+            fields: SlipFields {
+                amount: amount.map(crate::domain::money::Money::from_major),
+                ..SlipFields::default()
+            },
+            method: Method::ImageOcr,
+            text: String::new(),
+            tries: 1,
+        }
+    }
+
+    #[test]
+    fn an_amount_counts_only_when_the_reads_agree() {
+        let m = crate::domain::money::Money::from_major;
+        let agreed =
+            |v: &[Option<i64>]| agreed_amount(&v.iter().map(|a| reading(*a)).collect::<Vec<_>>());
+        assert_eq!(
+            agreed(&[Some(7_750_000), Some(7_750_000)]),
+            Some(m(7_750_000))
+        );
+        assert_eq!(
+            agreed(&[None, Some(7_750_000), Some(7_750_000)]),
+            Some(m(7_750_000))
+        );
+        // A blurred digit in one read: two against one is not enough.
+        assert_eq!(
+            agreed(&[Some(5_150_600), Some(5_150_000), Some(5_150_600)]),
+            None
+        );
+        assert_eq!(
+            agreed(&[
+                Some(5_150_600),
+                Some(5_150_000),
+                Some(5_150_600),
+                Some(5_150_600)
+            ]),
+            Some(m(5_150_600))
+        );
+        assert_eq!(
+            agreed(&[Some(7_750_000)]),
+            None,
+            "one read alone is not agreement"
+        );
+    }
+
     #[test]
     fn a_tool_past_its_deadline_is_killed() {
         let started = Instant::now();
