@@ -78,6 +78,9 @@ pub enum Command {
     /// Received messages (kept, including those from unknown senders).
     #[command(subcommand)]
     Inbound(InboundCmd),
+    /// Bank statements: import, money without an order, attach.
+    #[command(subcommand)]
+    Statement(StatementCmd),
     /// Apply the time limits (24 h / 120 h) once, now.
     Expire,
     /// Check the config, and reach the configured servers.
@@ -287,6 +290,45 @@ pub enum InboundCmd {
     Show {
         /// Message id (from `topup inbound list`).
         id: i64,
+    },
+}
+
+/// `topup statement ...`
+#[derive(Debug, Subcommand)]
+pub enum StatementCmd {
+    /// Import a statement file (MT940, a bank's CSV or Excel export, or the
+    /// mapped generic CSV): each line is recorded once and matched to its order.
+    /// With --json, one object per line.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// `mt940`, `bca`, `mandiri`, `bni`, `bri` or `csv` (default: detected).
+        #[arg(long, value_parser = crate::statement::Format::parse)]
+        format: Option<crate::statement::Format>,
+        /// Account number to record the lines under, when the file does not say.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Credits without an order (unmatched and ambiguous), newest first.
+    Unmatched {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Attach a statement line to an order, or (money without an order) to
+    /// an account, which makes a paid order with the usual mail and receipt.
+    Attach {
+        /// Statement line id (from `topup statement unmatched`).
+        line: i64,
+        /// The order it pays.
+        #[arg(long, conflicts_with = "account", required_unless_present = "account")]
+        order: Option<String>,
+        /// The account (id or exact name) whose money it is.
+        #[arg(long)]
+        account: Option<String>,
+        /// Staff member deciding (name, email or Discord id).
+        #[arg(long)]
+        staff: String,
     },
 }
 
@@ -790,6 +832,7 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                 },
             );
         }
+        Command::Statement(cmd) => statement(cli, desk, cmd).await?,
         Command::Balance { account } => {
             let acc = accounts::find_account(&mut conn, account).await?;
             let balance = accounts::balance(&mut conn, acc.id).await?;
@@ -968,6 +1011,146 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
 /// A plain-text table whose columns are as wide as their widest cell; a
 /// header starting with `>` right-aligns its column (numbers).
 /// `cell` with control characters shown as escapes (`\u{1b}`), cut to 200 characters.
+async fn statement(cli: &Cli, desk: &Desk, cmd: &StatementCmd) -> Result<(), Failure> {
+    match cmd {
+        StatementCmd::Import {
+            file,
+            format,
+            account,
+        } => {
+            let limit = desk.settings().statements.max_bytes;
+            let size = std::fs::metadata(file)
+                .map_err(|e| invalid(format!("Cannot read {}: {e}", file.display())))?
+                .len();
+            if size > limit as u64 {
+                return Err(invalid(format!(
+                    "{}: the statement file is {size} bytes, more than the {limit} bytes a statement may be",
+                    file.display()
+                )));
+            }
+            let bytes = std::fs::read(file)
+                .map_err(|e| invalid(format!("Cannot read {}: {e}", file.display())))?;
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let report = desk
+                .import_file(&bytes, *format, account.as_deref(), &name, "operator")
+                .await?;
+            if cli.json {
+                let out: Vec<String> = report
+                    .lines
+                    .iter()
+                    .map(|l| serde_json::to_string(l).unwrap_or_default())
+                    .collect();
+                write_out(&out.join("\n"));
+            } else {
+                let notation = desk.settings().desk.staff_notation;
+                let body = table(
+                    &[
+                        ">line",
+                        "date",
+                        ">amount",
+                        "state",
+                        "order",
+                        "rule",
+                        "description",
+                    ],
+                    report.lines.iter().map(|l| {
+                        vec![
+                            l.line.to_string(),
+                            l.date.clone(),
+                            Money::parse(&l.amount)
+                                .map(|m| m.display(notation))
+                                .unwrap_or_else(|_| l.amount.clone()),
+                            l.state.as_str().to_string(),
+                            l.order.clone().unwrap_or_else(|| {
+                                if l.candidates.is_empty() {
+                                    "-".into()
+                                } else {
+                                    format!("one of {}", l.candidates.join(", "))
+                                }
+                            }),
+                            l.rule
+                                .map(|r| r.as_str().to_string())
+                                .unwrap_or_else(|| "-".into()),
+                            l.description.chars().take(60).collect(),
+                        ]
+                    }),
+                );
+                write_out(&format!(
+                    "{body}\nImported {} ({} {}, account {}): {}",
+                    name,
+                    report.format,
+                    report.bank,
+                    report.account,
+                    report.summary()
+                ));
+            }
+        }
+        StatementCmd::Unmatched { limit } => {
+            let rows = desk.unmatched_lines(*limit).await?;
+            let notation = desk.settings().desk.staff_notation;
+            print(cli, &rows, || {
+                table(
+                    &[
+                        ">id",
+                        "date",
+                        "bank",
+                        ">amount",
+                        "state",
+                        "candidates",
+                        "description",
+                    ],
+                    rows.iter().map(|l| {
+                        vec![
+                            l.id.to_string(),
+                            l.booked_on.clone(),
+                            l.bank.clone(),
+                            Money::from_minor(l.amount_minor).display(notation),
+                            l.state.clone(),
+                            if l.candidates.is_empty() {
+                                "-".into()
+                            } else {
+                                l.candidates.clone()
+                            },
+                            l.description.chars().take(60).collect(),
+                        ]
+                    }),
+                )
+            });
+        }
+        StatementCmd::Attach {
+            line,
+            order,
+            account,
+            staff,
+        } => {
+            let staff = desk.staff(staff).await?;
+            if let Some(order) = order {
+                let number = desk.parse_order_number(order)?;
+                let row = desk.attach_line_to_order(*line, &number, &staff).await?;
+                print(cli, &row, || {
+                    format!(
+                        "Statement line {} now pays {number}; approve it to credit the balance",
+                        row.id
+                    )
+                });
+            } else if let Some(account) = account {
+                let o = desk.attach_line_to_account(*line, account, &staff).await?;
+                print(cli, &o, || {
+                    format!(
+                        "Statement line {line} paid new order {}: credited {}",
+                        o.number,
+                        Money::from_minor(o.paid_minor.unwrap_or_default()).to_plain()
+                    )
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn printable(cell: &str) -> String {
     let mut out = String::with_capacity(cell.len());
     for c in cell.chars().take(200) {

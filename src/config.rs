@@ -39,6 +39,8 @@ pub struct Settings {
     pub slips: SlipSettings,
     /// How the daemon logs.
     pub log: LogSettings,
+    /// Bank statements: who may mail them, how big they may be, the generic CSV mapping.
+    pub statements: StatementSettings,
 }
 
 impl Default for Settings {
@@ -54,6 +56,7 @@ impl Default for Settings {
             outbox: OutboxSettings::default(),
             slips: SlipSettings::default(),
             log: LogSettings::default(),
+            statements: StatementSettings::default(),
         }
     }
 }
@@ -128,6 +131,86 @@ pub struct DeskSettings {
     /// `id` gives `Rp 1.500.000`, `en` gives `IDR 1,500,000`, whatever the
     /// customer's language.
     pub staff_notation: Lang,
+    /// `"off"` (default): staff approve every order. `"matched"`: an order in
+    /// `dealing` whose money a statement line matched (`order_number` or
+    /// `reference` rule) is approved by the system, decided by
+    /// "system (statement line N)", with the same mails and receipt.
+    pub auto_approve: AutoApprove,
+    /// Add a code of 1-999 rupiah to every new order's amount to transfer,
+    /// unique among unsettled orders, so the amount alone names the order.
+    pub unique_code: bool,
+    /// With unique codes, what is credited: `"requested"` (the order's
+    /// amount, default) or `"transferred"` (amount plus code).
+    pub credit: CreditChoice,
+}
+
+/// Whether the system approves orders that statements matched.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AutoApprove {
+    /// Staff approve everything.
+    #[default]
+    Off,
+    /// Matched orders are approved by the system.
+    Matched,
+}
+
+/// What an order with a unique code credits.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CreditChoice {
+    /// The amount the customer asked for.
+    #[default]
+    Requested,
+    /// The amount transferred (amount plus code).
+    Transferred,
+}
+
+/// Bank statements.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatementSettings {
+    /// Addresses whose mails to the desk's mailbox carry statements (the
+    /// bank's or the finance team's). Mail from any other sender is never
+    /// read as a statement.
+    pub senders: Vec<String>,
+    /// Largest statement file, bytes.
+    pub max_bytes: usize,
+    /// Most lines in one file.
+    pub max_lines: usize,
+    /// The column mapping of the generic `csv` format.
+    pub csv: Option<crate::statement::table::ColumnMapping>,
+}
+
+impl Default for StatementSettings {
+    fn default() -> Self {
+        StatementSettings {
+            senders: Vec::new(),
+            max_bytes: 20 * 1024 * 1024,
+            max_lines: 100_000,
+            csv: None,
+        }
+    }
+}
+
+impl StatementSettings {
+    /// The file limits.
+    pub fn limits(&self) -> crate::statement::Limits {
+        crate::statement::Limits {
+            max_bytes: self.max_bytes,
+            max_lines: self.max_lines,
+        }
+    }
+
+    /// True when `address` is a configured statement sender.
+    pub fn is_sender(&self, address: &str) -> bool {
+        let a = address.trim().to_ascii_lowercase();
+        !a.is_empty()
+            && self
+                .senders
+                .iter()
+                .any(|s| s.trim().to_ascii_lowercase() == a)
+    }
 }
 
 impl Default for DeskSettings {
@@ -152,6 +235,9 @@ impl Default for DeskSettings {
             remind_hours: 20,
             staff_lang: Lang::En,
             staff_notation: Lang::Id,
+            auto_approve: AutoApprove::Off,
+            unique_code: false,
+            credit: CreditChoice::Requested,
         }
     }
 }
@@ -565,6 +651,27 @@ impl Settings {
                 );
             }
         }
+        let st = &self.statements;
+        if st.max_bytes == 0 || st.max_lines == 0 {
+            problems.push("statements.max_bytes and statements.max_lines must be positive".into());
+        }
+        for sender in &st.senders {
+            if !sender.contains('@') {
+                problems.push(format!(
+                    "statements.senders: {sender:?} is not an email address"
+                ));
+            }
+        }
+        if let Some(m) = &st.csv
+            && (m.date.is_empty()
+                || m.description.is_empty()
+                || (m.amount.is_empty() && m.credit.is_empty()))
+        {
+            problems.push(
+                "statements.csv needs date, description and amount (or credit and debit) columns"
+                    .into(),
+            );
+        }
         problems
     }
 
@@ -584,6 +691,12 @@ impl Settings {
                  in Authentication-Results (then unverified mail may only bring slips, flagged for staff)"
                     .into(),
             );
+            if !self.statements.senders.is_empty() {
+                warnings.push(
+                    "statement mail is NOT verified: without mail.authserv_id, a mail that only                      claims to come from a statements.senders address is imported as a statement"
+                        .into(),
+                );
+            }
         }
         warnings
     }

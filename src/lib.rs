@@ -38,6 +38,7 @@ pub mod outbox;
 pub mod render;
 pub mod slip;
 pub mod sources;
+pub mod statement;
 pub mod store;
 pub mod supervisor;
 pub mod web;

@@ -29,6 +29,7 @@
 pub mod inbound;
 mod notify;
 pub mod staff_view;
+pub mod statements;
 
 pub use inbound::{Inbound, InboundOutcome, Limit};
 
@@ -293,6 +294,12 @@ pub enum Actor {
     Operator,
     /// The daemon (time limits).
     System,
+    /// The system, approving on the evidence of statement line `line`
+    /// (`desk.auto_approve = "matched"`).
+    Reconciler {
+        /// The statement line's id.
+        line: i64,
+    },
 }
 
 impl Actor {
@@ -301,7 +308,7 @@ impl Actor {
             Actor::Customer(_) => "customer",
             Actor::Staff(_) => "staff",
             Actor::Operator => "operator",
-            Actor::System => "system",
+            Actor::System | Actor::Reconciler { .. } => "system",
         }
     }
 
@@ -311,6 +318,7 @@ impl Actor {
             Actor::Staff(s) => s.name.clone(),
             Actor::Operator => "operator".into(),
             Actor::System => "system".into(),
+            Actor::Reconciler { line } => format!("system (statement line {line})"),
         }
     }
 
@@ -398,6 +406,10 @@ pub struct OrderView {
     pub balance_minor: i64,
     /// What the slips of the current review round say (amount, checks).
     pub slip_report: crate::slip::checks::SlipReport,
+    /// The statement line(s) that carry its money, with the rule that matched them.
+    pub statement_lines: Vec<crate::store::statements::LineRow>,
+    /// The unique code and the amount to transfer (`desk.unique_code`).
+    pub transfer_minor: Option<i64>,
 }
 
 /// The desk: store, slip files, clock, settings, and the outbox bell.
@@ -545,6 +557,9 @@ impl Desk {
         let order = self
             .new_order(tx, user, to, Some(amount), channel, None)
             .await?;
+        if self.settings.desk.unique_code {
+            self.give_code(tx, &order).await?;
+        }
         self.event(
             tx,
             &order,
@@ -1065,81 +1080,7 @@ impl Desk {
         let to = self.allowed(&mut tx, &order, event).await?;
         let order = match decision {
             Decision::Approve { amount } => {
-                let credit = amount
-                    .map(Money::minor)
-                    .or(order.amount_minor)
-                    .ok_or_else(|| {
-                        DeskError::Invalid(
-                            format!(
-                                "order {} has no claimed amount: approve it with an amount",
-                                order.number
-                            )
-                            .into(),
-                        )
-                    })?;
-                self.check_amount(Money::from_minor(credit))?;
-                let balance = accounts::balance(&mut tx, order.account_id).await?;
-                if balance.checked_add(credit).is_none() {
-                    return Err(DeskError::Invalid(
-                        format!(
-                            "crediting {} would overflow the balance of the account",
-                            Money::from_minor(credit).display(lang)
-                        )
-                        .into(),
-                    ));
-                }
-                let note = amount
-                    .filter(|a| Some(a.minor()) != order.amount_minor)
-                    .map(|a| {
-                        format!(
-                            "approved with a corrected amount {}",
-                            a.display(self.settings.desk.staff_notation)
-                        )
-                    });
-                let change = Change {
-                    paid_minor: Some(credit),
-                    decided: Some((now, &staff.name)),
-                    // The order's reason is this decision's: none, or the correction note.
-                    reason: Some(note.as_deref().unwrap_or("")),
-                    ..Change::default()
-                };
-                self.move_order(&mut tx, &order, from, to, &change).await?;
-                if !orders::credit(
-                    &mut tx,
-                    order.account_id,
-                    order.id,
-                    credit,
-                    &staff.name,
-                    now,
-                )
-                .await?
-                {
-                    // Unreachable through the lifecycle; the unique key is the last guard.
-                    return Err(DeskError::Refused(
-                        format!("order {} was already credited", order.number).into(),
-                    ));
-                }
-                self.event_noted(
-                    &mut tx,
-                    &order,
-                    event,
-                    &actor,
-                    Some(from),
-                    Some(to),
-                    Some(credit),
-                    note.as_deref(),
-                    if note.is_some() {
-                        "corrected_amount"
-                    } else {
-                        ""
-                    },
-                )
-                .await?;
-                let order = orders::by_id(&mut tx, order.id).await?;
-                let receipt = self.receipt_job_for(&mut tx, &order).await?;
-                self.email(&mut tx, &order, EmailKind::Paid, None, Some(receipt))
-                    .await?;
-                order
+                self.approve_in(&mut tx, order, &actor, *amount).await?
             }
             Decision::Reject { reason } => {
                 let text = reason.text(lang);
@@ -1172,6 +1113,92 @@ impl Desk {
         };
         self.card_update(&mut tx, &order).await?;
         self.commit(tx, true).await?;
+        Ok(order)
+    }
+
+    /// Approves `order` (in `dealing`) inside `tx`: credits `amount` or the
+    /// amount due, writes the event and the paid mail with its receipt.
+    /// Staff decisions and the system's own approval of matched statement
+    /// lines ([`Actor::Reconciler`]) share it, so both send the same mails.
+    ///
+    /// # Errors
+    /// [`DeskError::Refused`] when the order is not `dealing`,
+    /// [`DeskError::Invalid`] for an amount out of bounds,
+    /// [`DeskError::LostRace`].
+    pub(crate) async fn approve_in(
+        &self,
+        tx: &mut Tx,
+        order: OrderRow,
+        actor: &Actor,
+        amount: Option<Money>,
+    ) -> DeskResult<OrderRow> {
+        let event = EventKind::Approve;
+        let from = order.status();
+        let to = self.allowed(tx, &order, event).await?;
+        let lang = accounts::account_by_id(tx, order.account_id).await?.lang();
+        let now = self.now();
+        let label = actor.label();
+        let due = self.amount_due(tx, &order).await?;
+        let credit = amount.map(Money::minor).or(due).ok_or_else(|| {
+            DeskError::Invalid(
+                format!(
+                    "order {} has no claimed amount: approve it with an amount",
+                    order.number
+                )
+                .into(),
+            )
+        })?;
+        self.check_amount(Money::from_minor(credit))?;
+        let balance = accounts::balance(tx, order.account_id).await?;
+        if balance.checked_add(credit).is_none() {
+            return Err(DeskError::Invalid(
+                format!(
+                    "crediting {} would overflow the balance of the account",
+                    Money::from_minor(credit).display(lang)
+                )
+                .into(),
+            ));
+        }
+        let note = amount.filter(|a| Some(a.minor()) != due).map(|a| {
+            format!(
+                "approved with a corrected amount {}",
+                a.display(self.settings.desk.staff_notation)
+            )
+        });
+        let change = Change {
+            paid_minor: Some(credit),
+            decided: Some((now, &label)),
+            // The order's reason is this decision's: none, or the correction note.
+            reason: Some(note.as_deref().unwrap_or("")),
+            ..Change::default()
+        };
+        self.move_order(tx, &order, from, to, &change).await?;
+        if !orders::credit(tx, order.account_id, order.id, credit, &label, now).await? {
+            // Unreachable through the lifecycle; the unique key is the last guard.
+            return Err(DeskError::Refused(
+                format!("order {} was already credited", order.number).into(),
+            ));
+        }
+        self.event_noted(
+            tx,
+            &order,
+            event,
+            actor,
+            Some(from),
+            Some(to),
+            Some(credit),
+            note.as_deref(),
+            if note.is_some() {
+                "corrected_amount"
+            } else {
+                ""
+            },
+        )
+        .await?;
+        let order = orders::by_id(tx, order.id).await?;
+        let receipt = self.receipt_job_for(tx, &order).await?;
+        self.email(tx, &order, EmailKind::Paid, None, Some(receipt))
+            .await?;
         Ok(order)
     }
 
@@ -1377,7 +1404,7 @@ impl Desk {
         conn: &mut sqlx::AnyConnection,
         order: OrderRow,
     ) -> DeskResult<OrderView> {
-        // Five round trips: the status page runs this on every request.
+        // Few round trips: the status page runs this on every request.
         let (account, balance_minor) =
             accounts::account_with_balance(conn, order.account_id).await?;
         let users = accounts::list_users(conn, Some(order.account_id)).await?;
@@ -1390,6 +1417,10 @@ impl Desk {
         let events = orders::events(conn, order.id).await?;
         let slips = inbound_store::slips_of(conn, order.id).await?;
         let slip_report = self.slip_report_with(conn, &order, &events, &slips).await?;
+        let statement_lines = crate::store::statements::for_order(conn, order.id).await?;
+        let transfer_minor = crate::store::statements::code_of(conn, order.id)
+            .await?
+            .map(|(_, t)| t);
         Ok(OrderView {
             order,
             account,
@@ -1400,6 +1431,8 @@ impl Desk {
             slips,
             balance_minor,
             slip_report,
+            statement_lines,
+            transfer_minor,
         })
     }
 
@@ -1847,6 +1880,8 @@ impl Desk {
             Some(name) => accounts::find_staff(conn, name).await?.map(|s| s.id),
             None => None,
         };
+        let code = crate::store::statements::code_of(conn, order.id).await?;
+        let credited_code = code.is_some_and(|(_, t)| order.paid_minor == Some(t));
         let team = match lang {
             Lang::Id => "Tim Receivables",
             Lang::En => "Receivables team",
@@ -1861,9 +1896,30 @@ impl Desk {
             order_date: self.format_time(order.created_at),
             paid_date: self.format_time(decided_at),
             amount: Money::from_minor(order.paid_minor.unwrap_or_default()),
-            payment_method: match lang {
-                Lang::Id => "Transfer bank".into(),
-                Lang::En => "Bank transfer".into(),
+            payment_method: match (lang, code) {
+                (Lang::Id, None) => "Transfer bank".into(),
+                (Lang::En, None) => "Bank transfer".into(),
+                // The unique code: what was transferred, and whether the code was credited.
+                (Lang::Id, Some((code, transfer))) => format!(
+                    "Transfer bank {} (termasuk kode unik {}{})",
+                    Money::from_minor(transfer).display(lang),
+                    Money::from_minor(code * 100).display(lang),
+                    if credited_code {
+                        ", ikut dikreditkan"
+                    } else {
+                        ", tidak dikreditkan"
+                    }
+                ),
+                (Lang::En, Some((code, transfer))) => format!(
+                    "Bank transfer of {} (with the unique code {}{})",
+                    Money::from_minor(transfer).display(lang),
+                    Money::from_minor(code * 100).display(lang),
+                    if credited_code {
+                        ", credited"
+                    } else {
+                        ", not credited"
+                    }
+                ),
             },
             staff_reference: match staff_id {
                 Some(id) => format!("{team} · S-{id} ({})", self.format_time(decided_at)),

@@ -100,6 +100,7 @@ impl Desk {
             _ => creator.clone(),
         };
         let balance = accounts::balance(tx, account.id).await?;
+        let code = crate::store::statements::code_of(tx, order.id).await?;
         let mut recipients: Vec<(String, Option<UserRow>, Option<&ReplyTo>)> = Vec::new();
         if let Some(r) = reply.filter(|r| !r.address.is_empty()) {
             let user = accounts::user_by_email(tx, &r.address).await?;
@@ -144,6 +145,7 @@ impl Desk {
                 merge(&mut vars, json!({ "user_name": to }));
             }
             merge(&mut vars, self.order_vars(order, lang, Some(balance)));
+            merge(&mut vars, transfer_vars(code, lang));
             merge(&mut vars, json!({ "submitted_by": submitted_by }));
             let (in_reply_to, references, subject) = match answered {
                 Some(r) if r.message_id.is_some() => {
@@ -355,5 +357,17 @@ pub(crate) fn merge(base: &mut Value, extra: Value) {
         for (k, v) in e {
             b.insert(k, v);
         }
+    }
+}
+
+/// `transfer_amount` (amount plus unique code, "" without one) and `unique_code`
+/// for the order mails: "transfer exactly Rp 2.500.123".
+fn transfer_vars(code: Option<(i64, i64)>, lang: Lang) -> Value {
+    match code {
+        Some((code, transfer)) => json!({
+            "transfer_amount": Money::from_minor(transfer).display(lang),
+            "unique_code": Money::from_minor(code * 100).display(lang),
+        }),
+        None => json!({ "transfer_amount": "", "unique_code": "" }),
     }
 }

@@ -50,6 +50,12 @@ pub struct Review {
     pub due_at: Option<i64>,
     /// It has waited `desk.remind_hours` or more: highlight it.
     pub waiting_long: bool,
+    /// "Money arrived: BCA 30/11 Rp 2.500.000, berita '...'" when a
+    /// statement line is matched or suggested to it.
+    pub money: Option<String>,
+    /// "not on the statement through <date>" when statements cover two
+    /// business days after its slip and its money is not on them.
+    pub not_on_statement: Option<String>,
 }
 
 impl Review {
@@ -103,9 +109,20 @@ impl Desk {
         let submitted = view.order.submitted_at.filter(|_| dealing);
         let waiting_long = d.remind_hours > 0
             && submitted.is_some_and(|t| self.now() - t >= d.remind_hours * 3_600_000);
+        let money = view
+            .statement_lines
+            .first()
+            .map(|l| super::statements::money_arrived(l, d.staff_notation));
+        let covered = crate::store::statements::covered_through(&mut conn)
+            .await?
+            .and_then(|c| chrono::NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok());
+        let not_on_statement =
+            self.missing_flag(&view.order, !view.statement_lines.is_empty(), covered);
         Ok(Review {
             due_at: submitted.map(|t| t + d.confirm_hours * 3_600_000),
             waiting_long,
+            money,
+            not_on_statement,
             view,
             words,
             recent,

@@ -45,7 +45,7 @@
 //!
 //! | kind | variables used by the default templates |
 //! | --- | --- |
-//! | `order_created` | `user_name`, `company`, `order_number`, `amount`, `bank_accounts` (list of `{bank, account_number, account_name}`), `status_link`, `support_email`, `seller_name` |
+//! | `order_created` | `user_name`, `company`, `order_number`, `amount`, `transfer_amount` and `unique_code` (empty without `desk.unique_code`), `bank_accounts` (list of `{bank, account_number, account_name}`), `status_link`, `support_email`, `seller_name` |
 //! | `submission_received` | `user_name`, `company`, `order_number`, `order_time`, `amount`, `submitted_by` (display name of the user who sent the slip), `status_link`, `seller_name` |
 //! | `paid` | `user_name`, `company`, `order_number`, `amount` (credited), `requested_amount` (the amount asked when staff credited another one, else empty), `new_balance`, `seller_name` |
 //! | `payment_failure` | `user_name`, `order_number`, `amount`, `reason`, `status_link`, `support_email`, `seller_name` |
@@ -59,6 +59,7 @@
 //! | `link_code` | `user_name`, `company`, `code`, `expires`, `note` (why the main user gets the code, or empty), `seller_name` |
 //! | `order_status` | `user_name`, `company`, `order_number` (empty string when the account has no active order), `new_balance` (current balance), `seller_name`; and only when `order_number` is not empty: `order_time`, `amount`, `status_name` (display name in the account's language), `status_link` |
 //! | `action_refused` | `user_name`, `order_number` (may be empty), `reason` (why it was refused), `support_email`, `seller_name` |
+//! | `statement_imported` | `user_name` (the statement sender), `files` (list of `{name, summary}`: what each file matched, or why it was not read), `seller_name` |
 //!
 //! [`EmailKind::variables`] lists the same names in code, and
 //! [`EmailKind::sample_vars`] gives a documented example value for each.
@@ -109,11 +110,14 @@ pub enum EmailKind {
     /// The customer asked for something the desk refused (e.g. cancelling a
     /// paid order): the reason.
     ActionRefused,
+    /// A configured statement sender mailed statements: what each file
+    /// matched, or why it was not read.
+    StatementImported,
 }
 
 impl EmailKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [EmailKind; 14] = [
+    pub const ALL: [EmailKind; 15] = [
         EmailKind::OrderCreated,
         EmailKind::SubmissionReceived,
         EmailKind::Paid,
@@ -128,6 +132,7 @@ impl EmailKind {
         EmailKind::LinkCode,
         EmailKind::OrderStatus,
         EmailKind::ActionRefused,
+        EmailKind::StatementImported,
     ];
 
     /// The template's file name without `.md` (and the serde name).
@@ -147,6 +152,7 @@ impl EmailKind {
             EmailKind::LinkCode => "link_code",
             EmailKind::OrderStatus => "order_status",
             EmailKind::ActionRefused => "action_refused",
+            EmailKind::StatementImported => "statement_imported",
         }
     }
 
@@ -164,6 +170,8 @@ impl EmailKind {
                 "company",
                 "order_number",
                 "amount",
+                "transfer_amount",
+                "unique_code",
                 "bank_accounts",
                 "status_link",
                 "support_email",
@@ -214,6 +222,7 @@ impl EmailKind {
             ],
             EmailKind::UnknownSender => &["seller_name", "support_email"],
             EmailKind::NotUnderstood => &["user_name", "support_email", "seller_name"],
+            EmailKind::StatementImported => &["user_name", "files", "seller_name"],
             EmailKind::LimitsExceeded => &[
                 "user_name",
                 "limit_name",
@@ -300,6 +309,8 @@ impl EmailKind {
             EmailKind::OrderCreated => json!({
                 "order_number": "TU-20260812-0001",
                 "amount": amount,
+                "transfer_amount": "",
+                "unique_code": "",
                 "status_link": "https://topup.example.com/o/3f9c2a",
                 "bank_accounts": [
                     {"bank": "BCA", "account_number": "123-456-7890", "account_name": "PT Topup Desk"},
@@ -335,6 +346,11 @@ impl EmailKind {
                 "amount": amount,
             }),
             EmailKind::UnknownSender | EmailKind::NotUnderstood => json!({}),
+            EmailKind::StatementImported => json!({
+                "files": [
+                    {"name": "mutasi-30-11.csv", "summary": "9 lines: 2 matched, 1 suggested, 1 ambiguous, 4 unmatched, 1 debits, 0 already imported"},
+                ],
+            }),
             EmailKind::LimitsExceeded => json!({
                 "limit_name": limit_name,
                 "limit_value": limit_value,
@@ -504,6 +520,9 @@ fn embedded_source(kind: EmailKind, lang: Lang) -> &'static str {
                 }
                 EmailKind::ActionRefused => {
                     include_str!(concat!("../../prompts/", $lang, "/action_refused.md"))
+                }
+                EmailKind::StatementImported => {
+                    include_str!(concat!("../../prompts/", $lang, "/statement_imported.md"))
                 }
             }
         };

@@ -35,9 +35,23 @@ pub async fn handle_email(
     extra_keys: Vec<String>,
 ) -> DeskResult<InboundOutcome> {
     match read_email(raw, extra_keys, desk.settings()) {
+        Ok(msg) if is_statement_mail(desk.settings(), &msg) => {
+            desk.handle_statement_mail(msg).await
+        }
         Ok(msg) => desk.handle_inbound(msg).await,
         Err(failed) => desk.record_failed(&failed.0, &failed.1).await,
     }
+}
+
+/// A mail whose sender is a configured statement sender (and, where the
+/// receiving server's verdicts are trusted, whose sender passed
+/// authentication): its attachments are statements. Any other mail, a
+/// forged one included, is a customer's and goes the usual way.
+fn is_statement_mail(settings: &Settings, msg: &Inbound) -> bool {
+    msg.channel == Channel::Email
+        && !msg.auth_failed
+        && msg.over_limit.is_none()
+        && settings.statements.is_sender(&msg.sender)
 }
 
 /// Hands several raw emails to the desk in one database transaction (group
@@ -55,6 +69,9 @@ pub async fn handle_emails(
     let mut slots: Vec<Option<InboundOutcome>> = Vec::with_capacity(n);
     for (raw, keys) in mails {
         match read_email(raw, keys, desk.settings()) {
+            Ok(msg) if is_statement_mail(desk.settings(), &msg) => {
+                slots.push(Some(desk.handle_statement_mail(msg).await?));
+            }
             Ok(msg) => {
                 batch.push(msg);
                 slots.push(None);

@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod rate;
 pub mod slip_reads;
 pub mod slips;
+pub mod statements;
 
 use std::borrow::Cow;
 

@@ -16,6 +16,7 @@
 //! | `POST /lang` | anyone | language switch, remembered per user |
 //! | `GET /staff`, `POST /staff/sign-in`, `/staff/sign-out` | staff | password sign-in, dealing queue, decisions |
 //! | `GET /staff/orders/{number}`, `POST .../approve`, `/reject`, `GET /staff/slips/{hash}` | staff | one order, desk `decide` |
+//! | `POST /staff/statements`, `POST /staff/statements/{id}/attach` | staff | statement upload, money without an order |
 //! | `/api/orders/{token}[/cancel,/amend,/slip]`, `/api/staff/queue`, `/api/staff/orders/{number}/approve,reject` | as the pages | JSON |
 //! | `GET /healthz`, `GET /metrics` | operators | health JSON, Prometheus text |
 //!
@@ -148,6 +149,13 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/staff/orders/{number}/reject", post(staff::reject))
         .route("/staff/slips/{hash}", get(staff::slip))
         .route("/staff/messages/{id}", get(staff::message))
+        .route(
+            "/staff/statements",
+            post(staff::upload_statement).layer(DefaultBodyLimit::max(
+                state.desk.settings().statements.max_bytes + 64 * 1024,
+            )),
+        )
+        .route("/staff/statements/{id}/attach", post(staff::attach_line))
         .route("/api/orders/{token}", get(api::order))
         .route("/api/orders/{token}/cancel", post(api::cancel))
         .route("/api/orders/{token}/amend", post(api::amend))

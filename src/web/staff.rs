@@ -113,6 +113,8 @@ fn review_json(st: &AppState, r: &Review, lang: Lang) -> Value {
             "file_name": s.file_name,
         })).collect::<Vec<_>>(),
         "decidable": o.status() == OrderStatus::Dealing,
+        "money": r.money,
+        "not_on_statement": r.not_on_statement,
     })
 }
 
@@ -221,7 +223,24 @@ async fn board_context(
             })
         })
         .collect();
+    let notation = d.settings().desk.staff_notation;
+    let unmatched: Vec<Value> = crate::store::statements::unmatched(&mut conn, 50)
+        .await?
+        .into_iter()
+        .map(|l| {
+            json!({
+                "id": l.id,
+                "date": l.booked_on,
+                "bank": l.bank,
+                "amount": crate::domain::money::Money::from_minor(l.amount_minor).display(notation),
+                "description": l.description,
+                "state": l.state,
+                "candidates": l.candidates,
+            })
+        })
+        .collect();
     Ok(json!({
+        "unmatched": unmatched,
         "lang": lang.code(),
         "title": text(lang, "staff_board"),
         "wide": true,
@@ -698,4 +717,99 @@ pub async fn message(
         String::from_utf8_lossy(&raw).into_owned(),
     )
         .into_response())
+}
+
+/// `POST /staff/statements` (multipart: `csrf`, `file`): imports a bank
+/// statement; the board then shows what matched and what is left.
+///
+/// # Errors
+/// 403 without the CSRF field; a file the desk cannot read re-renders the
+/// board with the reason (nothing of it is recorded).
+pub async fn upload_statement(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Extension(csrf): Extension<CsrfToken>,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Response, WebError> {
+    let staff = match require_staff(&st, &headers).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    let max = st.desk.settings().statements.max_bytes;
+    let form = form.map_err(|e| WebError::BadRequest(e.body_text()))?;
+    let read = super::upload::read_slip_form(form, max).await;
+    let form = match read {
+        Ok(f) => f,
+        Err(super::upload::UploadProblem::TooLarge) => {
+            return Err(WebError::TooLarge(format!(
+                "a statement may be at most {}",
+                super::upload::human_size(max)
+            )));
+        }
+        Err(super::upload::UploadProblem::Malformed(m)) => return Err(WebError::BadRequest(m)),
+    };
+    csrf.check(form.csrf.as_deref())?;
+    let result = async {
+        let (name, bytes) = form
+            .file
+            .ok_or_else(|| WebError::BadRequest("choose a statement file".into()))?;
+        let who = format!("staff {}", staff.name);
+        let report = st.desk.import_file(&bytes, None, None, &name, &who).await?;
+        Ok(format!("Imported {name}: {}.", report.summary()))
+    }
+    .await;
+    decided(&st, &staff, &csrf, result).await
+}
+
+/// The attach form: an order number, or an account (id or exact name).
+#[derive(Debug, serde::Deserialize)]
+pub struct AttachForm {
+    csrf: Option<String>,
+    target: String,
+}
+
+/// `POST /staff/statements/{id}/attach` (`csrf`, `target`): ties a line
+/// without an order to the order named, or (money without an order) makes
+/// a paid order for the account named.
+///
+/// # Errors
+/// 403 without the CSRF field; refusals re-render the board with the desk's words.
+pub async fn attach_line(
+    State(st): State<AppState>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    Extension(csrf): Extension<CsrfToken>,
+    Form(form): Form<AttachForm>,
+) -> Result<Response, WebError> {
+    let staff = match require_staff(&st, &headers).await? {
+        Ok(s) => s,
+        Err(r) => return Ok(r),
+    };
+    csrf.check(form.csrf.as_deref())?;
+    let result = async {
+        let target = form.target.trim();
+        if target.is_empty() {
+            return Err(WebError::BadRequest(
+                "name the order (TU-...) or the company the money is from".into(),
+            ));
+        }
+        match st.desk.parse_order_number(target) {
+            Ok(number) => {
+                st.desk.attach_line_to_order(id, &number, &staff).await?;
+                Ok(format!(
+                    "Statement line {id} now pays {number}: approve it when you have checked it."
+                ))
+            }
+            Err(_) => {
+                let o = st.desk.attach_line_to_account(id, target, &staff).await?;
+                Ok(format!(
+                    "Statement line {id} paid new order {}: {} credited.",
+                    o.number,
+                    st.desk.staff_money(o.paid_minor.unwrap_or_default())
+                ))
+            }
+        }
+    }
+    .await;
+    decided(&st, &staff, &csrf, result).await
 }

@@ -244,6 +244,8 @@ pub async fn page_context(
             "status_en": status.display_name(Lang::En),
             "status_id": status.display_name(Lang::Id),
             "amount": amount_text(view, lang),
+            // With `desk.unique_code`: the exact sum to transfer (amount plus code).
+            "transfer": view.transfer_minor.map(|m| Money::from_minor(m).display(lang)),
             "created": d.format_time(o.created_at),
             "requested_by": view.user.as_ref().map(UserRow::display_name),
             "submitted": o.submitted_at.map(|t| d.format_time(t)),
