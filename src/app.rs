@@ -236,6 +236,15 @@ impl Application {
             async move { d.run(token).await }
         });
 
+        // Slip reading, off the intake path.
+        if settings.slips.read {
+            let desk = self.desk.clone();
+            spawn_supervised(&tracker, shutdown.clone(), "slip-reader", move |token| {
+                let desk = desk.clone();
+                async move { crate::slip::worker::run(desk, token).await }
+            });
+        }
+
         // Inbound mail.
         self.spawn_sources(&tracker, &shutdown);
 

@@ -72,6 +72,9 @@ pub enum Command {
     /// Outgoing mail and chat updates.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Transfer slips: read files directly, or read a failed one again.
+    #[command(subcommand)]
+    Slip(SlipCmd),
     /// Received messages (kept, including those from unknown senders).
     #[command(subcommand)]
     Inbound(InboundCmd),
@@ -243,6 +246,26 @@ pub enum OutboxCmd {
     },
 }
 
+/// `topup slip ...`
+#[derive(Debug, Subcommand)]
+pub enum SlipCmd {
+    /// Read images and PDFs and print what they say, one JSON line per file
+    /// (`{"file", "amount", "date", "bank", ..., "error"}`); needs no database.
+    Read {
+        /// Slip files (PNG, JPEG, WebP, PDF).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Add the text the fields came from (`text`) and the reads tried (`tries`).
+        #[arg(long)]
+        text: bool,
+    },
+    /// Queue a slip whose reading failed for another read (after installing a missing tool).
+    Retry {
+        /// The slip's SHA-256 (as `order show` prints it, at least 12 characters).
+        hash: String,
+    },
+}
+
 /// `topup inbound ...`
 #[derive(Debug, Subcommand)]
 pub enum InboundCmd {
@@ -407,6 +430,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Parse { files } = &cli.command {
         return parse(&cli, files);
     }
+    if let Command::Slip(SlipCmd::Read { files, text }) = &cli.command {
+        return slip_read(&cli, files, *text);
+    }
     let mut settings = settings(&cli)?;
     if let Command::Demo { dir } = &cli.command {
         settings.data_dir = dir.clone();
@@ -462,6 +488,51 @@ fn parse(cli: &Cli, files: &[PathBuf]) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `topup slip read`: one JSON line per file, an `error` when it cannot be read.
+fn slip_read(cli: &Cli, files: &[PathBuf], with_text: bool) -> Result<(), Failure> {
+    let limits = Settings::load(cli.config.as_deref())
+        .map(|s| crate::slip::read::ReadLimits {
+            tool_timeout: std::time::Duration::from_secs(s.slips.read_timeout_secs.max(1)),
+            total_timeout: std::time::Duration::from_secs(s.slips.read_timeout_secs.max(1) * 3),
+            max_pixels: s.slips.max_read_pixels,
+            ..Default::default()
+        })
+        .unwrap_or_default();
+    let mut failed = 0;
+    for f in files {
+        let started = std::time::Instant::now();
+        let mut line = match std::fs::read(f) {
+            Err(e) => {
+                failed += 1;
+                json!({"error": format!("cannot read the file: {e}")})
+            }
+            Ok(bytes) => match crate::slip::read::read_slip(&bytes, &limits) {
+                Ok(r) => {
+                    let mut v = r.fields.to_json();
+                    v["method"] = json!(r.method.as_str());
+                    if with_text {
+                        v["text"] = json!(r.text);
+                        v["tries"] = json!(r.tries);
+                    }
+                    v["error"] = serde_json::Value::Null;
+                    v
+                }
+                Err(e) => {
+                    failed += 1;
+                    json!({"error": e.to_string()})
+                }
+            },
+        };
+        line["file"] = json!(f.display().to_string());
+        line["read_ms"] = json!(started.elapsed().as_millis() as u64);
+        write_out(&line.to_string());
+    }
+    if failed > 0 {
+        return Err(invalid(format!("{failed} file(s) could not be read")));
+    }
+    Ok(())
+}
+
 fn print<T: serde::Serialize>(cli: &Cli, value: &T, text: impl FnOnce() -> String) {
     let out = if cli.json {
         serde_json::to_string_pretty(value).unwrap_or_default()
@@ -493,7 +564,11 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
     let mut conn = store.pool().acquire().await?;
     match &cli.command {
         // Handled by `run` before a desk is opened.
-        Command::Run | Command::Parse { .. } | Command::CheckConfig | Command::Demo { .. } => {}
+        Command::Run
+        | Command::Parse { .. }
+        | Command::Slip(SlipCmd::Read { .. })
+        | Command::CheckConfig
+        | Command::Demo { .. } => {}
         Command::Migrate => {
             // Application::open_desk has migrated already.
             print(cli, &json!({"migrated": true}), || {
@@ -791,6 +866,33 @@ async fn operate(cli: &Cli, desk: &Desk) -> Result<(), Failure> {
                         ]
                     }),
                 )
+            });
+        }
+        Command::Slip(SlipCmd::Retry { hash }) => {
+            let hash = hash.trim().to_ascii_lowercase();
+            if hash.len() < 12 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(invalid("give at least 12 hex digits of the slip's SHA-256"));
+            }
+            let full: Option<(String,)> = sqlx::query_as(
+                "SELECT hash FROM slip_reads WHERE hash LIKE $1 ORDER BY hash LIMIT 1",
+            )
+            .bind(format!("{hash}%"))
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some((full,)) = full else {
+                return Err(invalid(format!("no slip {hash} was queued for reading")));
+            };
+            let mut tx = store.begin_write().await?;
+            let ok = crate::store::slip_reads::requeue(&mut tx, &full, now).await?;
+            tx.commit().await?;
+            if !ok {
+                return Err(invalid(format!(
+                    "slip {hash} did not fail (only failed reads are queued again)"
+                )));
+            }
+            desk.outbox_bell().notify_one();
+            print(cli, &json!({"requeued": full}), || {
+                format!("Slip {} will be read again", &full[..12])
             });
         }
         Command::Outbox(OutboxCmd::Retry { id }) => {
@@ -1170,6 +1272,16 @@ fn show_order(desk: &Desk, v: &crate::desk::OrderView) -> String {
                 s.size,
                 s.file_name
             ));
+        }
+    }
+    let r = &v.slip_report;
+    if !r.slips.is_empty() {
+        let notation = desk.settings().desk.staff_notation;
+        let staff_lang = desk.settings().desk.staff_lang;
+        out.push_str("Slip check\n");
+        for line in r.lines(staff_lang, notation) {
+            let mark = if r.has_warning() { "!" } else { " " };
+            out.push_str(&format!(" {mark}{line}\n"));
         }
     }
     out.push_str("Timeline\n");

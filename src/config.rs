@@ -503,12 +503,33 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where slip files live.
-#[derive(Debug, Clone, Deserialize, Default)]
+/// Where slip files live, and how they are read.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SlipSettings {
     /// Empty: `<data_dir>/slips`. Or an object-store URL such as `s3://bucket/prefix`.
     pub store: String,
+    /// Read every slip (amount, date, accounts, reference) after intake and
+    /// show the checks to staff. Needs `tesseract` and `pdftoppm` installed.
+    pub read: bool,
+    /// Deadline of one `tesseract` or `pdftoppm` run, in seconds (a read tries up to four preprocessings).
+    pub read_timeout_secs: u64,
+    /// Tries of a read that failed for a passing reason before it counts as unreadable.
+    pub read_attempts: i64,
+    /// Largest image read, in pixels (checked from the header before decoding).
+    pub max_read_pixels: u64,
+}
+
+impl Default for SlipSettings {
+    fn default() -> Self {
+        SlipSettings {
+            store: String::new(),
+            read: true,
+            read_timeout_secs: 20,
+            read_attempts: 3,
+            max_read_pixels: 40_000_000,
+        }
+    }
 }
 
 impl Settings {

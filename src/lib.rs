@@ -19,6 +19,7 @@
 //! - [`sources`]: inbound adapters (Maildir, IMAP) that feed the desk.
 //! - [`outbox`]: delivery of outbox rows (email, chat) with retries.
 //! - [`render`]: Markdown email templates and PDF receipts.
+//! - [`slip`]: reading transfer slips (OCR, PDF text) and the checks shown to staff.
 //! - [`web`]: the status page, staff board, JSON API, health and metrics.
 //! - [`discord`]: review cards and interactions over serenity.
 //! - [`config`], [`app`], [`cli`], [`supervisor`], [`clock`]: wiring;
@@ -35,6 +36,7 @@ pub mod domain;
 pub mod intake;
 pub mod outbox;
 pub mod render;
+pub mod slip;
 pub mod sources;
 pub mod statement;
 pub mod store;

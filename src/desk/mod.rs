@@ -404,6 +404,8 @@ pub struct OrderView {
     pub slips: Vec<inbound_store::OrderSlipRow>,
     /// The account's balance now, minor units.
     pub balance_minor: i64,
+    /// What the slips of the current review round say (amount, checks).
+    pub slip_report: crate::slip::checks::SlipReport,
     /// The statement line(s) that carry its money, with the rule that matched them.
     pub statement_lines: Vec<crate::store::statements::LineRow>,
     /// The unique code and the amount to transfer (`desk.unique_code`).
@@ -808,6 +810,10 @@ impl Desk {
             .await?;
             if !others.is_empty() && !flags.iter().any(|f| f == "duplicate_slip") {
                 flags.push("duplicate_slip".into());
+            }
+            if self.settings.slips.read {
+                // Read after commit, off the intake path (see `slip::worker`).
+                crate::store::slip_reads::enqueue(tx, &s.hash, now).await?;
             }
         }
         orders::set_flags(tx, order.id, &flags.join(",")).await?;
@@ -1413,6 +1419,7 @@ impl Desk {
         };
         let events = orders::events(conn, order.id).await?;
         let slips = inbound_store::slips_of(conn, order.id).await?;
+        let slip_report = self.slip_report_with(conn, &order, &events, &slips).await?;
         let (statement_lines, transfer_minor) =
             crate::store::statements::of_order(conn, order.id).await?;
         Ok(OrderView {
@@ -1424,9 +1431,43 @@ impl Desk {
             events,
             slips,
             balance_minor,
+            slip_report,
             statement_lines,
             transfer_minor,
         })
+    }
+
+    /// What the slips of the order's current review round say (for the staff queue API).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn slip_report(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        order: &OrderRow,
+    ) -> DeskResult<crate::slip::checks::SlipReport> {
+        let events = orders::events(conn, order.id).await?;
+        let slips = inbound_store::slips_of(conn, order.id).await?;
+        self.slip_report_with(conn, order, &events, &slips).await
+    }
+
+    async fn slip_report_with(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        order: &OrderRow,
+        events: &[orders::EventRow],
+        slips: &[inbound_store::OrderSlipRow],
+    ) -> DeskResult<crate::slip::checks::SlipReport> {
+        let round_at = crate::discord::cards::current_round(events).map(|e| e.at);
+        let added: Vec<(String, i64)> =
+            slips.iter().map(|s| (s.hash.clone(), s.added_at)).collect();
+        let facts = crate::slip::checks::OrderFacts {
+            claimed_minor: order.amount_minor,
+            created_at_ms: order.created_at,
+            accounts: &self.settings.desk.bank_accounts,
+            utc_offset_minutes: self.settings.desk.utc_offset_minutes,
+        };
+        Ok(crate::slip::checks::report_for(conn, order.id, round_at, &added, &facts).await?)
     }
 
     /// Whether `user` may cancel or amend `order` (the rule of

@@ -233,6 +233,7 @@ pub fn label(lang: Lang, key: &str) -> &'static str {
             "Jumlah yang ditulis bersama bukti",
         ),
         "flags" => ("Flags", "Tanda"),
+        "slip_check" => ("Slip check", "Cek bukti transfer"),
         "none" => ("none", "tidak ada"),
         "slips" => ("Slips", "Bukti transfer"),
         "no_slips" => ("none attached", "tidak ada lampiran"),

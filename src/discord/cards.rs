@@ -554,6 +554,17 @@ pub async fn render(
         },
         false,
     );
+    let report = &view.slip_report;
+    if !report.slips.is_empty() && is_current {
+        let notation = desk.settings().desk.staff_notation;
+        let icon = if report.has_warning() { "⚠️ " } else { "" };
+        let lines: Vec<String> = report
+            .lines(lang, notation)
+            .into_iter()
+            .map(|l| format!("{icon}{}", escape_md(&l)))
+            .collect();
+        embed = embed.field(t("slip_check"), clip(&lines.join("\n"), 1024), false);
+    }
     embed = embed.field(
         t("flags"),
         if flags.is_empty() {

@@ -294,9 +294,11 @@ pub fn chat_lang(text: &str) -> Option<Lang> {
 
 /// Reads one message file: `.eml` as email, anything else (`.txt`) as one
 /// chat message. Returns `{"file","intent","order_number","amount","slips",
-/// "lang"}` with `amount` as a plain string (or null), `slips` as a count
-/// and `lang` the language written in (`id`, `en` or null); `file` is the
-/// path as given.
+/// "lang","slip_amount","slips_read"}` with `amount` as a plain string (or
+/// null), `slips` as a count, `lang` the language written in (`id`, `en` or
+/// null), `slip_amount` the total read off the slips (null when there is none
+/// or one could not be read) and `slips_read` the fields of each slip
+/// ([`crate::slip::read_all`]); `file` is the path as given.
 ///
 /// # Errors
 /// When the file cannot be read.
@@ -311,6 +313,7 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
         let text = String::from_utf8_lossy(&bytes);
         (extract_chat(&text, prefix), chat_lang(&text))
     };
+    let (slip_amount, slips_read) = crate::slip::read_all(&extraction.slips);
     Ok(serde_json::json!({
         "file": path.display().to_string(),
         "intent": extraction.intent.as_str(),
@@ -318,6 +321,8 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
         "amount": extraction.amount.map(Money::to_plain),
         "slips": extraction.slips.len(),
         "lang": lang.map(Lang::code),
+        "slip_amount": slip_amount.map(Money::to_plain),
+        "slips_read": slips_read,
     }))
 }
 

@@ -11,7 +11,8 @@
 //!
 //! One file per group of tables: [`accounts`] (accounts, users, staff),
 //! [`orders`] (orders, events, ledger, thread ids), [`inbound`] (inbound
-//! messages and slips), [`outbox`], [`rate`] (rate-limit events).
+//! messages and slips), [`outbox`], [`rate`] (rate-limit events), [`slip_reads`] (what
+//! was read off each slip, and the reading queue).
 //!
 //! Text that came from outside (senders, subjects, file names, names,
 //! reasons) goes through [`clean_text`] before it is stored: PostgreSQL
@@ -23,6 +24,7 @@ pub mod inbound;
 pub mod orders;
 pub mod outbox;
 pub mod rate;
+pub mod slip_reads;
 pub mod slips;
 pub mod statements;
 

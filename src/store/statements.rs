@@ -367,17 +367,28 @@ pub async fn candidates(conn: &mut AnyConnection) -> Result<Vec<Candidate>, Stor
     .await?)
 }
 
-/// Orders whose slip reference equals `reference`. The slips reader stores
-/// normalised references (`slip_reads.reference`); until that table exists
-/// this finds nothing, and the `reference` rule never fires.
+/// Orders whose slip reference equals `reference` (both normalised to
+/// letters and digits, upper case, as the slip reader keeps them in
+/// `slip_reads.reference`).
 ///
 /// # Errors
 /// Database errors only.
 pub async fn orders_with_slip_reference(
-    _conn: &mut AnyConnection,
-    _reference: &str,
+    conn: &mut AnyConnection,
+    reference: &str,
 ) -> Result<Vec<i64>, StoreError> {
-    Ok(Vec::new())
+    let reference = crate::slip::extract::normalise_reference(reference);
+    if reference.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64,)> = sqlx::query_as(
+        "SELECT DISTINCT s.order_id FROM slip_reads r JOIN order_slips s ON s.hash = r.hash \
+         WHERE r.reference = $1 ORDER BY s.order_id",
+    )
+    .bind(reference)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// The unique code of an order and the amount to transfer.

@@ -278,6 +278,7 @@ pub async fn queue(
         };
         let slips = inbound_store::slips_of(&mut conn, o.id).await?;
         let lines = crate::store::statements::for_order(&mut conn, o.id).await?;
+        let slip_check = st.desk.slip_report(&mut conn, &o).await?;
         out.push(json!({
             "statement_lines": lines,
             "number": o.number,
@@ -293,6 +294,8 @@ pub async fn queue(
                 "hash": s.hash, "content_type": s.content_type, "file_name": s.file_name,
                 "url": format!("/staff/slips/{}", s.hash),
             })).collect::<Vec<_>>(),
+            // What was read off the round's slips, and the checks (`amount_differs`, ...).
+            "slip_check": slip_check,
         }));
     }
     Ok(Json(json!({ "queue": out })))

@@ -105,6 +105,8 @@ fn review_json(st: &AppState, r: &Review, lang: Lang) -> Value {
             "amount": x.paid_minor.or(x.amount_minor).map(|m| d.staff_money(m)).unwrap_or_else(|| "-".into()),
         })).collect::<Vec<_>>(),
         "flags": o.flag_list().into_iter().map(|f| flag_text(lang, f)).collect::<Vec<_>>(),
+        "slip_check": r.view.slip_report.lines(lang, d.settings().desk.staff_notation),
+        "slip_warning": r.view.slip_report.has_warning(),
         "slips": r.view.slips.iter().map(|s| json!({
             "url": format!("/staff/slips/{}", s.hash),
             "is_image": is_image(&s.content_type),

@@ -1,0 +1,605 @@
+//! Fields of a transfer slip from its text (a PDF's text layer or Tesseract's
+//! output): a pure function, so every layout rule is tested without OCR.
+//!
+//! Slips are label/value lists: BCA m-Transfer puts each value on the line
+//! under its label, BRImo, Livin' and BNI put it on the same line, ATM
+//! receipts write `LABEL : VALUE`. Each line is matched against the labels
+//! below; the value is the rest of the line, or the next line when the rest
+//! is empty and the next line is not itself a label.
+//!
+//! The amount is the sum transferred: a `Nominal` / `Jumlah` / `Amount` line
+//! first, then a total (less a stated fee), then a lone `Rp ...` headline.
+//! Fees, charges and balances are never taken.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use regex::Regex;
+use std::sync::LazyLock;
+
+use super::SlipFields;
+use crate::domain::money::Money;
+
+/// What a label line is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Label {
+    /// The sum transferred (`Nominal`, `Jumlah`, `Amount`).
+    Amount,
+    /// The total debited (sum plus fee).
+    Total,
+    /// A fee or charge: never the amount.
+    Fee,
+    /// A balance: never the amount.
+    Balance,
+    Date,
+    Reference,
+    Remark,
+    DestAccount,
+    DestName,
+    /// BRImo's `Tujuan`: the name, with the bank and account on the next line.
+    Destination,
+    SenderAccount,
+    SenderName,
+    /// Labels whose values are of no use here (`Jenis Transaksi`, `Status`).
+    Other,
+}
+
+/// Labels, longest first within a family so `Nomor Referensi` is not read as `Nomor`.
+/// Matched case-insensitively at the start of a line, after OCR clean-up.
+const LABELS: &[(&str, Label)] = &[
+    ("total transaksi", Label::Total),
+    ("total transfer", Label::Total),
+    ("total bayar", Label::Total),
+    ("total pembayaran", Label::Total),
+    ("total debit", Label::Total),
+    ("total amount", Label::Total),
+    ("total", Label::Total),
+    ("jumlah transfer", Label::Amount),
+    ("jumlah", Label::Amount),
+    ("nominal transfer", Label::Amount),
+    ("nominal", Label::Amount),
+    ("transfer amount", Label::Amount),
+    ("amount", Label::Amount),
+    ("biaya admin", Label::Fee),
+    ("biaya transfer", Label::Fee),
+    ("biaya", Label::Fee),
+    ("admin fee", Label::Fee),
+    ("admin", Label::Fee),
+    ("fee", Label::Fee),
+    ("charges", Label::Fee),
+    ("charge", Label::Fee),
+    ("saldo", Label::Balance),
+    ("balance", Label::Balance),
+    ("sisa saldo", Label::Balance),
+    ("tanggal transaksi", Label::Date),
+    ("transaction date", Label::Date),
+    ("tanggal", Label::Date),
+    ("tgl", Label::Date),
+    ("date", Label::Date),
+    ("waktu", Label::Date),
+    ("nomor referensi", Label::Reference),
+    ("no. referensi", Label::Reference),
+    ("no referensi", Label::Reference),
+    ("no. ref", Label::Reference),
+    ("no ref", Label::Reference),
+    ("reference no.", Label::Reference),
+    ("reference no", Label::Reference),
+    ("reference number", Label::Reference),
+    ("reference", Label::Reference),
+    ("referensi", Label::Reference),
+    ("ref no", Label::Reference),
+    ("no. transaksi", Label::Reference),
+    ("id transaksi", Label::Reference),
+    ("berita", Label::Remark),
+    ("catatan", Label::Remark),
+    ("keterangan", Label::Remark),
+    ("remark", Label::Remark),
+    ("description", Label::Remark),
+    ("ke rekening", Label::DestAccount),
+    ("rekening tujuan", Label::DestAccount),
+    ("no. rekening tujuan", Label::DestAccount),
+    ("beneficiary account", Label::DestAccount),
+    ("bank / rekening", Label::DestAccount),
+    ("bank/rekening", Label::DestAccount),
+    ("no rek", Label::DestAccount),
+    ("no. rek", Label::DestAccount),
+    ("to account", Label::DestAccount),
+    ("beneficiary name", Label::DestName),
+    ("nama penerima", Label::DestName),
+    ("penerima", Label::DestName),
+    ("nama", Label::DestName),
+    ("tujuan", Label::Destination),
+    ("dari rekening", Label::SenderAccount),
+    ("rekening sumber", Label::SenderAccount),
+    ("debit account", Label::SenderAccount),
+    ("from account", Label::SenderAccount),
+    ("dari rek", Label::SenderAccount),
+    ("sumber dana", Label::SenderName),
+    ("remitter", Label::SenderName),
+    ("pengirim", Label::SenderName),
+    ("nama pengirim", Label::SenderName),
+    ("jenis transaksi", Label::Other),
+    ("bank tujuan", Label::Other),
+    ("beneficiary bank", Label::Other),
+    ("transaction status", Label::Other),
+    ("status", Label::Other),
+];
+
+/// An amount as slips print it: `Rp 1.500.000,00`, `Rp4.850.000`, `IDR 10,000,000.00`,
+/// `RP 1.950.000` (ATM). OCR sometimes reads `Rp` as `Ro`/`Kp`/`np`.
+static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?:\b(?:rp|idr|ro|kp|np)\.?\s*)?(\d{1,3}(?:[.,]\s?\d{3})+(?:[.,]\d{2})?|\d{4,12}(?:[.,]\d{2})?)(?:\s*,-)?")
+        .expect("static regex")
+});
+static CURRENCY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(?:rp|idr|ro|kp|np)\.?\s*\d").expect("static regex"));
+static ACCOUNT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[0-9xX*][0-9xX*\- ]{4,24}[0-9]").expect("static regex"));
+static DATE_NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4}|\d{2})\b").expect("static regex")
+});
+static DATE_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(\d{1,2})[\s\-]+([a-z]{3,9})[\s\-,]+(\d{4})\b").expect("static regex")
+});
+static TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\b").expect("static regex")
+});
+
+/// Reads every field it can find in a slip's text.
+pub fn fields_from_text(text: &str) -> SlipFields {
+    let lines: Vec<String> = text
+        .lines()
+        .map(clean_line)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let labelled: Vec<Option<(Label, String)>> = lines.iter().map(|l| split_label(l)).collect();
+
+    // The value of label `i`: on its line, or the next line when that is not a label.
+    let value_at = |i: usize| -> Option<(String, usize)> {
+        let (_, rest) = labelled[i].as_ref()?;
+        if !rest.is_empty() {
+            return Some((rest.clone(), i));
+        }
+        match labelled.get(i + 1) {
+            Some(None) => Some((lines[i + 1].clone(), i + 1)),
+            _ => None,
+        }
+    };
+
+    let mut f = SlipFields {
+        bank: bank_of(&lines),
+        ..SlipFields::default()
+    };
+    let mut amount: Option<Money> = None;
+    let mut total: Option<Money> = None;
+    let mut fee: Option<Money> = None;
+    let mut used = vec![false; lines.len()];
+
+    for i in 0..lines.len() {
+        let Some((label, _)) = labelled[i].as_ref() else {
+            continue;
+        };
+        let Some((value, at)) = value_at(i) else {
+            continue;
+        };
+        used[i] = true;
+        used[at] = true;
+        match label {
+            Label::Amount => amount = amount.or_else(|| money_in(&value)),
+            Label::Total => total = total.or_else(|| money_in(&value)),
+            Label::Fee => fee = fee.or_else(|| money_in(&value)),
+            Label::Balance | Label::Other => {}
+            Label::Date => f.date = f.date.or_else(|| date_in(&value)),
+            Label::Reference => f.reference = f.reference.clone().or_else(|| reference_in(&value)),
+            Label::Remark => f.remark = f.remark.clone().or_else(|| nonempty(&value)),
+            Label::DestAccount => {
+                if f.dest_account.is_none() {
+                    f.dest_account = account_in(&value);
+                }
+            }
+            Label::DestName => f.dest_name = f.dest_name.clone().or_else(|| name_in(&value)),
+            Label::Destination => {
+                // BRImo: `Tujuan NAME` then `BCA 527-031-8846` on the next line.
+                if account_in(&value).is_some() {
+                    f.dest_account = f.dest_account.clone().or_else(|| account_in(&value));
+                } else {
+                    f.dest_name = f.dest_name.clone().or_else(|| name_in(&value));
+                    if let Some(next) = lines.get(at + 1).filter(|_| labelled[at + 1].is_none()) {
+                        f.dest_account = f.dest_account.clone().or_else(|| account_in(next));
+                        used[at + 1] = true;
+                    }
+                }
+            }
+            Label::SenderAccount => {
+                f.sender_account = f.sender_account.clone().or_else(|| account_in(&value));
+            }
+            Label::SenderName => {
+                // Livin': `Sumber Dana NAME - xxxxxx8434`; BRImo: name, then `BANK BRI xxxxxx0099`.
+                let (name, acct) = match value.rsplit_once(" - ") {
+                    Some((n, a)) if account_in(a).is_some() => (n.to_string(), account_in(a)),
+                    _ => (value.clone(), None),
+                };
+                f.sender_name = f.sender_name.clone().or_else(|| name_in(&name));
+                if let Some(a) = acct {
+                    f.sender_account = f.sender_account.clone().or(Some(a));
+                } else if let Some(next) = lines.get(at + 1).filter(|_| labelled[at + 1].is_none())
+                    && next.to_lowercase().contains('x')
+                    && let Some(a) = account_in(next)
+                {
+                    f.sender_account = f.sender_account.clone().or(Some(a));
+                    used[at + 1] = true;
+                }
+            }
+        }
+    }
+
+    f.amount = amount
+        .or_else(|| match (total, fee) {
+            (Some(t), Some(fee)) if fee < t => Some(Money::from_minor(t.minor() - fee.minor())),
+            (t, _) => t,
+        })
+        .or_else(|| headline_amount(&lines, &labelled, &used));
+    if f.date.is_none() {
+        f.date = lines.iter().find_map(|l| date_in(l));
+    }
+    f
+}
+
+/// OCR clean-up of one line: spaces collapsed, stray marks at the ends dropped.
+fn clean_line(line: &str) -> String {
+    let line: String = line
+        .chars()
+        .map(|c| match c {
+            '\u{a0}' | '\t' => ' ',
+            '|' | '—' | '–' => ' ',
+            c => c,
+        })
+        .collect();
+    line.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_matches(['.', '_', '~', '\'', '"'])
+        .trim()
+        .to_string()
+}
+
+/// The label a line starts with, and the rest of the line (without `:`).
+fn split_label(line: &str) -> Option<(Label, String)> {
+    let lower = line.to_lowercase();
+    let mut best: Option<(usize, Label)> = None;
+    for (name, label) in LABELS {
+        if lower.starts_with(name) {
+            let end = name.len();
+            // A whole word: `Nominal` must not match `Nominalnya`, nor `Nama` `Namaku`.
+            let boundary = lower[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric());
+            if boundary && best.is_none_or(|(len, _)| end > len) {
+                best = Some((end, *label));
+            }
+        }
+    }
+    let (end, label) = best?;
+    let rest = line[end..]
+        .trim_start_matches([':', ' ', '=', '.', ';'])
+        .trim();
+    // `NO REK 1 1370018425506`: OCR reads the colon as `1` or `i`.
+    let rest = match rest.split_once(' ') {
+        Some(("1" | "i" | "l" | "I" | "!", tail)) => tail,
+        _ => rest,
+    };
+    Some((label, rest.to_string()))
+}
+
+fn nonempty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty() && s != "-").then(|| s.to_string())
+}
+
+/// The first amount in `s`, in either notation.
+pub(crate) fn money_in(s: &str) -> Option<Money> {
+    AMOUNT.captures_iter(s).find_map(|c| {
+        let m = c.get(1)?;
+        // A run of digits cut out of a longer one is an account or reference number.
+        let before = s[..m.start()].chars().next_back();
+        let after = s[m.end()..].chars().next();
+        if before.is_some_and(|ch| ch.is_ascii_digit())
+            || after.is_some_and(|ch| ch.is_ascii_digit())
+        {
+            return None;
+        }
+        let num = fix_decimals(&m.as_str().replace(' ', ""));
+        Money::parse(&num)
+            .ok()
+            .filter(|m| m.minor() < MAX_SLIP_AMOUNT.minor())
+    })
+}
+
+/// No transfer slip shows Rp 100 billion or more; such a figure is a misread number.
+const MAX_SLIP_AMOUNT: Money = Money::from_minor(100_000_000_000 * 100);
+
+/// `1.500.000,00` and `10,000,000.00` both read as amounts; a separator before
+/// exactly two final digits is the decimal mark when the other one groups.
+fn fix_decimals(num: &str) -> String {
+    let bytes = num.as_bytes();
+    if bytes.len() > 3 && (bytes[bytes.len() - 3] == b',' || bytes[bytes.len() - 3] == b'.') {
+        let dec = bytes[bytes.len() - 3] as char;
+        let head = &num[..num.len() - 3];
+        let grouping = if dec == ',' { '.' } else { ',' };
+        if !head.contains(dec) {
+            let int: String = head.chars().filter(|c| *c != grouping).collect();
+            return format!("{int}.{}", &num[num.len() - 2..]);
+        }
+    }
+    num.to_string()
+}
+
+/// A lone `Rp ...` line that is no label's value (Livin's and BRImo's headline).
+fn headline_amount(
+    lines: &[String],
+    labelled: &[Option<(Label, String)>],
+    used: &[bool],
+) -> Option<Money> {
+    lines.iter().enumerate().find_map(|(i, l)| {
+        if used[i] || labelled[i].is_some() || !CURRENCY.is_match(l) {
+            return None;
+        }
+        let lower = l.to_lowercase();
+        if ["saldo", "balance", "biaya", "fee", "admin", "limit"]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
+            return None;
+        }
+        money_in(l)
+    })
+}
+
+/// An account number as printed (digits, dashes, masked `x`), or `None`.
+fn account_in(s: &str) -> Option<String> {
+    ACCOUNT
+        .find_iter(s)
+        .map(|m| m.as_str().trim().to_string())
+        .find(|a| a.chars().filter(char::is_ascii_digit).count() >= 4)
+}
+
+/// A name: letters present, no amount in it.
+fn name_in(s: &str) -> Option<String> {
+    let s = s.trim();
+    (s.chars().filter(|c| c.is_alphabetic()).count() >= 2).then(|| s.to_string())
+}
+
+/// A reference number, normalised to its letters and digits (upper case).
+fn reference_in(s: &str) -> Option<String> {
+    let norm = normalise_reference(s);
+    (norm.chars().filter(char::is_ascii_digit).count() >= 4).then_some(norm)
+}
+
+/// Letters and digits only, upper case: how `slip_reads.reference` is kept and compared.
+pub fn normalise_reference(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+const MONTHS: &[(&str, u32)] = &[
+    ("jan", 1),
+    ("feb", 2),
+    ("peb", 2),
+    ("mar", 3),
+    ("apr", 4),
+    ("mei", 5),
+    ("may", 5),
+    ("jun", 6),
+    ("jul", 7),
+    ("agu", 8),
+    ("agt", 8),
+    ("aug", 8),
+    ("sep", 9),
+    ("okt", 10),
+    ("oct", 10),
+    ("nov", 11),
+    ("nop", 11),
+    ("des", 12),
+    ("dec", 12),
+];
+
+/// A date and time (`06/10/2026 14:16:33`, `11 Oktober 2026, 12:56:22 WIB`,
+/// `19-Nov-2026 11:03:48`, `TGL 29/10/26 JAM 07:28`) as printed: the slip's local time.
+fn date_in(s: &str) -> Option<NaiveDateTime> {
+    let (date, after) = if let Some(c) = DATE_NUMERIC.captures(s) {
+        let d: u32 = c[1].parse().ok()?;
+        let m: u32 = c[2].parse().ok()?;
+        let mut y: i32 = c[3].parse().ok()?;
+        if y < 100 {
+            y += 2000;
+        }
+        (NaiveDate::from_ymd_opt(y, m, d)?, c.get(0)?.end())
+    } else if let Some(c) = DATE_WORDS.captures(s) {
+        let d: u32 = c[1].parse().ok()?;
+        let word = c[2].to_lowercase();
+        let m = MONTHS
+            .iter()
+            .find(|(p, _)| word.starts_with(p))
+            .map(|(_, m)| *m)?;
+        let y: i32 = c[3].parse().ok()?;
+        (NaiveDate::from_ymd_opt(y, m, d)?, c.get(0)?.end())
+    } else {
+        return None;
+    };
+    let time = TIME
+        .captures(&s[after..])
+        .and_then(|c| {
+            let h = c[1].parse().ok()?;
+            let m = c[2].parse().ok()?;
+            let sec = c.get(3).and_then(|x| x.as_str().parse().ok()).unwrap_or(0);
+            NaiveTime::from_hms_opt(h, m, sec)
+        })
+        .unwrap_or(NaiveTime::MIN);
+    Some(date.and_time(time))
+}
+
+/// The bank or app that made the slip, from its header words.
+fn bank_of(lines: &[String]) -> Option<String> {
+    let head: Vec<String> = lines.iter().take(6).map(|l| l.to_lowercase()).collect();
+    let all = head.join("\n");
+    let found = if all.contains("brimo") {
+        "BRImo"
+    } else if all.contains("livin") {
+        "Livin' by Mandiri"
+    } else if all.contains("bni mobile") || all.contains("bnidirect") || all.contains("bni direct")
+    {
+        "BNI Mobile"
+    } else if all.contains("m-bca") || all.contains("mbca") || all.contains("m-transfer") {
+        "BCA m-Transfer"
+    } else if all.contains("klikbca") || all.contains("klik bca") {
+        "KlikBCA"
+    } else if all.contains("atm") || all.contains("struk") {
+        let bank = ["mandiri", "bca", "bri", "bni", "cimb", "permata", "btn"]
+            .into_iter()
+            .find(|b| all.contains(b))
+            .unwrap_or("bank");
+        return Some(format!("ATM {}", bank_name(bank)));
+    } else {
+        let bank = [
+            "mandiri", "bca", "bri", "bni", "cimb", "permata", "btn", "jago",
+        ]
+        .into_iter()
+        .find(|b| all.split(|c: char| !c.is_alphanumeric()).any(|w| w == *b))?;
+        return Some(bank_name(bank).to_string());
+    };
+    Some(found.to_string())
+}
+
+fn bank_name(lower: &str) -> &'static str {
+    match lower {
+        "mandiri" => "Mandiri",
+        "bca" => "BCA",
+        "bri" => "BRI",
+        "bni" => "BNI",
+        "cimb" => "CIMB Niaga",
+        "permata" => "Permata",
+        "btn" => "BTN",
+        "jago" => "Jago",
+        _ => "Bank",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rp(major: i64) -> Option<Money> {
+        Some(Money::from_major(major))
+    }
+
+    #[test]
+    fn bca_value_under_label_and_empty_berita() {
+        let f = fields_from_text(
+            "m-BCA m-Transfer\nBERHASIL\n\nTanggal\n\n22/11/2026 14:47:04\n\nKe Rekening\n\nBCA 527-031-8846\n\nNama\n\nPT BILLING CONTOH INDONESIA\n\nJumlah\n\nRp 7.050.000,00\n\nBerita\n\nDari Rekening\n\nXXXXXX7027\n\nNo. Referensi\n\n20261122187243\nmpan bukti transaksi in",
+        );
+        assert_eq!(f.amount, rp(7_050_000));
+        assert_eq!(f.bank.as_deref(), Some("BCA m-Transfer"));
+        assert_eq!(f.dest_account.as_deref(), Some("527-031-8846"));
+        assert_eq!(f.dest_name.as_deref(), Some("PT BILLING CONTOH INDONESIA"));
+        assert_eq!(f.sender_account.as_deref(), Some("XXXXXX7027"));
+        assert_eq!(f.reference.as_deref(), Some("20261122187243"));
+        assert_eq!(
+            f.remark, None,
+            "an empty Berita must not take the next label"
+        );
+        assert_eq!(
+            f.date.map(|d| d.to_string()).as_deref(),
+            Some("2026-11-22 14:47:04")
+        );
+    }
+
+    #[test]
+    fn brimo_takes_nominal_not_total_or_fee() {
+        let f = fields_from_text(
+            "BRImo\nTransaksi Berhasil\n11 Oktober 2026, 12:56:22 WIB\nTotal Transaksi\n\nRp4.856.500,00\nNomor Referensi 20261011875424\nSumber Dana PT DELTA RASA PANGAN\nBANK BRI xxxxxx0099\nJenis Transaksi Transfer BCA\nTujuan PT BILLING CONTOH INDONESIA\nBCA 527-031-8846\nNominal Rp4.850.000,00\nBiaya Admin Rp6.500,00\nCatatan deposit",
+        );
+        assert_eq!(f.amount, rp(4_850_000));
+        assert_eq!(f.bank.as_deref(), Some("BRImo"));
+        assert_eq!(f.sender_name.as_deref(), Some("PT DELTA RASA PANGAN"));
+        assert_eq!(f.sender_account.as_deref(), Some("xxxxxx0099"));
+        assert_eq!(f.dest_name.as_deref(), Some("PT BILLING CONTOH INDONESIA"));
+        assert_eq!(f.dest_account.as_deref(), Some("527-031-8846"));
+        assert_eq!(f.remark.as_deref(), Some("deposit"));
+        assert_eq!(
+            f.date.map(|d| d.to_string()).as_deref(),
+            Some("2026-10-11 12:56:22")
+        );
+    }
+
+    #[test]
+    fn total_less_fee_when_no_nominal() {
+        let f = fields_from_text("Total Rp 2.506.500\nBiaya Admin Rp 6.500\nSaldo Rp 9.000.000");
+        assert_eq!(f.amount, rp(2_500_000));
+    }
+
+    #[test]
+    fn balance_and_fee_alone_are_no_amount() {
+        let f = fields_from_text("Saldo Rp 9.000.000\nBiaya Admin Rp 6.500");
+        assert_eq!(f.amount, None);
+    }
+
+    #[test]
+    fn bni_english_notation_and_livin_headline() {
+        let f = fields_from_text(
+            "BNIDirect\nTransaction Date 19-Nov-2026 11:03:48\nDebit Account xxxxxx2366\nRemitter SARAH MULLER\nBeneficiary Bank Mandiri\nBeneficiary Account 137-00-1842550-6\nBeneficiary Name PT BILLING CONTOH INDONESIA\nAmount IDR 10,000,000.00\nCharges IDR 0.00\nRemark TU-20261116-372980\nReference No. 20261119742185",
+        );
+        assert_eq!(f.amount, rp(10_000_000));
+        assert_eq!(f.bank.as_deref(), Some("BNI Mobile"));
+        assert_eq!(f.dest_account.as_deref(), Some("137-00-1842550-6"));
+        assert_eq!(f.sender_name.as_deref(), Some("SARAH MULLER"));
+        assert_eq!(f.remark.as_deref(), Some("TU-20261116-372980"));
+        let f = fields_from_text(
+            "Livin' by Mandiri\nTransfer Berhasil\nRp20.000.000\nTanggal 25 November 2026 08:04:10 WIB\nPenerima PT BILLING CONTOH INDONESIA\nBank / Rekening Mandiri - 137-00-1842550-6\nSumber Dana SAKURA COMPONENTS K.K. - xxxxxx8434\nBiaya Rp0\nNo. Referensi 20261125335537\nKeterangan TOP UP",
+        );
+        assert_eq!(
+            f.amount,
+            rp(20_000_000),
+            "the headline when no Nominal line"
+        );
+        assert_eq!(f.sender_name.as_deref(), Some("SAKURA COMPONENTS K.K."));
+        assert_eq!(f.sender_account.as_deref(), Some("xxxxxx8434"));
+        assert_eq!(f.dest_account.as_deref(), Some("137-00-1842550-6"));
+    }
+
+    #[test]
+    fn atm_receipt_with_ocr_colons() {
+        let f = fields_from_text(
+            "BANK MANDIRI\nATM 7338\nKCP SUDIRMAN JKT\nTGL 29/10/26 JAM 07:28\nTRANSFER\nBANK TUJUAN : MANDIRI\nNO REK 1 1370018425506\nNAMA : PT BILLING CONTOH\nJUMLAH : RP 1.950.000\nNO REF 1 006866\nDARI REK 1 XXXXxx9359\nSALDO : RP 12.345.000",
+        );
+        assert_eq!(f.amount, rp(1_950_000));
+        assert_eq!(f.bank.as_deref(), Some("ATM Mandiri"));
+        assert_eq!(f.dest_account.as_deref(), Some("1370018425506"));
+        assert_eq!(f.reference.as_deref(), Some("006866"));
+        assert_eq!(
+            f.date.map(|d| d.to_string()).as_deref(),
+            Some("2026-10-29 07:28:00")
+        );
+    }
+
+    #[test]
+    fn garbage_gives_nothing_and_never_panics() {
+        for text in [
+            "",
+            "\n\n",
+            "Rp",
+            "Jumlah\n",
+            "Total Rp 99999999999999999999",
+            "ééé 12/13/2026 99:99",
+        ] {
+            let f = fields_from_text(text);
+            assert_eq!(f.amount, None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn references_are_normalised() {
+        assert_eq!(normalise_reference(" 2026 1011-8754/24 "), "20261011875424");
+        assert_eq!(normalise_reference("ab12 cd"), "AB12CD");
+    }
+}

@@ -1,0 +1,739 @@
+//! One slip file to text and fields: a PDF's text layer through `lopdf`, a
+//! PDF without text rendered by `pdftoppm`, images through Debian's
+//! `tesseract` command line after preprocessing with the `image` crate.
+//!
+//! Hostile input is expected: the file type is sniffed from the bytes (never
+//! the declared type), pixel dimensions are checked from the header before
+//! anything is decoded (decompression bombs), the decoder's allocations are
+//! capped, every subprocess has a deadline and is killed when it passes, and
+//! a panic inside a decoder becomes [`ReadError::Corrupt`]. Everything here
+//! is blocking: async callers use `spawn_blocking`.
+//!
+//! Preprocessing is tried in order until a read finds an amount: grayscale
+//! upscaled to a width Tesseract reads well; then deskewed (projection
+//! profile), contrast-stretched and binarised (Otsu); then the same at
+//! another scale. Customers' phone photos of screens are rotated a few
+//! degrees, blurred and low in contrast; screenshots forwarded through chat
+//! apps arrive at half size.
+
+use std::io::{Cursor, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use image::{GrayImage, ImageFormat, ImageReader, Limits, Luma};
+
+use super::SlipFields;
+use super::extract::fields_from_text;
+
+/// Caps on one read.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Largest file accepted, in bytes.
+    pub max_bytes: usize,
+    /// Largest image accepted, in pixels (width × height, from the header).
+    pub max_pixels: u64,
+    /// Deadline of each `tesseract` / `pdftoppm` run.
+    pub tool_timeout: Duration,
+    /// Deadline of the whole read (all preprocessing tries).
+    pub total_timeout: Duration,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        ReadLimits {
+            max_bytes: 20 * 1024 * 1024,
+            max_pixels: 40_000_000,
+            tool_timeout: Duration::from_secs(20),
+            total_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a slip could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Larger than [`ReadLimits`] allow (bytes or pixels).
+    #[error("too large to read: {0}")]
+    TooLarge(String),
+    /// Not an image or PDF this reader knows (HEIC, a document, random bytes).
+    #[error("not a readable image or PDF ({0})")]
+    Unsupported(String),
+    /// The file is damaged.
+    #[error("damaged file: {0}")]
+    Corrupt(String),
+    /// A tool ran past its deadline (killed) or the read took too long.
+    #[error("{0} took too long")]
+    Timeout(&'static str),
+    /// A tool is missing or failed (worth retrying: it may be installed or recover).
+    #[error("{0}")]
+    Tool(String),
+}
+
+impl ReadError {
+    /// True when the same bytes may read on a later try.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ReadError::Timeout(_) | ReadError::Tool(_))
+    }
+}
+
+/// How the text was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A PDF's own text.
+    PdfText,
+    /// A PDF rendered to an image, then OCR.
+    PdfOcr,
+    /// OCR of an image.
+    ImageOcr,
+}
+
+impl Method {
+    /// Short name for logs and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::PdfText => "pdf_text",
+            Method::PdfOcr => "pdf_ocr",
+            Method::ImageOcr => "ocr",
+        }
+    }
+}
+
+/// The outcome of a read that ran to the end (fields may still be empty).
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub fields: SlipFields,
+    pub method: Method,
+    /// The text the fields came from (the last try's).
+    pub text: String,
+    /// Preprocessing variants tried.
+    pub tries: usize,
+}
+
+/// What the bytes are, from their first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pdf,
+    Image(ImageFormat),
+}
+
+/// Sniffs the file type; HEIC and anything else is [`ReadError::Unsupported`].
+///
+/// # Errors
+/// Unknown or unsupported content.
+pub fn sniff(bytes: &[u8]) -> Result<Kind, ReadError> {
+    let head = &bytes[..bytes.len().min(1024)];
+    if head.windows(5).any(|w| w == b"%PDF-") {
+        return Ok(Kind::Pdf);
+    }
+    if bytes.len() > 12 && &bytes[4..8] == b"ftyp" {
+        return Err(ReadError::Unsupported(
+            "HEIC/HEIF photo: ask for a JPEG or PNG".into(),
+        ));
+    }
+    match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP)) => Ok(Kind::Image(f)),
+        Ok(f) => Err(ReadError::Unsupported(format!("{f:?}"))),
+        Err(_) => Err(ReadError::Unsupported("unknown content".into())),
+    }
+}
+
+/// Reads one slip file.
+///
+/// # Errors
+/// [`ReadError`]: too large, unsupported, damaged, a tool missing or too slow.
+pub fn read_slip(bytes: &[u8], limits: &ReadLimits) -> Result<Reading, ReadError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(ReadError::TooLarge(format!(
+            "{} bytes (limit {})",
+            bytes.len(),
+            limits.max_bytes
+        )));
+    }
+    let deadline = Instant::now() + limits.total_timeout;
+    match sniff(bytes)? {
+        Kind::Pdf => read_pdf(bytes, limits, deadline),
+        Kind::Image(format) => {
+            let gray = decode(bytes, format, limits)?;
+            ocr_until_amount(&gray, limits, deadline, Method::ImageOcr)
+        }
+    }
+}
+
+fn read_pdf(bytes: &[u8], limits: &ReadLimits, deadline: Instant) -> Result<Reading, ReadError> {
+    // lopdf on hostile input: a panic is a damaged file, never a crashed worker.
+    let text = std::panic::catch_unwind(|| pdf_text(bytes)).unwrap_or(None);
+    if let Some(text) = text {
+        let fields = fields_from_text(&text);
+        if fields.amount.is_some() {
+            return Ok(Reading {
+                fields,
+                method: Method::PdfText,
+                text,
+                tries: 1,
+            });
+        }
+    }
+    // No text layer (a scan or a printed-to-image PDF): render page 1.
+    // `-scale-to` caps the long side whatever the page size claims.
+    let png = run_tool(
+        "pdftoppm",
+        &[
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-scale-to",
+            "2000",
+            "-singlefile",
+            "-",
+        ],
+        bytes,
+        limits.tool_timeout.min(remaining(deadline)?),
+    )?;
+    if png.is_empty() {
+        return Err(ReadError::Corrupt(
+            "the PDF has no page that renders".into(),
+        ));
+    }
+    let gray = decode(&png, ImageFormat::Png, limits)?;
+    ocr_until_amount(&gray, limits, deadline, Method::PdfOcr)
+}
+
+/// The text of the first pages, or `None` when there is none to speak of.
+fn pdf_text(bytes: &[u8]) -> Option<String> {
+    let doc = lopdf::Document::load_mem(bytes).ok()?;
+    let pages: Vec<u32> = doc.get_pages().keys().copied().take(3).collect();
+    let text = doc.extract_text(&pages).ok()?;
+    (text.chars().filter(|c| c.is_alphanumeric()).count() >= 20).then_some(text)
+}
+
+/// Decodes an image to grayscale after checking its header dimensions.
+fn decode(bytes: &[u8], format: ImageFormat, limits: &ReadLimits) -> Result<GrayImage, ReadError> {
+    let corrupt = |e: image::ImageError| ReadError::Corrupt(e.to_string());
+    let (w, h) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(corrupt)?;
+    if u64::from(w) * u64::from(h) > limits.max_pixels || w > 20_000 || h > 20_000 {
+        return Err(ReadError::TooLarge(format!("{w}×{h} pixels")));
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut caps = Limits::default();
+    caps.max_image_width = Some(w);
+    caps.max_image_height = Some(h);
+    caps.max_alloc = Some(limits.max_pixels * 4 + 16 * 1024 * 1024);
+    reader.limits(caps);
+    let image = std::panic::catch_unwind(move || reader.decode())
+        .map_err(|_| ReadError::Corrupt("the image decoder failed".into()))?
+        .map_err(corrupt)?;
+    Ok(image.to_luma8())
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, ReadError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(ReadError::Timeout("reading the slip"))
+    } else {
+        Ok(left)
+    }
+}
+
+/// Preprocessing variants tried, in order (see [`Prepared::variant`]).
+const VARIANTS: usize = 4;
+
+/// Reads the image with several preprocessings and takes the amount the
+/// reads agree on: two reads and no other amount, or three reads. One
+/// blurred digit (`7.750.000` read as `7.750.900`) would otherwise become a
+/// wrong "amount differs" flag; reads that disagree give no amount, which
+/// staff see as unreadable. A clean screenshot costs two reads.
+fn ocr_until_amount(
+    gray: &GrayImage,
+    limits: &ReadLimits,
+    deadline: Instant,
+    method: Method,
+) -> Result<Reading, ReadError> {
+    let mut readings: Vec<Reading> = Vec::new();
+    let mut prep = Prepared::new(gray);
+    for variant in 0..VARIANTS {
+        let prepared = prep.variant(variant);
+        let text = tesseract(&prepared, limits.tool_timeout.min(remaining(deadline)?))?;
+        let fields = fields_from_text(&text);
+        readings.push(Reading {
+            fields,
+            method,
+            text,
+            tries: variant + 1,
+        });
+        if let Some(agreed) = agreed_amount(&readings) {
+            let tries = readings.len();
+            let mut best = readings
+                .iter()
+                .filter(|r| r.fields.amount == Some(agreed))
+                .max_by_key(|r| count(&r.fields))
+                .expect("an agreeing read")
+                .clone();
+            fill_from_others(&mut best.fields, &readings);
+            best.tries = tries;
+            return Ok(best);
+        }
+    }
+    let tries = readings.len();
+    let mut amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    amounts.sort();
+    amounts.dedup();
+    let mut best = readings
+        .into_iter()
+        .max_by_key(|r| (r.fields.amount.is_some(), count(&r.fields)))
+        .expect("at least one read ran");
+    best.tries = tries;
+    // Reads that disagree are not trusted; a single read that found an amount is.
+    if amounts.len() > 1 {
+        best.fields.amount = None;
+    }
+    Ok(best)
+}
+
+/// Fields one read missed (a small label lost in a forwarded screenshot) are
+/// taken from the others, by majority.
+fn fill_from_others(fields: &mut SlipFields, readings: &[Reading]) {
+    fn most<T: PartialEq + Clone>(values: impl Iterator<Item = Option<T>>) -> Option<T> {
+        let values: Vec<T> = values.flatten().collect();
+        values
+            .iter()
+            .max_by_key(|v| values.iter().filter(|w| w == v).count())
+            .cloned()
+    }
+    let f = |get: fn(&SlipFields) -> Option<String>| most(readings.iter().map(|r| get(&r.fields)));
+    if fields.date.is_none() {
+        fields.date = most(readings.iter().map(|r| r.fields.date));
+    }
+    fields.bank = fields.bank.take().or_else(|| f(|x| x.bank.clone()));
+    fields.reference = fields
+        .reference
+        .take()
+        .or_else(|| f(|x| x.reference.clone()));
+    fields.dest_account = fields
+        .dest_account
+        .take()
+        .or_else(|| f(|x| x.dest_account.clone()));
+    fields.dest_name = fields
+        .dest_name
+        .take()
+        .or_else(|| f(|x| x.dest_name.clone()));
+    fields.sender_name = fields
+        .sender_name
+        .take()
+        .or_else(|| f(|x| x.sender_name.clone()));
+    fields.sender_account = fields
+        .sender_account
+        .take()
+        .or_else(|| f(|x| x.sender_account.clone()));
+    fields.remark = fields.remark.take().or_else(|| f(|x| x.remark.clone()));
+}
+
+/// The amount the reads agree on: found by two with no other amount found,
+/// or by three.
+fn agreed_amount(readings: &[Reading]) -> Option<crate::domain::money::Money> {
+    let amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    let votes = |a: &crate::domain::money::Money| amounts.iter().filter(|b| *b == a).count();
+    amounts
+        .iter()
+        .find(|a| votes(a) >= 3 || (votes(a) >= 2 && votes(a) == amounts.len()))
+        .copied()
+}
+
+fn count(f: &SlipFields) -> usize {
+    [
+        f.date.is_some(),
+        f.bank.is_some(),
+        f.dest_account.is_some(),
+        f.reference.is_some(),
+        f.sender_account.is_some(),
+    ]
+    .into_iter()
+    .filter(|b| *b)
+    .count()
+}
+
+/// The preprocessed images of one slip; the deskewed, stretched base is
+/// computed once and shared by the variants that need it.
+pub struct Prepared<'a> {
+    gray: &'a GrayImage,
+    straight: Option<GrayImage>,
+}
+
+impl<'a> Prepared<'a> {
+    /// Nothing computed yet.
+    pub fn new(gray: &'a GrayImage) -> Self {
+        Prepared {
+            gray,
+            straight: None,
+        }
+    }
+
+    /// Variant `n`: 0 plain grayscale at a good width; 1 deskewed, stretched
+    /// and binarised; 2 like 1 at a larger scale; 3 deskewed and stretched
+    /// grayscale (Tesseract binarises it itself).
+    pub fn variant(&mut self, n: usize) -> GrayImage {
+        if n == 0 {
+            return scale_to_width(self.gray, 1200);
+        }
+        let gray = self.gray;
+        let straight = self.straight.get_or_insert_with(|| {
+            let scaled = scale_to_width(gray, 1200);
+            let angle = skew_angle(&scaled);
+            let straight = if angle.abs() >= 0.4 {
+                rotate(&scaled, -angle)
+            } else {
+                scaled
+            };
+            stretch(&straight)
+        });
+        match n {
+            1 => binarise(straight),
+            2 => binarise(&scale_to_width(straight, 1800)),
+            _ => straight.clone(),
+        }
+    }
+}
+
+/// Scales so the width is about `target` (small screenshots up, huge photos down).
+fn scale_to_width(gray: &GrayImage, target: u32) -> GrayImage {
+    let (w, h) = gray.dimensions();
+    if w == 0 || h == 0 || (w >= target * 3 / 4 && w <= target * 2) {
+        return gray.clone();
+    }
+    let factor = f64::from(target) / f64::from(w);
+    let nh = ((f64::from(h) * factor).round() as u32).clamp(1, 8000);
+    image::imageops::resize(gray, target, nh, image::imageops::FilterType::CatmullRom)
+}
+
+/// Contrast stretched between the 1st and 99th percentile.
+fn stretch(gray: &GrayImage) -> GrayImage {
+    let mut hist = [0u64; 256];
+    for p in gray.pixels() {
+        hist[p[0] as usize] += 1;
+    }
+    let total: u64 = hist.iter().sum();
+    let pct = |q: f64| {
+        let want = (total as f64 * q) as u64;
+        let mut acc = 0;
+        for (i, c) in hist.iter().enumerate() {
+            acc += c;
+            if acc > want {
+                return i as f64;
+            }
+        }
+        255.0
+    };
+    let (lo, hi) = (pct(0.01), pct(0.99));
+    if hi - lo < 8.0 {
+        return gray.clone();
+    }
+    let mut out = gray.clone();
+    for p in out.pixels_mut() {
+        let v = ((f64::from(p[0]) - lo) * 255.0 / (hi - lo)).clamp(0.0, 255.0);
+        p[0] = v as u8;
+    }
+    out
+}
+
+/// Otsu's threshold: black text on white.
+fn binarise(gray: &GrayImage) -> GrayImage {
+    let mut hist = [0u64; 256];
+    for p in gray.pixels() {
+        hist[p[0] as usize] += 1;
+    }
+    let total: u64 = hist.iter().sum();
+    let sum_all: f64 = hist
+        .iter()
+        .enumerate()
+        .map(|(i, c)| i as f64 * *c as f64)
+        .sum();
+    let (mut w_b, mut sum_b, mut best, mut threshold) = (0u64, 0f64, 0f64, 128u8);
+    for (t, c) in hist.iter().enumerate() {
+        w_b += c;
+        if w_b == 0 || w_b == total {
+            continue;
+        }
+        sum_b += t as f64 * *c as f64;
+        let w_f = total - w_b;
+        let m_b = sum_b / w_b as f64;
+        let m_f = (sum_all - sum_b) / w_f as f64;
+        let between = w_b as f64 * w_f as f64 * (m_b - m_f).powi(2);
+        if between > best {
+            best = between;
+            threshold = t as u8;
+        }
+    }
+    let mut out = gray.clone();
+    for p in out.pixels_mut() {
+        p[0] = if p[0] > threshold { 255 } else { 0 };
+    }
+    out
+}
+
+/// The skew of text lines in degrees (positive: lines fall to the right),
+/// by the projection profile: the angle whose row sums are sharpest.
+pub fn skew_angle(gray: &GrayImage) -> f64 {
+    let small = scale_to_width(gray, 600);
+    let bin = binarise(&small);
+    let (w, h) = bin.dimensions();
+    let dark: Vec<(f64, f64)> = bin
+        .enumerate_pixels()
+        .filter(|(_, _, p)| p[0] == 0)
+        .map(|(x, y, _)| (f64::from(x), f64::from(y)))
+        .collect();
+    // Mostly dark (inverted or a photo of nothing): no estimate.
+    if dark.is_empty() || dark.len() as u64 > u64::from(w) * u64::from(h) / 2 {
+        return 0.0;
+    }
+    let rows = (h + w) as usize;
+    let mut best = (0.0, f64::MIN);
+    let mut angle = -8.0f64;
+    while angle <= 8.0 {
+        let (s, c) = angle.to_radians().sin_cos();
+        let mut hist = vec![0f64; rows * 2];
+        for (x, y) in &dark {
+            let r = y * c - x * s + rows as f64;
+            if r >= 0.0 && (r as usize) < hist.len() {
+                hist[r as usize] += 1.0;
+            }
+        }
+        let score: f64 = hist.windows(2).map(|p| (p[1] - p[0]).powi(2)).sum();
+        if score > best.1 {
+            best = (angle, score);
+        }
+        angle += 0.5;
+    }
+    best.0
+}
+
+/// Rotates by `degrees` (counter-clockwise positive) about the centre, white outside.
+pub fn rotate(gray: &GrayImage, degrees: f64) -> GrayImage {
+    let (w, h) = gray.dimensions();
+    let (s, c) = degrees.to_radians().sin_cos();
+    let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
+    GrayImage::from_fn(w, h, |x, y| {
+        let dx = f64::from(x) - cx;
+        let dy = f64::from(y) - cy;
+        let sx = c * dx - s * dy + cx;
+        let sy = s * dx + c * dy + cy;
+        if sx < 0.0 || sy < 0.0 || sx >= f64::from(w - 1) || sy >= f64::from(h - 1) {
+            return Luma([255]);
+        }
+        let (x0, y0) = (sx.floor(), sy.floor());
+        let (fx, fy) = (sx - x0, sy - y0);
+        let px = |xx: f64, yy: f64| f64::from(gray.get_pixel(xx as u32, yy as u32)[0]);
+        let v = px(x0, y0) * (1.0 - fx) * (1.0 - fy)
+            + px(x0 + 1.0, y0) * fx * (1.0 - fy)
+            + px(x0, y0 + 1.0) * (1.0 - fx) * fy
+            + px(x0 + 1.0, y0 + 1.0) * fx * fy;
+        Luma([v.round() as u8])
+    })
+}
+
+/// Tesseract on one prepared image (sent as PGM on stdin; one thread, so
+/// several reads do not fight over the cores).
+fn tesseract(gray: &GrayImage, timeout: Duration) -> Result<String, ReadError> {
+    let (w, h) = gray.dimensions();
+    let mut pgm = format!("P5\n{w} {h}\n255\n").into_bytes();
+    pgm.extend_from_slice(gray.as_raw());
+    let out = run_tool(
+        "tesseract",
+        &["stdin", "stdout", "-l", "ind+eng", "--psm", "6"],
+        &pgm,
+        timeout,
+    )?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Largest output taken from a tool (a rendered page is well under this).
+const MAX_TOOL_OUTPUT: u64 = 64 * 1024 * 1024;
+
+/// Runs `program` with `input` on stdin and returns its stdout; killed at `timeout`.
+fn run_tool(
+    program: &'static str,
+    args: &[&str],
+    input: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>, ReadError> {
+    let mut child = Command::new(program)
+        .args(args)
+        .env("OMP_THREAD_LIMIT", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| ReadError::Tool(format!("cannot run {program}: {e} (is it installed?)")))?;
+    let mut stdin = child.stdin.take();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        if let Some(s) = stdin.as_mut() {
+            // A tool that exits early closes the pipe: not an error here.
+            let _ = s.write_all(&input);
+        }
+    });
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(s) = stdout {
+            let _ = s.take(MAX_TOOL_OUTPUT).read_to_end(&mut out);
+        }
+        out
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = writer.join();
+                let _ = reader.join();
+                return Err(ReadError::Timeout(program));
+            }
+            Err(e) => return Err(ReadError::Tool(format!("{program}: {e}"))),
+        }
+    };
+    let _ = writer.join();
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(match program {
+            "pdftoppm" => ReadError::Corrupt("the PDF cannot be rendered".into()),
+            _ => ReadError::Tool(format!("{program} failed ({status})")),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_ignores_names_and_refuses_heic() {
+        assert_eq!(sniff(b"%PDF-1.4\n...").ok(), Some(Kind::Pdf));
+        assert!(matches!(
+            sniff(b"\0\0\0\x18ftypheic\0\0\0\0"),
+            Err(ReadError::Unsupported(_))
+        ));
+        assert!(matches!(
+            sniff(b"PK\x03\x04zip"),
+            Err(ReadError::Unsupported(_))
+        ));
+        assert!(matches!(sniff(b""), Err(ReadError::Unsupported(_))));
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_from_its_header() {
+        // A valid PNG header claiming 60000 × 60000 pixels, no pixel data at all.
+        let mut png = Vec::new();
+        let mut enc = image::codecs::png::PngEncoder::new(&mut png);
+        let _ = &mut enc;
+        let small = GrayImage::new(4, 4);
+        small
+            .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+            .expect("encode");
+        // Patch the IHDR width and height (bytes 16..24); the CRC is now wrong,
+        // which a reader that decodes before checking would trip on later.
+        png[16..20].copy_from_slice(&60_000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&60_000u32.to_be_bytes());
+        let err = read_slip(&png, &ReadLimits::default()).expect_err("refused");
+        assert!(
+            matches!(err, ReadError::TooLarge(_) | ReadError::Corrupt(_)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn oversized_and_corrupt_files_say_why() {
+        let limits = ReadLimits {
+            max_bytes: 10,
+            ..ReadLimits::default()
+        };
+        assert!(matches!(
+            read_slip(&[0u8; 11], &limits),
+            Err(ReadError::TooLarge(_))
+        ));
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        jpeg.extend_from_slice(&[0x13; 200]);
+        assert!(matches!(
+            read_slip(&jpeg, &ReadLimits::default()),
+            Err(ReadError::Corrupt(_))
+        ));
+    }
+
+    fn reading(amount: Option<i64>) -> Reading {
+        Reading {
+            fields: SlipFields {
+                amount: amount.map(crate::domain::money::Money::from_major),
+                ..SlipFields::default()
+            },
+            method: Method::ImageOcr,
+            text: String::new(),
+            tries: 1,
+        }
+    }
+
+    #[test]
+    fn an_amount_counts_only_when_the_reads_agree() {
+        let m = crate::domain::money::Money::from_major;
+        let agreed =
+            |v: &[Option<i64>]| agreed_amount(&v.iter().map(|a| reading(*a)).collect::<Vec<_>>());
+        assert_eq!(
+            agreed(&[Some(7_750_000), Some(7_750_000)]),
+            Some(m(7_750_000))
+        );
+        assert_eq!(
+            agreed(&[None, Some(7_750_000), Some(7_750_000)]),
+            Some(m(7_750_000))
+        );
+        // A blurred digit in one read: two against one is not enough.
+        assert_eq!(
+            agreed(&[Some(5_150_600), Some(5_150_000), Some(5_150_600)]),
+            None
+        );
+        assert_eq!(
+            agreed(&[
+                Some(5_150_600),
+                Some(5_150_000),
+                Some(5_150_600),
+                Some(5_150_600)
+            ]),
+            Some(m(5_150_600))
+        );
+        assert_eq!(
+            agreed(&[Some(7_750_000)]),
+            None,
+            "one read alone is not agreement"
+        );
+    }
+
+    #[test]
+    fn a_tool_past_its_deadline_is_killed() {
+        let started = Instant::now();
+        let err = run_tool("sleep", &["5"], b"", Duration::from_millis(200)).expect_err("timeout");
+        assert!(matches!(err, ReadError::Timeout("sleep")));
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn skew_is_estimated_and_undone() {
+        // Dark horizontal bars like text lines, rotated by 3 degrees.
+        let img = GrayImage::from_fn(600, 800, |x, y| {
+            if (y / 20) % 2 == 0 && (50..550).contains(&x) && (100..700).contains(&y) {
+                Luma([0])
+            } else {
+                Luma([255])
+            }
+        });
+        let tilted = rotate(&img, 3.0);
+        let angle = skew_angle(&tilted);
+        assert!((angle.abs() - 3.0).abs() <= 0.5, "estimated {angle}");
+        assert!(skew_angle(&img).abs() <= 0.5);
+    }
+}

@@ -1,0 +1,327 @@
+//! Slip reading end to end: a real desk on a fresh store
+//! (`TOPUP_TEST_DB=sqlite|postgres`), real Tesseract (Debian's
+//! `tesseract-ocr`, installed by `scripts/test-env`), serenity's REST client
+//! pointed at mockito. The review card is posted before anything is read;
+//! the reading worker then reads the slip, records it, and the card is
+//! edited to show what staff need: the amount differs (with both amounts),
+//! a reference already used on another order, or an unreadable slip.
+//!
+//! The slip in `tests/slips/` comes from `examples/slipgen.rs` (dev set): a
+//! BCA m-Transfer screenshot of Rp 7.750.000 (ref 20267234519234, paid into
+//! BCA 527-031-8846 on 18/11/2026 21:35:10 WIB).
+
+#[path = "support/db.rs"]
+mod db;
+
+use std::sync::{Arc, Mutex};
+
+use secrecy::SecretString;
+use serde_json::json;
+use topup::clock::ManualClock;
+use topup::config::{BankAccount, DiscordSettings, Settings};
+use topup::desk::{Channel, Desk};
+use topup::discord::{Cards, http_client};
+use topup::domain::Lang;
+use topup::domain::money::Money;
+use topup::intake::SlipFile;
+use topup::outbox::Job;
+use topup::outbox::deliver::ChatDelivery;
+use topup::slip::checks::SlipCheck;
+use topup::store::accounts::{self, UserRow};
+
+const STAFF_CHANNEL: u64 = 100_000_000_000_000_100;
+const CARD: u64 = 800_000_000_000_000_555;
+/// 2026-11-18 22:00 WIB: the slip's evening.
+const T0: i64 = 1_795_014_000_000;
+const SLIP: &[u8] = include_bytes!("slips/bca-7750000.png");
+
+/// The slip saved again as a JPEG: another file with the same transfer on it.
+fn resaved_as_jpeg() -> Vec<u8> {
+    let img = image::load_from_memory(SLIP).unwrap().to_rgb8();
+    let mut out = Vec::new();
+    img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+        &mut out, 80,
+    ))
+    .unwrap();
+    out
+}
+
+struct Setup {
+    desk: Desk,
+    user: UserRow,
+    settings: Arc<Settings>,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup(api_base: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        data_dir: dir.path().to_path_buf(),
+        ..Settings::default()
+    };
+    settings.database.url = db::fresh_database(dir.path()).await;
+    settings.desk.staff_lang = Lang::En;
+    settings.desk.staff_notation = Lang::Id;
+    settings.desk.bank_accounts = vec![
+        BankAccount {
+            bank: "BCA".into(),
+            account_number: "527-031-8846".into(),
+            account_name: "PT BILLING CONTOH INDONESIA".into(),
+        },
+        BankAccount {
+            bank: "Mandiri".into(),
+            account_number: "137-00-1842550-6".into(),
+            account_name: "PT BILLING CONTOH INDONESIA".into(),
+        },
+    ];
+    settings.discord = DiscordSettings {
+        token: Some(SecretString::from("test-bot-token".to_string())),
+        application_id: 300_000_000_000_000_002,
+        staff_channel_id: STAFF_CHANNEL,
+        api_base: Some(api_base.to_string()),
+        gateway: false,
+        ..DiscordSettings::default()
+    };
+    let settings = Arc::new(settings);
+    let desk = topup::app::Application::open_desk(settings.clone(), Arc::new(ManualClock::at(T0)))
+        .await
+        .unwrap();
+    let mut tx = desk.store().begin_write().await.unwrap();
+    accounts::add_account(&mut tx, "PT Maju Jaya", "budi@maju.co.id", Lang::Id, T0)
+        .await
+        .unwrap();
+    let user = accounts::user_by_email(&mut tx, "budi@maju.co.id")
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    Setup {
+        desk,
+        user,
+        settings,
+        _dir: dir,
+    }
+}
+
+/// Requests an order of `claimed` rupiah and sends `bytes` as its slip.
+async fn order_with_slip(
+    s: &Setup,
+    claimed: i64,
+    name: &str,
+    bytes: &[u8],
+) -> topup::store::orders::OrderRow {
+    let d = &s.desk;
+    let order = d
+        .request(&s.user, Money::from_major(claimed), Channel::Email, None)
+        .await
+        .unwrap();
+    let number = d.parse_order_number(&order.number).unwrap();
+    let stored = d
+        .store_slips(&[SlipFile {
+            file_name: Some(name.into()),
+            content_type: if name.ends_with(".png") {
+                "image/png"
+            } else {
+                "image/jpeg"
+            }
+            .into(),
+            bytes: bytes.to_vec(),
+        }])
+        .await
+        .unwrap();
+    d.submit_slip(&s.user, Some(&number), &stored, None, Channel::Email, None)
+        .await
+        .unwrap()
+}
+
+async fn checks(d: &Desk, number: &str) -> Vec<SlipCheck> {
+    d.view(&d.parse_order_number(number).unwrap())
+        .await
+        .unwrap()
+        .slip_report
+        .checks
+}
+
+async fn count(d: &Desk, sql: &'static str) -> i64 {
+    let mut conn = d.store().pool().acquire().await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut *conn).await.unwrap();
+    n
+}
+
+type Seen = Arc<Mutex<Vec<String>>>;
+
+fn answer(seen: &Seen) -> impl Fn(&mockito::Request) -> Vec<u8> + Send + Sync + 'static {
+    let keep = seen.clone();
+    move |req: &mockito::Request| {
+        keep.lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&req.body().cloned().unwrap_or_default()).into_owned());
+        json!({
+            "id": CARD.to_string(), "channel_id": STAFF_CHANNEL.to_string(),
+            "author": {"id": "300000000000000001", "username": "topup", "discriminator": "0000", "avatar": null},
+            "content": "", "timestamp": "2026-11-18T15:00:00.000Z", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "type": 0, "components": []
+        })
+        .to_string()
+        .into_bytes()
+    }
+}
+
+#[tokio::test]
+async fn the_card_is_posted_before_reading_and_edited_with_the_amount_that_differs() {
+    let mut server = mockito::Server::new_async().await;
+    let s = setup(&server.url()).await;
+    let d = &s.desk;
+    // The customer claims Rp 7.250.000; the slip shows Rp 7.750.000.
+    let order = order_with_slip(&s, 7_250_000, "bukti.png", SLIP).await;
+    assert_eq!(
+        count(
+            d,
+            "SELECT COUNT(*) FROM slip_reads WHERE status = 'pending'"
+        )
+        .await,
+        1,
+        "queued in the submission's transaction, not read yet"
+    );
+    assert_eq!(
+        checks(d, &order.number).await,
+        vec![SlipCheck::Reading { pending: 1 }]
+    );
+
+    let posted: Seen = Arc::default();
+    let post = server
+        .mock(
+            "POST",
+            format!("/api/v10/channels/{STAFF_CHANNEL}/messages").as_str(),
+        )
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(answer(&posted))
+        .expect(1)
+        .create_async()
+        .await;
+    let cards = Cards::new(d.clone(), http_client(&s.settings.discord));
+    cards
+        .deliver(&Job::ReviewCard { order_id: order.id })
+        .await
+        .unwrap();
+    post.assert_async().await;
+    assert!(
+        posted.lock().unwrap()[0].contains("reading 1 slip"),
+        "the card does not wait for OCR and says the slip is being read"
+    );
+
+    assert_eq!(topup::slip::worker::drain(d).await.unwrap(), 1);
+    let mut conn = d.store().pool().acquire().await.unwrap();
+    let read = topup::store::slip_reads::of_order(&mut conn, order.id)
+        .await
+        .unwrap()
+        .remove(0);
+    drop(conn);
+    assert_eq!(read.status, "done");
+    assert_eq!(
+        read.amount_minor,
+        Some(Money::from_major(7_750_000).minor())
+    );
+    assert_eq!(read.reference.as_deref(), Some("20267234519234"));
+    assert_eq!(read.slip_time.as_deref(), Some("2026-11-18T21:35:10"));
+    assert_eq!(read.bank.as_deref(), Some("BCA m-Transfer"));
+    assert_eq!(
+        checks(d, &order.number).await,
+        vec![SlipCheck::AmountDiffers {
+            slip: Money::from_major(7_750_000),
+            claimed: Money::from_major(7_250_000),
+        }],
+        "our account, the right day, a new reference: only the amount is wrong"
+    );
+    assert_eq!(
+        count(d, "SELECT COUNT(*) FROM outbox WHERE kind = 'card_update'").await,
+        1,
+        "the reading queued an edit of the card"
+    );
+
+    let edited: Seen = Arc::default();
+    let edit = server
+        .mock(
+            "PATCH",
+            format!("/api/v10/channels/{STAFF_CHANNEL}/messages/{CARD}").as_str(),
+        )
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(answer(&edited))
+        .expect(1)
+        .create_async()
+        .await;
+    cards
+        .deliver(&Job::CardUpdate { order_id: order.id })
+        .await
+        .unwrap();
+    edit.assert_async().await;
+    let body = edited.lock().unwrap()[0].clone();
+    assert!(
+        body.contains("amount differs: slip Rp 7.750.000, claimed Rp 7.250.000"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_forwarded_copy_of_a_used_slip_is_caught_by_its_reference() {
+    let server = mockito::Server::new_async().await;
+    let s = setup(&server.url()).await;
+    let d = &s.desk;
+    let first = order_with_slip(&s, 7_750_000, "bukti.png", SLIP).await;
+    topup::slip::worker::drain(d).await.unwrap();
+    assert_eq!(
+        checks(d, &first.number).await,
+        vec![],
+        "a matching slip raises nothing"
+    );
+    let view = d
+        .view(&d.parse_order_number(&first.number).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        view.slip_report.lines(Lang::En, Lang::Id),
+        vec!["slip: Rp 7.750.000, BCA m-Transfer, 18/11 21:35, ref 20267234519234"]
+    );
+
+    // The same transfer saved again: another file (the SHA-256 check misses it).
+    let second = order_with_slip(&s, 7_750_000, "fwd.jpg", &resaved_as_jpeg()).await;
+    topup::slip::worker::drain(d).await.unwrap();
+    let found = checks(d, &second.number).await;
+    assert_eq!(
+        found,
+        vec![SlipCheck::ReferenceReused {
+            reference: "20267234519234".into(),
+            orders: vec![first.number.clone()],
+        }],
+        "no amount flag on a matching amount"
+    );
+    assert!(!view.order.flag_list().contains(&"duplicate_slip"));
+}
+
+#[tokio::test]
+async fn a_damaged_slip_is_unreadable_at_once_and_never_an_amount_flag() {
+    let server = mockito::Server::new_async().await;
+    let s = setup(&server.url()).await;
+    let d = &s.desk;
+    let mut broken = SLIP[..SLIP.len() / 3].to_vec();
+    broken.extend_from_slice(b"garbage");
+    let order = order_with_slip(&s, 7_250_000, "rusak.png", &broken).await;
+    topup::slip::worker::drain(d).await.unwrap();
+    let found = checks(d, &order.number).await;
+    assert!(
+        matches!(&found[..], [SlipCheck::Unreadable { reason, .. }] if reason.contains("damaged")),
+        "{found:?}"
+    );
+    assert_eq!(
+        count(
+            d,
+            "SELECT COUNT(*) FROM slip_reads WHERE status = 'failed' AND attempts = 1"
+        )
+        .await,
+        1,
+        "a damaged file is not retried"
+    );
+}
