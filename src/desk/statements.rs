@@ -396,6 +396,14 @@ impl Desk {
         let Some(amount) = order.amount_minor else {
             return Ok(None);
         };
+        // Two daemons on PostgreSQL could otherwise read the same free code
+        // at once: a transaction-scoped advisory lock serialises the choice
+        // (SQLite's write transactions are serial already).
+        if self.store().backend() == crate::store::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7305240001)")
+                .execute(&mut **tx)
+                .await?;
+        }
         let used: HashSet<i64> = store::codes_in_use(tx).await?.into_iter().collect();
         let start: i64 = rand::Rng::gen_range(&mut rand::thread_rng(), 0..999);
         let Some(code) = (0..999)
