@@ -99,40 +99,11 @@ impl HttpMetrics {
         }
     }
 
-    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    fn observe(&self, route: &str, method: &str, status: axum::http::StatusCode, seconds: f64) {
         self.requests
-            .with_label_values(&[route, method, status_label(status)])
+            .with_label_values(&[route, method, status.as_str()])
             .inc();
         self.latency.with_label_values(&[route]).observe(seconds);
-    }
-}
-
-/// Status codes as label values without allocating per request.
-fn status_label(status: u16) -> &'static str {
-    match status {
-        200 => "200",
-        201 => "201",
-        204 => "204",
-        303 => "303",
-        304 => "304",
-        400 => "400",
-        401 => "401",
-        403 => "403",
-        404 => "404",
-        405 => "405",
-        408 => "408",
-        409 => "409",
-        413 => "413",
-        415 => "415",
-        422 => "422",
-        429 => "429",
-        500 => "500",
-        502 => "502",
-        503 => "503",
-        s if s < 300 => "2xx",
-        s if s < 400 => "3xx",
-        s if s < 500 => "4xx",
-        _ => "5xx",
     }
 }
 
@@ -160,7 +131,7 @@ pub async fn track(
     metrics.observe(
         &route,
         method,
-        res.status().as_u16(),
+        res.status(),
         started.elapsed().as_secs_f64(),
     );
     res

@@ -57,16 +57,7 @@ fn run_on_embedded_defaults_answers_a_maildir_request_and_stops_on_ctrl_c() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut banner = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        banner.push_str(&line);
-        banner.push('\n');
-        if line.starts_with("Press Ctrl-C") {
-            break;
-        }
-    }
+    let banner = read_banner(&mut child, "Press Ctrl-C");
     assert!(banner.contains("database  sqlite://"), "{banner}");
     assert!(
         banner.contains("warning: sender addresses are NOT verified"),
@@ -355,18 +346,23 @@ fn replies(outbox: &std::path::Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `topup demo --dir DEMO`, with stdout piped for [`read_banner`].
+fn spawn_demo(dir: &std::path::Path, demo: &std::path::Path) -> std::process::Child {
+    topup(&dir.join("unused"))
+        .args(["demo", "--dir"])
+        .arg(demo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// The first five minutes: one command shows a newcomer the whole loop.
 #[test]
 fn demo_sets_up_a_desk_whose_slip_can_be_approved_into_a_paid_mail_with_a_receipt() {
     let dir = tempfile::tempdir().unwrap();
     let demo = dir.path().join("demo");
-    let mut child = topup(&dir.path().join("unused"))
-        .args(["demo", "--dir"])
-        .arg(&demo)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_demo(dir.path(), &demo);
     let banner = read_banner(&mut child, "Press Ctrl-C");
     assert!(banner.contains("Demo desk ready:"), "{banner}");
     let password = banner
@@ -418,13 +414,7 @@ fn demo_sets_up_a_desk_whose_slip_can_be_approved_into_a_paid_mail_with_a_receip
     stop(&mut child);
 
     // A second run on the same folder reuses the desk and prints a new password.
-    let mut again = topup(&dir.path().join("unused"))
-        .args(["demo", "--dir"])
-        .arg(&demo)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut again = spawn_demo(dir.path(), &demo);
     let banner2 = read_banner(&mut again, "Press Ctrl-C");
     stop(&mut again);
     assert!(banner2.contains("Demo desk ready:"), "{banner2}");
