@@ -518,9 +518,24 @@ async fn decided_by(t: &TestDesk, inbound_id: Option<i64>) -> String {
         .decided_by
 }
 
+/// An order of `rupiah` that `staff` rejected because the amount differs.
+async fn rejected(
+    t: &TestDesk,
+    user: &topup::store::accounts::UserRow,
+    staff: &topup::store::accounts::StaffRow,
+    rupiah: i64,
+) -> topup::store::orders::OrderRow {
+    let order = t.dealing(user, rupiah).await;
+    let n = t.desk.parse_order_number(&order.number).unwrap();
+    let reject = topup::desk::Decision::Reject {
+        reason: topup::desk::RejectReason::AmountDiffers,
+    };
+    t.desk.decide(&n, staff, &reject).await.unwrap();
+    order
+}
+
 #[tokio::test]
 async fn a_vague_message_is_read_against_the_state_of_its_order() {
-    use topup::desk::{Decision, RejectReason};
     use topup::domain::order_number::OrderNumber;
 
     let t = TestDesk::new().await;
@@ -529,18 +544,7 @@ async fn a_vague_message_is_read_against_the_state_of_its_order() {
 
     // A rejected order: a bare new amount naming it is read as a change of
     // amount, which the desk asks about before making it.
-    let failed = t.dealing(&user, 1_500_000).await;
-    let n = t.desk.parse_order_number(&failed.number).unwrap();
-    t.desk
-        .decide(
-            &n,
-            &staff,
-            &Decision::Reject {
-                reason: RejectReason::AmountDiffers,
-            },
-        )
-        .await
-        .unwrap();
+    let failed = rejected(&t, &user, &staff, 1_500_000).await;
     let mut m = mail("ops@konteks.id", "v1@konteks.id", Intent::Unknown);
     m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
     m.extraction.amount = Some(Money::from_major(1_450_000));
@@ -591,24 +595,12 @@ async fn a_vague_message_is_read_against_the_state_of_its_order() {
 
 #[tokio::test]
 async fn unverified_mail_is_never_promoted_to_a_change() {
-    use topup::desk::{Decision, RejectReason};
     use topup::domain::order_number::OrderNumber;
 
     let t = TestDesk::new().await;
     let user = t.customer("PT Palsu", "ops@palsu.id", Lang::Id).await;
     let staff = t.staff("sari").await;
-    let failed = t.dealing(&user, 1_500_000).await;
-    let n = t.desk.parse_order_number(&failed.number).unwrap();
-    t.desk
-        .decide(
-            &n,
-            &staff,
-            &Decision::Reject {
-                reason: RejectReason::AmountDiffers,
-            },
-        )
-        .await
-        .unwrap();
+    let failed = rejected(&t, &user, &staff, 1_500_000).await;
     let mut m = mail("ops@palsu.id", "f1@palsu.id", Intent::Unknown);
     m.auth_failed = true;
     m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
@@ -657,18 +649,12 @@ fn reply_in_thread(sender: &str, id: &str, question: &serde_json::Value, body: &
 
 #[tokio::test]
 async fn a_yes_in_the_thread_carries_out_the_proposed_change_once() {
-    use topup::desk::{Decision, RejectReason};
     use topup::domain::order_number::OrderNumber;
 
     let t = TestDesk::new().await;
     let user = t.customer("PT Tanya", "ops@tanya.id", Lang::Id).await;
     let staff = t.staff("sari").await;
-    let failed = t.dealing(&user, 1_500_000).await;
-    let n = t.desk.parse_order_number(&failed.number).unwrap();
-    let reject = Decision::Reject {
-        reason: RejectReason::AmountDiffers,
-    };
-    t.desk.decide(&n, &staff, &reject).await.unwrap();
+    let failed = rejected(&t, &user, &staff, 1_500_000).await;
     let mut m = mail("ops@tanya.id", "q1@tanya.id", Intent::Unknown);
     m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
     m.extraction.amount = Some(Money::from_major(1_450_000));
@@ -715,18 +701,12 @@ async fn a_yes_in_the_thread_carries_out_the_proposed_change_once() {
 
 #[tokio::test]
 async fn a_yes_after_the_order_changed_is_refused_clearly() {
-    use topup::desk::{Decision, RejectReason};
     use topup::domain::order_number::OrderNumber;
 
     let t = TestDesk::new().await;
     let user = t.customer("PT Basi", "ops@basi.id", Lang::En).await;
     let staff = t.staff("sari").await;
-    let failed = t.dealing(&user, 1_500_000).await;
-    let n = t.desk.parse_order_number(&failed.number).unwrap();
-    let reject = Decision::Reject {
-        reason: RejectReason::AmountDiffers,
-    };
-    t.desk.decide(&n, &staff, &reject).await.unwrap();
+    let failed = rejected(&t, &user, &staff, 1_500_000).await;
     let mut m = mail("ops@basi.id", "s1@basi.id", Intent::Unknown);
     m.extraction.order_number = Some(OrderNumber::parse(&failed.number).unwrap());
     m.extraction.amount = Some(Money::from_major(1_450_000));
