@@ -199,6 +199,8 @@ impl StatementSettings {
         crate::statement::Limits {
             max_bytes: self.max_bytes,
             max_lines: self.max_lines,
+            // Excel XML is about ten times its zip.
+            max_unpacked: (self.max_bytes as u64).saturating_mul(10),
         }
     }
 

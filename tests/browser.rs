@@ -394,3 +394,114 @@ async fn the_portal_top_up_steps_and_the_staff_board_in_a_real_browser() {
     b.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn staff_import_a_statement_on_the_board_and_attach_money_without_an_order_in_a_real_browser()
+{
+    let out = output_dir();
+    let app = WebApp::spawn_with(|s| s.desk.staff_lang = Lang::Id).await;
+    let user = app
+        .customer("PT Sinar Abadi", "budi@sinar.example", Lang::Id)
+        .await;
+    let order = app.dealing(&user, 2_500_000).await;
+    app.staff("Rina").await;
+    let statement = out.join("mutasi-bca.csv");
+    std::fs::write(
+        &statement,
+        format!(
+            "Tanggal Transaksi,Keterangan,Cabang,Jumlah,,Saldo\n\
+             '30/11/2026,\"TRSF E-BANKING CR {} SINAR ABADI\",'0000,\"2,500,000.00\",CR,\"12,500,000.00\"\n\
+             '30/11/2026,\"TRSF DARI BUDI SINAR\",'0000,\"777,000.00\",CR,\"13,277,000.00\"\n",
+            order.number
+        ),
+    )
+    .unwrap();
+
+    let mut b = Browser::launch().await;
+    b.viewport(1280, 900, false).await;
+    b.goto(&app.url("/staff")).await;
+    b.eval(&format!(
+        "document.querySelector('#login').value = 'Rina'; document.querySelector('#password').value = {}; \
+         document.querySelector('form[action=\"/staff/sign-in\"] button').click(); true",
+        serde_json::to_string(STAFF_PASSWORD).unwrap()
+    ))
+    .await;
+    b.wait_for("document.querySelector('#unmatched') !== null", "the board")
+        .await;
+    let board = b.eval("document.body.innerText").await;
+    let board = board.as_str().unwrap().to_string();
+    assert!(
+        board.contains("Dana masuk tanpa pesanan (0)") && board.contains("Impor mutasi rekening"),
+        "the statement section in the staff language: {board}"
+    );
+
+    // Choose the file in the board's own form and press Impor.
+    b.set_file("#statement-upload input[type=file]", &statement)
+        .await;
+    b.eval("document.querySelector('#statement-upload button[type=submit]').click(); true")
+        .await;
+    b.wait_for(
+        "document.readyState === 'complete' && document.body.innerText.includes('Diimpor mutasi-bca.csv')",
+        "the import's flash message",
+    )
+    .await;
+    let board = b.eval("document.body.innerText").await;
+    let board = board.as_str().unwrap().to_string();
+    assert!(
+        board.contains("2 baris: 1 cocok, 0 disarankan, 0 ambigu, 1 tanpa pesanan"),
+        "{board}"
+    );
+    let card = b
+        .eval(&format!(
+            "document.querySelector('#order-{} [data-money]').innerText",
+            order.number
+        ))
+        .await;
+    assert!(
+        card.as_str()
+            .unwrap()
+            .starts_with("💰 Dana masuk: BCA 30/11 Rp 2.500.000, berita"),
+        "the money shows on the order's card: {card}"
+    );
+    assert!(
+        board.contains("Dana masuk tanpa pesanan (1)") && board.contains("Rp 777.000"),
+        "{board}"
+    );
+    b.screenshot(&out.join("10-statement-imported-desktop.png"))
+        .await;
+
+    // Attach the money without an order to the company it came from.
+    b.eval(
+        "document.querySelector('#unmatched input[name=target]').value = 'PT Sinar Abadi'; \
+         document.querySelector('#unmatched form.inline button').click(); true",
+    )
+    .await;
+    b.wait_for(
+        "document.readyState === 'complete' && document.body.innerText.includes('membayar pesanan baru')",
+        "the attach flash message",
+    )
+    .await;
+    let board = b.eval("document.body.innerText").await;
+    let board = board.as_str().unwrap().to_string();
+    assert!(
+        board.contains("Rp 777.000 dikreditkan") && board.contains("Dana masuk tanpa pesanan (0)"),
+        "{board}"
+    );
+    assert_eq!(app.balance(user.account_id).await, 77_700_000);
+    b.screenshot(&out.join("11-statement-attached-desktop.png"))
+        .await;
+
+    // The same file again adds nothing.
+    b.set_file("#statement-upload input[type=file]", &statement)
+        .await;
+    b.eval("document.querySelector('#statement-upload button[type=submit]').click(); true")
+        .await;
+    b.wait_for(
+        "document.readyState === 'complete' && document.body.innerText.includes('2 sudah pernah diimpor')",
+        "the re-import's flash message",
+    )
+    .await;
+    assert_eq!(app.balance(user.account_id).await, 77_700_000);
+    b.close().await;
+    app.stop().await;
+}

@@ -239,3 +239,148 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     );
     daemon.stop().await;
 }
+
+/// Sends `raw` as `from` to `to` through the test OpenSMTPD (which delivers into Dovecot).
+async fn send_through_smtp(from: &str, to: &str, raw: &[u8]) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor, address::Envelope};
+    let port: u16 = test_env("TOPUP_TEST_SMTP_PORT").parse().expect("port");
+    let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(port)
+        .build();
+    let envelope = Envelope::new(
+        Some(from.parse().expect("from")),
+        vec![to.parse().expect("to")],
+    )
+    .expect("envelope");
+    smtp.send_raw(&envelope, raw)
+        .await
+        .expect("SMTP accepts it");
+}
+
+/// A finance team's mail with a bank statement (BCA's CSV export) attached.
+fn statement_mail(from: &str, to: &str, message_id: &str, csv: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(csv);
+    let wrapped: Vec<&str> = body
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: Finance <{from}>\r\nTo: {to}\r\nSubject: Mutasi rekening 30/11\r\n\
+         Message-ID: <{message_id}>\r\nDate: Mon, 30 Nov 2026 10:00:00 +0700\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Mutasi hari ini terlampir.\r\n--b1\r\nContent-Type: text/csv; name=\"mutasi.csv\"\r\n\
+         Content-Disposition: attachment; filename=\"mutasi.csv\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        wrapped.join("\r\n")
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_mailed_by_finance_is_imported_and_its_summary_lands_in_their_mailbox() {
+    let _dovecot = DOVECOT.read().await;
+    let _smtp = SMTP.read().await;
+    let dir = tempfile::tempdir().unwrap();
+    let desk_box = fresh_mailbox();
+    let finance = fresh_address("finance");
+    let stranger = fresh_address("stranger");
+    let mut s = with_smtp(settings(dir.path(), Some(&desk_box)).await);
+    s.statements.senders = vec![finance.to_uppercase()];
+    s.desk.staff_lang = topup::domain::Lang::Id;
+    let daemon = Daemon::start(Arc::new(s)).await;
+    let customer = fresh_address("budi");
+    daemon.customer("PT Sinar Abadi", &customer).await;
+    let mut conn = daemon.desk.store().pool().acquire().await.unwrap();
+    let user = topup::store::accounts::user_by_email(&mut conn, &customer)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let order = daemon
+        .desk
+        .request(
+            &user,
+            topup::domain::money::Money::from_major(2_500_000),
+            topup::desk::Channel::Email,
+            None,
+        )
+        .await
+        .unwrap();
+    eventually("IMAP caught up", 20, async || daemon.imap_caught_up().await).await;
+    let csv = format!(
+        "Tanggal Transaksi,Keterangan,Cabang,Jumlah,,Saldo\n\
+         '30/11/2026,\"TRSF E-BANKING CR {} SINAR ABADI\",'0000,\"2,500,000.00\",CR,\"12,500,000.00\"\n\
+         '30/11/2026,\"TRSF DARI BUDI\",'0000,\"777,000.00\",CR,\"13,277,000.00\"\n",
+        order.number
+    );
+
+    // The same file from someone who is not a statement sender: never a statement.
+    let forged_id = message_id("forged-statement");
+    send_through_smtp(
+        &stranger,
+        &desk_box,
+        &statement_mail(&stranger, &desk_box, &forged_id, &csv),
+    )
+    .await;
+    eventually("the stranger's mail is handled", 30, async || {
+        daemon.inbound().await.iter().any(|r| r.sender == stranger)
+    })
+    .await;
+    let n = daemon.desk.parse_order_number(&order.number).unwrap();
+    assert!(
+        daemon
+            .desk
+            .view(&n)
+            .await
+            .unwrap()
+            .statement_lines
+            .is_empty(),
+        "a stranger's file moved nothing"
+    );
+
+    let statement_id = message_id("statement");
+    send_through_smtp(
+        &finance,
+        &desk_box,
+        &statement_mail(&finance, &desk_box, &statement_id, &csv),
+    )
+    .await;
+    eventually("the summary reaches finance's mailbox", 45, async || {
+        !inbox(&finance).await.is_empty()
+    })
+    .await;
+    let lines = daemon.desk.view(&n).await.unwrap().statement_lines;
+    assert_eq!(lines.len(), 1, "the order's money is on it");
+    assert_eq!(lines[0].state, "matched");
+    let free = daemon.desk.unmatched_lines(10).await.unwrap();
+    assert_eq!(free.len(), 1, "the credit without an order is listed");
+    assert_eq!(free[0].amount_minor, 77_700_000);
+
+    let mails = inbox(&finance).await;
+    assert_eq!(mails.len(), 1);
+    let reply = MessageParser::default().parse(&mails[0]).unwrap();
+    assert_eq!(
+        reply.in_reply_to().as_text(),
+        Some(statement_id.as_str()),
+        "threaded under the statement mail"
+    );
+    assert_eq!(reply.subject(), Some("Mutasi rekening diimpor"));
+    let text = reply.body_text(0).unwrap();
+    assert!(
+        text.contains("mutasi.csv")
+            && text.contains("2 baris: 1 cocok")
+            && text.contains("1 tanpa pesanan"),
+        "the summary in the staff language: {text}"
+    );
+    // The stranger never hears what a statement held.
+    for raw in inbox(&stranger).await {
+        let p = MessageParser::default().parse(&raw).unwrap();
+        let text = p.body_text(0).unwrap_or_default();
+        assert!(
+            !text.contains("mutasi.csv") && !text.contains("baris"),
+            "{text}"
+        );
+    }
+    daemon.stop().await;
+}

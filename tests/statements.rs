@@ -384,7 +384,21 @@ async fn hostile_files_are_refused_whole_with_a_reason_and_record_nothing() {
     let huge = vec![b'x'; 64 * 1024 + 1];
     let mut truncated_xlsx = fixture("bca.xlsx");
     truncated_xlsx.truncate(300);
+    // A zip bomb dressed as an Excel export: 8 KB that unpack to 8 MB.
+    let bomb = {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("[Content_Types].xml", deflated).unwrap();
+        w.write_all(b"<?xml version=\"1.0\"?><Types/>").unwrap();
+        w.start_file("xl/worksheets/sheet1.xml", deflated).unwrap();
+        w.write_all(&vec![b' '; 8 * 1024 * 1024]).unwrap();
+        w.finish().unwrap().into_inner()
+    };
+    assert!(bomb.len() < 64 * 1024, "the bomb itself is small");
     let cases: Vec<(&str, Vec<u8>, Option<topup::statement::Format>, &str)> = vec![
+        ("zip bomb", bomb, None, "unpacks to more than 655360 bytes"),
         ("bad row", bad_row.as_bytes().to_vec(), None, "row 3"),
         ("huge", huge, None, "more than the 65536 bytes"),
         ("empty", Vec::new(), None, "empty"),
@@ -471,9 +485,14 @@ async fn a_slip_without_money_on_later_statements_is_flagged() {
     // Statements through Thursday: too early to say.
     assert_eq!(t.desk.missing_flag(&o, false, Some(day(26))), None);
     // Through Friday (two business days after): flagged.
+    assert_eq!(t.desk.missing_flag(&o, false, Some(day(27))), Some(day(27)));
     assert_eq!(
-        t.desk.missing_flag(&o, false, Some(day(27))).as_deref(),
-        Some("not on the statement through 2026-11-27")
+        topup::desk::statements::not_on_statement(day(27), Lang::En),
+        "not on the statement through 2026-11-27"
+    );
+    assert_eq!(
+        topup::desk::statements::not_on_statement(day(27), Lang::Id),
+        "belum ada di mutasi rekening sampai 2026-11-27"
     );
     // With its line, or when no statement was imported: no flag.
     assert_eq!(t.desk.missing_flag(&o, true, Some(day(30))), None);

@@ -50,18 +50,35 @@ pub struct Review {
     pub due_at: Option<i64>,
     /// It has waited `desk.remind_hours` or more: highlight it.
     pub waiting_long: bool,
-    /// "Money arrived: BCA 30/11 Rp 2.500.000, berita '...'" when a
-    /// statement line is matched or suggested to it.
-    pub money: Option<String>,
-    /// "not on the statement through <date>" when statements cover two
-    /// business days after its slip and its money is not on them.
-    pub not_on_statement: Option<String>,
+    /// The statement line matched or suggested to it (shown as "Money
+    /// arrived: BCA 30/11 Rp 2.500.000, berita '...'", [`Review::money`]).
+    pub money_line: Option<crate::store::statements::LineRow>,
+    /// The last date statements cover when they cover two business days
+    /// after its slip and its money is not on them ([`Review::not_on_statement`]).
+    pub not_on_statement_through: Option<chrono::NaiveDate>,
 }
 
 impl Review {
     /// The user who sent the latest slip (else the requester).
     pub fn sender(&self) -> Option<&crate::store::accounts::UserRow> {
         self.view.submitter.as_ref().or(self.view.user.as_ref())
+    }
+
+    /// "Money arrived: BCA 30/11 Rp 2.500.000, berita '...'" in `lang`, amounts in `notation`.
+    pub fn money(
+        &self,
+        lang: crate::domain::Lang,
+        notation: crate::domain::Lang,
+    ) -> Option<String> {
+        self.money_line
+            .as_ref()
+            .map(|l| super::statements::money_arrived(l, lang, notation))
+    }
+
+    /// "not on the statement through <date>" in `lang`.
+    pub fn not_on_statement(&self, lang: crate::domain::Lang) -> Option<String> {
+        self.not_on_statement_through
+            .map(|d| super::statements::not_on_statement(d, lang))
     }
 }
 
@@ -109,20 +126,17 @@ impl Desk {
         let submitted = view.order.submitted_at.filter(|_| dealing);
         let waiting_long = d.remind_hours > 0
             && submitted.is_some_and(|t| self.now() - t >= d.remind_hours * 3_600_000);
-        let money = view
-            .statement_lines
-            .first()
-            .map(|l| super::statements::money_arrived(l, d.staff_notation));
+        let money_line = view.statement_lines.first().cloned();
         let covered = crate::store::statements::covered_through(&mut conn)
             .await?
             .and_then(|c| chrono::NaiveDate::parse_from_str(&c, "%Y-%m-%d").ok());
-        let not_on_statement =
+        let not_on_statement_through =
             self.missing_flag(&view.order, !view.statement_lines.is_empty(), covered);
         Ok(Review {
             due_at: submitted.map(|t| t + d.confirm_hours * 3_600_000),
             waiting_long,
-            money,
-            not_on_statement,
+            money_line,
+            not_on_statement_through,
             view,
             words,
             recent,

@@ -144,24 +144,42 @@ impl ImportReport {
         self.lines.iter().filter(|l| l.state == state).count()
     }
 
-    /// "12 lines: 3 matched, 1 suggested, 0 ambiguous, 2 unmatched, 5 debits, 1 already imported; 2 approved".
+    /// "12 lines: 3 matched, 1 suggested, 0 ambiguous, 2 unmatched, 5 debits, 1 already imported; 2 approved by the system".
     pub fn summary(&self) -> String {
+        self.summary_in(crate::domain::Lang::En)
+    }
+
+    /// [`ImportReport::summary`] in `lang` (staff read it on the board and in the reply mail).
+    pub fn summary_in(&self, lang: crate::domain::Lang) -> String {
         let approved = self.lines.iter().filter(|l| l.approved).count();
-        format!(
-            "{} lines: {} matched, {} suggested, {} ambiguous, {} unmatched, {} debits, {} already imported{}",
+        let n = |state| self.count(state);
+        let (total, m, s, a, u, d, dup) = (
             self.lines.len(),
-            self.count(LineState::Matched),
-            self.count(LineState::Suggested),
-            self.count(LineState::Ambiguous),
-            self.count(LineState::Unmatched),
-            self.count(LineState::Debit),
-            self.count(LineState::Duplicate),
-            if approved > 0 {
-                format!("; {approved} approved by the system")
-            } else {
-                String::new()
-            }
-        )
+            n(LineState::Matched),
+            n(LineState::Suggested),
+            n(LineState::Ambiguous),
+            n(LineState::Unmatched),
+            n(LineState::Debit),
+            n(LineState::Duplicate),
+        );
+        match lang {
+            crate::domain::Lang::En => format!(
+                "{total} lines: {m} matched, {s} suggested, {a} ambiguous, {u} unmatched, {d} debits, {dup} already imported{}",
+                if approved > 0 {
+                    format!("; {approved} approved by the system")
+                } else {
+                    String::new()
+                }
+            ),
+            crate::domain::Lang::Id => format!(
+                "{total} baris: {m} cocok, {s} disarankan, {a} ambigu, {u} tanpa pesanan, {d} debit, {dup} sudah pernah diimpor{}",
+                if approved > 0 {
+                    format!("; {approved} disetujui oleh sistem")
+                } else {
+                    String::new()
+                }
+            ),
+        }
     }
 }
 
@@ -859,23 +877,23 @@ impl Desk {
         Ok(line)
     }
 
-    /// "not on the statement through 2026-12-02": an order in `dealing`
-    /// without a line whose slip came two business days before the last
-    /// date statements cover. `covered` is that date.
+    /// The date an order's money is "not on the statement through" (see
+    /// [`not_on_statement`]): an order in `dealing` without a line whose
+    /// slip came two business days before the last date statements cover.
+    /// `covered` is that date.
     pub fn missing_flag(
         &self,
         order: &OrderRow,
         has_line: bool,
         covered: Option<NaiveDate>,
-    ) -> Option<String> {
+    ) -> Option<NaiveDate> {
         if has_line || order.status() != OrderStatus::Dealing {
             return None;
         }
         let covered = covered?;
         let submitted = order.submitted_at?;
         let slip_day = self.local_time(submitted).date_naive();
-        (covered >= statement::add_business_days(slip_day, 2))
-            .then(|| format!("not on the statement through {covered}"))
+        (covered >= statement::add_business_days(slip_day, 2)).then_some(covered)
     }
 
     /// The last date imported statements cover.
@@ -900,20 +918,50 @@ fn rule_of(s: &str) -> Option<Rule> {
     }
 }
 
-/// "Money arrived: BCA 30/11 Rp 2.500.000, berita 'TU-...'" for the board and the card.
-pub fn money_arrived(line: &LineRow, notation: crate::domain::Lang) -> String {
+/// `en` or `id`, as `lang` says.
+fn in_lang(lang: crate::domain::Lang, en: &'static str, id: &'static str) -> &'static str {
+    match lang {
+        crate::domain::Lang::En => en,
+        crate::domain::Lang::Id => id,
+    }
+}
+
+/// "Money arrived: BCA 30/11 Rp 2.500.000, berita 'TU-...'" for the board
+/// and the card, in `lang`, the amount in `notation`.
+pub fn money_arrived(
+    line: &LineRow,
+    lang: crate::domain::Lang,
+    notation: crate::domain::Lang,
+) -> String {
     let day = NaiveDate::parse_from_str(&line.booked_on, "%Y-%m-%d")
         .map(|d| d.format("%d/%m").to_string())
         .unwrap_or_else(|_| line.booked_on.clone());
     let remark: String = line.description.chars().take(80).collect();
     let how = match line.state.as_str() {
-        "suggested" => " (suggested by amount: check the payer)",
+        "suggested" => in_lang(
+            lang,
+            " (suggested by amount: check the payer)",
+            " (disarankan dari jumlahnya: periksa pengirimnya)",
+        ),
         _ => "",
     };
     format!(
-        "Money arrived: {} {day} {}, berita '{remark}'{how}",
+        "{}: {} {day} {}, berita '{remark}'{how}",
+        in_lang(lang, "Money arrived", "Dana masuk"),
         line.bank,
         Money::from_minor(line.amount_minor).display(notation)
+    )
+}
+
+/// "not on the statement through 2026-12-02", in `lang`.
+pub fn not_on_statement(through: NaiveDate, lang: crate::domain::Lang) -> String {
+    format!(
+        "{} {through}",
+        in_lang(
+            lang,
+            "not on the statement through",
+            "belum ada di mutasi rekening sampai"
+        )
     )
 }
 
@@ -992,36 +1040,38 @@ impl Desk {
             .map(statement_attachments)
             .unwrap_or_default();
         let source_of = |name: &str| format!("email from {}: {name}", msg.sender);
+        // The reply is in the staff language; the inbound record (for the
+        // operator's log, like every outcome) in English.
+        let lang = self.settings.desk.staff_lang;
         let mut results = Vec::new();
+        let mut outcomes = Vec::new();
         for (name, bytes) in &files {
-            let summary = match self
+            let (summary, logged) = match self
                 .import_file(bytes, None, None, &source_of(name), &msg.sender)
                 .await
             {
-                Ok(report) => report.summary(),
-                Err(DeskError::Invalid(why)) => format!("not imported: {why}"),
+                Ok(report) => (report.summary_in(lang), report.summary()),
+                Err(DeskError::Invalid(why)) => (
+                    format!("{}: {why}", in_lang(lang, "not imported", "tidak diimpor")),
+                    format!("not imported: {why}"),
+                ),
                 Err(e) => return Err(e),
             };
             results.push(serde_json::json!({"name": name, "summary": summary}));
+            outcomes.push(format!("{name}: {logged}"));
         }
         if results.is_empty() {
             results.push(serde_json::json!({
                 "name": "(none)",
-                "summary": "no statement file (CSV, Excel or MT940) was attached",
+                "summary": in_lang(
+                    lang,
+                    "no statement file (CSV, Excel or MT940) was attached",
+                    "tidak ada berkas mutasi (CSV, Excel atau MT940) yang terlampir",
+                ),
             }));
+            outcomes.push("(none): no statement file (CSV, Excel or MT940) was attached".into());
         }
-        let outcome = format!(
-            "statement: {}",
-            results
-                .iter()
-                .map(|r| format!(
-                    "{}: {}",
-                    r["name"].as_str().unwrap_or(""),
-                    r["summary"].as_str().unwrap_or("")
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
+        let outcome = format!("statement: {}", outcomes.join("; "));
         let mut tx = self.store.begin_write().await?;
         let recorded = inbound_store::record(
             &mut tx,
@@ -1061,7 +1111,6 @@ impl Desk {
                 order: None,
             });
         }
-        let lang = self.settings.desk.staff_lang;
         let mut vars = self.base_vars("", None, lang);
         super::notify::merge(
             &mut vars,

@@ -527,8 +527,12 @@ pub async fn render(
     }
     embed = embed.field(t("balance"), money(view.balance_minor), true);
     // The bank statement: the money that arrived for it, or that it did not.
-    if let Some(m) = review.money.as_ref().or(review.not_on_statement.as_ref()) {
-        embed = embed.field("🏦", clip(&escape_md(m), 1024), false);
+    let notation = desk.settings().desk.staff_notation;
+    if let Some(m) = review
+        .money(lang, notation)
+        .or_else(|| review.not_on_statement(lang))
+    {
+        embed = embed.field("🏦", clip(&escape_md(&m), 1024), false);
     }
     let recent: Vec<String> = review
         .recent

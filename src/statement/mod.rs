@@ -126,6 +126,9 @@ pub struct Limits {
     pub max_bytes: usize,
     /// Most lines in one file.
     pub max_lines: usize,
+    /// Most bytes an Excel file may unpack to (its XML is about ten times
+    /// the file; a zip bomb of a few kilobytes unpacks to gigabytes).
+    pub max_unpacked: u64,
 }
 
 impl Default for Limits {
@@ -133,6 +136,7 @@ impl Default for Limits {
         Limits {
             max_bytes: 20 * 1024 * 1024,
             max_lines: 100_000,
+            max_unpacked: 200 * 1024 * 1024,
         }
     }
 }
@@ -156,6 +160,11 @@ pub enum StatementError {
         /// The limit.
         max: usize,
     },
+    /// An Excel file that unpacks to more than [`Limits::max_unpacked`].
+    #[error(
+        "the Excel file unpacks to more than {0} bytes, far more than a statement; it was not read"
+    )]
+    TooLargeUnpacked(u64),
     /// Over [`Limits::max_lines`].
     #[error("the statement has more than {0} lines; split it by period")]
     TooManyLines(usize),
@@ -293,6 +302,7 @@ mod tests {
         let limits = Limits {
             max_bytes: 10,
             max_lines: 10,
+            max_unpacked: 100,
         };
         assert!(matches!(
             parse(&[b'a'; 11], None, None, limits),

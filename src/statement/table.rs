@@ -169,6 +169,9 @@ fn sniff_delimiter(text: &str) -> u8 {
 }
 
 fn spreadsheet_rows(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, StatementError> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        check_unpacked_size(bytes, limits.max_unpacked)?;
+    }
     let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec()))
         .map_err(|e| StatementError::Spreadsheet(e.to_string()))?;
     let Some(name) = book.sheet_names().first().cloned() else {
@@ -184,6 +187,25 @@ fn spreadsheet_rows(bytes: &[u8], limits: Limits) -> Result<Vec<Vec<String>>, St
         .rows()
         .map(|row| row.iter().map(cell_text).collect())
         .collect())
+}
+
+/// Refuses a ZIP (xlsx) that unpacks to more than `max` bytes, counting
+/// what its entries really inflate to, not the sizes their headers claim.
+fn check_unpacked_size(bytes: &[u8], max: u64) -> Result<(), StatementError> {
+    use std::io::Read;
+    let bad = |e: &dyn std::fmt::Display| StatementError::Spreadsheet(e.to_string());
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| bad(&e))?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i).map_err(|e| bad(&e))?;
+        let left = max - total;
+        total +=
+            std::io::copy(&mut entry.take(left + 1), &mut std::io::sink()).map_err(|e| bad(&e))?;
+        if total > max {
+            return Err(StatementError::TooLargeUnpacked(max));
+        }
+    }
+    Ok(())
 }
 
 fn cell_text(cell: &Data) -> String {

@@ -113,8 +113,8 @@ fn review_json(st: &AppState, r: &Review, lang: Lang) -> Value {
             "file_name": s.file_name,
         })).collect::<Vec<_>>(),
         "decidable": o.status() == OrderStatus::Dealing,
-        "money": r.money,
-        "not_on_statement": r.not_on_statement,
+        "money": r.money(lang, d.settings().desk.staff_notation),
+        "not_on_statement": r.not_on_statement(lang),
     })
 }
 
@@ -735,6 +735,7 @@ pub async fn upload_statement(
         Ok(s) => s,
         Err(r) => return Ok(r),
     };
+    let lang = staff.lang_or(st.desk.settings().desk.staff_lang);
     let max = st.desk.settings().statements.max_bytes;
     let form = form.map_err(|e| WebError::BadRequest(e.body_text()))?;
     let read = super::upload::read_slip_form(form, max).await;
@@ -742,7 +743,8 @@ pub async fn upload_statement(
         Ok(f) => f,
         Err(super::upload::UploadProblem::TooLarge) => {
             return Err(WebError::TooLarge(format!(
-                "a statement may be at most {}",
+                "{} {}.",
+                text(lang, "statement_too_large"),
                 super::upload::human_size(max)
             )));
         }
@@ -752,10 +754,14 @@ pub async fn upload_statement(
     let result = async {
         let (name, bytes) = form
             .file
-            .ok_or_else(|| WebError::BadRequest("choose a statement file".into()))?;
+            .ok_or_else(|| WebError::BadRequest(text(lang, "choose_statement")))?;
         let who = format!("staff {}", staff.name);
         let report = st.desk.import_file(&bytes, None, None, &name, &who).await?;
-        Ok(format!("Imported {name}: {}.", report.summary()))
+        Ok(format!(
+            "{} {name}: {}.",
+            text(lang, "imported_msg"),
+            report.summary_in(lang)
+        ))
     }
     .await;
     decided(&st, &staff, &csrf, result).await
@@ -786,26 +792,31 @@ pub async fn attach_line(
         Err(r) => return Ok(r),
     };
     csrf.check(form.csrf.as_deref())?;
+    let lang = staff.lang_or(st.desk.settings().desk.staff_lang);
     let result = async {
         let target = form.target.trim();
         if target.is_empty() {
-            return Err(WebError::BadRequest(
-                "name the order (TU-...) or the company the money is from".into(),
-            ));
+            return Err(WebError::BadRequest(text(lang, "name_order_or_company")));
         }
+        let line = format!("{} {id}", text(lang, "statement_line"));
         match st.desk.parse_order_number(target) {
             Ok(number) => {
                 st.desk.attach_line_to_order(id, &number, &staff).await?;
                 Ok(format!(
-                    "Statement line {id} now pays {number}: approve it when you have checked it."
+                    "{line} {}",
+                    text(lang, "now_pays").replace("{number}", &number.to_string())
                 ))
             }
             Err(_) => {
                 let o = st.desk.attach_line_to_account(id, target, &staff).await?;
                 Ok(format!(
-                    "Statement line {id} paid new order {}: {} credited.",
-                    o.number,
-                    st.desk.staff_money(o.paid_minor.unwrap_or_default())
+                    "{line} {}",
+                    text(lang, "paid_new_order")
+                        .replace("{number}", &o.number)
+                        .replace(
+                            "{amount}",
+                            &st.desk.staff_money(o.paid_minor.unwrap_or_default())
+                        )
                 ))
             }
         }

@@ -732,6 +732,65 @@ const PAIRS: &[(&str, &str, &str)] = &[
         "pelanggan diberi tahu alasannya",
     ),
     ("user", "User", "Pengguna"),
+    // The board's bank statement section.
+    (
+        "money_without_order",
+        "Money without an order",
+        "Dana masuk tanpa pesanan",
+    ),
+    ("line", "Line", "Baris"),
+    ("date", "Date", "Tanggal"),
+    ("remark", "Remark (berita)", "Berita"),
+    ("one_of", "one of", "salah satu dari"),
+    ("attach", "Attach", "Kaitkan"),
+    (
+        "attach_placeholder",
+        "TU-... or company",
+        "TU-... atau perusahaan",
+    ),
+    (
+        "attach_label",
+        "order or company for line",
+        "pesanan atau perusahaan untuk baris",
+    ),
+    (
+        "all_credits_matched",
+        "Every credit on the imported statements belongs to an order.",
+        "Setiap dana masuk pada mutasi yang diimpor sudah punya pesanan.",
+    ),
+    (
+        "import_statement",
+        "Import a bank statement (MT940, BCA, Mandiri, BNI, BRI CSV or Excel)",
+        "Impor mutasi rekening (MT940, CSV atau Excel BCA, Mandiri, BNI, BRI)",
+    ),
+    ("import", "Import", "Impor"),
+    ("imported_msg", "Imported", "Diimpor"),
+    (
+        "choose_statement",
+        "Choose a statement file.",
+        "Pilih berkas mutasi rekening.",
+    ),
+    (
+        "statement_too_large",
+        "A statement may be at most",
+        "Mutasi rekening paling besar",
+    ),
+    (
+        "name_order_or_company",
+        "Name the order (TU-...) or the company the money is from.",
+        "Sebutkan pesanan (TU-...) atau perusahaan pengirim dana.",
+    ),
+    ("statement_line", "Statement line", "Baris mutasi"),
+    (
+        "now_pays",
+        "now pays {number}: approve it when you have checked it.",
+        "kini membayar {number}: setujui setelah Anda memeriksanya.",
+    ),
+    (
+        "paid_new_order",
+        "paid new order {number}: {amount} credited.",
+        "membayar pesanan baru {number}: {amount} dikreditkan.",
+    ),
 ];
 
 #[cfg(test)]
