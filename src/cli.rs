@@ -51,6 +51,10 @@ pub enum Command {
         /// Message files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Also print how the intent was decided (the rules' answer, the
+        /// classifier's, and the features it read).
+        #[arg(long)]
+        explain: bool,
     },
     /// Customer accounts.
     #[command(subcommand)]
@@ -427,8 +431,8 @@ pub fn settings(cli: &Cli) -> Result<Settings, Failure> {
 /// # Errors
 /// A [`Failure`] with the message and exit code.
 pub async fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Parse { files } = &cli.command {
-        return parse(&cli, files);
+    if let Command::Parse { files, explain } = &cli.command {
+        return parse(&cli, files, *explain);
     }
     if let Command::Slip(SlipCmd::Read { files, text }) = &cli.command {
         return slip_read(&cli, files, *text);
@@ -468,13 +472,13 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     result
 }
 
-fn parse(cli: &Cli, files: &[PathBuf]) -> Result<(), Failure> {
+fn parse(cli: &Cli, files: &[PathBuf], explain: bool) -> Result<(), Failure> {
     let prefix = Settings::load(cli.config.as_deref())
         .map(|s| s.desk.order_prefix)
         .unwrap_or_else(|_| "TU".into());
     let mut failed = 0;
     for f in files {
-        match crate::intake::parse_file(f, &prefix) {
+        match crate::intake::parse_file_with(f, &prefix, explain) {
             Ok(v) => println!("{v}"),
             Err(e) => {
                 failed += 1;

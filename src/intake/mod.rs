@@ -12,6 +12,7 @@
 
 pub mod chat;
 pub mod email;
+pub mod model;
 pub(crate) mod normal;
 pub(crate) mod text;
 
@@ -204,7 +205,19 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     let subject_hits = text::find_amounts(fresh_subject);
     let has_amount = !own_hits.is_empty() || !subject_hits.is_empty();
     let intent_text = format!("{}\n{}", inputs.own, fresh_subject);
-    let intent = text::classify(&intent_text, inputs.slips.len(), has_amount);
+    let rule = text::classify(&intent_text, inputs.slips.len(), has_amount);
+    let found = model::Found {
+        slips: inputs.slips.len(),
+        amount: has_amount,
+        order: text::choose_order(&intent_text, prefix).is_some(),
+    };
+    let predicted = model::predict(&intent_text, found);
+    let intent = model::combine(rule, predicted);
+    explain::record(|| explain::Explain {
+        features: model::features(&intent_text, found),
+        rule,
+        model: predicted,
+    });
 
     let amount = match intent {
         Intent::Unknown | Intent::Ignore => None,
@@ -303,7 +316,23 @@ pub fn chat_lang(text: &str) -> Option<Lang> {
 /// # Errors
 /// When the file cannot be read.
 pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value> {
+    parse_file_with(path, prefix, false)
+}
+
+/// [`parse_file`]; with `explain`, also how the intent was decided:
+/// `intent_rule` (the rules' answer), `intent_model` and
+/// `intent_model_probability` (the classifier's), and `features` (what the
+/// classifier read; `scripts/train-intent` learns from these).
+///
+/// # Errors
+/// As [`parse_file`].
+pub fn parse_file_with(
+    path: &Path,
+    prefix: &str,
+    explain: bool,
+) -> anyhow::Result<serde_json::Value> {
     let bytes = std::fs::read(path).with_context(|| format!("Reading {}", path.display()))?;
+    explain::start(explain);
     let is_email = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("eml"));
@@ -313,8 +342,9 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
         let text = String::from_utf8_lossy(&bytes);
         (extract_chat(&text, prefix), chat_lang(&text))
     };
+    let explained = explain::take();
     let (slip_amount, slips_read) = crate::slip::read_all(&extraction.slips);
-    Ok(serde_json::json!({
+    let mut out = serde_json::json!({
         "file": path.display().to_string(),
         "intent": extraction.intent.as_str(),
         "order_number": extraction.order_number.as_ref().map(|n| n.as_str().to_string()),
@@ -323,7 +353,55 @@ pub fn parse_file(path: &Path, prefix: &str) -> anyhow::Result<serde_json::Value
         "lang": lang.map(Lang::code),
         "slip_amount": slip_amount.map(Money::to_plain),
         "slips_read": slips_read,
-    }))
+    });
+    if let (Some(e), Some(map)) = (explained, out.as_object_mut()) {
+        map.insert("intent_rule".into(), e.rule.as_str().into());
+        map.insert(
+            "intent_model".into(),
+            e.model.map(|m| m.intent.as_str()).into(),
+        );
+        map.insert(
+            "intent_model_probability".into(),
+            e.model.map(|m| m.probability).into(),
+        );
+        map.insert("features".into(), e.features.into());
+    }
+    Ok(out)
+}
+
+/// `topup parse --explain`: the last decision of this thread, kept only when asked for.
+mod explain {
+    use std::cell::{Cell, RefCell};
+
+    use super::Intent;
+    use super::model::Prediction;
+
+    pub(super) struct Explain {
+        pub features: Vec<String>,
+        pub rule: Intent,
+        pub model: Option<Prediction>,
+    }
+
+    thread_local! {
+        static ON: Cell<bool> = const { Cell::new(false) };
+        static LAST: RefCell<Option<Explain>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn start(on: bool) {
+        ON.with(|c| c.set(on));
+        LAST.with(|l| l.borrow_mut().take());
+    }
+
+    pub(super) fn record(make: impl FnOnce() -> Explain) {
+        if ON.with(Cell::get) {
+            LAST.with(|l| *l.borrow_mut() = Some(make()));
+        }
+    }
+
+    pub(super) fn take() -> Option<Explain> {
+        ON.with(|c| c.set(false));
+        LAST.with(|l| l.borrow_mut().take())
+    }
 }
 
 #[cfg(test)]

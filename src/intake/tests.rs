@@ -47,6 +47,14 @@ fn amounts_in_every_notation() {
         ("sudah tf 1,500 rb", "1500000"),
         ("sudah tf satu koma lima juta", "1500000"),
         ("paid two point five million", "2500000"),
+        ("please top up seven and a half million rupiah", "7500000"),
+        ("we paid two and a half million", "2500000"),
+        ("please add IDR 10M to our balance", "10000000"),
+        ("the amount should be 2.5M, sorry", "2500000"),
+        ("1.5 mio transferred today", "1500000"),
+        ("need 10M credit asap pls", "10000000"),
+        ("tolong ubah jadi setengah juta ya", "500000"),
+        ("top up satu setengah juta", "1500000"),
         ("sudah lunas ya TU 20260911 5134 Rp 12,5 juta", "12500000"),
         ("sudah tf 750000 Rp 1.500.000", "1500000"),
     ] {
@@ -57,6 +65,8 @@ fn amounts_in_every_notation() {
 #[test]
 fn numbers_that_are_not_amounts() {
     for s in [
+        // In Indonesian `M` is miliar as often as million: no guess.
+        "mau top up 5M ya",
         "rek 1234567890 a.n. Budi",
         "WA +62 812-3456-7890",
         "tanggal 24/11/2026 jam 13.45",

@@ -621,7 +621,7 @@ pub(crate) struct AmountHit {
 }
 
 static NUMBER: Pat = Pat::new(
-    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|ribu|rb|k|miliar|milyar|million|thousand|billion)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
+    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|ribu|rb|k|miliar|milyar|million|thousand|billion|mio|mn|m)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
 );
 /// Right before an order number's sequence: its date part and a separator.
 static ORDER_DATE_BEFORE: Pat = Pat::new(r"(?i)[a-z]{1,5}[\s\-_]{0,3}\d{8}[\s\-_]{1,3}$");
@@ -777,6 +777,12 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
         if continues {
             continue;
         }
+        // `10M`, `2.5 mio`: million, except in Indonesian text, where `M`
+        // is miliar as often as million: there it is no amount at all.
+        let mult = match mult.map(|m| m.as_str().trim().to_ascii_lowercase()) {
+            Some(m) if m == "m" && indonesian(text) => continue,
+            _ => mult,
+        };
         let raw = num.as_str();
         let mut typed = raw.to_string();
         if let Some(m) = mult {
@@ -789,7 +795,10 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
             {
                 typed = raw.replace(['.', ','], "");
             }
-            typed.push_str(m.as_str().trim());
+            match m.as_str().trim().to_ascii_lowercase().as_str() {
+                "m" | "mio" | "mn" => typed.push_str("million"),
+                other => typed.push_str(other),
+            }
         }
         let Ok(money) = Money::parse(&typed) else {
             continue;
@@ -823,6 +832,11 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
         });
     }
     hits
+}
+
+/// Whether `text` is written in Indonesian (its common words say so).
+fn indonesian(text: &str) -> bool {
+    normal::language(&normal::words(text)) == Some(crate::domain::Lang::Id)
 }
 
 /// `1.500.000` or `1,500,000.00`: thousands groups of three, at most two
@@ -1008,9 +1022,16 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
                     break;
                 }
             }
-            let Some(w) = num_word(&words[j].2) else {
+            let Some(mut w) = num_word(&words[j].2) else {
                 break;
             };
+            // "seven and a half million": that `a` is no unit of its own.
+            if j > i
+                && matches!(words[j].2.as_str(), "a" | "an")
+                && words.get(j + 1).is_some_and(|n| n.2 == "half")
+            {
+                w = NumWord::And;
+            }
             match w {
                 // "twenty five": a unit after a pending ten adds to it.
                 NumWord::Unit(d) if comma => {
@@ -1047,7 +1068,8 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
                 NumWord::Half => half = true,
                 NumWord::Scale(s) => {
                     let (scale, g) = if s < 0 { (-s, 1) } else { (s, group + last) };
-                    let g = if g == 0 && s > 0 { 1 } else { g };
+                    // "juta" alone is one million; "setengah juta" only the half.
+                    let g = if g == 0 && s > 0 && !half { 1 } else { g };
                     let Some(v) = g.checked_mul(scale) else {
                         ok = false;
                         break;

@@ -1,0 +1,323 @@
+//! The learned half of intent detection: a linear classifier (multinomial
+//! logistic regression) over the normalised words of a message, its word
+//! pairs and the character n-grams of its words.
+//!
+//! Rules know what rules do best (order numbers, amounts, automatic mail,
+//! the contract's precedence); a customer says "is it done yet" a hundred
+//! ways, and a model of word pieces carries what it learned to phrasings
+//! nobody listed. [`super::decide`] asks both (see [`combine`]).
+//!
+//! The weights are data, `intent_model.tsv`, written by
+//! `scripts/train-intent` (scikit-learn, a fixed seed: the same data gives
+//! the same file) from labelled messages whose features this module
+//! computed (`topup parse --explain` prints them), so training and the
+//! daemon cannot disagree on what a feature is.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use super::Intent;
+use super::normal;
+
+/// The intents the model tells apart, in the column order of the weights.
+const CLASSES: [Intent; 6] = [
+    Intent::Request,
+    Intent::Slip,
+    Intent::Amend,
+    Intent::Cancel,
+    Intent::Status,
+    Intent::Unknown,
+];
+
+/// Longest text the model reads (the rules read the same bounded text).
+const MAX_CHARS: usize = 4_000;
+
+/// What the rules found in a message before its intent is decided.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Found {
+    /// Slips attached.
+    pub slips: usize,
+    /// An amount in its own text or subject.
+    pub amount: bool,
+    /// An order number in its own text or subject.
+    pub order: bool,
+}
+
+/// The features of a message's own text: `w:` normalised words, `b:` pairs
+/// of them, `c:` character 3- and 4-grams of each lower-cased word with
+/// `^`/`$` at its ends, `q` for a question mark, and `has_amount` /
+/// `has_order` / `slips` for what the rules found.
+pub fn features(text: &str, found: Found) -> Vec<String> {
+    let text = super::text::bounded(text, MAX_CHARS);
+    let words = normal::words(text);
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
+    let mut push = |f: String, out: &mut Vec<String>| {
+        if seen.insert(f.clone()) {
+            out.push(f);
+        }
+    };
+    for w in &words {
+        push(format!("w:{w}"), &mut out);
+    }
+    for pair in words.windows(2) {
+        push(format!("b:{} {}", pair[0], pair[1]), &mut out);
+    }
+    let lower = text.to_lowercase();
+    for word in lower
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 2)
+    {
+        let chars: Vec<char> = std::iter::once('^')
+            .chain(word.chars())
+            .chain(std::iter::once('$'))
+            .collect();
+        for n in [3, 4] {
+            for gram in chars.windows(n) {
+                push(format!("c:{}", gram.iter().collect::<String>()), &mut out);
+            }
+        }
+    }
+    if text.contains('?') {
+        push("q".into(), &mut out);
+    }
+    if found.amount {
+        push("has_amount".into(), &mut out);
+    }
+    if found.order {
+        push("has_order".into(), &mut out);
+    }
+    if found.slips > 0 {
+        push("slips".into(), &mut out);
+    }
+    out
+}
+
+/// What the model says of a message.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// The most likely intent.
+    pub intent: Intent,
+    /// Its probability.
+    pub probability: f32,
+    /// Its probability less the runner-up's.
+    pub margin: f32,
+    /// How many of the message's words the model knows (letters only, not
+    /// amounts): too few and the model is guessing from its priors.
+    pub known_words: usize,
+}
+
+/// Fewest known words with which the model may give an intent to text the
+/// rules did not understand ("ı€ TU-... TU-..." is no cancellation).
+const MIN_KNOWN_WORDS: usize = 2;
+
+struct Model {
+    bias: [f32; 6],
+    weights: HashMap<String, [f32; 6]>,
+    thresholds: Thresholds,
+}
+
+/// How sure the model must be to decide against the rules (chosen by
+/// cross-validation in `scripts/train-intent`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// To give an intent to text the rules did not understand.
+    pub unknown_override: f32,
+    /// To overrule an intent the rules found.
+    pub disagree_override: f32,
+}
+
+static MODEL: LazyLock<Option<Model>> = LazyLock::new(|| {
+    let model = load(include_str!("intent_model.tsv"));
+    if model.is_none() {
+        tracing::error!("The intent model (src/intake/intent_model.tsv) is unreadable; rules only");
+    }
+    model
+});
+
+/// Reads the weights: `classes`, the two thresholds, `bias` and one line
+/// per feature (a name and six numbers), tab-separated; `#` lines are comments.
+fn load(tsv: &str) -> Option<Model> {
+    let mut bias = None;
+    let mut weights = HashMap::new();
+    let mut classes = false;
+    let (mut unknown_override, mut disagree_override) = (None, None);
+    for line in tsv.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let mut cols = line.split('\t');
+        let name = cols.next()?;
+        match name {
+            "classes" => {
+                let names: Vec<&str> = cols.collect();
+                let expected: Vec<&str> = CLASSES.iter().map(|c| c.as_str()).collect();
+                if names != expected {
+                    return None;
+                }
+                classes = true;
+                continue;
+            }
+            "unknown_override" => {
+                unknown_override = Some(cols.next()?.parse().ok()?);
+                continue;
+            }
+            "disagree_override" => {
+                disagree_override = Some(cols.next()?.parse().ok()?);
+                continue;
+            }
+            _ => {}
+        }
+        let mut row = [0f32; 6];
+        for slot in &mut row {
+            *slot = cols.next()?.parse().ok()?;
+        }
+        if name == "bias" {
+            bias = Some(row);
+        } else {
+            weights.insert(name.to_string(), row);
+        }
+    }
+    classes.then_some(())?;
+    Some(Model {
+        bias: bias?,
+        weights,
+        thresholds: Thresholds {
+            unknown_override: unknown_override?,
+            disagree_override: disagree_override?,
+        },
+    })
+}
+
+/// The model's intent for a message's own text; `None` when the weights
+/// could not be read.
+pub fn predict(text: &str, found: Found) -> Option<Prediction> {
+    let model = MODEL.as_ref()?;
+    let mut scores = model.bias;
+    let mut known_words = 0;
+    for f in features(text, found) {
+        if let Some(w) = model.weights.get(&f) {
+            if f.starts_with("w:") && f.chars().count() >= 5 && f != "w:#n" {
+                known_words += 1;
+            }
+            for (s, w) in scores.iter_mut().zip(w) {
+                *s += w;
+            }
+        }
+    }
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    let mut ranked: Vec<(usize, f32)> = exp.iter().map(|e| e / sum).enumerate().collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Some(Prediction {
+        intent: CLASSES[ranked[0].0],
+        probability: ranked[0].1,
+        margin: ranked[0].1 - ranked[1].1,
+        known_words,
+    })
+}
+
+/// The intent of human text from the rules' answer and the model's, with
+/// the thresholds of the committed weights.
+pub fn combine(rule: Intent, model: Option<Prediction>) -> Intent {
+    match MODEL.as_ref() {
+        Some(m) => combine_with(rule, model, m.thresholds),
+        None => rule,
+    }
+}
+
+/// The rules keep what they are sure of unless the model is surer: where
+/// the rules found nothing (`unknown`) a model at least
+/// `unknown_override` sure decides; against an intent the rules found, only
+/// one at least `disagree_override` sure.
+pub fn combine_with(rule: Intent, model: Option<Prediction>, t: Thresholds) -> Intent {
+    let Some(m) = model else {
+        return rule;
+    };
+    let needed = if rule == Intent::Unknown {
+        if m.known_words < MIN_KNOWN_WORDS {
+            return rule;
+        }
+        t.unknown_override
+    } else {
+        t.disagree_override
+    };
+    if m.intent != rule && m.probability >= needed {
+        m.intent
+    } else {
+        rule
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_cover_words_pairs_and_pieces_once() {
+        let f = features(
+            "Udah tf 2jt, udah?",
+            Found {
+                amount: true,
+                ..Found::default()
+            },
+        );
+        assert!(f.contains(&"w:sudah".to_string()), "{f:?}");
+        assert!(f.contains(&"w:transfer".to_string()), "{f:?}");
+        assert!(f.contains(&"b:sudah transfer".to_string()), "{f:?}");
+        assert!(f.contains(&"c:^ud".to_string()), "{f:?}");
+        assert!(f.contains(&"has_amount".to_string()));
+        assert!(f.contains(&"q".to_string()));
+        assert!(!f.contains(&"has_order".to_string()));
+        let unique: HashSet<_> = f.iter().collect();
+        assert_eq!(unique.len(), f.len());
+    }
+
+    #[test]
+    fn the_committed_weights_load() {
+        assert!(MODEL.is_some());
+        let p = predict("batalin aja pesanan yg tadi", Found::default()).unwrap();
+        assert!(p.probability > 0.0 && p.probability <= 1.0);
+    }
+
+    #[test]
+    fn unreadable_weights_are_refused_not_guessed() {
+        assert!(load("classes\tslip\trequest\n").is_none());
+        assert!(load("bias\t1\t2\n").is_none());
+        let ok = "classes\trequest\tslip\tamend\tcancel\tstatus\tunknown\n\
+                  unknown_override\t0.5\ndisagree_override\t0.9\nbias\t0\t0\t0\t0\t0\t0\n";
+        assert!(load(ok).is_some());
+        assert!(load(&ok.replace("disagree_override\t0.9\n", "")).is_none());
+    }
+
+    #[test]
+    fn rules_stand_unless_the_model_is_sure() {
+        let p = |intent, probability| {
+            Some(Prediction {
+                intent,
+                probability,
+                margin: 0.0,
+                known_words: 3,
+            })
+        };
+        let t = Thresholds {
+            unknown_override: 0.5,
+            disagree_override: 0.9,
+        };
+        let c = |rule, m| combine_with(rule, m, t);
+        assert_eq!(c(Intent::Unknown, p(Intent::Status, 0.7)), Intent::Status);
+        assert_eq!(c(Intent::Unknown, p(Intent::Status, 0.3)), Intent::Unknown);
+        assert_eq!(c(Intent::Slip, p(Intent::Status, 0.7)), Intent::Slip);
+        assert_eq!(c(Intent::Slip, p(Intent::Status, 0.95)), Intent::Status);
+        assert_eq!(c(Intent::Cancel, None), Intent::Cancel);
+        let guess = Some(Prediction {
+            intent: Intent::Cancel,
+            probability: 0.99,
+            margin: 0.9,
+            known_words: 1,
+        });
+        assert_eq!(
+            c(Intent::Unknown, guess),
+            Intent::Unknown,
+            "too little to go on"
+        );
+    }
+}
