@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use image::{GrayImage, ImageFormat, ImageReader, Limits, Luma};
 
-use super::SlipFields;
 use super::extract::fields_from_text;
+use super::{Confidence, SlipFields};
+use crate::domain::money::Money;
 
 /// Caps on one read.
 #[derive(Debug, Clone, Copy)]
@@ -244,8 +245,12 @@ const VARIANTS: usize = 4;
 /// Reads the image with several preprocessings and takes the amount the
 /// reads agree on: two reads and no other amount, or three reads. One
 /// blurred digit (`7.750.000` read as `7.750.900`) would otherwise become a
-/// wrong "amount differs" flag; reads that disagree give no amount, which
-/// staff see as unreadable. A clean screenshot costs two reads.
+/// wrong "amount differs" flag. The amount is [`Confidence::Sure`] only when
+/// two agreeing reads each found it where the text backs it (a labelled
+/// field, well formed; see [`super::extract`]); reads go on until that
+/// happens or the variants run out. Otherwise the likeliest amount is kept
+/// as [`Confidence::Unsure`], which staff see as "amount unsure", never as
+/// "amount differs". A clean screenshot costs two reads.
 fn ocr_until_amount(
     gray: &GrayImage,
     limits: &ReadLimits,
@@ -264,33 +269,77 @@ fn ocr_until_amount(
             text,
             tries: variant + 1,
         });
-        if let Some(agreed) = agreed_amount(&readings) {
-            let tries = readings.len();
-            let mut best = readings
-                .iter()
-                .filter(|r| r.fields.amount == Some(agreed))
-                .max_by_key(|r| count(&r.fields))
-                .expect("an agreeing read")
-                .clone();
-            fill_from_others(&mut best.fields, &readings);
-            best.tries = tries;
-            return Ok(best);
+        if let Some((_, sure)) = agreed_amount(&readings)
+            && (sure || agreeing(&readings) >= 3)
+        {
+            break;
         }
     }
+    Ok(settle(readings))
+}
+
+/// How many reads found the most frequent amount.
+fn agreeing(readings: &[Reading]) -> usize {
+    let amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    amounts
+        .iter()
+        .map(|a| amounts.iter().filter(|b| *b == a).count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The reading to keep from several reads of one image: the agreed amount
+/// (sure or not, see [`agreed_amount`]), else the amount most reads found
+/// (a sure one first) as unsure; the other fields filled in from all reads.
+fn settle(readings: Vec<Reading>) -> Reading {
     let tries = readings.len();
-    let mut amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
-    amounts.sort();
-    amounts.dedup();
+    let (amount, confidence) = match agreed_amount(&readings) {
+        Some((a, sure)) => (
+            Some(a),
+            if sure {
+                Confidence::Sure
+            } else {
+                Confidence::Unsure
+            },
+        ),
+        None => {
+            let votes = |a: Money| {
+                readings
+                    .iter()
+                    .filter(|r| r.fields.amount == Some(a))
+                    .count()
+            };
+            let likeliest = readings
+                .iter()
+                .filter_map(|r| {
+                    let a = r.fields.amount?;
+                    Some((
+                        votes(a),
+                        r.fields.amount_confidence == Some(Confidence::Sure),
+                        a,
+                    ))
+                })
+                .max_by_key(|(v, sure, _)| (*v, *sure))
+                .map(|(_, _, a)| a);
+            (likeliest, Confidence::Unsure)
+        }
+    };
     let mut best = readings
-        .into_iter()
-        .max_by_key(|r| (r.fields.amount.is_some(), count(&r.fields)))
-        .expect("at least one read ran");
+        .iter()
+        .filter(|r| amount.is_none() || r.fields.amount == amount)
+        .max_by_key(|r| {
+            (
+                r.fields.amount_confidence == Some(Confidence::Sure),
+                count(&r.fields),
+            )
+        })
+        .expect("at least one read ran")
+        .clone();
+    fill_from_others(&mut best.fields, &readings);
+    best.fields.amount = amount;
+    best.fields.amount_confidence = amount.map(|_| confidence);
     best.tries = tries;
-    // Reads that disagree are not trusted; a single read that found an amount is.
-    if amounts.len() > 1 {
-        best.fields.amount = None;
-    }
-    Ok(best)
+    best
 }
 
 /// Fields one read missed (a small label lost in a forwarded screenshot) are
@@ -332,14 +381,22 @@ fn fill_from_others(fields: &mut SlipFields, readings: &[Reading]) {
 }
 
 /// The amount the reads agree on: found by two with no other amount found,
-/// or by three.
-fn agreed_amount(readings: &[Reading]) -> Option<crate::domain::money::Money> {
+/// or by three; sure when two of the agreeing reads found it sure.
+fn agreed_amount(readings: &[Reading]) -> Option<(Money, bool)> {
     let amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
-    let votes = |a: &crate::domain::money::Money| amounts.iter().filter(|b| *b == a).count();
-    amounts
+    let votes = |a: &Money| amounts.iter().filter(|b| *b == a).count();
+    let agreed = amounts
         .iter()
         .find(|a| votes(a) >= 3 || (votes(a) >= 2 && votes(a) == amounts.len()))
-        .copied()
+        .copied()?;
+    let sure = readings
+        .iter()
+        .filter(|r| {
+            r.fields.amount == Some(agreed) && r.fields.amount_confidence == Some(Confidence::Sure)
+        })
+        .count()
+        >= 2;
+    Some((agreed, sure))
 }
 
 fn count(f: &SlipFields) -> usize {
@@ -682,8 +739,9 @@ mod tests {
     #[test]
     fn an_amount_counts_only_when_the_reads_agree() {
         let m = crate::domain::money::Money::from_major;
-        let agreed =
-            |v: &[Option<i64>]| agreed_amount(&v.iter().map(|a| reading(*a)).collect::<Vec<_>>());
+        let agreed = |v: &[Option<i64>]| {
+            agreed_amount(&v.iter().map(|a| reading(*a)).collect::<Vec<_>>()).map(|(a, _)| a)
+        };
         assert_eq!(
             agreed(&[Some(7_750_000), Some(7_750_000)]),
             Some(m(7_750_000))
@@ -711,6 +769,39 @@ mod tests {
             None,
             "one read alone is not agreement"
         );
+    }
+
+    fn sure(amount: i64, confidence: Confidence) -> Reading {
+        let mut r = reading(Some(amount));
+        r.fields.amount_confidence = Some(confidence);
+        r
+    }
+
+    #[test]
+    fn an_amount_is_sure_only_when_two_reads_found_it_sure() {
+        use Confidence::{Sure, Unsure};
+        let m = Money::from_major;
+        let r = settle(vec![sure(7_750_000, Sure), sure(7_750_000, Sure)]);
+        assert_eq!(r.fields.amount, Some(m(7_750_000)));
+        assert_eq!(r.fields.amount_confidence, Some(Sure));
+        assert_eq!(r.tries, 2);
+        // Agreeing reads of a headline (the text does not back it): unsure.
+        let r = settle(vec![sure(4_856_500, Unsure), sure(4_856_500, Sure)]);
+        assert_eq!(r.fields.amount, Some(m(4_856_500)));
+        assert_eq!(r.fields.amount_confidence, Some(Unsure));
+        // One sure read alone, or reads that disagree: the likeliest, unsure.
+        let r = settle(vec![sure(7_750_000, Sure), reading(None)]);
+        assert_eq!(r.fields.amount_confidence, Some(Unsure));
+        let r = settle(vec![
+            sure(5_150_600, Sure),
+            sure(5_150_000, Sure),
+            sure(5_150_600, Sure),
+        ]);
+        assert_eq!(r.fields.amount, Some(m(5_150_600)));
+        assert_eq!(r.fields.amount_confidence, Some(Unsure));
+        let r = settle(vec![reading(None), reading(None)]);
+        assert_eq!(r.fields.amount, None);
+        assert_eq!(r.fields.amount_confidence, None);
     }
 
     #[test]
