@@ -242,7 +242,11 @@ pub fn fields_from_text(text: &str) -> SlipFields {
     }
 
     let headline = headline_amount(&lines, &labelled, &used);
-    let figures = currency_figures(&lines, &labelled);
+    let all_figures = currency_figures(&lines, &labelled);
+    let mut figures = all_figures.clone();
+    figures.sort();
+    figures.dedup();
+    let zero_fee = zero_fee_printed(&lines, &labelled);
     let fee_value = fee.map(|x| x.value);
     // (amount, the text backs it)
     let chosen: Option<(Money, bool)> = if let Some(a) = amount {
@@ -264,12 +268,14 @@ pub fn fields_from_text(text: &str) -> SlipFields {
         ))
     } else if let Some(a) = sum_rule(&figures, total.or(headline).map(|t| t.value)) {
         Some((a, true))
+    } else if let Some(a) = repeated_rule(&all_figures, zero_fee) {
+        Some((a, true))
     } else if let Some(t) = total {
         Some((t.value, false))
     } else if let Some(h) = headline {
         // A lone headline is the amount on Livin' (which has no total), and
         // on any slip whose fee reads Rp 0; elsewhere it may be a total.
-        let no_fee = fee_value.is_some_and(|v| v.minor() == 0);
+        let no_fee = zero_fee && figures.len() == 1;
         let livin = f.bank.as_deref() == Some("Livin' by Mandiri")
             && !figures
                 .iter()
@@ -385,11 +391,26 @@ pub(crate) fn money_in(s: &str) -> Option<Money> {
         {
             return None;
         }
-        let num = fix_decimals(&m.as_str().replace(' ', ""));
-        Money::parse(&num)
+        let raw = m.as_str().replace(' ', "");
+        Money::parse(&fix_decimals(&raw))
             .ok()
+            .or_else(|| mixed_grouping(&raw))
             .filter(|m| m.minor() < MAX_SLIP_AMOUNT.minor())
     })
+}
+
+static MIXED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d{1,3}(?:[.,]\d{3})+)(?:[.,](\d{2}))?$").expect("static regex")
+});
+
+/// `13.500,000,00`: OCR read one grouping dot as a comma. Groups of three
+/// and two final decimals still say what the number is (never well formed,
+/// so never sure).
+fn mixed_grouping(raw: &str) -> Option<Money> {
+    let c = MIXED.captures(raw)?;
+    let int: String = c[1].chars().filter(char::is_ascii_digit).collect();
+    let dec = c.get(2).map_or("00", |d| d.as_str());
+    Money::parse(&format!("{int}.{dec}")).ok()
 }
 
 /// A figure read in a labelled field, and whether it is well formed: one
@@ -427,14 +448,33 @@ fn currency_figures(lines: &[String], labelled: &[Option<(Label, String)>]) -> V
             Some((_, rest)) => rest.as_str(),
             None => l.as_str(),
         };
-        if CURRENCY.is_match(value)
-            && let Some(f) = figure_in(value).filter(|f| f.well_formed)
-            && !out.contains(&f.value)
+        // From the currency mark on: a label OCR garbled may precede it.
+        if let Some(m) = CURRENCY.find(value)
+            && let Some(f) = figure_in(&value[m.start()..]).filter(|f| f.well_formed)
         {
             out.push(f.value);
         }
     }
     out
+}
+
+/// `Rp0`, `Rp 0,00`, `IDR 0.00` ending a line (not a balance): a fee of nothing.
+static ZERO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:rp|idr)\.?\s*0(?:[.,]00?)?(?:\s*,-)?$").expect("static regex")
+});
+
+fn zero_fee_printed(lines: &[String], labelled: &[Option<(Label, String)>]) -> bool {
+    lines
+        .iter()
+        .enumerate()
+        .any(|(i, l)| !matches!(labelled[i], Some((Label::Balance, _))) && ZERO.is_match(l))
+}
+
+/// The same figure on two lines, a fee of Rp 0 printed, and no other figure:
+/// total and amount are one (BRImo without a fee, its labels lost).
+fn repeated_rule(all_figures: &[Money], zero_fee: bool) -> Option<Money> {
+    let first = *all_figures.first()?;
+    (zero_fee && all_figures.len() >= 2 && all_figures.iter().all(|f| *f == first)).then_some(first)
 }
 
 /// Total = amount + fee with all three printed: when OCR lost the labels
@@ -773,6 +813,22 @@ mod tests {
     }
 
     #[test]
+    fn brimo_without_a_fee_and_its_labels_lost_is_the_figure_printed_twice() {
+        let f = fields_from_text(
+            "BRImo\nTransaksi Berhasil\nTutat Troreakai\nRp10.875.000,00\nSeenber Dens SITI RAMAYU\nMandiri 137-00-1842550-6\nNom Rp10.875.000,00\nBiaya Airman Rp0,00\nCatatan topup sakdo",
+        );
+        assert_eq!(f.amount, rp(10_875_000));
+        assert!(sure(&f));
+        // Two different figures and no fee to explain them: unsure.
+        let f =
+            fields_from_text("BRImo\nRp10.875.000,00\nNom Rp10.475.000,00\nBiaya Airman Rp0,00");
+        assert!(!sure(&f), "{f:?}");
+        // Printed twice but no fee line read: may be a total twice.
+        let f = fields_from_text("BRImo\nRp10.875.000,00\nNom Rp10.875.000,00");
+        assert!(!sure(&f));
+    }
+
+    #[test]
     fn a_fee_read_as_a_figure_is_not_taken_for_the_amount() {
         // English notation, the Amount label lost; the fee is a small third figure.
         let f = fields_from_text(
@@ -804,6 +860,16 @@ mod tests {
         );
         assert_eq!(f.amount, rp(20_750_000));
         assert!(sure(&f));
+    }
+
+    #[test]
+    fn a_grouping_dot_read_as_a_comma_is_read_but_unsure() {
+        let f = fields_from_text("Jumlah\nRp 13.500,000,00\nBerita");
+        assert_eq!(f.amount, rp(13_500_000));
+        assert!(!sure(&f));
+        let f = fields_from_text("Amount IDR 10,000.000.00");
+        assert_eq!(f.amount, rp(10_000_000));
+        assert!(!sure(&f));
     }
 
     #[test]
