@@ -494,6 +494,10 @@ fn parse(cli: &Cli, files: &[PathBuf], explain: bool) -> Result<(), Failure> {
 
 /// `topup slip read`: one JSON line per file, an `error` when it cannot be read.
 fn slip_read(cli: &Cli, files: &[PathBuf], with_text: bool) -> Result<(), Failure> {
+    // Each OCR read at debug level (stderr) when asked for: `RUST_LOG=topup=debug`.
+    if std::env::var_os("RUST_LOG").is_some() {
+        crate::supervisor::init_tracing(crate::config::LogFormat::Text);
+    }
     let limits = Settings::load(cli.config.as_deref())
         .map(|s| crate::slip::read::ReadLimits {
             tool_timeout: std::time::Duration::from_secs(s.slips.read_timeout_secs.max(1)),

@@ -514,7 +514,7 @@ pub struct SlipSettings {
     /// Read every slip (amount, date, accounts, reference) after intake and
     /// show the checks to staff. Needs `tesseract` and `pdftoppm` installed.
     pub read: bool,
-    /// Deadline of one `tesseract` or `pdftoppm` run, in seconds (a read tries up to four preprocessings).
+    /// Deadline of one `tesseract` or `pdftoppm` run, in seconds (a read tries up to five preprocessings within three times this).
     pub read_timeout_secs: u64,
     /// Tries of a read that failed for a passing reason before it counts as unreadable.
     pub read_attempts: i64,

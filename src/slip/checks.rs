@@ -4,6 +4,9 @@
 //! A check is raised only on what was actually read: a slip still being read
 //! or one without an amount never yields "amount differs" (staff would learn
 //! to ignore a flag that cries wolf); it yields "reading" or "unreadable".
+//! Nor does an amount read without confidence (a lone headline, a total, one
+//! OCR read, reads that disagree; see [`super::Confidence`]): when it is not
+//! the claim, staff see "amount unsure: read Rp X", never "amount differs".
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -26,8 +29,11 @@ pub enum SlipCheck {
     Reading { pending: usize },
     /// A slip could not be read, or no amount was found on it.
     Unreadable { file: String, reason: String },
-    /// The slips' total is not the claimed amount.
+    /// The slips' total is not the claimed amount, every amount read sure.
     AmountDiffers { slip: Money, claimed: Money },
+    /// The slips' total read is not the claimed amount, but at least one
+    /// amount was read without confidence: staff compare for themselves.
+    AmountUnsure { slip: Money, claimed: Money },
     /// A slip paid into an account that is not one of `desk.bank_accounts`.
     UnknownDestination { account: String },
     /// A slip dated long before the order.
@@ -71,6 +77,14 @@ impl SlipCheck {
                     format!("jumlah berbeda: slip {s}, diklaim {c}")
                 }
             }
+            SlipCheck::AmountUnsure { slip, claimed } => {
+                let (s, c) = (slip.display(notation), claimed.display(notation));
+                if en {
+                    format!("amount unsure: read {s} on the slip, claimed {c}")
+                } else {
+                    format!("jumlah tidak pasti: terbaca {s} di slip, diklaim {c}")
+                }
+            }
             SlipCheck::UnknownDestination { account } => {
                 if en {
                     format!("paid into {account}, not one of our accounts")
@@ -111,6 +125,8 @@ pub struct SlipLine {
     pub hash: String,
     pub status: String,
     pub amount: Option<Money>,
+    /// True when the amount was read sure, false when unsure, `None` without one.
+    pub amount_sure: Option<bool>,
     pub date: Option<String>,
     pub bank: Option<String>,
     pub dest_account: Option<String>,
@@ -125,11 +141,11 @@ pub struct SlipLine {
 impl SlipLine {
     /// The quiet summary: `slip: Rp 2.500.000, BCA m-Transfer, 30/11 10:15, ref 2026...`.
     pub fn summary(&self, notation: Lang) -> String {
-        let mut parts = vec![
-            self.amount
-                .map(|a| a.display(notation))
-                .unwrap_or_else(|| "?".into()),
-        ];
+        let mut parts = vec![match (self.amount, self.amount_sure) {
+            (Some(a), Some(true)) => a.display(notation),
+            (Some(a), _) => format!("{} (unsure)", a.display(notation)),
+            (None, _) => "?".into(),
+        }];
         if let Some(b) = &self.bank {
             parts.push(b.clone());
         }
@@ -192,12 +208,14 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
     let mut report = SlipReport::default();
     let mut pending = 0;
     let mut total: Option<Money> = Some(Money::from_minor(0));
+    let mut all_sure = true;
     for (i, r) in reads.iter().enumerate() {
         let short = r.hash.chars().take(8).collect::<String>();
         report.slips.push(SlipLine {
             hash: r.hash.clone(),
             status: r.status.clone(),
             amount: r.amount_minor.map(Money::from_minor),
+            amount_sure: r.amount_minor.map(|_| r.amount_sure == Some(1)),
             date: r.slip_time.clone(),
             bank: r.bank.clone(),
             dest_account: r.dest_account.clone(),
@@ -231,6 +249,7 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
             }
             (_, Some(a)) => {
                 total = total.and_then(|t| t.checked_add(Money::from_minor(a)));
+                all_sure &= r.amount_sure == Some(1);
             }
         }
         if let Some(account) = r.dest_account.as_deref()
@@ -274,9 +293,12 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
     if let (Some(slip), Some(claimed)) = (total, facts.claimed_minor.map(Money::from_minor))
         && slip != claimed
     {
-        report
-            .checks
-            .insert(0, SlipCheck::AmountDiffers { slip, claimed });
+        let check = if all_sure {
+            SlipCheck::AmountDiffers { slip, claimed }
+        } else {
+            SlipCheck::AmountUnsure { slip, claimed }
+        };
+        report.checks.insert(0, check);
     }
     report
 }
@@ -352,6 +374,7 @@ mod tests {
             error: None,
             method: Some("ocr".into()),
             amount_minor: amount,
+            amount_sure: amount.map(|_| 1),
             slip_time: Some("2026-11-30T10:15:00".into()),
             bank: Some("BCA m-Transfer".into()),
             sender_name: None,
@@ -429,6 +452,52 @@ mod tests {
         let r = assess(&facts(&acc, 250_000_000), &[failed], &[vec![]]);
         assert!(
             matches!(&r.checks[..], [SlipCheck::Unreadable { reason, .. }] if reason == "damaged file")
+        );
+    }
+
+    #[test]
+    fn an_amount_read_without_confidence_never_claims_a_difference() {
+        let acc = accounts();
+        let mut unsure = read(Some(205_000_000));
+        unsure.amount_sure = Some(0);
+        let r = assess(&facts(&acc, 250_000_000), &[unsure.clone()], &[vec![]]);
+        assert_eq!(
+            r.checks,
+            vec![SlipCheck::AmountUnsure {
+                slip: Money::from_major(2_050_000),
+                claimed: Money::from_major(2_500_000)
+            }]
+        );
+        assert_eq!(
+            r.lines(Lang::En, Lang::Id),
+            vec!["amount unsure: read Rp 2.050.000 on the slip, claimed Rp 2.500.000"]
+        );
+        // A row read before confidence was recorded counts as unsure.
+        unsure.amount_sure = None;
+        let r = assess(&facts(&acc, 250_000_000), &[unsure.clone()], &[vec![]]);
+        assert!(
+            !r.checks
+                .iter()
+                .any(|c| matches!(c, SlipCheck::AmountDiffers { .. })),
+            "{:?}",
+            r.checks
+        );
+        // One unsure slip among sure ones makes the sum unsure.
+        unsure.amount_sure = Some(0);
+        let r = assess(
+            &facts(&acc, 500_000_000),
+            &[read(Some(200_000_000)), unsure],
+            &[vec![], vec![]],
+        );
+        assert!(matches!(r.checks[..], [SlipCheck::AmountUnsure { .. }]));
+        // An unsure amount that is the claim is quiet, marked on its line.
+        let mut matching = read(Some(250_000_000));
+        matching.amount_sure = Some(0);
+        let r = assess(&facts(&acc, 250_000_000), &[matching], &[vec![]]);
+        assert!(r.checks.is_empty(), "{:?}", r.checks);
+        assert_eq!(
+            r.lines(Lang::En, Lang::Id),
+            vec!["slip: Rp 2.500.000 (unsure), BCA m-Transfer, 30/11 10:15, ref 20261130123456"]
         );
     }
 

@@ -8,14 +8,22 @@
 //! is empty and the next line is not itself a label.
 //!
 //! The amount is the sum transferred: a `Nominal` / `Jumlah` / `Amount` line
-//! first, then a total (less a stated fee), then a lone `Rp ...` headline.
-//! Fees, charges and balances are never taken.
+//! first, then a total (less a stated fee), then two figures whose difference
+//! is a third one printed on the slip (total = amount + fee, when OCR lost the
+//! labels), then a bare total, then a lone `Rp ...` headline. Fees, charges
+//! and balances are never taken.
+//!
+//! Each amount comes with a [`Confidence`]: [`Confidence::Sure`] only when
+//! the text itself backs it (a labelled field or the sum rule, the figure
+//! well formed with its grouping intact, not equal to a fee or a balance, no
+//! headline contradicting it, a plausible size). The reader then also asks
+//! two OCR reads to agree before it keeps `Sure` (see [`super::read`]).
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use regex::Regex;
 use std::sync::LazyLock;
 
-use super::SlipFields;
+use super::{Confidence, SlipFields};
 use crate::domain::money::Money;
 
 /// What a label line is about.
@@ -168,9 +176,10 @@ pub fn fields_from_text(text: &str) -> SlipFields {
         bank: bank_of(&lines),
         ..SlipFields::default()
     };
-    let mut amount: Option<Money> = None;
-    let mut total: Option<Money> = None;
-    let mut fee: Option<Money> = None;
+    let mut amount: Option<Figure> = None;
+    let mut total: Option<Figure> = None;
+    let mut fee: Option<Figure> = None;
+    let mut balances: Vec<Money> = Vec::new();
     let mut used = vec![false; lines.len()];
 
     for i in 0..lines.len() {
@@ -183,10 +192,11 @@ pub fn fields_from_text(text: &str) -> SlipFields {
         used[i] = true;
         used[at] = true;
         match label {
-            Label::Amount => amount = amount.or_else(|| money_in(&value)),
-            Label::Total => total = total.or_else(|| money_in(&value)),
-            Label::Fee => fee = fee.or_else(|| money_in(&value)),
-            Label::Balance | Label::Other => {}
+            Label::Amount => amount = amount.or_else(|| figure_in(&value)),
+            Label::Total => total = total.or_else(|| figure_in(&value)),
+            Label::Fee => fee = fee.or_else(|| figure_in(&value)),
+            Label::Balance => balances.extend(money_in(&value)),
+            Label::Other => {}
             Label::Date => f.date = f.date.or_else(|| date_in(&value)),
             Label::Reference => f.reference = f.reference.clone().or_else(|| reference_in(&value)),
             Label::Remark => f.remark = f.remark.clone().or_else(|| nonempty(&value)),
@@ -231,12 +241,59 @@ pub fn fields_from_text(text: &str) -> SlipFields {
         }
     }
 
-    f.amount = amount
-        .or_else(|| match (total, fee) {
-            (Some(t), Some(fee)) if fee < t => Some(Money::from_minor(t.minor() - fee.minor())),
-            (t, _) => t,
-        })
-        .or_else(|| headline_amount(&lines, &labelled, &used));
+    let headline = headline_amount(&lines, &labelled, &used);
+    let all_figures = currency_figures(&lines, &labelled);
+    let mut figures = all_figures.clone();
+    figures.sort();
+    figures.dedup();
+    let zero_fee = zero_fee_printed(&lines, &labelled);
+    let fee_value = fee.map(|x| x.value);
+    // (amount, the text backs it)
+    let chosen: Option<(Money, bool)> = if let Some(a) = amount {
+        // A headline that is neither the amount nor the amount plus a fee
+        // printed on the slip contradicts the labelled field.
+        let contradicted = headline.is_some_and(|h| {
+            h.value != a.value
+                && !figures
+                    .iter()
+                    .any(|f| f.minor() + a.value.minor() == h.value.minor())
+        });
+        Some((a.value, a.well_formed && !contradicted))
+    } else if let (Some(t), Some(fe)) = (total, fee)
+        && fe.value < t.value
+    {
+        Some((
+            Money::from_minor(t.value.minor() - fe.value.minor()),
+            t.well_formed && fe.well_formed,
+        ))
+    } else if let Some(a) = sum_rule(&figures, total.or(headline).map(|t| t.value)) {
+        Some((a, true))
+    } else if let Some(a) = repeated_rule(&all_figures, zero_fee) {
+        Some((a, true))
+    } else if let Some(t) = total {
+        Some((t.value, false))
+    } else if let Some(h) = headline {
+        // A lone headline is the amount on Livin' (which has no total), and
+        // on any slip whose fee reads Rp 0; elsewhere it may be a total.
+        let no_fee = zero_fee && figures.len() == 1;
+        let livin = f.bank.as_deref() == Some("Livin' by Mandiri")
+            && !figures
+                .iter()
+                .any(|g| *g < h.value && h.value.minor() - g.minor() <= MAX_FEE);
+        Some((h.value, h.well_formed && (no_fee || livin)))
+    } else {
+        None
+    };
+    if let Some((a, backed)) = chosen {
+        let plausible = (MIN_SURE_AMOUNT..=MAX_SURE_AMOUNT).contains(&a.minor());
+        let is_other = fee_value == Some(a) || balances.contains(&a);
+        f.amount = Some(a);
+        f.amount_confidence = Some(if backed && plausible && !is_other {
+            Confidence::Sure
+        } else {
+            Confidence::Unsure
+        });
+    }
     if f.date.is_none() {
         f.date = lines.iter().find_map(|l| date_in(l));
     }
@@ -278,8 +335,13 @@ fn split_label(line: &str) -> Option<(Label, String)> {
             }
         }
     }
+    if best.is_none() {
+        best = fuzzy_label(&lower);
+    }
     let (end, label) = best?;
-    let rest = line[end..]
+    let rest = line
+        .get(end..)
+        .unwrap_or("")
         .trim_start_matches([':', ' ', '=', '.', ';'])
         .trim();
     // `NO REK 1 1370018425506`: OCR reads the colon as `1` or `i`.
@@ -288,6 +350,28 @@ fn split_label(line: &str) -> Option<(Label, String)> {
         _ => rest,
     };
     Some((label, rest.to_string()))
+}
+
+/// A one-word label of six letters or more with one letter misread
+/// (`JUMLAN`, `NOMINAI`): same length, same first letter, one difference.
+fn fuzzy_label(lower: &str) -> Option<(usize, Label)> {
+    let word: &str = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .filter(|w| w.is_ascii())?;
+    LABELS.iter().find_map(|(name, label)| {
+        let close = name.len() >= 6
+            && !name.contains([' ', '.', '/'])
+            && name.len() == word.len()
+            && name.as_bytes()[0] == word.as_bytes()[0]
+            && name
+                .bytes()
+                .zip(word.bytes())
+                .filter(|(a, b)| a != b)
+                .count()
+                == 1;
+        close.then_some((word.len(), *label))
+    })
 }
 
 fn nonempty(s: &str) -> Option<String> {
@@ -307,12 +391,124 @@ pub(crate) fn money_in(s: &str) -> Option<Money> {
         {
             return None;
         }
-        let num = fix_decimals(&m.as_str().replace(' ', ""));
-        Money::parse(&num)
+        let raw = m.as_str().replace(' ', "");
+        Money::parse(&fix_decimals(&raw))
             .ok()
+            .or_else(|| mixed_grouping(&raw))
             .filter(|m| m.minor() < MAX_SLIP_AMOUNT.minor())
     })
 }
+
+static MIXED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(\d{1,3}(?:[.,]\d{3})+)(?:[.,](\d{2}))?$").expect("static regex")
+});
+
+/// `13.500,000,00`: OCR read one grouping dot as a comma. Groups of three
+/// and two final decimals still say what the number is (never well formed,
+/// so never sure).
+fn mixed_grouping(raw: &str) -> Option<Money> {
+    let c = MIXED.captures(raw)?;
+    let int: String = c[1].chars().filter(char::is_ascii_digit).collect();
+    let dec = c.get(2).map_or("00", |d| d.as_str());
+    Money::parse(&format!("{int}.{dec}")).ok()
+}
+
+/// A figure read in a labelled field, and whether it is well formed: one
+/// grouped number (`1.500.000`, `10,000,000.00`) after at most a currency
+/// mark and a colon, nothing else on the value (OCR's `RP & 590.099` or
+/// `RP 4 809. 800` lost a digit or split the number).
+#[derive(Debug, Clone, Copy)]
+struct Figure {
+    value: Money,
+    well_formed: bool,
+}
+
+static WELL_FORMED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:(?:rp|idr)\.?\s?)?(?:\d{1,3}(?:\.\d{3})+(?:,\d{2})?|\d{1,3}(?:,\d{3})+(?:\.\d{2})?|0(?:[.,]00)?)(?:\s?,-)?$")
+        .expect("static regex")
+});
+
+fn figure_in(s: &str) -> Option<Figure> {
+    let value = money_in(s)?;
+    let trimmed = s.trim().trim_end_matches(['.', ' ']);
+    Some(Figure {
+        value,
+        well_formed: WELL_FORMED.is_match(trimmed),
+    })
+}
+
+/// Every well-formed `Rp ...` figure of the slip (not balances), for the sum rule.
+fn currency_figures(lines: &[String], labelled: &[Option<(Label, String)>]) -> Vec<Money> {
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if matches!(labelled[i], Some((Label::Balance, _))) {
+            continue;
+        }
+        let value = match &labelled[i] {
+            Some((_, rest)) => rest.as_str(),
+            None => l.as_str(),
+        };
+        // From the currency mark on: a label OCR garbled may precede it.
+        if let Some(m) = CURRENCY.find(value)
+            && let Some(f) = figure_in(&value[m.start()..]).filter(|f| f.well_formed)
+        {
+            out.push(f.value);
+        }
+    }
+    out
+}
+
+/// `Rp0`, `Rp 0,00`, `IDR 0.00` ending a line (not a balance): a fee of nothing.
+static ZERO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:rp|idr)\.?\s*0(?:[.,]00?)?(?:\s*,-)?$").expect("static regex")
+});
+
+fn zero_fee_printed(lines: &[String], labelled: &[Option<(Label, String)>]) -> bool {
+    lines
+        .iter()
+        .enumerate()
+        .any(|(i, l)| !matches!(labelled[i], Some((Label::Balance, _))) && ZERO.is_match(l))
+}
+
+/// The same figure on two lines, a fee of Rp 0 printed, and no other figure:
+/// total and amount are one (BRImo without a fee, its labels lost).
+fn repeated_rule(all_figures: &[Money], zero_fee: bool) -> Option<Money> {
+    let first = *all_figures.first()?;
+    (zero_fee && all_figures.len() >= 2 && all_figures.iter().all(|f| *f == first)).then_some(first)
+}
+
+/// Total = amount + fee with all three printed: when OCR lost the labels
+/// (BRImo's `Total Transaksi` headline over `Nominal` and `Biaya Admin`
+/// forwarded at half size), the amount is the figure that, with another
+/// figure as the fee, makes the total. The fee is the smaller part and at
+/// most [`MAX_FEE`].
+fn sum_rule(figures: &[Money], total: Option<Money>) -> Option<Money> {
+    let total = total?;
+    let parts: Vec<Money> = figures
+        .iter()
+        .copied()
+        .filter(|a| {
+            *a < total
+                && figures
+                    .iter()
+                    .any(|f| f.minor() + a.minor() == total.minor())
+        })
+        .filter(|a| total.minor() - a.minor() <= MAX_FEE && total.minor() - a.minor() < a.minor())
+        .collect();
+    match parts[..] {
+        [a] => Some(a),
+        _ => None,
+    }
+}
+
+/// The largest transfer fee a slip prints (BI-FAST Rp 2.500, online Rp 6.500,
+/// RTGS up to Rp 30.000 or so), in sen.
+const MAX_FEE: i64 = 50_000 * 100;
+
+/// An amount below Rp 10.000 or above Rp 10 billion is no top-up: more likely
+/// a misread (a dropped group, a reference number), never `Sure`.
+const MIN_SURE_AMOUNT: i64 = 10_000 * 100;
+const MAX_SURE_AMOUNT: i64 = 10_000_000_000 * 100;
 
 /// No transfer slip shows Rp 100 billion or more; such a figure is a misread number.
 const MAX_SLIP_AMOUNT: Money = Money::from_minor(100_000_000_000 * 100);
@@ -338,7 +534,7 @@ fn headline_amount(
     lines: &[String],
     labelled: &[Option<(Label, String)>],
     used: &[bool],
-) -> Option<Money> {
+) -> Option<Figure> {
     lines.iter().enumerate().find_map(|(i, l)| {
         if used[i] || labelled[i].is_some() || !CURRENCY.is_match(l) {
             return None;
@@ -350,7 +546,7 @@ fn headline_amount(
         {
             return None;
         }
-        money_in(l)
+        figure_in(l)
     })
 }
 
@@ -580,6 +776,122 @@ mod tests {
             f.date.map(|d| d.to_string()).as_deref(),
             Some("2026-10-29 07:28:00")
         );
+    }
+
+    fn sure(f: &SlipFields) -> bool {
+        f.amount_confidence == Some(Confidence::Sure)
+    }
+
+    #[test]
+    fn labelled_well_formed_amounts_are_sure() {
+        let f = fields_from_text("m-BCA m-Transfer\nJumlah\nRp 7.050.000,00\nBerita");
+        assert_eq!(f.amount, rp(7_050_000));
+        assert!(sure(&f));
+        let f = fields_from_text("BNIDirect\nAmount IDR 10,000,000.00\nCharges IDR 0.00");
+        assert!(sure(&f));
+        assert_eq!(fields_from_text("Saldo Rp 1").amount_confidence, None);
+    }
+
+    #[test]
+    fn brimo_with_a_fee_and_its_labels_lost_is_total_less_fee() {
+        // Forwarded at half size: the small grey labels are gone, the figures remain.
+        let f = fields_from_text(
+            "BRImo\nTransaksi Berhasil\n11 Oktober 2026, 12:56:22 WIB\nRp4.856.500,00\n20261011875424\nPT DELTA RASA PANGAN\nBANK BRI xxxxxx0099\nTransfer BCA\nPT BILLING CONTOH INDONESIA\nBCA 527-031-8846\nRp4.850.000,00\nRp6.500,00\ndeposit",
+        );
+        assert_eq!(f.amount, rp(4_850_000));
+        assert!(sure(&f), "total = amount + fee, all three printed");
+        // The total's label read, the nominal's lost.
+        let f = fields_from_text(
+            "BRImo\nTotal Transaksi\nRp4.856.500,00\nTujuan PT BILLING\nRp4.850.000,00\nBiaya Admin Rp6.500,00",
+        );
+        assert_eq!(f.amount, rp(4_850_000));
+        assert!(sure(&f));
+        // Only the total: it may hold a fee, so it is never sure.
+        let f = fields_from_text("BRImo\nTotal Transaksi\nRp4.856.500,00\nCatatan deposit");
+        assert_eq!(f.amount, rp(4_856_500));
+        assert!(!sure(&f));
+    }
+
+    #[test]
+    fn brimo_without_a_fee_and_its_labels_lost_is_the_figure_printed_twice() {
+        let f = fields_from_text(
+            "BRImo\nTransaksi Berhasil\nTutat Troreakai\nRp10.875.000,00\nSeenber Dens SITI RAMAYU\nMandiri 137-00-1842550-6\nNom Rp10.875.000,00\nBiaya Airman Rp0,00\nCatatan topup sakdo",
+        );
+        assert_eq!(f.amount, rp(10_875_000));
+        assert!(sure(&f));
+        // Two different figures and no fee to explain them: unsure.
+        let f =
+            fields_from_text("BRImo\nRp10.875.000,00\nNom Rp10.475.000,00\nBiaya Airman Rp0,00");
+        assert!(!sure(&f), "{f:?}");
+        // Printed twice but no fee line read: may be a total twice.
+        let f = fields_from_text("BRImo\nRp10.875.000,00\nNom Rp10.875.000,00");
+        assert!(!sure(&f));
+    }
+
+    #[test]
+    fn a_fee_read_as_a_figure_is_not_taken_for_the_amount() {
+        // English notation, the Amount label lost; the fee is a small third figure.
+        let f = fields_from_text(
+            "BNI Mobile Banking\nTotal IDR 10,006,500.00\nIDR 10,000,000.00\nFee IDR 6,500.00",
+        );
+        assert_eq!(f.amount, rp(10_000_000));
+        assert!(sure(&f));
+        // An amount that equals the fee or a balance is a misread.
+        let f = fields_from_text("Jumlah Rp 6.500\nBiaya Admin Rp 6.500");
+        assert!(!sure(&f));
+        let f = fields_from_text("JUMLAH : RP 1.950.000\nSALDO : RP 1.950.000");
+        assert!(!sure(&f));
+    }
+
+    #[test]
+    fn atm_digits_with_broken_grouping_are_unsure() {
+        // `RP 4.000.000` photographed: a split group and a lost digit.
+        let f =
+            fields_from_text("BANK MANDIRI\nATM 4634\nJUMLAH RP 4 809. 800\nSALDO RP 13.234. 900");
+        assert!(!sure(&f), "{f:?}");
+        let f = fields_from_text("BANK MANDIRI\nJUMLAH : RP & 590.099\nNO REF : 728077");
+        assert_eq!(f.amount, rp(590_099));
+        assert!(!sure(&f));
+        let f = fields_from_text("BANK MANDIRI\nJUMLAH : RP 4506\n");
+        assert!(!sure(&f), "ungrouped and too small");
+        // A label with one letter misread still counts (`JUMLAN`, `MAMA`).
+        let f = fields_from_text(
+            "BANK MANDIRI\nATH 4634\nJUMLAN : RP 20.750.000\nNO REF : 8262790\nSALDO : AP 63.484.000",
+        );
+        assert_eq!(f.amount, rp(20_750_000));
+        assert!(sure(&f));
+    }
+
+    #[test]
+    fn a_grouping_dot_read_as_a_comma_is_read_but_unsure() {
+        let f = fields_from_text("Jumlah\nRp 13.500,000,00\nBerita");
+        assert_eq!(f.amount, rp(13_500_000));
+        assert!(!sure(&f));
+        let f = fields_from_text("Amount IDR 10,000.000.00");
+        assert_eq!(f.amount, rp(10_000_000));
+        assert!(!sure(&f));
+    }
+
+    #[test]
+    fn a_lone_headline_is_unsure_except_where_it_is_the_amount() {
+        // BCA forwarded at half size: every label lost, only the figure.
+        let f = fields_from_text(
+            "BERHASIL\n16/11/2026 16:52:20\naca $27-031-8846\nPT BILLING CONTOH INDONESIA\nRp 13.900.000,00\nXXXXXX6648",
+        );
+        assert_eq!(f.amount, rp(13_900_000));
+        assert!(!sure(&f));
+        // Livin' prints the amount as its headline and has no total.
+        let f = fields_from_text(
+            "Livin' by Mandiri\nTransfer Berhasil\nRp20.000.000\nPenerima PT BILLING\nBiaya Rp 2.500\nKeterangan TOP UP",
+        );
+        assert_eq!(f.amount, rp(20_000_000));
+        assert!(sure(&f));
+        // A headline that is neither the labelled amount nor amount + fee contradicts it.
+        let f = fields_from_text("Rp 5.150.000\nNominal Rp 5.750.000\nBiaya Admin Rp 0");
+        assert_eq!(f.amount, rp(5_750_000));
+        assert!(!sure(&f));
+        let f = fields_from_text("Rp 5.756.500\nNominal Rp 5.750.000\nBiaya Admin Rp 6.500");
+        assert!(sure(&f), "headline = amount + fee agrees");
     }
 
     #[test]

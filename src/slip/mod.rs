@@ -41,6 +41,33 @@ pub struct SlipFields {
     pub reference: Option<String>,
     /// The payer's remark (berita / catatan / keterangan).
     pub remark: Option<String>,
+    /// How far [`SlipFields::amount`] can be trusted (`None` when no amount).
+    /// Only a [`Confidence::Sure`] amount may raise "amount differs".
+    pub amount_confidence: Option<Confidence>,
+}
+
+/// How an amount was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// From a PDF's text layer, or the same figure found by two OCR reads,
+    /// each time in a labelled `Nominal` / `Jumlah` / `Amount` field (or as
+    /// total = amount + fee), well formed, not a fee or a balance, of a
+    /// plausible size.
+    Sure,
+    /// Anything else: a lone headline, a total, one read, reads that disagree,
+    /// a figure with broken grouping. Shown to staff as "amount unsure".
+    Unsure,
+}
+
+impl Confidence {
+    /// `high` or `low`, as in the JSON of `topup slip read` / `topup parse`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Sure => "high",
+            Confidence::Unsure => "low",
+        }
+    }
 }
 
 impl SlipFields {
@@ -57,6 +84,7 @@ impl SlipFields {
             "dest_name": self.dest_name,
             "reference": self.reference,
             "remark": self.remark,
+            "amount_confidence": self.amount.and(self.amount_confidence).map(Confidence::as_str),
         })
     }
 }

@@ -9,12 +9,14 @@
 //! a panic inside a decoder becomes [`ReadError::Corrupt`]. Everything here
 //! is blocking: async callers use `spawn_blocking`.
 //!
-//! Preprocessing is tried in order until a read finds an amount: grayscale
-//! upscaled to a width Tesseract reads well; then deskewed (projection
-//! profile), contrast-stretched and binarised (Otsu); then the same at
-//! another scale. Customers' phone photos of screens are rotated a few
-//! degrees, blurred and low in contrast; screenshots forwarded through chat
-//! apps arrive at half size.
+//! Preprocessing is tried in order until two reads agree on a sure amount
+//! (see [`super::Confidence`]): grayscale scaled to a width Tesseract reads
+//! well (small images blown up with Lanczos and sharpened) and darkened;
+//! then deskewed (projection profile), contrast-stretched and darkened more;
+//! then plain variants and a binarised one (Otsu). Customers' phone photos
+//! of screens are rotated a few degrees, blurred and low in contrast;
+//! screenshots forwarded through chat apps arrive at half size; both fade
+//! the small grey labels that make an amount sure.
 
 use std::io::{Cursor, Read, Write};
 use std::process::{Command, Stdio};
@@ -22,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use image::{GrayImage, ImageFormat, ImageReader, Limits, Luma};
 
-use super::SlipFields;
 use super::extract::fields_from_text;
+use super::{Confidence, SlipFields};
+use crate::domain::money::Money;
 
 /// Caps on one read.
 #[derive(Debug, Clone, Copy)]
@@ -239,13 +242,17 @@ fn remaining(deadline: Instant) -> Result<Duration, ReadError> {
 }
 
 /// Preprocessing variants tried, in order (see [`Prepared::variant`]).
-const VARIANTS: usize = 4;
+const VARIANTS: usize = 5;
 
 /// Reads the image with several preprocessings and takes the amount the
 /// reads agree on: two reads and no other amount, or three reads. One
 /// blurred digit (`7.750.000` read as `7.750.900`) would otherwise become a
-/// wrong "amount differs" flag; reads that disagree give no amount, which
-/// staff see as unreadable. A clean screenshot costs two reads.
+/// wrong "amount differs" flag. The amount is [`Confidence::Sure`] only when
+/// two agreeing reads each found it where the text backs it (a labelled
+/// field, well formed; see [`super::extract`]); reads go on until that
+/// happens or the variants run out. Otherwise the likeliest amount is kept
+/// as [`Confidence::Unsure`], which staff see as "amount unsure", never as
+/// "amount differs". A clean screenshot costs two reads.
 fn ocr_until_amount(
     gray: &GrayImage,
     limits: &ReadLimits,
@@ -255,42 +262,91 @@ fn ocr_until_amount(
     let mut readings: Vec<Reading> = Vec::new();
     let mut prep = Prepared::new(gray);
     for variant in 0..VARIANTS {
+        // Past the deadline (a loaded machine), the reads so far are settled
+        // rather than thrown away: an amount from fewer reads is unsure, not lost.
+        let left = match remaining(deadline) {
+            Ok(left) => left,
+            Err(_) if !readings.is_empty() => break,
+            Err(e) => return Err(e),
+        };
         let prepared = prep.variant(variant);
-        let text = tesseract(&prepared, limits.tool_timeout.min(remaining(deadline)?))?;
+        let text = match tesseract(&prepared, limits.tool_timeout.min(left)) {
+            Ok(text) => text,
+            Err(ReadError::Timeout(_)) if !readings.is_empty() => break,
+            Err(e) => return Err(e),
+        };
         let fields = fields_from_text(&text);
+        tracing::debug!(
+            variant,
+            amount = ?fields.amount.map(|m| m.to_plain()),
+            confidence = ?fields.amount_confidence,
+            "OCR read:\n{text}"
+        );
         readings.push(Reading {
             fields,
             method,
             text,
             tries: variant + 1,
         });
-        if let Some(agreed) = agreed_amount(&readings) {
-            let tries = readings.len();
-            let mut best = readings
-                .iter()
-                .filter(|r| r.fields.amount == Some(agreed))
-                .max_by_key(|r| count(&r.fields))
-                .expect("an agreeing read")
-                .clone();
-            fill_from_others(&mut best.fields, &readings);
-            best.tries = tries;
-            return Ok(best);
+        if let Some((_, true)) = agreed_amount(&readings) {
+            break;
         }
     }
+    Ok(settle(readings))
+}
+
+/// The reading to keep from several reads of one image: the agreed amount
+/// (sure or not, see [`agreed_amount`]), else the amount most reads found
+/// (a sure one first) as unsure; the other fields filled in from all reads.
+fn settle(readings: Vec<Reading>) -> Reading {
     let tries = readings.len();
-    let mut amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
-    amounts.sort();
-    amounts.dedup();
+    let (amount, confidence) = match agreed_amount(&readings) {
+        Some((a, sure)) => (
+            Some(a),
+            if sure {
+                Confidence::Sure
+            } else {
+                Confidence::Unsure
+            },
+        ),
+        None => {
+            let votes = |a: Money| {
+                readings
+                    .iter()
+                    .filter(|r| r.fields.amount == Some(a))
+                    .count()
+            };
+            let likeliest = readings
+                .iter()
+                .filter_map(|r| {
+                    let a = r.fields.amount?;
+                    Some((
+                        votes(a),
+                        r.fields.amount_confidence == Some(Confidence::Sure),
+                        a,
+                    ))
+                })
+                .max_by_key(|(v, sure, _)| (*v, *sure))
+                .map(|(_, _, a)| a);
+            (likeliest, Confidence::Unsure)
+        }
+    };
     let mut best = readings
-        .into_iter()
-        .max_by_key(|r| (r.fields.amount.is_some(), count(&r.fields)))
-        .expect("at least one read ran");
+        .iter()
+        .filter(|r| amount.is_none() || r.fields.amount == amount)
+        .max_by_key(|r| {
+            (
+                r.fields.amount_confidence == Some(Confidence::Sure),
+                count(&r.fields),
+            )
+        })
+        .expect("at least one read ran")
+        .clone();
+    fill_from_others(&mut best.fields, &readings);
+    best.fields.amount = amount;
+    best.fields.amount_confidence = amount.map(|_| confidence);
     best.tries = tries;
-    // Reads that disagree are not trusted; a single read that found an amount is.
-    if amounts.len() > 1 {
-        best.fields.amount = None;
-    }
-    Ok(best)
+    best
 }
 
 /// Fields one read missed (a small label lost in a forwarded screenshot) are
@@ -332,14 +388,27 @@ fn fill_from_others(fields: &mut SlipFields, readings: &[Reading]) {
 }
 
 /// The amount the reads agree on: found by two with no other amount found,
-/// or by three.
-fn agreed_amount(readings: &[Reading]) -> Option<crate::domain::money::Money> {
+/// or by three; sure when two of the agreeing reads found it sure and no
+/// read found another amount (a dissenting read means a digit is in doubt:
+/// the dotted zero of an ATM receipt's mono font read as `9` by three
+/// reads out of four).
+fn agreed_amount(readings: &[Reading]) -> Option<(Money, bool)> {
     let amounts: Vec<_> = readings.iter().filter_map(|r| r.fields.amount).collect();
-    let votes = |a: &crate::domain::money::Money| amounts.iter().filter(|b| *b == a).count();
-    amounts
+    let votes = |a: &Money| amounts.iter().filter(|b| *b == a).count();
+    let agreed = amounts
         .iter()
         .find(|a| votes(a) >= 3 || (votes(a) >= 2 && votes(a) == amounts.len()))
-        .copied()
+        .copied()?;
+    let sure = votes(&agreed) == amounts.len()
+        && readings
+            .iter()
+            .filter(|r| {
+                r.fields.amount == Some(agreed)
+                    && r.fields.amount_confidence == Some(Confidence::Sure)
+            })
+            .count()
+            >= 2;
+    Some((agreed, sure))
 }
 
 fn count(f: &SlipFields) -> usize {
@@ -371,11 +440,17 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    /// Variant `n`: 0 plain grayscale at a good width; 1 deskewed, stretched
-    /// and binarised; 2 like 1 at a larger scale; 3 deskewed and stretched
-    /// grayscale (Tesseract binarises it itself).
+    /// Variant `n`: 0 grayscale at a good width, darkened; 1 deskewed,
+    /// stretched and darkened more; 2 deskewed and stretched grayscale;
+    /// 3 plain grayscale; 4 deskewed, stretched and binarised. Darkening
+    /// matters: the small grey labels of app slips, blurred on a photo or
+    /// halved in a forwarded screenshot, otherwise fade below Tesseract's
+    /// own threshold, and with them the `Nominal` that makes an amount sure.
     pub fn variant(&mut self, n: usize) -> GrayImage {
         if n == 0 {
+            return darken(&scale_to_width(self.gray, 1200), 2.0);
+        }
+        if n == 3 {
             return scale_to_width(self.gray, 1200);
         }
         let gray = self.gray;
@@ -390,9 +465,9 @@ impl<'a> Prepared<'a> {
             stretch(&straight)
         });
         match n {
-            1 => binarise(straight),
-            2 => binarise(&scale_to_width(straight, 1800)),
-            _ => straight.clone(),
+            1 => darken(straight, 2.5),
+            2 => straight.clone(),
+            _ => binarise(straight),
         }
     }
 }
@@ -405,6 +480,12 @@ fn scale_to_width(gray: &GrayImage, target: u32) -> GrayImage {
     }
     let factor = f64::from(target) / f64::from(w);
     let nh = ((f64::from(h) * factor).round() as u32).clamp(1, 8000);
+    if factor >= 2.0 {
+        // A small screenshot (forwarded at half size) blown up: Lanczos keeps
+        // the strokes of small glyphs apart, a light unsharp mask firms them.
+        let up = image::imageops::resize(gray, target, nh, image::imageops::FilterType::Lanczos3);
+        return image::imageops::unsharpen(&up, 1.5, 4);
+    }
     image::imageops::resize(gray, target, nh, image::imageops::FilterType::CatmullRom)
 }
 
@@ -434,6 +515,19 @@ fn stretch(gray: &GrayImage) -> GrayImage {
     for p in out.pixels_mut() {
         let v = ((f64::from(p[0]) - lo) * 255.0 / (hi - lo)).clamp(0.0, 255.0);
         p[0] = v as u8;
+    }
+    out
+}
+
+/// Mid-tones pulled towards black (`gamma` > 1): grey and blurred strokes
+/// come out dark while the white background stays white.
+fn darken(gray: &GrayImage, gamma: f64) -> GrayImage {
+    let table: Vec<u8> = (0..=255u32)
+        .map(|v| (255.0 * (f64::from(v) / 255.0).powf(gamma)).round() as u8)
+        .collect();
+    let mut out = gray.clone();
+    for p in out.pixels_mut() {
+        p[0] = table[p[0] as usize];
     }
     out
 }
@@ -682,8 +776,9 @@ mod tests {
     #[test]
     fn an_amount_counts_only_when_the_reads_agree() {
         let m = crate::domain::money::Money::from_major;
-        let agreed =
-            |v: &[Option<i64>]| agreed_amount(&v.iter().map(|a| reading(*a)).collect::<Vec<_>>());
+        let agreed = |v: &[Option<i64>]| {
+            agreed_amount(&v.iter().map(|a| reading(*a)).collect::<Vec<_>>()).map(|(a, _)| a)
+        };
         assert_eq!(
             agreed(&[Some(7_750_000), Some(7_750_000)]),
             Some(m(7_750_000))
@@ -711,6 +806,49 @@ mod tests {
             None,
             "one read alone is not agreement"
         );
+    }
+
+    fn sure(amount: i64, confidence: Confidence) -> Reading {
+        let mut r = reading(Some(amount));
+        r.fields.amount_confidence = Some(confidence);
+        r
+    }
+
+    #[test]
+    fn an_amount_is_sure_only_when_two_reads_found_it_sure() {
+        use Confidence::{Sure, Unsure};
+        let m = Money::from_major;
+        let r = settle(vec![sure(7_750_000, Sure), sure(7_750_000, Sure)]);
+        assert_eq!(r.fields.amount, Some(m(7_750_000)));
+        assert_eq!(r.fields.amount_confidence, Some(Sure));
+        assert_eq!(r.tries, 2);
+        // Agreeing reads of a headline (the text does not back it): unsure.
+        let r = settle(vec![sure(4_856_500, Unsure), sure(4_856_500, Sure)]);
+        assert_eq!(r.fields.amount, Some(m(4_856_500)));
+        assert_eq!(r.fields.amount_confidence, Some(Unsure));
+        // One sure read alone, or reads that disagree: the likeliest, unsure.
+        let r = settle(vec![sure(7_750_000, Sure), reading(None)]);
+        assert_eq!(r.fields.amount_confidence, Some(Unsure));
+        let r = settle(vec![
+            sure(5_150_600, Sure),
+            sure(5_150_000, Sure),
+            sure(5_150_600, Sure),
+        ]);
+        assert_eq!(r.fields.amount, Some(m(5_150_600)));
+        assert_eq!(r.fields.amount_confidence, Some(Unsure));
+        // Three sure reads of a misread digit against one right read: the
+        // majority is kept, but a dissenting read leaves it unsure.
+        let r = settle(vec![
+            sure(11_459_000, Sure),
+            sure(11_450_000, Sure),
+            sure(11_459_000, Sure),
+            sure(11_459_000, Sure),
+        ]);
+        assert_eq!(r.fields.amount, Some(m(11_459_000)));
+        assert_eq!(r.fields.amount_confidence, Some(Unsure));
+        let r = settle(vec![reading(None), reading(None)]);
+        assert_eq!(r.fields.amount, None);
+        assert_eq!(r.fields.amount_confidence, None);
     }
 
     #[test]

@@ -118,6 +118,7 @@ async fn record(
             tracing::info!(
                 slip = %job.hash,
                 amount = ?reading.fields.amount.map(|m| m.to_plain()),
+                confidence = ?reading.fields.amount_confidence,
                 method = reading.method.as_str(),
                 tries = reading.tries,
                 read_ms,

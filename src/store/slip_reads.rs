@@ -23,6 +23,9 @@ pub struct SlipReadRow {
     pub method: Option<String>,
     /// The amount read, in sen.
     pub amount_minor: Option<i64>,
+    /// 1 when the amount is sure (see [`crate::slip::Confidence`]), 0 when
+    /// not; NULL without an amount or on rows read before it was recorded.
+    pub amount_sure: Option<i64>,
     /// Date and time as printed, `YYYY-MM-DDTHH:MM:SS`.
     pub slip_time: Option<String>,
     pub bank: Option<String>,
@@ -41,7 +44,7 @@ pub struct SlipReadRow {
 /// The columns of [`SlipReadRow`] (a macro, so queries stay literal strings).
 macro_rules! columns {
     () => {
-        "hash, status, attempts, next_at, error, method, amount_minor, slip_time, bank, \
+        "hash, status, attempts, next_at, error, method, amount_minor, amount_sure, slip_time, bank, \
          sender_name, sender_account, dest_account, dest_name, reference, remark, read_ms, \
          updated_at"
     };
@@ -153,8 +156,8 @@ pub async fn record_done(
     sqlx::query(
         "UPDATE slip_reads SET status = 'done', error = NULL, method = $1, amount_minor = $2, \
          slip_time = $3, bank = $4, sender_name = $5, sender_account = $6, dest_account = $7, \
-         dest_name = $8, reference = $9, remark = $10, read_ms = $11, updated_at = $12 \
-         WHERE hash = $13",
+         dest_name = $8, reference = $9, remark = $10, read_ms = $11, updated_at = $12, \
+         amount_sure = $13 WHERE hash = $14",
     )
     .bind(method)
     .bind(fields.amount.map(|m| m.minor()))
@@ -172,6 +175,11 @@ pub async fn record_done(
     .bind(text(&fields.remark))
     .bind(read_ms)
     .bind(now)
+    .bind(
+        fields
+            .amount
+            .map(|_| i64::from(fields.amount_confidence == Some(crate::slip::Confidence::Sure))),
+    )
     .bind(hash)
     .execute(conn)
     .await?;
