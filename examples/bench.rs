@@ -7,10 +7,16 @@
 //! - `parse_msgs_per_s`: `topup parse` over a folder of generated messages
 //!   (half slip mails with a 30 KB image, half plain requests), process start included;
 //! - `receipt_pdf_ms`, `receipt_pdf_bytes`: `topup::render::receipt::render_receipt`, median;
+//! - `slip_read_image_p50_ms`, `slip_read_image_p99_ms`, `slip_read_pdf_p50_ms`,
+//!   `slip_read_pdf_p99_ms`: `topup slip read FILE` (one process per slip, start
+//!   included) on the slips `examples/slipgen` draws: app screenshots, phone photos and
+//!   half-size forwards of several banks, and PDFs with and without a text layer;
 //! - `rss_idle_mb`: VmRSS of the daemon connected to IMAP and IDLE, nothing to do yet;
 //! - `e2e_latency_p50_ms`, `e2e_latency_p99_ms`: from just before the APPEND of a slip
 //!   mail to the idle daemon's mailbox until the review card's POST reaches the fake
-//!   Discord, one message at a time;
+//!   Discord, one message at a time, with slip reading on: each mail carries a real
+//!   slipgen screenshot (made unique by trailing bytes), read by Tesseract after
+//!   the card is posted while the next mails arrive;
 //! - `status_page_req_per_s_sqlite`, `status_page_req_per_s_postgres`: `wrk` against one
 //!   order's status page `/o/{token}`;
 //! - `raw_fetch_msgs_per_s`: a bare async-imap client fetching the backlog mailbox
@@ -57,9 +63,13 @@ async fn main() -> anyhow::Result<()> {
     if wanted("receipt") {
         receipt_bench()?;
     }
+    let mut sample_slip = None;
+    if wanted("slips") {
+        sample_slip = slip_bench(&work.join("slips")).await?;
+    }
     if wanted("latency") {
         idle_baseline(&env).await?;
-        latency_bench(&env, &work.join("latency")).await?;
+        latency_bench(&env, &work.join("latency"), sample_slip.as_deref()).await?;
     }
     if wanted("status") {
         status_bench(&env, &work.join("status-sqlite"), false).await?;
@@ -212,7 +222,80 @@ async fn idle_baseline(env: &TestEnv) -> anyhow::Result<()> {
 }
 
 /// Slip mail to an idle daemon → review card at the fake Discord, one at a time.
-async fn latency_bench(env: &TestEnv, dir: &Path) -> anyhow::Result<()> {
+/// `topup slip read` on generated slips, images and PDFs apart; returns a
+/// clean screenshot for the latency run.
+async fn slip_bench(dir: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    let Ok(slipgen) = std::env::var("SLIPGEN_BIN") else {
+        eprintln!("bench: SLIPGEN_BIN is not set (scripts/bench sets it): no slip figures");
+        return Ok(None);
+    };
+    let per_layout = scaled(2, 1).to_string();
+    let out = tokio::process::Command::new(&slipgen)
+        .arg(dir)
+        .args([per_layout.as_str(), "20261130"])
+        .output()
+        .await
+        .context("cannot run slipgen")?;
+    if !out.status.success() {
+        bail!("slipgen failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut files = Vec::new();
+    for set in ["dev", "heldout"] {
+        let manifest = std::fs::read_to_string(dir.join(set).join("manifest.jsonl"))?;
+        for line in manifest.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            files.push(dir.join(set).join(v["file"].as_str().unwrap_or_default()));
+        }
+    }
+    let (mut images, mut pdfs) = (Vec::new(), Vec::new());
+    let mut sample = None;
+    for f in &files {
+        let t0 = Instant::now();
+        let read = tokio::process::Command::new(topup_bin())
+            .args(["slip", "read"])
+            .arg(f)
+            .output()
+            .await
+            .context("cannot run topup slip read")?;
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        if !read.status.success() {
+            bail!("topup slip read {} failed", f.display());
+        }
+        let name = f.to_string_lossy();
+        if name.ends_with(".pdf") {
+            pdfs.push(ms);
+        } else {
+            images.push(ms);
+            if sample.is_none() && name.ends_with("-clean.png") {
+                sample = Some(std::fs::read(f)?);
+            }
+        }
+    }
+    images.sort_by(f64::total_cmp);
+    pdfs.sort_by(f64::total_cmp);
+    eprintln!(
+        "bench: slip read: {} images, {} PDFs",
+        images.len(),
+        pdfs.len()
+    );
+    for (kind, times) in [("image", &images), ("pdf", &pdfs)] {
+        if !times.is_empty() {
+            figure(
+                &format!("slip_read_{kind}_p50_ms"),
+                percentile(times, 50.0),
+                "ms",
+            );
+            figure(
+                &format!("slip_read_{kind}_p99_ms"),
+                percentile(times, 99.0),
+                "ms",
+            );
+        }
+    }
+    Ok(sample)
+}
+
+async fn latency_bench(env: &TestEnv, dir: &Path, slip: Option<&[u8]>) -> anyhow::Result<()> {
     let n = scaled(200, 20);
     let discord = FakeDiscord::start().await?;
     let mailbox = format!("bench-lat-{}@example.test", uuid::Uuid::new_v4().simple());
@@ -244,7 +327,11 @@ async fn latency_bench(env: &TestEnv, dir: &Path) -> anyhow::Result<()> {
                 uuid::Uuid::new_v4().simple()
             ),
             1_000_000 + (i as u64) * 1000,
-            &fake_png(10_000 + i as u64, IMAGE_BYTES),
+            &match slip {
+                // The same picture, a new file: bytes after IEND are ignored by decoders.
+                Some(png) => [png, format!("bench-{i}").as_bytes()].concat(),
+                None => fake_png(10_000 + i as u64, IMAGE_BYTES),
+            },
         );
         let seen = discord.count();
         let t0 = Instant::now();

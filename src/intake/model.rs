@@ -48,49 +48,65 @@ pub struct Found {
 /// `^`/`$` at its ends, `q` for a question mark, and `has_amount` /
 /// `has_order` / `slips` for what the rules found.
 pub fn features(text: &str, found: Found) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for_each_feature(text, found, |f| {
+        if seen.insert(f.to_string()) {
+            out.push(f.to_string());
+        }
+    });
+    out
+}
+
+/// Calls `each` with every feature of [`features`], some more than once,
+/// built in one reused buffer (the daemon parses every message with it).
+fn for_each_feature(text: &str, found: Found, mut each: impl FnMut(&str)) {
     let text = super::text::bounded(text, MAX_CHARS);
     let words = normal::words(text);
-    let mut out: Vec<String> = Vec::new();
-    let mut seen = HashSet::new();
-    let mut push = |f: String, out: &mut Vec<String>| {
-        if seen.insert(f.clone()) {
-            out.push(f);
-        }
-    };
+    let mut buf = String::with_capacity(64);
     for w in &words {
-        push(format!("w:{w}"), &mut out);
+        buf.clear();
+        buf.push_str("w:");
+        buf.push_str(w);
+        each(&buf);
     }
     for pair in words.windows(2) {
-        push(format!("b:{} {}", pair[0], pair[1]), &mut out);
+        buf.clear();
+        buf.push_str("b:");
+        buf.push_str(&pair[0]);
+        buf.push(' ');
+        buf.push_str(&pair[1]);
+        each(&buf);
     }
     let lower = text.to_lowercase();
+    let mut chars: Vec<char> = Vec::with_capacity(32);
     for word in lower
         .split(|c: char| !c.is_alphabetic())
-        .filter(|w| w.chars().count() >= 2)
+        .filter(|w| w.chars().nth(1).is_some())
     {
-        let chars: Vec<char> = std::iter::once('^')
-            .chain(word.chars())
-            .chain(std::iter::once('$'))
-            .collect();
+        chars.clear();
+        chars.push('^');
+        chars.extend(word.chars());
+        chars.push('$');
         for n in [3, 4] {
             for gram in chars.windows(n) {
-                push(format!("c:{}", gram.iter().collect::<String>()), &mut out);
+                buf.clear();
+                buf.push_str("c:");
+                buf.extend(gram);
+                each(&buf);
             }
         }
     }
-    if text.contains('?') {
-        push("q".into(), &mut out);
+    for (present, name) in [
+        (text.contains('?'), "q"),
+        (found.amount, "has_amount"),
+        (found.order, "has_order"),
+        (found.slips > 0, "slips"),
+    ] {
+        if present {
+            each(name);
+        }
     }
-    if found.amount {
-        push("has_amount".into(), &mut out);
-    }
-    if found.order {
-        push("has_order".into(), &mut out);
-    }
-    if found.slips > 0 {
-        push("slips".into(), &mut out);
-    }
-    out
 }
 
 /// What the model says of a message.
@@ -192,16 +208,23 @@ pub fn predict(text: &str, found: Found) -> Option<Prediction> {
     let model = MODEL.as_ref()?;
     let mut scores = model.bias;
     let mut known_words = 0;
-    for f in features(text, found) {
-        if let Some(w) = model.weights.get(&f) {
-            if f.starts_with("w:") && f.chars().count() >= 5 && f != "w:#n" {
-                known_words += 1;
-            }
-            for (s, w) in scores.iter_mut().zip(w) {
-                *s += w;
-            }
+    // Each known feature counts once (the model was trained on presence);
+    // it is known by the address of the model's own copy of its name.
+    let mut counted: HashSet<usize> = HashSet::new();
+    for_each_feature(text, found, |f| {
+        let Some((name, w)) = model.weights.get_key_value(f) else {
+            return;
+        };
+        if !counted.insert(name.as_ptr() as usize) {
+            return;
         }
-    }
+        if f.starts_with("w:") && f.chars().count() >= 5 && f != "w:#n" {
+            known_words += 1;
+        }
+        for (s, w) in scores.iter_mut().zip(w) {
+            *s += w;
+        }
+    });
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exp: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
     let sum: f32 = exp.iter().sum();
