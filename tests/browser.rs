@@ -47,6 +47,33 @@ async fn draw_slip(b: &mut Browser, amount: &str, number: &str, path: &std::path
     b.screenshot(path).await;
 }
 
+/// Signs `login` in through the board's own sign-in form (the page is open).
+async fn staff_sign_in(b: &mut Browser, login: &str) {
+    b.eval(&format!(
+        "document.querySelector('#login').value = {}; document.querySelector('#password').value = {}; \
+         document.querySelector('form[action=\"/staff/sign-in\"] button').click(); true",
+        serde_json::to_string(login).unwrap(),
+        serde_json::to_string(STAFF_PASSWORD).unwrap()
+    ))
+    .await;
+}
+
+/// Chooses `file` in the board's statement form, presses Impor, and waits
+/// for a page whose text holds `flash`.
+async fn import_statement(b: &mut Browser, file: &std::path::Path, flash: &str) {
+    b.set_file("#statement-upload input[type=file]", file).await;
+    b.eval("document.querySelector('#statement-upload button[type=submit]').click(); true")
+        .await;
+    b.wait_for(
+        &format!(
+            "document.readyState === 'complete' && document.body.innerText.includes({})",
+            serde_json::to_string(flash).unwrap()
+        ),
+        &format!("the flash message {flash:?}"),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn slip_upload_and_approval_in_a_real_browser() {
     let out = output_dir();
@@ -108,12 +135,7 @@ async fn slip_upload_and_approval_in_a_real_browser() {
     b.goto(&app.url("/staff")).await;
     b.screenshot(&out.join("03-staff-sign-in-desktop.png"))
         .await;
-    b.eval(&format!(
-        "document.querySelector('#login').value = 'Rina'; document.querySelector('#password').value = {}; \
-         document.querySelector('form[action=\"/staff/sign-in\"] button').click(); true",
-        serde_json::to_string(STAFF_PASSWORD).unwrap()
-    ))
-    .await;
+    staff_sign_in(&mut b, "Rina").await;
     let card = format!("#order-{}", order.number);
     b.wait_for(
         &format!("document.querySelector('{card}') !== null"),
@@ -336,12 +358,7 @@ async fn the_portal_top_up_steps_and_the_staff_board_in_a_real_browser() {
 
     // The staff board on a desktop uses its width; its tables fit on desktop and phone.
     b.goto(&app.url("/staff")).await;
-    b.eval(&format!(
-        "document.querySelector('#login').value = 'Rina'; document.querySelector('#password').value = {}; \
-         document.querySelector('form[action=\"/staff/sign-in\"] button').click(); true",
-        serde_json::to_string(STAFF_PASSWORD).unwrap()
-    ))
-    .await;
+    staff_sign_in(&mut b, "Rina").await;
     let card = format!("#order-{}", order.number);
     b.wait_for(
         &format!("document.querySelector('{card}') !== null"),
@@ -420,12 +437,7 @@ async fn staff_import_a_statement_on_the_board_and_attach_money_without_an_order
     let mut b = Browser::launch().await;
     b.viewport(1280, 900, false).await;
     b.goto(&app.url("/staff")).await;
-    b.eval(&format!(
-        "document.querySelector('#login').value = 'Rina'; document.querySelector('#password').value = {}; \
-         document.querySelector('form[action=\"/staff/sign-in\"] button').click(); true",
-        serde_json::to_string(STAFF_PASSWORD).unwrap()
-    ))
-    .await;
+    staff_sign_in(&mut b, "Rina").await;
     b.wait_for("document.querySelector('#unmatched') !== null", "the board")
         .await;
     let board = b.eval("document.body.innerText").await;
@@ -436,15 +448,7 @@ async fn staff_import_a_statement_on_the_board_and_attach_money_without_an_order
     );
 
     // Choose the file in the board's own form and press Impor.
-    b.set_file("#statement-upload input[type=file]", &statement)
-        .await;
-    b.eval("document.querySelector('#statement-upload button[type=submit]').click(); true")
-        .await;
-    b.wait_for(
-        "document.readyState === 'complete' && document.body.innerText.includes('Diimpor mutasi-bca.csv')",
-        "the import's flash message",
-    )
-    .await;
+    import_statement(&mut b, &statement, "Diimpor mutasi-bca.csv").await;
     let board = b.eval("document.body.innerText").await;
     let board = board.as_str().unwrap().to_string();
     assert!(
@@ -492,15 +496,7 @@ async fn staff_import_a_statement_on_the_board_and_attach_money_without_an_order
         .await;
 
     // The same file again adds nothing.
-    b.set_file("#statement-upload input[type=file]", &statement)
-        .await;
-    b.eval("document.querySelector('#statement-upload button[type=submit]').click(); true")
-        .await;
-    b.wait_for(
-        "document.readyState === 'complete' && document.body.innerText.includes('2 sudah pernah diimpor')",
-        "the re-import's flash message",
-    )
-    .await;
+    import_statement(&mut b, &statement, "2 sudah pernah diimpor").await;
     assert_eq!(app.balance(user.account_id).await, 77_700_000);
     b.close().await;
     app.stop().await;

@@ -83,6 +83,26 @@ fn pdftotext(pdf: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Asks for a top-up of `rupiah` as the user who writes from `email`.
+async fn request_as(daemon: &Daemon, email: &str, rupiah: i64) -> topup::store::orders::OrderRow {
+    let mut conn = daemon.desk.store().pool().acquire().await.unwrap();
+    let user = topup::store::accounts::user_by_email(&mut conn, email)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    daemon
+        .desk
+        .request(
+            &user,
+            topup::domain::money::Money::from_major(rupiah),
+            topup::desk::Channel::Email,
+            None,
+        )
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slip_reply_and_paid_receipt_land_in_the_customers_mailbox_threaded() {
     let _dovecot = DOVECOT.read().await;
@@ -175,12 +195,6 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
     let daemon = Daemon::start(settings).await;
     let customer = fresh_address("tono");
     daemon.customer("PT Tahan Banting", &customer).await;
-    let mut conn = daemon.desk.store().pool().acquire().await.unwrap();
-    let user = topup::store::accounts::user_by_email(&mut conn, &customer)
-        .await
-        .unwrap()
-        .unwrap();
-    drop(conn);
 
     let stop = std::process::Command::new(&script)
         .arg("stop-smtp")
@@ -188,16 +202,7 @@ async fn mail_queued_while_smtp_is_down_is_delivered_once_when_it_is_back() {
         .unwrap();
     assert!(stop.success());
     let result = async {
-        let order = daemon
-            .desk
-            .request(
-                &user,
-                topup::domain::money::Money::from_major(900_000),
-                topup::desk::Channel::Email,
-                None,
-            )
-            .await
-            .unwrap();
+        let order = request_as(&daemon, &customer, 900_000).await;
         eventually("a failed attempt is recorded", 30, async || {
             daemon
                 .outbox()
@@ -291,22 +296,7 @@ async fn a_statement_mailed_by_finance_is_imported_and_its_summary_lands_in_thei
     let daemon = Daemon::start(Arc::new(s)).await;
     let customer = fresh_address("budi");
     daemon.customer("PT Sinar Abadi", &customer).await;
-    let mut conn = daemon.desk.store().pool().acquire().await.unwrap();
-    let user = topup::store::accounts::user_by_email(&mut conn, &customer)
-        .await
-        .unwrap()
-        .unwrap();
-    drop(conn);
-    let order = daemon
-        .desk
-        .request(
-            &user,
-            topup::domain::money::Money::from_major(2_500_000),
-            topup::desk::Channel::Email,
-            None,
-        )
-        .await
-        .unwrap();
+    let order = request_as(&daemon, &customer, 2_500_000).await;
     eventually("IMAP caught up", 20, async || daemon.imap_caught_up().await).await;
     let csv = format!(
         "Tanggal Transaksi,Keterangan,Cabang,Jumlah,,Saldo\n\

@@ -869,3 +869,30 @@ async fn staff_upload_a_statement_on_the_board_and_see_the_money_and_what_is_lef
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_oversized_statement_upload_is_refused_and_records_nothing() {
+    let app = web_app::WebApp::spawn_with(|s| s.statements.max_bytes = 64 * 1024).await;
+    let staff = app.staff("rina").await;
+    let mut c = web_app::Client::new(&app);
+    c.staff_sign_in(&staff.name, web_app::STAFF_PASSWORD).await;
+    let mut csv = b"Tanggal Transaksi,Keterangan,Cabang,Jumlah,,Saldo\n".to_vec();
+    while csv.len() <= 64 * 1024 {
+        csv.extend_from_slice(b"'30/11/2026,\"SETORAN\",'0000,\"1,000.00\",CR,\"1,000.00\"\n");
+    }
+    let form = reqwest::multipart::Form::new().text("csrf", c.csrf()).part(
+        "file",
+        reqwest::multipart::Part::bytes(csv).file_name("big.csv"),
+    );
+    let p = c.post_multipart("/staff/statements", form).await;
+    assert_eq!(p.status, 413, "{}", p.text());
+    let mut conn = app.desk.store().pool().acquire().await.unwrap();
+    assert!(
+        topup::store::statements::unmatched(&mut conn, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(conn);
+    app.stop().await;
+}
