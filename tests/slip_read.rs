@@ -119,10 +119,11 @@ async fn order_with_slip(
     let stored = d
         .store_slips(&[SlipFile {
             file_name: Some(name.into()),
-            content_type: if name.ends_with(".png") {
-                "image/png"
-            } else {
-                "image/jpeg"
+            content_type: match name.rsplit('.').next() {
+                Some("png") => "image/png",
+                Some("heic") => "image/heic",
+                Some("mov") => "video/quicktime",
+                _ => "image/jpeg",
             }
             .into(),
             bytes: bytes.to_vec(),
@@ -323,5 +324,56 @@ async fn a_damaged_slip_is_unreadable_at_once_and_never_an_amount_flag() {
         .await,
         1,
         "a damaged file is not retried"
+    );
+}
+
+/// The slip as an iPhone sends it: HEIC, encoded by Debian's `heif-enc`
+/// (libheif with x265, installed by `scripts/test-env` with `heif-convert`).
+fn as_heic() -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("slip.png");
+    let heic = dir.path().join("IMG_4721.HEIC");
+    std::fs::write(&png, SLIP).unwrap();
+    let status = std::process::Command::new("heif-enc")
+        .args([
+            "-q",
+            "85",
+            png.to_str().unwrap(),
+            "-o",
+            heic.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("heif-enc (libheif-examples) is installed by scripts/test-env");
+    assert!(status.success());
+    std::fs::read(heic).unwrap()
+}
+
+#[tokio::test]
+async fn an_iphone_heic_slip_is_read_and_a_video_is_refused_with_its_reason() {
+    let server = mockito::Server::new_async().await;
+    let s = setup(&server.url()).await;
+    let d = &s.desk;
+    let heic = as_heic();
+    assert_eq!(&heic[4..12], b"ftypheic", "a real HEIC file");
+    let order = order_with_slip(&s, 7_250_000, "IMG_4721.heic", &heic).await;
+    topup::slip::worker::drain(d).await.unwrap();
+    let found = checks(d, &order.number).await;
+    assert!(
+        found
+            .iter()
+            .any(|c| matches!(c, SlipCheck::AmountDiffers { .. })),
+        "the HEIC photo's Rp 7.750.000 is read against the claimed 7.250.000: {found:?}"
+    );
+
+    // A QuickTime video sent as a slip: the same ISO box, not a photo.
+    let mut video = b"\0\0\0\x14ftypqt  \0\0\0\0qt  \0\0\0\x08wide".to_vec();
+    video.extend_from_slice(&[0x42; 4096]);
+    let order = order_with_slip(&s, 7_250_000, "VID_0001.mov", &video).await;
+    topup::slip::worker::drain(d).await.unwrap();
+    let found = checks(d, &order.number).await;
+    assert!(
+        matches!(&found[..], [SlipCheck::Unreadable { reason, .. }] if reason.contains("video")),
+        "{found:?}"
     );
 }

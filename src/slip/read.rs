@@ -58,7 +58,7 @@ pub enum ReadError {
     /// Larger than [`ReadLimits`] allow (bytes or pixels).
     #[error("too large to read: {0}")]
     TooLarge(String),
-    /// Not an image or PDF this reader knows (HEIC, a document, random bytes).
+    /// Not an image or PDF this reader knows (a video, a document, random bytes).
     #[error("not a readable image or PDF ({0})")]
     Unsupported(String),
     /// The file is damaged.
@@ -117,9 +117,18 @@ pub struct Reading {
 pub enum Kind {
     Pdf,
     Image(ImageFormat),
+    /// An iPhone's HEIC photo (or AVIF): decoded by Debian's `heif-convert`.
+    Heif,
 }
 
-/// Sniffs the file type; HEIC and anything else is [`ReadError::Unsupported`].
+/// Brands of the ISO media files that hold a still image (HEIF, AVIF); an
+/// MP4 or QuickTime video has the same `ftyp` box with other brands.
+const HEIF_BRANDS: [&[u8; 4]; 10] = [
+    b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis",
+];
+
+/// Sniffs the file type from the bytes; anything but PNG, JPEG, WebP, HEIC
+/// or AVIF stills and PDF is [`ReadError::Unsupported`].
 ///
 /// # Errors
 /// Unknown or unsupported content.
@@ -129,9 +138,18 @@ pub fn sniff(bytes: &[u8]) -> Result<Kind, ReadError> {
         return Ok(Kind::Pdf);
     }
     if bytes.len() > 12 && &bytes[4..8] == b"ftyp" {
-        return Err(ReadError::Unsupported(
-            "HEIC/HEIF photo: ask for a JPEG or PNG".into(),
-        ));
+        // The box: size, "ftyp", major brand, minor version, compatible brands.
+        let size = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+        let ftyp = &bytes[8..size.clamp(12, bytes.len().min(256))];
+        let still = ftyp
+            .chunks_exact(4)
+            .enumerate()
+            .any(|(i, b)| i != 1 && HEIF_BRANDS.iter().any(|h| h.as_slice() == b));
+        return if still {
+            Ok(Kind::Heif)
+        } else {
+            Err(ReadError::Unsupported("a video, not a photo".into()))
+        };
     }
     match image::guess_format(bytes) {
         Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP)) => Ok(Kind::Image(f)),
@@ -159,7 +177,48 @@ pub fn read_slip(bytes: &[u8], limits: &ReadLimits) -> Result<Reading, ReadError
             let gray = decode(bytes, format, limits)?;
             ocr_until_amount(&gray, limits, deadline, Method::ImageOcr)
         }
+        Kind::Heif => {
+            let png = heif_to_png(bytes, limits, deadline)?;
+            let gray = decode(&png, ImageFormat::Png, limits)?;
+            ocr_until_amount(&gray, limits, deadline, Method::ImageOcr)
+        }
     }
+}
+
+/// Decodes a HEIC/AVIF photo to PNG with `heif-convert` (libheif; it takes
+/// files, not pipes, so both live in a private temporary directory that is
+/// removed afterwards). The PNG's dimensions are then checked like any
+/// image's before it is decoded.
+fn heif_to_png(bytes: &[u8], limits: &ReadLimits, deadline: Instant) -> Result<Vec<u8>, ReadError> {
+    let io = |e: std::io::Error| ReadError::Tool(format!("temporary file for heif-convert: {e}"));
+    let dir = tempfile::Builder::new()
+        .prefix("topup-heif")
+        .tempdir()
+        .map_err(io)?;
+    let input = dir.path().join("slip.heic");
+    let output = dir.path().join("slip.png");
+    std::fs::write(&input, bytes).map_err(io)?;
+    let (Some(inp), Some(out)) = (input.to_str(), output.to_str()) else {
+        return Err(ReadError::Tool("temporary path is not UTF-8".into()));
+    };
+    run_tool(
+        "heif-convert",
+        &["--quiet", inp, out],
+        &[],
+        limits.tool_timeout.min(remaining(deadline)?),
+    )?;
+    // A file holding several images is written as slip-1.png, slip-2.png, ...
+    let first = [output.clone(), dir.path().join("slip-1.png")]
+        .into_iter()
+        .find(|p| p.exists())
+        .ok_or_else(|| ReadError::Corrupt("the HEIC photo holds no image".into()))?;
+    let mut png = Vec::new();
+    std::fs::File::open(first)
+        .map_err(io)?
+        .take(MAX_TOOL_OUTPUT)
+        .read_to_end(&mut png)
+        .map_err(io)?;
+    Ok(png)
 }
 
 fn read_pdf(bytes: &[u8], limits: &ReadLimits, deadline: Instant) -> Result<Reading, ReadError> {
@@ -698,6 +757,7 @@ fn run_tool(
     if !status.success() {
         return Err(match program {
             "pdftoppm" => ReadError::Corrupt("the PDF cannot be rendered".into()),
+            "heif-convert" => ReadError::Corrupt("the HEIC photo cannot be decoded".into()),
             _ => ReadError::Tool(format!("{program} failed ({status})")),
         });
     }
@@ -709,10 +769,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sniffing_ignores_names_and_refuses_heic() {
+    fn sniffing_ignores_names_and_tells_photos_from_videos() {
         assert_eq!(sniff(b"%PDF-1.4\n...").ok(), Some(Kind::Pdf));
+        assert_eq!(
+            sniff(b"\0\0\0\x18ftypheic\0\0\0\0mif1heic").ok(),
+            Some(Kind::Heif)
+        );
+        // An iPhone video: same box, other brands.
         assert!(matches!(
-            sniff(b"\0\0\0\x18ftypheic\0\0\0\0"),
+            sniff(b"\0\0\0\x14ftypqt  \0\0\0\0qt  \0\0\0\x08wide"),
+            Err(ReadError::Unsupported(_))
+        ));
+        assert!(matches!(
+            sniff(b"\0\0\0\x18ftypmp42\0\0\0\0isommp42"),
             Err(ReadError::Unsupported(_))
         ));
         assert!(matches!(
