@@ -650,6 +650,15 @@ async fn unique_codes_make_amounts_name_their_orders() {
         .unwrap();
     let (ta, tb) = (va.transfer_minor.unwrap(), vb.transfer_minor.unwrap());
     assert_ne!(ta, tb, "codes are unique among unsettled orders");
+    // The customer's status page reads a lighter view: the same order,
+    // people, timeline, slips and amount to transfer.
+    let page = t.desk.page_view_by_token(&oa.token).await.unwrap();
+    assert_eq!(page.transfer_minor, Some(ta));
+    assert_eq!(page.order.number, va.order.number);
+    assert_eq!(page.events.len(), va.events.len());
+    assert_eq!(page.slips.len(), va.slips.len());
+    assert_eq!(page.users.len(), va.users.len());
+    assert_eq!(page.user.map(|u| u.id), va.user.as_ref().map(|u| u.id));
     for t in [ta, tb] {
         let code = t - 100_000_000;
         assert!((100..=99_900).contains(&code) && code % 100 == 0, "{t}");

@@ -388,7 +388,10 @@ fn is_signature_image(
         (None, Some(h)) => h <= 100,
         (None, None) => false,
     };
-    bytes.len() < LOGO_MAX_BYTES
+    // A screenshot pasted into the body is drawn large ("width=360") even
+    // when the file is small; a logo is drawn small or named so.
+    let drawn_large = img.width.is_some_and(|w| w >= 300) || img.height.is_some_and(|h| h >= 200);
+    (bytes.len() < LOGO_MAX_BYTES && !drawn_large)
         || drawn_small
         || LOGO_WORDS.is_match(lower_name)
         || LOGO_WORDS.is_match(&img.tag)
@@ -428,5 +431,39 @@ iVBORw0KGgo=\r\n--b--\r\n",
             assert_eq!(meta.size, raw.len());
             assert_eq!(extraction, crate::intake::extract_email(raw, "TU"));
         }
+    }
+
+    /// A screenshot pasted into a Gmail body is drawn large by the HTML and
+    /// is the slip, however small its file; a logo drawn small is not.
+    #[test]
+    fn a_pasted_screenshot_is_a_slip_and_a_signature_logo_is_not() {
+        let mail = |width: u32, name: &str| {
+            format!(
+                "From: Budi <budi@maju.co.id>\r\nSubject: TU-20261204-0333\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html\r\n\r\n\
+<div>sudah transfer</div><img src=\"cid:ii_x1\" alt=\"{name}\" width=\"{width}\">\r\n\
+--r\r\nContent-Type: image/png; name=\"{name}\"\r\nContent-Disposition: inline; filename=\"{name}\"\r\n\
+Content-Transfer-Encoding: base64\r\nContent-ID: <ii_x1>\r\n\r\niVBORw0KGgoAAAANSUhEUgAAACgAAAA8\r\n--r--\r\n"
+            )
+            .into_bytes()
+        };
+        assert_eq!(
+            crate::intake::extract_email(&mail(360, "image.png"), "TU")
+                .slips
+                .len(),
+            1
+        );
+        assert_eq!(
+            crate::intake::extract_email(&mail(120, "image.png"), "TU")
+                .slips
+                .len(),
+            0
+        );
+        assert_eq!(
+            crate::intake::extract_email(&mail(360, "logo.png"), "TU")
+                .slips
+                .len(),
+            0
+        );
     }
 }

@@ -293,7 +293,7 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
     if let (Some(slip), Some(claimed)) = (total, facts.claimed_minor.map(Money::from_minor))
         && slip != claimed
     {
-        let check = if all_sure {
+        let check = if all_sure && !ocr_confusable(slip, claimed) {
             SlipCheck::AmountDiffers { slip, claimed }
         } else {
             SlipCheck::AmountUnsure { slip, claimed }
@@ -301,6 +301,35 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
         report.checks.insert(0, check);
     }
     report
+}
+
+/// Digits Tesseract mistakes for each other on photographed slips (the
+/// dotted zero of an ATM receipt's mono font read as 9, 8 or 6; 3/8, 1/7,
+/// 5/6).
+const CONFUSABLE: [(u8, u8); 8] = [
+    (b'0', b'9'),
+    (b'0', b'8'),
+    (b'0', b'6'),
+    (b'3', b'8'),
+    (b'1', b'7'),
+    (b'5', b'6'),
+    (b'6', b'8'),
+    (b'5', b'9'),
+];
+
+/// True when the amount read could be the claimed one misread: the same
+/// number of digits, and every digit that differs is a pair OCR confuses
+/// (`24.259.909` read for a claimed `24.250.000`). Staff then see "amount
+/// unsure" with both amounts, never a sure "amount differs".
+pub fn ocr_confusable(read: Money, claimed: Money) -> bool {
+    let (a, b) = (read.to_plain(), claimed.to_plain());
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| {
+            x == y
+                || CONFUSABLE
+                    .iter()
+                    .any(|&(p, q)| (x, y) == (p, q) || (x, y) == (q, p))
+        })
 }
 
 /// True when `account` (as read) is one of ours: the digits of one contain
@@ -355,6 +384,19 @@ pub async fn report_for(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_read_that_differs_only_in_confusable_digits_is_unsure_not_different() {
+        let rp = Money::from_major;
+        // The ATM receipt's dotted zeros read as 9s.
+        assert!(ocr_confusable(rp(24_259_909), rp(24_250_000)));
+        assert!(ocr_confusable(rp(8_450_600), rp(8_450_000)));
+        // Another amount altogether, or another length: a real difference.
+        assert!(!ocr_confusable(rp(7_750_000), rp(7_250_000)));
+        assert!(!ocr_confusable(rp(1_850_000), rp(11_850_000)));
+        assert!(!ocr_confusable(rp(2_500_000), rp(2_000_000)));
+    }
+
     use super::*;
 
     fn accounts() -> Vec<BankAccount> {

@@ -300,6 +300,27 @@ pub fn fields_from_text(text: &str) -> SlipFields {
     f
 }
 
+/// `Rp1 1.850.000` / `Rpl 1.850.000`: OCR split the first group of a
+/// grouped amount after its first digit (and may read that `1` as `l`).
+static SPLIT_LEAD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(rp|idr)(\.?\s?)([0-9l])\s(\d{1,2})([.,]\d{3})").expect("static regex")
+});
+
+/// Joins a first group that OCR split ([`SPLIT_LEAD`]) when the joined
+/// group is still one of at most three digits.
+fn join_split_lead(line: &str) -> String {
+    SPLIT_LEAD
+        .replace_all(line, |c: &regex::Captures<'_>| {
+            let lead = if c[3].eq_ignore_ascii_case("l") {
+                "1"
+            } else {
+                &c[3]
+            };
+            format!("{}{}{lead}{}{}", &c[1], &c[2], &c[4], &c[5])
+        })
+        .into_owned()
+}
+
 /// OCR clean-up of one line: spaces collapsed, stray marks at the ends dropped.
 fn clean_line(line: &str) -> String {
     let line: String = line
@@ -310,9 +331,8 @@ fn clean_line(line: &str) -> String {
             c => c,
         })
         .collect();
-    line.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    join_split_lead(&line)
         .trim_matches(['.', '_', '~', '\'', '"'])
         .trim()
         .to_string()
@@ -707,6 +727,19 @@ mod tests {
         assert_eq!(
             f.date.map(|d| d.to_string()).as_deref(),
             Some("2026-11-22 14:47:04")
+        );
+    }
+
+    #[test]
+    fn a_first_group_split_by_ocr_is_joined_again() {
+        let f = fields_from_text(
+            "BRImo\nTransaksi Berhasil\nRpl 1.850.000,00\nJenis Transaksi Transfer BCA\nNominal Rp1 1.850.000,00\nBiaya Admin Rp0,00",
+        );
+        assert_eq!(f.amount, rp(11_850_000));
+        // A whole first group is left alone.
+        assert_eq!(
+            fields_from_text("Nominal Rp 24.250.000").amount,
+            rp(24_250_000)
         );
     }
 

@@ -289,7 +289,10 @@ pub async fn page(
     Extension(csrf): Extension<CsrfToken>,
     Extension(flash): Extension<Flash>,
 ) -> Result<Response, WebError> {
-    let view = load(&st, &token).await?;
+    if !plausible_token(&token) {
+        return Err(WebError::NotFound);
+    }
+    let view = st.desk.page_view_by_token(&token).await?;
     let base = format!("/o/{token}");
     let who = visitor(&st, &headers, &view, &base).await?;
     render_order(
