@@ -39,7 +39,7 @@ pub enum OrderNumberError {
 
 /// Characters that may separate the parts: hyphens of every kind (also the
 /// Markdown-escaped `\-` Discord produces), underscores, spaces.
-const SEP: &str = r"[\s\-_\u{2010}-\u{2015}\\]{0,3}";
+const SEP: &str = r"[\s\-_/\u{2010}-\u{2015}\\]{0,3}";
 
 /// Wrapping people put around a single number: `#`, brackets, code spans,
 /// Markdown bold/italics, quotes and trailing punctuation.

@@ -13,15 +13,39 @@ use super::{Extraction, Inputs, decide};
 /// `<t:1700000000:R>`.
 static DISCORD_TOKEN: Pat = Pat::new(r"<(@[!&]?\d+|#\d+|a?:\w+:\d+|t:\d+(:\w)?)>");
 
+/// An automatic chat message announces itself at its start: a tag such as
+/// `[Auto-reply]`, `Balasan otomatis:`, `Out of Office`, `[Bot]`,
+/// `🤖 *ReminderBot*:`, or a business's away greeting ("Terima kasih telah
+/// menghubungi ..."), which no customer writes to the desk.
+static AUTO_START: Pat = Pat::new(
+    r"(?i)^[\W_]{0,6}(auto(matic|mated)?[- ]?(reply|response|responder|message)|automatic reply|this is an automated|out of (the )?office|(pesan|balasan|jawaban|pengumuman|notifikasi) otomatis|\[[a-z ]{0,20}bot\]|\*{1,2}[a-z ]{0,15}bot\*{1,2}\s*:|🤖|terima kasih (telah|sudah) menghubungi|thank you for contacting|thanks for contacting)",
+);
+
+/// ... or at its end: "(automatic reply)", "sent automatically",
+/// "auto-generated, do not reply", "pesan ini dikirim otomatis".
+static AUTO_END: Pat = Pat::new(
+    r"(?i)(\(?automatic reply\)?|sent automatically|auto-?generated([ ,;-]+do not reply)?|dikirim (secara )?otomatis|do not reply to this message|jangan membalas pesan ini|reply stop to unsubscribe)[\W_]{0,6}$",
+);
+
+/// Whether a chat message was written by a machine (never answered).
+fn is_automatic(text: &str) -> bool {
+    let t = text.trim();
+    AUTO_START.is_match(t) || AUTO_END.is_match(t)
+}
+
 /// Extracts intent, order number and amount from one chat message.
 pub fn extract_chat(text: &str, prefix: &str) -> Extraction {
     let text = super::text::bounded(text, super::MAX_TEXT_EXAMINED);
+    if is_automatic(text) {
+        return Extraction::nothing(super::Intent::Ignore);
+    }
     let cleaned = match DISCORD_TOKEN.get() {
         Some(re) => re.replace_all(text, " ").into_owned(),
         None => text.to_string(),
     };
     let cleaned = cleaned
         .replace("```", "\n")
+        .replace("__", " ")
         .replace(['`', '*', '~'], " ")
         .replace("||", " ");
     let mut own = Vec::new();
@@ -47,4 +71,4 @@ pub fn extract_chat(text: &str, prefix: &str) -> Extraction {
 }
 
 #[cfg(test)]
-pub(crate) const CHAT_PATTERNS: &[&Pat] = &[&DISCORD_TOKEN];
+pub(crate) const CHAT_PATTERNS: &[&Pat] = &[&DISCORD_TOKEN, &AUTO_START, &AUTO_END];

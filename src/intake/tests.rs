@@ -57,6 +57,14 @@ fn amounts_in_every_notation() {
         ("top up satu setengah juta", "1500000"),
         ("sudah lunas ya TU 20260911 5134 Rp 12,5 juta", "12500000"),
         ("sudah tf 750000 Rp 1.500.000", "1500000"),
+        ("sudah tf 1jt750rb", "1750000"),
+        ("sudah tf 1jt 50rb", "1050000"),
+        ("sudah tf 5 jeti", "5000000"),
+        ("sudah tf 500 rebu", "500000"),
+        ("sudah tf dua juta setengah", "2500000"),
+        ("sudah tf sejuta setengah", "1500000"),
+        ("sudah tf 2 juta setengah ya", "2500000"),
+        ("sudah tf 3jt setengah", "3500000"),
     ] {
         assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
     }
@@ -75,6 +83,8 @@ fn numbers_that_are_not_amounts() {
         "NPWP 01.234.567.8-901.000",
         "Jl. Merdeka No. 45, Bandung 40111",
         "saldo tinggal Rp 350.000",
+        "saldonya kami kira habis, ternyata masih ada Rp 3.200.000",
+        "our balance still shows the old figure (Rp 420.000)",
         "biaya admin Rp 6.500",
         "bunga 0,5% per bulan",
         "dua kali transfer",
@@ -101,6 +111,28 @@ fn choosing_among_amounts() {
     assert_eq!(
         amend("nominalnya 1.500.000 bukan 15.000.000").as_deref(),
         Some("1500000")
+    );
+    // "bukan X tapi Y": the negation stops at the contrast.
+    assert_eq!(
+        amend("edit order TU-20261208-0666: bukan 3jt tapi 3,3jt").as_deref(),
+        Some("3300000")
+    );
+    assert_eq!(
+        amend("bukan 5jt tapi 500rb ya kak").as_deref(),
+        Some("500000")
+    );
+    assert_eq!(
+        amend("nominal kurang 500rb, mohon dijadikan 3jt").as_deref(),
+        Some("3000000")
+    );
+    // A balance is no amount, an amount after it still is.
+    assert_eq!(
+        amount_of("saldo tinggal 100rb, mau topup 2jt").as_deref(),
+        Some("2000000")
+    );
+    assert_eq!(
+        amount_of("saldo masih kosong, tf 2jt ya").as_deref(),
+        Some("2000000")
     );
     // The total, whether it comes first or after its parts.
     assert_eq!(
@@ -210,6 +242,30 @@ fn chat_markup_is_read_as_shown() {
 }
 
 #[test]
+fn automatic_chat_messages_are_ignored_and_people_who_mention_them_are_not() {
+    for auto in [
+        "[Auto-reply] Terima kasih, kami di luar jam kerja. TU-20261207-0005",
+        "Balasan otomatis: nomor ini tidak dipantau.",
+        "**Out of Office** - back Monday.",
+        "🤖 *ReminderBot*: jangan lupa top up 2jt",
+        "🔔 [Finance Bot] Pembayaran keluar tercatat: Rp 2.000.000",
+        "Terima kasih telah menghubungi Toko Makmur, pesan Anda akan kami balas.",
+        "I am away this week. (automatic reply)",
+        "Saldo Anda Rp 150.000 - auto-generated, do not reply",
+    ] {
+        assert_eq!(extract_chat(auto, "TU").intent, Intent::Ignore, "{auto}");
+    }
+    for human in [
+        "saya out of office kemarin, baru sempat tf 2jt utk TU-20261207-0005",
+        "sorry for the auto-reply earlier, please top up 5jt",
+        "bot nya error ya? TU-20261207-0005 belum masuk",
+        "robot: mau top up 3jt",
+    ] {
+        assert_ne!(extract_chat(human, "TU").intent, Intent::Ignore, "{human}");
+    }
+}
+
+#[test]
 fn requests_and_automatic_mail_carry_no_order() {
     let got = extract_chat("seperti TU-20261207-0005 kemarin, top up lagi 2jt", "TU");
     assert_eq!(got.intent, Intent::Request);
@@ -255,4 +311,38 @@ fn html_forwards_count_as_own_text() {
     let re = text::split_reply(&text::html_to_text(outlook), false);
     assert_eq!(re.own, "FYI");
     assert!(re.quoted.contains("Rp 3.000.000"), "{re:?}");
+}
+
+#[test]
+fn among_several_orders_the_settled_one_is_not_the_one_acted_on() {
+    let order = |s: &str| text::choose_order(s, "TU").map(|n| n.to_string());
+    assert_eq!(
+        order("TU-20270414-0301 was credited this morning, but TU-20270414-0302 is still pending")
+            .as_deref(),
+        Some("TU-20270414-0302")
+    );
+    assert_eq!(
+        order(
+            "TU-20270323-0400 sudah lunas (makasih), yang TU-20270323-0401 tolong ubah jadi 1,6jt"
+        )
+        .as_deref(),
+        Some("TU-20270323-0401")
+    );
+    // Asked about, not settled: the first one stays.
+    assert_eq!(
+        order("TU-20270414-0301 sudah masuk belum? kalau TU-20270414-0302 gimana").as_deref(),
+        Some("TU-20270414-0301")
+    );
+    // Written with slashes, or underlined in chat markup.
+    assert_eq!(
+        order("status TU/20261204/0333 ?").as_deref(),
+        Some("TU-20261204-0333")
+    );
+    assert_eq!(
+        extract_chat("__TU-20270207-1203__ batal", "TU")
+            .order_number
+            .map(|n| n.to_string())
+            .as_deref(),
+        Some("TU-20270207-1203")
+    );
 }

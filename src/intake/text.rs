@@ -621,13 +621,16 @@ pub(crate) struct AmountHit {
 }
 
 static NUMBER: Pat = Pat::new(
-    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|ribu|rb|k|miliar|milyar|million|thousand|billion|mio|mn|m)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
+    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|jeti|ribu|rb|rebu|k|miliar|milyar|million|thousand|billion|mio|mn|m)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
 );
 /// Right before an order number's sequence: its date part and a separator.
 static ORDER_DATE_BEFORE: Pat = Pat::new(r"(?i)[a-z]{1,5}[\s\-_]{0,3}\d{8}[\s\-_]{1,3}$");
 static THOUSANDS_GROUPED: Pat = Pat::new(r"^\d{1,3}(?:[.,]\d{3})+$");
-/// "1jt500", "2jt 250": millions with the thousands written after the word.
-static JUTA_REST: Pat = Pat::new(r"(?i)\b(\d{1,3})\s?(?:jt|juta)\s?(\d{3})\b");
+/// "1jt500", "2jt 250", "1jt750rb", "1jt 50rb": millions with the
+/// thousands written after the word (three digits, or any with their own
+/// thousands word).
+static JUTA_REST: Pat =
+    Pat::new(r"(?i)\b(\d{1,3})\s?(?:jt|juta|jeti)\s?(\d{1,3})(\s?(?:rb|ribu|rebu|k)\b)?");
 /// Words that introduce an amount; a bare digit run counts only after one.
 static AMOUNT_LEAD: Pat = Pat::new(
     r"(?i)\b(amount|jumlah(nya)?|nominal(nya)?|sebesar|senilai|sejumlah|total|top ?-?up|topup|isi( saldo)?|deposit|tf|trf|transfer(an)?|ditransfer|bayar|dibayar|menjadi|jadi|to|of)\s*[:=]?\s*$",
@@ -637,17 +640,33 @@ static AMOUNT_LEAD: Pat = Pat::new(
 static DISTRACTOR_BEFORE: Pat = Pat::new(
     r"(?i)(sisa saldo|saldo( (anda|kami|saya|akun|akhir|awal|terakhir))?\s*(saat ini|sekarang|tinggal|tersisa|masih|hanya|cuma|sisa|per\b|:)|(current|remaining|available|new|closing|opening|account) balance|balance\s*(is|now|:)|biaya|\bfee\b|admin fee|ongkos|potongan|\bcharges?\b|minimal|minimum|maksimal|maximum|\blimit\b|bunga|cicilan|denda|pinjaman|\bloan\b|cashback|diskon|discount|bonus|gaji|salary|harga|price|kas kecil|selisih)[^.!?\n]{0,25}$",
 );
+/// A balance stated right before the amount: "saldonya ... masih ada Rp
+/// 3.200.000", "our balance still shows the old figure (Rp 420.000)".
+static BALANCE_STATED_BEFORE: Pat = Pat::new(
+    r"(?i)\b(saldo\w*|balance)\b[^.!?\n]{0,40}\b(masih ada|masih|tinggal|tersisa|sisa|sekarang|cuma|hanya|shows?|showing|is|now|still|figure)\s*[:(]?\s*$",
+);
+
 /// An amount that the customer says is NOT the one ("bukan Rp 15.000.000").
 static NEGATED_BEFORE: Pat = Pat::new(
     r"(?i)\b(bukan|not|instead of|salah (input|ketik|tulis|transfer)|typo|keliru)\b[^.!?\n]{0,12}$",
 );
+/// ... unless a contrast comes between: "bukan 3jt tapi 3,3jt".
+static CONTRAST_BEFORE: Pat = Pat::new(
+    r"(?i)\b(tapi|tetapi|tp|melainkan|namun|but|rather|it'?s|yang benar|yg bener|seharusnya|harusnya)\b[^.!?\n]{0,8}$",
+);
+
+/// Whether the amount at `start` is one the customer rules out.
+fn negated(text: &str, start: usize) -> bool {
+    let before = clause_before(text, start);
+    NEGATED_BEFORE.is_match(before) && !CONTRAST_BEFORE.is_match(before)
+}
 /// For a change of amount: the old amount ("from", "dari", "semula").
 static OLD_BEFORE: Pat = Pat::new(
     r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya)\b[^.!?\n]{0,12}$",
 );
 /// For a change of amount: the new amount ("to", "menjadi", "jadi").
 static NEW_BEFORE: Pat = Pat::new(
-    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|should be|nominalnya)\b[^.!?\n]{0,12}$",
+    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|should be|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but)\b[^.!?\n]{0,12}$",
 );
 static TOTAL_BEFORE: Pat =
     Pat::new(r"(?i)\b(total|totalnya|seluruhnya|keseluruhan|in total)\b[^.!?\n]{0,15}$");
@@ -669,7 +688,12 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     // longer one is what was written.
     hits.dedup_by(|later, earlier| later.start < earlier.end);
     let mut hits = join_compounds(text, hits);
-    hits.retain(|h| !DISTRACTOR_BEFORE.is_match(clause_before(text, h.start)));
+    add_trailing_halves(text, &mut hits);
+    hits.retain(|h| {
+        let before = clause_before(text, h.start);
+        !DISTRACTOR_BEFORE.is_match(before)
+            && !BALANCE_STATED_BEFORE.is_match(tail_before(text, h.start, 60))
+    });
     hits.truncate(MAX_AMOUNT_CANDIDATES);
     hits
 }
@@ -681,9 +705,12 @@ fn juta_rest_amounts(text: &str) -> Vec<AmountHit> {
     re.captures_iter(text)
         .filter_map(|c| {
             let whole = c.get(0)?;
-            // "1jt500rb" and "1 juta 500.000" are other notations.
-            if text[whole.end()..]
-                .starts_with(|ch: char| ch.is_alphanumeric() || ch == '.' || ch == ',')
+            // Without its own thousands word the rest is three digits that
+            // end there ("1 juta 500.000" is another notation).
+            if c.get(3).is_none()
+                && (c.get(2)?.as_str().len() != 3
+                    || text[whole.end()..]
+                        .starts_with(|ch: char| ch.is_alphanumeric() || ch == '.' || ch == ','))
             {
                 return None;
             }
@@ -726,6 +753,35 @@ fn join_compounds(text: &str, hits: Vec<AmountHit>) -> Vec<AmountHit> {
         out.push(hit);
     }
     out
+}
+
+/// "2 juta setengah", "3jt setengah": a whole number of millions (or
+/// thousands) followed by "setengah" is that and a half.
+fn add_trailing_halves(text: &str, hits: &mut [AmountHit]) {
+    for h in hits.iter_mut() {
+        let typed = text[h.start..h.end].trim_end().to_ascii_lowercase();
+        let unit: i64 = if typed.ends_with("juta") || typed.ends_with("jt") {
+            1_000_000
+        } else if typed.ends_with("ribu") || typed.ends_with("rb") {
+            1_000
+        } else {
+            continue;
+        };
+        let rest = &text[h.end..];
+        let gap = rest.len() - rest.trim_start().len();
+        let Some(after) = rest.trim_start().get(..8) else {
+            continue;
+        };
+        let whole_units = h.money.minor() % (unit * 100) == 0;
+        let ends_word = !rest[gap + 8..].starts_with(char::is_alphanumeric);
+        if gap > 0 && gap <= 2 && whole_units && ends_word && after.eq_ignore_ascii_case("setengah")
+        {
+            if let Some(sum) = h.money.checked_add(Money::from_major(unit / 2)) {
+                h.money = sum;
+                h.end += gap + 8;
+            }
+        }
+    }
 }
 
 fn figure_amounts(text: &str) -> Vec<AmountHit> {
@@ -790,13 +846,17 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
             // followed by three digits groups thousands (no one writes
             // 1.25 thousand rupiah); before juta it stays a decimal point.
             let thousands = m.as_str().trim().to_ascii_lowercase();
-            if matches!(thousands.as_str(), "k" | "rb" | "ribu" | "thousand")
-                && THOUSANDS_GROUPED.is_match(raw)
+            if matches!(
+                thousands.as_str(),
+                "k" | "rb" | "ribu" | "rebu" | "thousand"
+            ) && THOUSANDS_GROUPED.is_match(raw)
             {
                 typed = raw.replace(['.', ','], "");
             }
             match m.as_str().trim().to_ascii_lowercase().as_str() {
                 "m" | "mio" | "mn" => typed.push_str("million"),
+                "jeti" => typed.push_str("juta"),
+                "rebu" => typed.push_str("ribu"),
                 other => typed.push_str(other),
             }
         }
@@ -954,9 +1014,9 @@ fn num_word(w: &str) -> Option<NumWord> {
         "puluh" => Puluh,
         "ratus" | "hundred" => Ratus,
         "setengah" | "half" => Half,
-        "ribu" | "thousand" | "rb" => Scale(1_000),
+        "ribu" | "thousand" | "rb" | "rebu" => Scale(1_000),
         "seribu" => Scale(-1_000),
-        "juta" | "million" | "jt" => Scale(1_000_000),
+        "juta" | "million" | "jt" | "jeti" => Scale(1_000_000),
         "sejuta" => Scale(-1_000_000),
         "miliar" | "milyar" | "billion" => Scale(1_000_000_000),
         "semiliar" | "semilyar" => Scale(-1_000_000_000),
@@ -1012,6 +1072,7 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
         let mut comma = false;
         let mut tenths: Option<i64> = None;
         let mut scaled = false;
+        let mut last_scale: i64 = 0;
         let mut end = words[i].1;
         let mut ok = true;
         while j < words.len() {
@@ -1083,6 +1144,7 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
                     tenths = None;
                     comma = false;
                     scaled = true;
+                    last_scale = scale;
                 }
                 NumWord::And => {}
                 NumWord::Comma => comma = true,
@@ -1091,6 +1153,11 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
             j += 1;
         }
         total = total.saturating_add(group + last);
+        // "dua juta setengah", "sejuta setengah": a half after the scale
+        // word is half of that scale.
+        if half && group + last == 0 {
+            total = total.saturating_add(last_scale / 2);
+        }
         if ok && scaled && (1_000..1_000_000_000_000_000).contains(&total) {
             let mut hit_end = end;
             if let Some(w) = words.get(j)
@@ -1116,10 +1183,7 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
 /// after "from"/"bukan"); otherwise the total when one amount is the sum of
 /// the others or is labelled total, else the first.
 pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> Option<Money> {
-    let usable: Vec<&AmountHit> = hits
-        .iter()
-        .filter(|h| !NEGATED_BEFORE.is_match(clause_before(text, h.start)))
-        .collect();
+    let usable: Vec<&AmountHit> = hits.iter().filter(|h| !negated(text, h.start)).collect();
     let usable = if usable.is_empty() {
         hits.iter().collect()
     } else {
@@ -1175,6 +1239,28 @@ static ORDER_ASIDE_BEFORE: Pat = Pat::new(
     r"(?i)\b(duplikat(nya)?( dari)?|duplicate( of)?|dobel( dari)?|double( of)?|sama dengan|same as|instead of|bukan|not|yang lama|old|sebelumnya|previous|last time|seperti)\b[^.!?\n]{0,25}$",
 );
 
+/// Words right after an order number that say it is settled ("TU-… was
+/// credited, but TU-… is still pending"; "TU-… sudah lunas, yang TU-…
+/// tolong ubah"): among several orders, not the one acted on.
+static SETTLED_AFTER: Pat = Pat::new(
+    r"(?i)^[^.!?\n]{0,20}?\b(was credited|has been credited|(sudah|udah|udh|sdh|telah|already) (masuk|beres|lunas|selesai|terisi|credited|done|received)|is done|went through)\b([^.!?\n]{0,20})",
+);
+
+/// Whether the order number ending at `end` is said to be settled (and not
+/// asked about: "TU-… sudah masuk belum?").
+fn settled_after(text: &str, end: usize) -> bool {
+    let Some(after) = text.get(end..) else {
+        return false;
+    };
+    let sentence_end = after.find(['.', '!', '?', '\n']).unwrap_or(after.len());
+    let asked = after[..sentence_end].to_lowercase();
+    let question = after[sentence_end..].starts_with('?')
+        || [" belum", " blm", " not ", " kah", " ya?"]
+            .iter()
+            .any(|w| asked.contains(w));
+    SETTLED_AFTER.is_match(after) && !question
+}
+
 /// At most this many distinct order numbers of one text are considered: a
 /// customer names one or two, and a text naming thousands must not cost
 /// thousands of checks.
@@ -1191,7 +1277,10 @@ pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
     // case-changing characters it holds.
     let chosen = found
         .iter()
-        .position(|(at, _)| !ORDER_ASIDE_BEFORE.is_match(clause_before(text, *at)))
+        .position(|(at, n)| {
+            !ORDER_ASIDE_BEFORE.is_match(clause_before(text, *at))
+                && !settled_after(text, *at + n.to_string().len())
+        })
         .unwrap_or(0);
     found.into_iter().nth(chosen).map(|(_, n)| n)
 }
@@ -1280,6 +1369,8 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &AMOUNT_LEAD,
     &DISTRACTOR_BEFORE,
     &NEGATED_BEFORE,
+    &BALANCE_STATED_BEFORE,
+    &SETTLED_AFTER,
     &OLD_BEFORE,
     &NEW_BEFORE,
     &TOTAL_BEFORE,
