@@ -774,12 +774,15 @@ fn add_trailing_halves(text: &str, hits: &mut [AmountHit]) {
         };
         let whole_units = h.money.minor() % (unit * 100) == 0;
         let ends_word = !rest[gap + 8..].starts_with(char::is_alphanumeric);
-        if gap > 0 && gap <= 2 && whole_units && ends_word && after.eq_ignore_ascii_case("setengah")
+        if gap > 0
+            && gap <= 2
+            && whole_units
+            && ends_word
+            && after.eq_ignore_ascii_case("setengah")
+            && let Some(sum) = h.money.checked_add(Money::from_major(unit / 2))
         {
-            if let Some(sum) = h.money.checked_add(Money::from_major(unit / 2)) {
-                h.money = sum;
-                h.end += gap + 8;
-            }
+            h.money = sum;
+            h.end += gap + 8;
         }
     }
 }
