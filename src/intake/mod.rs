@@ -209,7 +209,10 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     let found = model::Found {
         slips: inputs.slips.len(),
         amount: has_amount,
-        order: text::choose_order(&intent_text, prefix).is_some(),
+        // Only whether one is named: the first find is enough (which one
+        // is chosen below, from the own text, the subject, then quotes).
+        order: !crate::domain::order_number::OrderNumber::find_all_at(&intent_text, prefix, 1)
+            .is_empty(),
     };
     let predicted = model::predict(&intent_text, found);
     let intent = model::combine(rule, predicted);
