@@ -366,6 +366,15 @@ async fn an_iphone_heic_slip_is_read_and_a_video_is_refused_with_its_reason() {
         "the HEIC photo's Rp 7.750.000 is read against the claimed 7.250.000: {found:?}"
     );
 
+    // The same photo cut off in transit: a damaged HEIC says so, once.
+    let order = order_with_slip(&s, 7_250_000, "IMG_4722.heic", &heic[..heic.len() / 3]).await;
+    topup::slip::worker::drain(d).await.unwrap();
+    let found = checks(d, &order.number).await;
+    assert!(
+        matches!(&found[..], [SlipCheck::Unreadable { reason, .. }] if reason.contains("HEIC")),
+        "{found:?}"
+    );
+
     // A QuickTime video sent as a slip: the same ISO box, not a photo.
     let mut video = b"\0\0\0\x14ftypqt  \0\0\0\0qt  \0\0\0\x08wide".to_vec();
     video.extend_from_slice(&[0x42; 4096]);

@@ -385,6 +385,15 @@ pub struct StoredSlip {
     pub file_name: String,
 }
 
+/// How much of an order a view reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// What the customer's status page shows.
+    Page,
+    /// Everything, staff-only parts included.
+    Full,
+}
+
 /// Everything about one order, for pages, cards and the CLI.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OrderView {
@@ -1415,33 +1424,7 @@ impl Desk {
         let order = orders::by_token(&mut conn, token)
             .await?
             .ok_or_else(|| DeskError::UnknownOrder("behind this link".into()))?;
-        let account = accounts::account_by_id(&mut conn, order.account_id).await?;
-        let users = accounts::list_users(&mut conn, Some(order.account_id)).await?;
-        let find = |id: Option<i64>| id.and_then(|id| users.iter().find(|u| u.id == id).cloned());
-        let user = find(order.user_id);
-        let submitter = match order.submitted_by {
-            Some(id) if Some(id) != order.user_id => find(Some(id)),
-            _ => None,
-        };
-        let events = orders::events(&mut conn, order.id).await?;
-        let slips = inbound_store::slips_of(&mut conn, order.id).await?;
-        // An order given a unique code keeps showing it, setting or not.
-        let transfer_minor = crate::store::statements::code_of(&mut conn, order.id)
-            .await?
-            .map(|(_, transfer)| transfer);
-        Ok(OrderView {
-            order,
-            account,
-            user,
-            submitter,
-            users,
-            events,
-            slips,
-            balance_minor: 0,
-            slip_report: crate::slip::checks::SlipReport::default(),
-            statement_lines: Vec::new(),
-            transfer_minor,
-        })
+        self.view_at(&mut conn, order, Depth::Page).await
     }
 
     async fn view_of(
@@ -1449,9 +1432,21 @@ impl Desk {
         conn: &mut sqlx::AnyConnection,
         order: OrderRow,
     ) -> DeskResult<OrderView> {
-        // Six round trips: the status page runs this on every request.
-        let (account, balance_minor) =
-            accounts::account_with_balance(conn, order.account_id).await?;
+        self.view_at(conn, order, Depth::Full).await
+    }
+
+    /// The order's view, with its staff-only parts when `depth` is
+    /// [`Depth::Full`] (the customer's page does without them).
+    async fn view_at(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        order: OrderRow,
+        depth: Depth,
+    ) -> DeskResult<OrderView> {
+        let (account, balance_minor) = match depth {
+            Depth::Full => accounts::account_with_balance(conn, order.account_id).await?,
+            Depth::Page => (accounts::account_by_id(conn, order.account_id).await?, 0),
+        };
         let users = accounts::list_users(conn, Some(order.account_id)).await?;
         let find = |id: Option<i64>| id.and_then(|id| users.iter().find(|u| u.id == id).cloned());
         let user = find(order.user_id);
@@ -1461,9 +1456,21 @@ impl Desk {
         };
         let events = orders::events(conn, order.id).await?;
         let slips = inbound_store::slips_of(conn, order.id).await?;
-        let slip_report = self.slip_report_with(conn, &order, &events, &slips).await?;
-        let (statement_lines, transfer_minor) =
-            crate::store::statements::of_order(conn, order.id).await?;
+        let (slip_report, statement_lines, transfer_minor) = match depth {
+            Depth::Full => {
+                let report = self.slip_report_with(conn, &order, &events, &slips).await?;
+                let (lines, transfer) = crate::store::statements::of_order(conn, order.id).await?;
+                (report, lines, transfer)
+            }
+            // An order given a unique code keeps showing it, setting or not.
+            Depth::Page => (
+                crate::slip::checks::SlipReport::default(),
+                Vec::new(),
+                crate::store::statements::code_of(conn, order.id)
+                    .await?
+                    .map(|(_, transfer)| transfer),
+            ),
+        };
         Ok(OrderView {
             order,
             account,

@@ -1246,7 +1246,7 @@ static ORDER_ASIDE_BEFORE: Pat = Pat::new(
 /// credited, but TU-… is still pending"; "TU-… sudah lunas, yang TU-…
 /// tolong ubah"): among several orders, not the one acted on.
 static SETTLED_AFTER: Pat = Pat::new(
-    r"(?i)^[^.!?\n]{0,20}?\b(was credited|has been credited|(sudah|udah|udh|sdh|telah|already) (masuk|beres|lunas|selesai|terisi|credited|done|received)|is done|went through)\b([^.!?\n]{0,20})",
+    r"(?i)^[^.!?\n]{0,20}?\b(was credited|has been credited|(sudah|udah|udh|sdh|telah|already) (masuk|beres|lunas|selesai|terisi|credited|done|received)|is done|went through)\b",
 );
 
 /// Whether the order number ending at `end` is said to be settled (and not
