@@ -1381,6 +1381,86 @@ async fn the_language_switch_is_remembered_per_user_and_used_for_their_mail() {
     app.stop().await;
 }
 
+/// The status page keeps what it read between refreshes; whatever changes
+/// (a slip sent through another daemon on the same database, a rename, a new
+/// person acting, a cancel), the next refresh shows it.
+#[tokio::test]
+async fn a_refreshed_status_page_shows_every_change_at_once_whoever_made_it() {
+    let app = WebApp::spawn().await;
+    let main = app
+        .customer("PT Segar Selalu", "main@segar.example", Lang::En)
+        .await;
+    app.name(&main, "Ibu Wati").await;
+    let order = app.request(&main, 250_000).await;
+    let link = format!("/o/{}", order.token);
+    let mut c = Client::new(&app);
+    let first = web_app::visible_text(&c.get(&link).await.html());
+    assert!(
+        first.contains("Awaiting slip") && first.contains("Ibu Wati"),
+        "{first}"
+    );
+    let again = web_app::visible_text(&c.get(&link).await.html());
+    assert_eq!(first, again, "nothing changed, the same page");
+
+    // Another daemon (its own desk, same database) takes a slip for the order.
+    let other = topup::desk::Desk::new(
+        app.desk.store().clone(),
+        app.desk.slips().clone(),
+        app.desk.clock().clone(),
+        app.desk.settings().clone(),
+    );
+    let files = vec![topup::intake::SlipFile {
+        file_name: Some("transfer-segar.png".into()),
+        content_type: "image/png".into(),
+        bytes: [PNG, order.number.as_bytes()].concat(),
+    }];
+    let slips = other.store_slips(&files).await.unwrap();
+    let n = other.parse_order_number(&order.number).unwrap();
+    other
+        .submit_slip(
+            &main,
+            Some(&n),
+            &slips,
+            None,
+            topup::desk::Channel::Email,
+            None,
+        )
+        .await
+        .unwrap();
+    let html = c.get(&link).await.html();
+    let seen = web_app::visible_text(&html);
+    assert!(
+        seen.contains("Dealing"),
+        "the other daemon's change: {seen}"
+    );
+    assert!(html.contains("transfer-segar.png"), "its slip is listed");
+
+    // A rename and a new person are shown on the next refresh too.
+    app.name(&main, "Ibu Wati Segar").await;
+    let seen = web_app::visible_text(&c.get(&link).await.html());
+    assert!(seen.contains("Ibu Wati Segar"), "{seen}");
+
+    // A staff decision made on the other daemon: the refusal and its reason.
+    let rina = app.staff("Rina").await;
+    other
+        .decide(
+            &n,
+            &rina,
+            &topup::desk::Decision::Reject {
+                reason: topup::desk::RejectReason::NotReceived,
+            },
+        )
+        .await
+        .unwrap();
+    let seen = web_app::visible_text(&c.get(&link).await.html());
+    assert!(seen.contains("Payment Failure"), "{seen}");
+    assert!(
+        seen.contains("The transfer has not arrived in our bank account."),
+        "the reason: {seen}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn the_status_link_acts_as_the_creator_and_a_signed_in_user_as_themselves() {
     let app = WebApp::spawn().await;

@@ -430,6 +430,34 @@ pub struct Desk {
     settings: Arc<Settings>,
     outbox_bell: Arc<Notify>,
     health: Arc<crate::supervisor::SourceHealth>,
+    page_views: PageViews,
+}
+
+/// Status-page views kept between requests, by token, each with the
+/// [`orders::PageVersion`] it was read at: a customer refreshing the page
+/// costs one read while nothing changed, and sees any change at once (the
+/// version is read on every request, so a change by another daemon counts).
+#[derive(Clone)]
+struct PageViews(mini_moka::sync::Cache<String, (orders::PageVersion, Arc<OrderView>)>);
+
+impl PageViews {
+    /// Pages kept at most; an idle one is dropped after ten minutes.
+    const CAPACITY: u64 = 4_096;
+
+    fn new() -> Self {
+        PageViews(
+            mini_moka::sync::Cache::builder()
+                .max_capacity(Self::CAPACITY)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build(),
+        )
+    }
+}
+
+impl std::fmt::Debug for PageViews {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PageViews({} kept)", self.0.entry_count())
+    }
 }
 
 impl Desk {
@@ -447,6 +475,7 @@ impl Desk {
             settings,
             outbox_bell: Arc::new(Notify::new()),
             health: Arc::default(),
+            page_views: PageViews::new(),
         }
     }
 
@@ -1414,17 +1443,34 @@ impl Desk {
     /// What the customer's status page shows of the order behind `token`:
     /// the order, its account (without the ledger sum), people, timeline,
     /// slips and the amount to transfer. Staff-only parts (slip checks,
-    /// statement lines, balance) are left empty: the page is read on every
-    /// refresh of every customer, so it costs six round trips, not eight or more.
+    /// statement lines, balance) are left empty. The page is read on every
+    /// refresh of every customer: while its [`orders::PageVersion`] is
+    /// unchanged the view read last time is served (one round trip), else it
+    /// is read again (seven).
     ///
     /// # Errors
     /// [`DeskError::UnknownOrder`] for an unknown token; database errors.
-    pub async fn page_view_by_token(&self, token: &str) -> DeskResult<OrderView> {
+    pub async fn page_view_by_token(&self, token: &str) -> DeskResult<Arc<OrderView>> {
+        let unknown = || DeskError::UnknownOrder("behind this link".into());
         let mut conn = self.store.pool().acquire().await?;
+        let version = orders::page_version(&mut conn, token)
+            .await?
+            .ok_or_else(unknown)?;
+        if let Some((kept, view)) = self.page_views.0.get(&token.to_string())
+            && kept == version
+        {
+            return Ok(view);
+        }
         let order = orders::by_token(&mut conn, token)
             .await?
-            .ok_or_else(|| DeskError::UnknownOrder("behind this link".into()))?;
-        self.view_at(&mut conn, order, Depth::Page).await
+            .ok_or_else(unknown)?;
+        let view = Arc::new(self.view_at(&mut conn, order, Depth::Page).await?);
+        // Kept under the version read before it: a change in between makes
+        // the next request read the view again, never serve a stale one.
+        self.page_views
+            .0
+            .insert(token.to_string(), (version, view.clone()));
+        Ok(view)
     }
 
     async fn view_of(

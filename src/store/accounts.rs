@@ -208,6 +208,7 @@ pub async fn add_user(
         .execute(&mut *conn)
         .await
         .map_err(|e| StoreError::on_constraint(e, format!("a user with address {email}")))?;
+    touch_people(conn, id).await?;
     user_by_id(conn, id).await
 }
 
@@ -284,10 +285,10 @@ pub async fn link_discord(
     sqlx::query("UPDATE users SET discord_id = $1 WHERE id = $2")
         .bind(discord_id)
         .bind(user_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await
         .map_err(|e| StoreError::on_constraint(e, "a user with that Discord id"))?;
-    Ok(())
+    touch_people(conn, user_id).await
 }
 
 /// Users of one account, or of all accounts.
@@ -594,6 +595,7 @@ pub async fn remove_pic(
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
+    touch_people(conn, user_id).await?;
     Ok(user)
 }
 
@@ -609,9 +611,9 @@ pub async fn set_user_name(
     sqlx::query("UPDATE users SET name = $1 WHERE id = $2")
         .bind(name)
         .bind(user_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    touch_people(conn, user_id).await
 }
 
 /// Sets the name of a user who has none yet (the first mail's display name);
@@ -627,9 +629,13 @@ pub async fn set_user_name_if_empty(
     let done = sqlx::query("UPDATE users SET name = $1 WHERE id = $2 AND name = ''")
         .bind(name)
         .bind(user_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(done.rows_affected() == 1)
+    let set = done.rows_affected() == 1;
+    if set {
+        touch_people(conn, user_id).await?;
+    }
+    Ok(set)
 }
 
 /// Remembers a user's page and mail language.
@@ -644,8 +650,22 @@ pub async fn set_user_lang(
     sqlx::query("UPDATE users SET lang = $1 WHERE id = $2")
         .bind(lang.code())
         .bind(user_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    touch_people(conn, user_id).await
+}
+
+/// Bumps the people revision of `user_id`'s account: every change to a user
+/// or their addresses calls it, so a cached page showing their names knows
+/// it is stale (see [`super::orders::page_version`]).
+async fn touch_people(conn: &mut AnyConnection, user_id: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE accounts SET people_rev = people_rev + 1 \
+         WHERE id = (SELECT account_id FROM users WHERE id = $1)",
+    )
+    .bind(user_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -255,6 +255,45 @@ pub async fn by_token(
         .await?)
 }
 
+/// What changes whenever anything the customer's status page shows of an
+/// order changes: the order row (status, amounts, decision; every update
+/// sets `updated_at`), its timeline, its slips and its account's people
+/// (names on the timeline). Read in one round trip, it tells a cached page
+/// whether it is still current, whichever daemon made the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct PageVersion {
+    /// The order's row id.
+    pub order_id: i64,
+    /// Its `updated_at`.
+    pub updated_at: i64,
+    /// Its latest event's id (0 without events).
+    pub last_event: i64,
+    /// How many slips it has.
+    pub slips: i64,
+    /// Its account's people revision.
+    pub people_rev: i64,
+}
+
+/// The [`PageVersion`] of the order behind a status-page secret.
+///
+/// # Errors
+/// Database errors only.
+pub async fn page_version(
+    conn: &mut AnyConnection,
+    token: &str,
+) -> Result<Option<PageVersion>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT o.id AS order_id, o.updated_at, \
+         COALESCE((SELECT MAX(e.id) FROM order_events e WHERE e.order_id = o.id), 0) AS last_event, \
+         (SELECT COUNT(*) FROM order_slips s WHERE s.order_id = o.id) AS slips, \
+         a.people_rev \
+         FROM orders o JOIN accounts a ON a.id = o.account_id WHERE o.token = $1",
+    )
+    .bind(token)
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// Orders filtered by status and/or account, newest first.
 ///
 /// # Errors

@@ -32,7 +32,7 @@ use super::AppState;
 use super::error::WebError;
 use super::session::{CsrfToken, Flash, FlashMessage};
 use super::upload::{self, UploadProblem};
-use super::views::{amount_problem, text, texts, visitor_lang};
+use super::views::{amount_problem, known_text, text, texts_value, visitor_lang};
 
 /// True when `token` looks like an order token (hex); anything else is a 404 without a query.
 pub fn plausible_token(token: &str) -> bool {
@@ -153,7 +153,6 @@ pub async fn page_context(
     let d = &st.desk;
     let o = &view.order;
     let status = o.status();
-    let t = texts(lang);
     let names: std::collections::HashMap<i64, String> = view
         .users
         .iter()
@@ -175,7 +174,7 @@ pub async fn page_context(
                     .unwrap_or_else(|| e.actor.clone()),
             };
             json!({
-                "title": t.get(format!("ev_{}", e.event).as_str()).copied().unwrap_or(e.event.as_str()),
+                "title": known_text(lang, &format!("ev_{}", e.event)).unwrap_or(e.event.as_str()),
                 "when": d.format_time(e.at),
                 "who": who,
                 "via": (e.via == "status_link").then(|| text(lang, "via_status_link")),
@@ -232,7 +231,6 @@ pub async fn page_context(
         "csrf": csrf,
         "path": base,
         "flash": flash,
-        "t": t,
         "base": base,
         "portal": portal,
         "not_yours": not_yours,
@@ -275,6 +273,8 @@ pub async fn render_order(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let ctx = page_context(st, view, who, base, portal, &csrf.0, flash).await?;
+    let ctx =
+        minijinja::context! { t => texts_value(who.lang), ..minijinja::Value::from_serialize(ctx) };
     st.views.page(status, "status.html", ctx)
 }
 

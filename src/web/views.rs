@@ -7,6 +7,7 @@
 //! browser's `Accept-Language`, else `desk.default_lang`.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -87,7 +88,7 @@ impl Views {
         &self,
         status: StatusCode,
         name: &str,
-        ctx: serde_json::Value,
+        ctx: impl serde::Serialize,
     ) -> Result<Response, WebError> {
         if let Some(e) = &self.broken {
             return Err(WebError::internal(anyhow::anyhow!(
@@ -206,14 +207,30 @@ pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
         .collect()
 }
 
-/// One text in `lang`.
+/// [`texts`] as a template value, built once per language: a page passes
+/// it as `t` without copying a hundred texts on every render.
+pub fn texts_value(lang: Lang) -> minijinja::Value {
+    static EN: LazyLock<minijinja::Value> =
+        LazyLock::new(|| minijinja::Value::from_serialize(texts(Lang::En)));
+    static ID: LazyLock<minijinja::Value> =
+        LazyLock::new(|| minijinja::Value::from_serialize(texts(Lang::Id)));
+    match lang {
+        Lang::En => EN.clone(),
+        Lang::Id => ID.clone(),
+    }
+}
+
+/// One text in `lang` (the key itself when there is none).
 pub fn text(lang: Lang, key: &str) -> String {
+    known_text(lang, key).unwrap_or(key).to_string()
+}
+
+/// One text in `lang`, if there is one by that key.
+pub fn known_text(lang: Lang, key: &str) -> Option<&'static str> {
     PAIRS
         .iter()
         .find(|(k, _, _)| *k == key)
         .map(|(_, en, id)| if lang == Lang::En { *en } else { *id })
-        .unwrap_or(key)
-        .to_string()
 }
 
 /// Every page text: (key, English, Indonesian).
