@@ -6,9 +6,11 @@
 //! edited to show what staff need: the amount differs (with both amounts),
 //! a reference already used on another order, or an unreadable slip.
 //!
-//! The slip in `tests/slips/` comes from `examples/slipgen.rs` (dev set): a
+//! The slips in `tests/slips/` come from `examples/slipgen.rs` (dev sets): a
 //! BCA m-Transfer screenshot of Rp 7.750.000 (ref 20267234519234, paid into
-//! BCA 527-031-8846 on 18/11/2026 21:35:10 WIB).
+//! BCA 527-031-8846 on 18/11/2026 21:35:10 WIB), and a phone photo of an ATM
+//! Mandiri receipt of Rp 13.900.000 printed in a mono font that dots its
+//! zeros (seed 5150).
 
 #[path = "support/db.rs"]
 mod db;
@@ -385,4 +387,16 @@ async fn an_iphone_heic_slip_is_read_and_a_video_is_refused_with_its_reason() {
         matches!(&found[..], [SlipCheck::Unreadable { reason, .. }] if reason.contains("video")),
         "{found:?}"
     );
+}
+
+/// A phone photo of an ATM receipt whose font dots its zeros: Tesseract
+/// alone reads `13.909.009` (the blurred dot makes a `9`); the reader erases
+/// the dots and lines its reads up, and gets the amount, marked unsure.
+#[test]
+fn a_photographed_atm_receipt_with_dotted_zeros_is_read_right() {
+    let photo = include_bytes!("slips/atm-mandiri-13900000-photo.jpg");
+    let read = topup::slip::read::read_slip(photo, &topup::slip::read::ReadLimits::default())
+        .expect("read");
+    assert_eq!(read.fields.amount, Some(Money::from_major(13_900_000)));
+    assert_eq!(read.fields.bank.as_deref(), Some("ATM Mandiri"));
 }

@@ -658,7 +658,10 @@ async fn unique_codes_make_amounts_name_their_orders() {
     assert_eq!(page.events.len(), va.events.len());
     assert_eq!(page.slips.len(), va.slips.len());
     assert_eq!(page.users.len(), va.users.len());
-    assert_eq!(page.user.as_ref().map(|u| u.id), va.user.as_ref().map(|u| u.id));
+    assert_eq!(
+        page.user.as_ref().map(|u| u.id),
+        va.user.as_ref().map(|u| u.id)
+    );
     for t in [ta, tb] {
         let code = t - 100_000_000;
         assert!((100..=99_900).contains(&code) && code % 100 == 0, "{t}");

@@ -655,9 +655,16 @@ fn date_in(s: &str) -> Option<NaiveDateTime> {
     Some(date.and_time(time))
 }
 
-/// The bank or app that made the slip, from its header words.
+/// The bank or app that made the slip, from its header words (never from
+/// the line naming the destination bank: `BANK TUJUAN : BCA` on a Mandiri
+/// ATM receipt).
 fn bank_of(lines: &[String]) -> Option<String> {
-    let head: Vec<String> = lines.iter().take(6).map(|l| l.to_lowercase()).collect();
+    let head: Vec<String> = lines
+        .iter()
+        .take(6)
+        .map(|l| l.to_lowercase())
+        .filter(|l| !l.contains("tujuan") && !l.contains("destination"))
+        .collect();
     let all = head.join("\n");
     let found = if all.contains("brimo") {
         "BRImo"
@@ -803,6 +810,11 @@ mod tests {
         );
         assert_eq!(f.amount, rp(1_950_000));
         assert_eq!(f.bank.as_deref(), Some("ATM Mandiri"));
+        // OCR lost the issuer's name: the destination bank is not taken for it.
+        let lost = fields_from_text(
+            "BANK MANDIR1\nATM 4634\nKCP SUDIRMAN JKT\nTGL 03/11/26 JAM 08:26\nTRANSFER\nBANK TUJUAN : BCA\nJUMLAH : Rp 13.900.000",
+        );
+        assert_eq!(lost.bank.as_deref(), Some("ATM Bank"));
         assert_eq!(f.dest_account.as_deref(), Some("1370018425506"));
         assert_eq!(f.reference.as_deref(), Some("006866"));
         assert_eq!(

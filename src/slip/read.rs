@@ -303,6 +303,11 @@ fn remaining(deadline: Instant) -> Result<Duration, ReadError> {
 /// Preprocessing variants tried, in order (see [`Prepared::variant`]).
 const VARIANTS: usize = 5;
 
+/// Dots in zeros needed to take a slip's font for a dotted-zero one (an
+/// amount, a balance and an account number hold many zeros; one enclosed
+/// speck may be a stain).
+const MIN_DOTTED_ZEROS: usize = 3;
+
 /// Reads the image with several preprocessings and takes the amount the
 /// reads agree on: two reads and no other amount, or three reads. One
 /// blurred digit (`7.750.000` read as `7.750.900`) would otherwise become a
@@ -351,15 +356,22 @@ fn ocr_until_amount(
             break;
         }
     }
-    Ok(settle(readings))
+    tracing::debug!(dotted_zeros = prep.dotted_zeros, "dots erased from zeros");
+    Ok(settle(readings, prep.has_dotted_zeros()))
 }
 
 /// The reading to keep from several reads of one image: the agreed amount
 /// (sure or not, see [`agreed_amount`]), else the amount most reads found
 /// (a sure one first) as unsure; the other fields filled in from all reads.
-fn settle(readings: Vec<Reading>) -> Reading {
+/// On a slip whose font dots its zeros, reads that differ only where some
+/// read a zero and others a `6`, `8` or `9` give the zero there (see
+/// [`zeros_restored`]), unsure.
+fn settle(readings: Vec<Reading>, dotted_zeros: bool) -> Reading {
     let tries = readings.len();
+    let amounts: Vec<Money> = readings.iter().filter_map(|r| r.fields.amount).collect();
+    let restored = zeros_restored(&amounts).filter(|_| dotted_zeros);
     let (amount, confidence) = match agreed_amount(&readings) {
+        _ if restored.is_some() => (restored, Confidence::Unsure),
         Some((a, sure)) => (
             Some(a),
             if sure {
@@ -390,9 +402,11 @@ fn settle(readings: Vec<Reading>) -> Reading {
             (likeliest, Confidence::Unsure)
         }
     };
+    // A restored amount may be no single read's: then any read will do.
+    let found_by_one = readings.iter().any(|r| r.fields.amount == amount);
     let mut best = readings
         .iter()
-        .filter(|r| amount.is_none() || r.fields.amount == amount)
+        .filter(|r| !found_by_one || r.fields.amount == amount)
         .max_by_key(|r| {
             (
                 r.fields.amount_confidence == Some(Confidence::Sure),
@@ -408,8 +422,46 @@ fn settle(readings: Vec<Reading>) -> Reading {
     best
 }
 
+/// The amount of reads that differ only in digits a dotted zero is misread
+/// as: where one read has `0` and the others `6`, `8` or `9`, the `0`. Reads
+/// with another number of digits (a dropped group) are left out; `None` when
+/// the reads agree, or differ in any other way.
+fn zeros_restored(amounts: &[Money]) -> Option<Money> {
+    let plain: Vec<String> = amounts.iter().map(|a| a.to_plain()).collect();
+    let len = plain
+        .iter()
+        .map(String::len)
+        .max_by_key(|l| plain.iter().filter(|p| p.len() == *l).count())?;
+    let same: Vec<&[u8]> = plain
+        .iter()
+        .filter(|p| p.len() == len)
+        .map(|p| p.as_bytes())
+        .collect();
+    let mut out = String::with_capacity(len);
+    let mut differed = false;
+    for i in 0..len {
+        let first = same[0][i];
+        if same.iter().all(|p| p[i] == first) {
+            out.push(char::from(first));
+            continue;
+        }
+        let zero_or_lookalike = same
+            .iter()
+            .all(|p| matches!(p[i], b'0' | b'6' | b'8' | b'9'));
+        if !zero_or_lookalike || !same.iter().any(|p| p[i] == b'0') {
+            return None;
+        }
+        out.push('0');
+        differed = true;
+    }
+    if !differed {
+        return None;
+    }
+    Money::parse(&out).ok()
+}
+
 /// Fields one read missed (a small label lost in a forwarded screenshot) are
-/// taken from the others, by majority.
+/// taken from the others, by majority; the bank is always the majority's.
 fn fill_from_others(fields: &mut SlipFields, readings: &[Reading]) {
     fn most<T: PartialEq + Clone>(values: impl Iterator<Item = Option<T>>) -> Option<T> {
         let values: Vec<T> = values.flatten().collect();
@@ -422,7 +474,9 @@ fn fill_from_others(fields: &mut SlipFields, readings: &[Reading]) {
     if fields.date.is_none() {
         fields.date = most(readings.iter().map(|r| r.fields.date));
     }
-    fields.bank = fields.bank.take().or_else(|| f(|x| x.bank.clone()));
+    // The bank by majority: one read that lost the issuer's name in the
+    // header says "ATM Bank" where the others say "ATM Mandiri".
+    fields.bank = f(|x| x.bank.clone()).or_else(|| fields.bank.take());
     fields.reference = fields
         .reference
         .take()
@@ -487,6 +541,8 @@ fn count(f: &SlipFields) -> usize {
 /// computed once and shared by the variants that need it.
 pub struct Prepared<'a> {
     gray: &'a GrayImage,
+    base: Option<GrayImage>,
+    dotted_zeros: usize,
     straight: Option<GrayImage>,
 }
 
@@ -495,8 +551,17 @@ impl<'a> Prepared<'a> {
     pub fn new(gray: &'a GrayImage) -> Self {
         Prepared {
             gray,
+            base: None,
+            dotted_zeros: 0,
             straight: None,
         }
+    }
+
+    /// Whether the slip's font draws zeros with a dot inside (seen while
+    /// preparing the first variant): then a zero is what OCR most often
+    /// misreads, as `9`, `8` or `6`.
+    pub fn has_dotted_zeros(&self) -> bool {
+        self.dotted_zeros >= MIN_DOTTED_ZEROS
     }
 
     /// Variant `n`: 0 grayscale at a good width, darkened; 1 deskewed,
@@ -506,15 +571,21 @@ impl<'a> Prepared<'a> {
     /// halved in a forwarded screenshot, otherwise fade below Tesseract's
     /// own threshold, and with them the `Nominal` that makes an amount sure.
     pub fn variant(&mut self, n: usize) -> GrayImage {
+        let gray = self.gray;
+        let dotted_zeros = &mut self.dotted_zeros;
+        let base = self.base.get_or_insert_with(|| {
+            let (base, dots) = erase_dotted_zeros(&scale_to_width(gray, 1200));
+            *dotted_zeros = dots;
+            base
+        });
         if n == 0 {
-            return darken(&scale_to_width(self.gray, 1200), 2.0);
+            return darken(base, 2.0);
         }
         if n == 3 {
-            return scale_to_width(self.gray, 1200);
+            return base.clone();
         }
-        let gray = self.gray;
         let straight = self.straight.get_or_insert_with(|| {
-            let scaled = scale_to_width(gray, 1200);
+            let scaled = base.clone();
             let angle = skew_angle(&scaled);
             let straight = if angle.abs() >= 0.4 {
                 rotate(&scaled, -angle)
@@ -593,6 +664,202 @@ fn darken(gray: &GrayImage, gamma: f64) -> GrayImage {
 
 /// Otsu's threshold: black text on white.
 fn binarise(gray: &GrayImage) -> GrayImage {
+    let threshold = otsu_threshold(gray);
+    let mut out = gray.clone();
+    for p in out.pixels_mut() {
+        p[0] = if p[0] > threshold { 255 } else { 0 };
+    }
+    out
+}
+
+/// Erases the dot inside the zeros of a mono font (ATM receipts print
+/// `0` with a dot in its bowl): blurred on a photo, that zero reads as `9`
+/// or `8`, and `13.900.000` becomes `13.909.009`. A dot is a small patch of
+/// ink whose only neighbour is one small enclosed bowl of paper, an upright
+/// oval, with the dot roughly in its middle; no letter or digit of a proportional font has one, so other
+/// slips come out unchanged. The dot is painted in the bowl's own shade.
+/// Light text on a dark background is left alone (its bowls are ink there).
+/// Returns the image and how many dots were erased.
+pub fn erase_dotted_zeros(gray: &GrayImage) -> (GrayImage, usize) {
+    let (w, h) = gray.dimensions();
+    let threshold = otsu_threshold(gray);
+    let ink: Vec<bool> = gray.pixels().map(|p| p[0] <= threshold).collect();
+    if ink.iter().filter(|i| **i).count() * 2 > ink.len() {
+        return (gray.clone(), 0);
+    }
+    // Ink joins diagonally (strokes), paper only straight (so a bowl does not
+    // leak out between two diagonal ink pixels).
+    let dots = Regions::label(gray, &ink, true);
+    let paper = Regions::label(gray, &ink, false);
+    let largest_bowl = w.max(h) / 15;
+    let mut out = gray.clone();
+    let mut erased = 0;
+    for (id, dot) in dots.regions.iter().enumerate() {
+        let id = id as u32 + 1;
+        if dot.width() * 3 > largest_bowl || dot.height() * 3 > largest_bowl {
+            continue;
+        }
+        // The paper regions touching the dot.
+        let mut around = None;
+        let mut enclosed = true;
+        for y in dot.top.saturating_sub(1)..=(dot.bottom + 1).min(h - 1) {
+            for x in dot.left.saturating_sub(1)..=(dot.right + 1).min(w - 1) {
+                let i = (y * w + x) as usize;
+                if ink[i] {
+                    continue;
+                }
+                let touches = [(0i64, 1i64), (0, -1), (1, 0), (-1, 0)]
+                    .iter()
+                    .any(|(dx, dy)| {
+                        let (nx, ny) = (i64::from(x) + dx, i64::from(y) + dy);
+                        nx >= 0
+                            && ny >= 0
+                            && nx < i64::from(w)
+                            && ny < i64::from(h)
+                            && dots.labels[(ny * i64::from(w) + nx) as usize] == id
+                    });
+                if touches {
+                    let label = paper.labels[i];
+                    enclosed &= *around.get_or_insert(label) == label;
+                }
+            }
+        }
+        let Some(bowl) = around.filter(|_| enclosed) else {
+            continue;
+        };
+        let b = &paper.regions[bowl as usize - 1];
+        let centred = |lo: u32, hi: u32, dlo: u32, dhi: u32| {
+            let (span, mid) = (hi - lo + 1, (dlo + dhi) / 2);
+            mid >= lo + span / 4 && mid <= hi - span / 4
+        };
+        // A zero's bowl is an upright oval, half as wide as tall or so (the
+        // round bowl of an icon with a tick inside is not one).
+        if b.on_border
+            || b.width() > largest_bowl
+            || b.height() > largest_bowl
+            || b.height() * 2 < b.width() * 3
+            || dot.area * 4 >= b.area
+            || !centred(b.left, b.right, dot.left, dot.right)
+            || !centred(b.top, b.bottom, dot.top, dot.bottom)
+        {
+            continue;
+        }
+        // The dot and its blurred rim (paper of the bowl next to it, still
+        // grey enough to read as a dot) take the bowl's shade.
+        let shade = (b.shade / b.area) as u8;
+        let rim = (dot.width().max(dot.height()) / 3).max(1);
+        for y in dot.top.saturating_sub(rim)..=(dot.bottom + rim).min(h - 1) {
+            for x in dot.left.saturating_sub(rim)..=(dot.right + rim).min(w - 1) {
+                let i = (y * w + x) as usize;
+                if dots.labels[i] == id || (!ink[i] && paper.labels[i] == bowl) {
+                    out.put_pixel(x, y, image::Luma([shade.max(gray.as_raw()[i])]));
+                }
+            }
+        }
+        erased += 1;
+    }
+    (out, erased)
+}
+
+/// Connected regions of ink (or of paper) in a thresholded image.
+struct Regions {
+    /// Per pixel, its region's number (1-based; 0 for the other kind).
+    labels: Vec<u32>,
+    regions: Vec<Region>,
+}
+
+/// One connected region: its bounding box, size and summed gray level.
+#[derive(Debug, Clone, Copy)]
+struct Region {
+    left: u32,
+    top: u32,
+    right: u32,
+    bottom: u32,
+    area: u64,
+    /// Whether it touches the image's edge (paper around the text does).
+    on_border: bool,
+    /// Sum of its pixels' gray levels.
+    shade: u64,
+}
+
+impl Region {
+    fn width(&self) -> u32 {
+        self.right - self.left + 1
+    }
+
+    fn height(&self) -> u32 {
+        self.bottom - self.top + 1
+    }
+}
+
+impl Regions {
+    /// Labels the pixels of `gray` where `ink` equals `of_ink`, 8-connected
+    /// for ink and 4-connected for paper.
+    fn label(gray: &GrayImage, ink: &[bool], of_ink: bool) -> Regions {
+        let (w, h) = gray.dimensions();
+        let mut labels = vec![0u32; ink.len()];
+        let mut regions = Vec::new();
+        let mut stack = Vec::new();
+        let steps: &[(i64, i64)] = if of_ink {
+            &[
+                (1, 0),
+                (-1, 0),
+                (0, 1),
+                (0, -1),
+                (1, 1),
+                (1, -1),
+                (-1, 1),
+                (-1, -1),
+            ]
+        } else {
+            &[(1, 0), (-1, 0), (0, 1), (0, -1)]
+        };
+        for start in 0..ink.len() {
+            if ink[start] != of_ink || labels[start] != 0 {
+                continue;
+            }
+            let id = regions.len() as u32 + 1;
+            let (sx, sy) = ((start as u32) % w, (start as u32) / w);
+            let mut r = Region {
+                left: sx,
+                top: sy,
+                right: sx,
+                bottom: sy,
+                area: 0,
+                on_border: false,
+                shade: 0,
+            };
+            labels[start] = id;
+            stack.push(start);
+            while let Some(i) = stack.pop() {
+                let (x, y) = ((i as u32) % w, (i as u32) / w);
+                r.left = r.left.min(x);
+                r.right = r.right.max(x);
+                r.top = r.top.min(y);
+                r.bottom = r.bottom.max(y);
+                r.area += 1;
+                r.shade += u64::from(gray.as_raw()[i]);
+                r.on_border |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
+                for (dx, dy) in steps {
+                    let (nx, ny) = (i64::from(x) + dx, i64::from(y) + dy);
+                    if nx < 0 || ny < 0 || nx >= i64::from(w) || ny >= i64::from(h) {
+                        continue;
+                    }
+                    let n = (ny * i64::from(w) + nx) as usize;
+                    if ink[n] == of_ink && labels[n] == 0 {
+                        labels[n] = id;
+                        stack.push(n);
+                    }
+                }
+            }
+            regions.push(r);
+        }
+        Regions { labels, regions }
+    }
+}
+
+/// Otsu's threshold of a gray image: the level that best splits ink from paper.
+fn otsu_threshold(gray: &GrayImage) -> u8 {
     let mut hist = [0u64; 256];
     for p in gray.pixels() {
         hist[p[0] as usize] += 1;
@@ -619,11 +886,7 @@ fn binarise(gray: &GrayImage) -> GrayImage {
             threshold = t as u8;
         }
     }
-    let mut out = gray.clone();
-    for p in out.pixels_mut() {
-        p[0] = if p[0] > threshold { 255 } else { 0 };
-    }
-    out
+    threshold
 }
 
 /// The skew of text lines in degrees (positive: lines fall to the right),
@@ -877,6 +1140,99 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_zero_read_as_its_lookalikes_is_restored_only_where_the_reads_say_so() {
+        let m = crate::domain::money::Money::from_major;
+        let restored = |v: &[i64]| zeros_restored(&v.iter().map(|a| m(*a)).collect::<Vec<_>>());
+        // The ATM photo of 13.900.000: no read had it right, together they do.
+        assert_eq!(
+            restored(&[13_909_009, 13_909_900, 13_909_009, 13_909_099, 13_900_000]),
+            Some(m(13_900_000))
+        );
+        assert_eq!(
+            restored(&[8_089_900, 8_080_000, 8_989_900, 8_980_900]),
+            Some(m(8_080_000))
+        );
+        // Reads that agree need nothing restored; a 7 is no zero's lookalike.
+        assert_eq!(restored(&[1_500_000, 1_500_000]), None);
+        assert_eq!(restored(&[1_500_000, 1_700_000]), None);
+        assert_eq!(
+            restored(&[1_590_000, 1_580_000]),
+            None,
+            "no read saw a zero there"
+        );
+        // A read that lost a group does not line up with the others.
+        assert_eq!(restored(&[19_250, 19_250_900, 19_250, 19_250]), None);
+        assert_eq!(
+            restored(&[19_250, 19_250_900, 19_250_000]),
+            Some(m(19_250_000)),
+            "reads of the common length line up; the short one is left out"
+        );
+        assert_eq!(restored(&[]), None);
+
+        // Only a slip whose font dots its zeros has its zeros restored.
+        let reads: Vec<Reading> = [13_909_009, 13_909_009, 13_909_009, 13_900_000]
+            .into_iter()
+            .map(|a| reading(Some(a)))
+            .collect();
+        let plain = settle(reads.clone(), false);
+        assert_eq!(plain.fields.amount, Some(m(13_909_009)));
+        let dotted = settle(reads, true);
+        assert_eq!(dotted.fields.amount, Some(m(13_900_000)));
+        assert_eq!(dotted.fields.amount_confidence, Some(Confidence::Unsure));
+    }
+
+    /// A white page with four glyph-sized upright oval rings (a mono zero's
+    /// outline), each with a dot in its bowl when `dotted`, and a round ring
+    /// with a dot inside (an icon).
+    fn zeros_on_paper(dotted: bool) -> GrayImage {
+        let mut img = GrayImage::from_pixel(600, 200, Luma([240]));
+        let mut ring = |cx: f64, cy: f64, rx: f64, ry: f64, dot: bool| {
+            for y in 0..200u32 {
+                for x in 0..600u32 {
+                    let (dx, dy) = ((f64::from(x) - cx) / rx, (f64::from(y) - cy) / ry);
+                    let r = (dx * dx + dy * dy).sqrt();
+                    let (px, py) = (f64::from(x) - cx, f64::from(y) - cy);
+                    if (0.7..=1.0).contains(&r) || (dot && px.abs() <= 2.0 && py.abs() <= 2.0) {
+                        img.put_pixel(x, y, Luma([30]));
+                    }
+                }
+            }
+        };
+        for i in 0..4 {
+            ring(40.0 + 30.0 * f64::from(i), 60.0, 10.0, 20.0, dotted);
+        }
+        ring(300.0, 60.0, 22.0, 22.0, true);
+        img
+    }
+
+    #[test]
+    fn the_dot_in_a_mono_zero_is_erased_and_nothing_else() {
+        let (out, erased) = erase_dotted_zeros(&zeros_on_paper(true));
+        assert_eq!(erased, 4, "the four zeros' dots, not the icon's");
+        for i in 0..4 {
+            let x = 40 + 30 * i;
+            assert!(out.get_pixel(x, 60)[0] > 200, "zero {i} has no dot left");
+            assert!(out.get_pixel(x, 41)[0] < 60, "zero {i} keeps its ring");
+        }
+        assert!(
+            out.get_pixel(300, 60)[0] < 60,
+            "the round icon keeps its dot"
+        );
+
+        let plain = zeros_on_paper(false);
+        let (out, erased) = erase_dotted_zeros(&plain);
+        assert_eq!((erased, out.as_raw() == plain.as_raw()), (0, true));
+
+        // Light text on a dark screen: its bowls are the ink there.
+        let mut dark = zeros_on_paper(true);
+        for p in dark.pixels_mut() {
+            p[0] = 255 - p[0];
+        }
+        let (out, erased) = erase_dotted_zeros(&dark);
+        assert_eq!((erased, out.as_raw() == dark.as_raw()), (0, true));
+    }
+
     fn sure(amount: i64, confidence: Confidence) -> Reading {
         let mut r = reading(Some(amount));
         r.fields.amount_confidence = Some(confidence);
@@ -887,35 +1243,41 @@ mod tests {
     fn an_amount_is_sure_only_when_two_reads_found_it_sure() {
         use Confidence::{Sure, Unsure};
         let m = Money::from_major;
-        let r = settle(vec![sure(7_750_000, Sure), sure(7_750_000, Sure)]);
+        let r = settle(vec![sure(7_750_000, Sure), sure(7_750_000, Sure)], false);
         assert_eq!(r.fields.amount, Some(m(7_750_000)));
         assert_eq!(r.fields.amount_confidence, Some(Sure));
         assert_eq!(r.tries, 2);
         // Agreeing reads of a headline (the text does not back it): unsure.
-        let r = settle(vec![sure(4_856_500, Unsure), sure(4_856_500, Sure)]);
+        let r = settle(vec![sure(4_856_500, Unsure), sure(4_856_500, Sure)], false);
         assert_eq!(r.fields.amount, Some(m(4_856_500)));
         assert_eq!(r.fields.amount_confidence, Some(Unsure));
         // One sure read alone, or reads that disagree: the likeliest, unsure.
-        let r = settle(vec![sure(7_750_000, Sure), reading(None)]);
+        let r = settle(vec![sure(7_750_000, Sure), reading(None)], false);
         assert_eq!(r.fields.amount_confidence, Some(Unsure));
-        let r = settle(vec![
-            sure(5_150_600, Sure),
-            sure(5_150_000, Sure),
-            sure(5_150_600, Sure),
-        ]);
+        let r = settle(
+            vec![
+                sure(5_150_600, Sure),
+                sure(5_150_000, Sure),
+                sure(5_150_600, Sure),
+            ],
+            false,
+        );
         assert_eq!(r.fields.amount, Some(m(5_150_600)));
         assert_eq!(r.fields.amount_confidence, Some(Unsure));
         // Three sure reads of a misread digit against one right read: the
         // majority is kept, but a dissenting read leaves it unsure.
-        let r = settle(vec![
-            sure(11_459_000, Sure),
-            sure(11_450_000, Sure),
-            sure(11_459_000, Sure),
-            sure(11_459_000, Sure),
-        ]);
+        let r = settle(
+            vec![
+                sure(11_459_000, Sure),
+                sure(11_450_000, Sure),
+                sure(11_459_000, Sure),
+                sure(11_459_000, Sure),
+            ],
+            false,
+        );
         assert_eq!(r.fields.amount, Some(m(11_459_000)));
         assert_eq!(r.fields.amount_confidence, Some(Unsure));
-        let r = settle(vec![reading(None), reading(None)]);
+        let r = settle(vec![reading(None), reading(None)], false);
         assert_eq!(r.fields.amount, None);
         assert_eq!(r.fields.amount_confidence, None);
     }
