@@ -43,8 +43,8 @@ pub struct Found {
     pub order: bool,
 }
 
-/// The features of a message's own text: `w:` normalised words, `b:` pairs
-/// of them, `c:` character 3- and 4-grams of each lower-cased word with
+/// The features of a message's own text: `w:` normalised words, `l:` those
+/// of its last sentence (see [`last_sentence`]), `b:` pairs of them, `c:` character 3- and 4-grams of each lower-cased word with
 /// `^`/`$` at its ends, `q` for a question mark, and `has_amount` /
 /// `has_order` / `slips` for what the rules found.
 pub fn features(text: &str, found: Found) -> Vec<String> {
@@ -68,6 +68,12 @@ fn for_each_feature(text: &str, found: Found, mut each: impl FnMut(&str)) {
         buf.clear();
         buf.push_str("w:");
         buf.push_str(w);
+        each(&buf);
+    }
+    for w in normal::words(last_sentence(text)) {
+        buf.clear();
+        buf.push_str("l:");
+        buf.push_str(&w);
         each(&buf);
     }
     for pair in words.windows(2) {
@@ -107,6 +113,36 @@ fn for_each_feature(text: &str, found: Found, mut each: impl FnMut(&str)) {
             each(name);
         }
     }
+}
+
+/// The message's last sentence of three words or more: where a customer
+/// who first tells a story says what they want ("... jadi tolong dibatalkan
+/// saja ya"), before a short closing line or a name. Sentences end at a line
+/// break, `!`, `?`, or a `.` before a space (never the dots of `1.500.000`).
+fn last_sentence(text: &str) -> &str {
+    let mut ends: Vec<usize> = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next_is_space = chars.peek().is_none_or(|(_, n)| n.is_whitespace());
+        if matches!(c, '\n' | '!' | '?') || (c == '.' && next_is_space) {
+            ends.push(i + c.len_utf8());
+        }
+    }
+    ends.push(text.len());
+    let mut end = text.len();
+    for &start in ends.iter().rev().skip(1).chain(std::iter::once(&0)) {
+        let sentence = &text[start..end];
+        if sentence
+            .split_whitespace()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .count()
+            >= 3
+        {
+            return sentence;
+        }
+        end = start;
+    }
+    ""
 }
 
 /// What the model says of a message.
@@ -292,6 +328,24 @@ mod tests {
         assert!(!f.contains(&"has_order".to_string()));
         let unique: HashSet<_> = f.iter().collect();
         assert_eq!(unique.len(), f.len());
+    }
+
+    #[test]
+    fn the_last_sentence_is_the_last_with_three_words() {
+        assert_eq!(
+            last_sentence(
+                "Kemarin kami transfer Rp 1.500.000 ke BCA. Tapi ternyata salah order, jadi tolong dibatalkan saja\nSalam,\nBudi"
+            ),
+            " Tapi ternyata salah order, jadi tolong dibatalkan saja\n"
+        );
+        assert_eq!(last_sentence("sudah masuk belum?"), "sudah masuk belum?");
+        assert_eq!(last_sentence("ok"), "");
+        let f = features(
+            "Saya sudah transfer kemarin. Tolong batalkan order ini ya",
+            Found::default(),
+        );
+        assert!(f.contains(&"l:batal".to_string()), "{f:?}");
+        assert!(!f.contains(&"l:transfer".to_string()), "{f:?}");
     }
 
     #[test]
