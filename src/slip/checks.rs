@@ -317,6 +317,14 @@ const CONFUSABLE: [(u8, u8); 8] = [
     (b'5', b'9'),
 ];
 
+/// True when OCR mistakes digit `d` for a zero (the dotted zero of a mono
+/// font read as `9`, `8` or `6`): the zero pairs of [`CONFUSABLE`].
+pub fn zero_lookalike(d: u8) -> bool {
+    CONFUSABLE
+        .iter()
+        .any(|&(p, q)| (p, q) == (b'0', d) || (p, q) == (d, b'0'))
+}
+
 /// True when the amount read could be the claimed one misread: the same
 /// number of digits, and every digit that differs is a pair OCR confuses
 /// (`24.259.909` read for a claimed `24.250.000`). Staff then see "amount
