@@ -37,7 +37,7 @@ use super::session::{
     self, CUSTOMER_COOKIE, CsrfToken, Flash, FlashMessage, SessionKind, cookie, set_cookie,
 };
 use super::status::{self, Visitor};
-use super::views::{LANG_COOKIE, amount_problem, text, texts, visitor_lang};
+use super::views::{LANG_COOKIE, amount_problem, text, visitor_lang};
 
 /// `?lang=en|id` on pages shown before we know the account.
 #[derive(Debug, serde::Deserialize, Default)]
@@ -65,7 +65,6 @@ fn base(st: &AppState, lang: Lang, csrf: &str, flash: Option<FlashMessage>) -> V
         "csrf": csrf,
         "path": "/account",
         "flash": flash,
-        "t": texts(lang),
     })
 }
 
@@ -148,9 +147,10 @@ pub async fn page(
 ) -> Result<Response, WebError> {
     let Some(user) = signed_in_user(&st, &headers).await? else {
         let lang = anonymous_lang(&st, &headers, &LangQuery { lang: q.lang }).await?;
-        return st.views.page(
+        return st.views.page_in(
             StatusCode::OK,
             "account.html",
+            lang,
             base(&st, lang, &csrf.0, flash.0),
         );
     };
@@ -256,9 +256,10 @@ async fn home(
         "users": users,
         "typed_amount": typed.chars().take(60).collect::<String>(),
     });
-    st.views.page(
+    st.views.page_in(
         code,
         "account.html",
+        lang,
         with(base(st, lang, &csrf.0, flash), "home", home),
     )
 }
@@ -805,9 +806,10 @@ pub async fn request_link(
     if email.contains('@') && email.len() <= 254 {
         send_link(&st, &email).await?;
     }
-    st.views.page(
+    st.views.page_in(
         StatusCode::OK,
         "account.html",
+        lang,
         with(base(&st, lang, &csrf.0, None), "sent", json!(true)),
     )
 }
@@ -865,17 +867,19 @@ pub async fn confirm_page(
         return expired(&st, lang, &csrf);
     }
     let action = format!("/account/sign-in/{token}?lang={}", lang.code());
-    st.views.page(
+    st.views.page_in(
         StatusCode::OK,
         "account.html",
+        lang,
         with(base(&st, lang, &csrf.0, None), "confirm", json!(action)),
     )
 }
 
 fn expired(st: &AppState, lang: Lang, csrf: &CsrfToken) -> Result<Response, WebError> {
-    st.views.page(
+    st.views.page_in(
         StatusCode::BAD_REQUEST,
         "account.html",
+        lang,
         base(
             st,
             lang,

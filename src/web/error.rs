@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::session::CsrfToken;
-use super::views::{Rendered, page_headers, text, texts, visitor_lang};
+use super::views::{Rendered, page_headers, text, visitor_lang};
 use crate::desk::DeskError;
 use crate::store::StoreError;
 
@@ -259,7 +259,6 @@ pub async fn error_pages(State(st): State<AppState>, req: Request, next: Next) -
         "csrf": csrf,
         "path": path,
         "wide": staff,
-        "t": texts(lang),
         "error": {
             "code": code,
             "title": text(lang, &key),
@@ -270,7 +269,7 @@ pub async fn error_pages(State(st): State<AppState>, req: Request, next: Next) -
         },
     });
     let (parts, _) = res.into_parts();
-    match st.views.page(status, "error.html", ctx) {
+    match st.views.page_in(status, "error.html", lang, ctx) {
         Ok(mut page) => {
             for name in [header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::ALLOW] {
                 if let Some(v) = parts.headers.get(&name) {

@@ -32,7 +32,7 @@ use super::AppState;
 use super::error::WebError;
 use super::session::{CsrfToken, Flash, FlashMessage};
 use super::upload::{self, UploadProblem};
-use super::views::{amount_problem, known_text, text, texts_value, visitor_lang};
+use super::views::{amount_problem, known_text, text, visitor_lang};
 
 /// True when `token` looks like an order token (hex); anything else is a 404 without a query.
 pub fn plausible_token(token: &str) -> bool {
@@ -273,9 +273,7 @@ pub async fn render_order(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let ctx = page_context(st, view, who, base, portal, &csrf.0, flash).await?;
-    let ctx =
-        minijinja::context! { t => texts_value(who.lang), ..minijinja::Value::from_serialize(ctx) };
-    st.views.page(status, "status.html", ctx)
+    st.views.page_in(status, "status.html", who.lang, ctx)
 }
 
 /// `GET /o/{token}`.

@@ -80,6 +80,22 @@ impl Views {
         Ok(())
     }
 
+    /// Renders `name` with `ctx` and the page texts in `lang` (as `t`).
+    ///
+    /// # Errors
+    /// Rendering failed (a template bug).
+    pub fn page_in(
+        &self,
+        status: StatusCode,
+        name: &str,
+        lang: Lang,
+        ctx: impl serde::Serialize,
+    ) -> Result<Response, WebError> {
+        let ctx =
+            minijinja::context! { t => texts_value(lang), ..minijinja::Value::from_serialize(ctx) };
+        self.page(status, name, ctx)
+    }
+
     /// Renders `name` with `ctx` as a page with `status`.
     ///
     /// # Errors
