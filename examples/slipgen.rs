@@ -236,7 +236,7 @@ fn date_num(s: &Slip) -> String {
 }
 
 // ----------------------------------------------------------------------------
-// Layouts. dev: bca, brimo, livin, atm_mandiri, bni_pdf.
+// Layouts. dev: bca, brimo, livin, atm_mandiri, bni_pdf, octo, bsi, jenius.
 // heldout: klikbca, bni_mobile, brimo_fee, atm_bca, generic_en, scan_pdf.
 // ----------------------------------------------------------------------------
 
@@ -506,6 +506,114 @@ fn generic_en(c: &mut Canvas, s: &Slip) {
     two_col(c, &mut y, "Description", &s.remark);
 }
 
+/// Label-value rows in a given style: label left in `grey`, value right.
+fn small_rows(
+    c: &mut Canvas,
+    y: f32,
+    step: f32,
+    (k_size, v_size): (f32, f32),
+    grey: [u8; 3],
+    rows: &[(&str, String)],
+) {
+    let mut y = y;
+    for (k, v) in rows {
+        c.text(20.0, y, k, k_size, Face::Regular, grey);
+        c.right(460.0, y, v, v_size, Face::Bold, BLACK);
+        y += step;
+    }
+}
+
+/// CIMB Niaga OCTO Mobile (dev): the amount only in a small row, a total
+/// debit with the fee below it.
+fn octo(c: &mut Canvas, s: &Slip) {
+    c.rect(0, 0, 480, 60, [150, 0, 20]);
+    c.text(20.0, 16.0, "OCTO Mobile", 22.0, Face::Bold, WHITE);
+    c.centre(
+        240.0,
+        84.0,
+        "Transfer Sukses",
+        19.0,
+        Face::Bold,
+        [0, 130, 70],
+    );
+    let fee = s.fee;
+    let rows = [
+        ("Tanggal", date_num(s)),
+        ("Dari Rekening", s.sender_acct.to_uppercase()),
+        ("Ke Rekening", format!("{} {}", s.dest.0, s.dest.1)),
+        ("Nama Penerima", "PT BILLING CONTOH INDONESIA".into()),
+        ("Jumlah", format!("IDR {},00", id_num(s.amount))),
+        ("Biaya Transfer", format!("IDR {},00", id_num(fee))),
+        ("Total Debit", format!("IDR {},00", id_num(s.amount + fee))),
+        ("No. Referensi", s.reference.clone()),
+        ("Keterangan", s.remark.clone()),
+    ];
+    small_rows(c, 140.0, 36.0, (13.0, 14.0), [120, 120, 130], &rows);
+}
+
+/// BSI Mobile (dev): labels above values on a light card, grey on grey.
+fn bsi(c: &mut Canvas, s: &Slip) {
+    c.rect(0, 0, 480, 800, [244, 246, 245]);
+    c.rect(0, 0, 480, 64, [0, 150, 140]);
+    c.text(20.0, 18.0, "BSI Mobile", 22.0, Face::Bold, WHITE);
+    c.rect(16, 90, 448, 640, WHITE);
+    c.centre(
+        240.0,
+        104.0,
+        "Transaksi Berhasil",
+        18.0,
+        Face::Bold,
+        [0, 150, 140],
+    );
+    let fee = s.fee.max(2_500);
+    let rows = [
+        (
+            "Waktu",
+            format!(
+                "{:02}-{:02}-2026 {:02}:{:02}",
+                s.day, s.month, s.hour, s.minute
+            ),
+        ),
+        ("Rekening Tujuan", format!("{} {}", s.dest.0, s.dest.1)),
+        ("Nama Penerima", "PT BILLING CONTOH INDONESIA".into()),
+        ("Nominal", format!("Rp {}", id_num(s.amount))),
+        ("Biaya Admin", format!("Rp {}", id_num(fee))),
+        ("Total", format!("Rp {}", id_num(s.amount + fee))),
+        ("Keterangan", s.remark.clone()),
+        ("Nomor Referensi", s.reference.clone()),
+    ];
+    let mut y = 150.0;
+    for (k, v) in rows {
+        c.text(32.0, y, k, 12.0, Face::Regular, [130, 135, 135]);
+        c.text(32.0, y + 17.0, &v, 15.0, Face::Bold, BLACK);
+        y += 50.0;
+    }
+}
+
+/// Jenius-style English receipt (dev): `Amount` with English grouping,
+/// no decimals, thin rows.
+fn jenius(c: &mut Canvas, s: &Slip) {
+    c.text(20.0, 20.0, "Jenius", 24.0, Face::Bold, [0, 160, 220]);
+    c.text(20.0, 64.0, "Send It - Success", 17.0, Face::Bold, BLACK);
+    let date = format!(
+        "{:02} {} 2026 {:02}:{:02}",
+        s.day,
+        MONTHS_EN3[s.month as usize - 1],
+        s.hour,
+        s.minute
+    );
+    let rows = [
+        ("Transaction date", date),
+        ("Recipient", "PT BILLING CONTOH INDONESIA".into()),
+        ("Recipient account", format!("{} {}", s.dest.0, s.dest.1)),
+        ("Amount", format!("IDR {}", en_num(s.amount))),
+        ("Fee", format!("IDR {}", en_num(s.fee))),
+        ("Message", s.remark.clone()),
+        ("Reference no.", s.reference.clone()),
+    ];
+    small_rows(c, 120.0, 34.0, (14.0, 14.0), [140, 140, 150], &rows);
+}
+
 // ----------------------------------------------------------------------------
 // PDFs written by hand (no layout engine needed for a few lines of text).
 // ----------------------------------------------------------------------------
@@ -680,7 +788,19 @@ fn main() -> anyhow::Result<()> {
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(7);
     let fonts = load_fonts()?;
     let sets: [(&str, &[&str]); 2] = [
-        ("dev", &["bca", "brimo", "livin", "atm_mandiri", "bni_pdf"]),
+        (
+            "dev",
+            &[
+                "bca",
+                "brimo",
+                "livin",
+                "atm_mandiri",
+                "bni_pdf",
+                "octo",
+                "bsi",
+                "jenius",
+            ],
+        ),
         (
             "heldout",
             &[
@@ -733,6 +853,9 @@ fn main() -> anyhow::Result<()> {
                             "klikbca" => klikbca(&mut c, &s),
                             "bni_mobile" => bni_mobile(&mut c, &s),
                             "generic_en" | "scan_pdf" => generic_en(&mut c, &s),
+                            "octo" => octo(&mut c, &s),
+                            "bsi" => bsi(&mut c, &s),
+                            "jenius" => jenius(&mut c, &s),
                             other => anyhow::bail!("unknown layout {other}"),
                         }
                         match *deg {

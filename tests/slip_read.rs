@@ -351,6 +351,54 @@ fn as_heic() -> Vec<u8> {
     std::fs::read(heic).unwrap()
 }
 
+/// The `ispe` boxes of a HEIC file rewritten to claim `w` x `h`: the header
+/// of a decompression bomb, the rest a real photo.
+fn claiming(heic: &[u8], w: u32, h: u32) -> Vec<u8> {
+    let mut out = heic.to_vec();
+    let mut patched = 0;
+    for at in 4..out.len().saturating_sub(16) {
+        if &out[at..at + 4] == b"ispe" && out[at - 4..at] == 20u32.to_be_bytes() {
+            out[at + 8..at + 12].copy_from_slice(&w.to_be_bytes());
+            out[at + 12..at + 16].copy_from_slice(&h.to_be_bytes());
+            patched += 1;
+        }
+    }
+    assert!(patched > 0, "heif-enc writes an ispe box");
+    out
+}
+
+#[test]
+fn a_heic_claiming_a_huge_photo_is_refused_before_it_is_decoded() {
+    use topup::slip::read::{ReadError, ReadLimits, read_slip};
+    let heic = as_heic();
+    // The real photo's size is read from its header, and a small limit refuses it.
+    let small = ReadLimits {
+        max_pixels: 10_000,
+        ..ReadLimits::default()
+    };
+    match read_slip(&heic, &small) {
+        Err(ReadError::TooLarge(why)) => assert!(why.contains("limit 10000 pixels"), "{why}"),
+        other => panic!("expected too large, got {other:?}"),
+    }
+    // A bomb: 60,000 x 60,000 declared. Refused from the header (the
+    // decoded image's check would name the size libheif produced instead).
+    match read_slip(&claiming(&heic, 60_000, 60_000), &ReadLimits::default()) {
+        Err(ReadError::TooLarge(why)) => assert!(why.contains("a 60000 x 60000 photo"), "{why}"),
+        other => panic!("expected too large, got {other:?}"),
+    }
+    // A HEIC box tree with no declared size at all is a damaged file.
+    let mut nameless = heic.clone();
+    for at in 0..nameless.len() - 4 {
+        if &nameless[at..at + 4] == b"ispe" {
+            nameless[at..at + 4].copy_from_slice(b"xxxx");
+        }
+    }
+    assert!(matches!(
+        read_slip(&nameless, &ReadLimits::default()),
+        Err(ReadError::Corrupt(_))
+    ));
+}
+
 #[tokio::test]
 async fn an_iphone_heic_slip_is_read_and_a_video_is_refused_with_its_reason() {
     let server = mockito::Server::new_async().await;

@@ -132,13 +132,15 @@ const LABELS: &[(&str, Label)] = &[
 ];
 
 /// An amount as slips print it: `Rp 1.500.000,00`, `Rp4.850.000`, `IDR 10,000,000.00`,
-/// `RP 1.950.000` (ATM). OCR sometimes reads `Rp` as `Ro`/`Kp`/`np`.
+/// `RP 1.950.000` (ATM). OCR sometimes reads `Rp` as `Ro`/`Kp`/`np` and `IDR`
+/// as `IOR`/`JOR`/`1DR`/`IDN` (small grey type forwarded at half size).
 static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:\b(?:rp|idr|ro|kp|np)\.?\s*)?(\d{1,3}(?:[.,]\s?\d{3})+(?:[.,]\d{2})?|\d{4,12}(?:[.,]\d{2})?)(?:\s*,-)?")
+    Regex::new(r"(?i)(?:\b(?:rp|[il1j][do0][rn]|ro|kp|np)\.?\s*)?(\d{1,3}(?:[.,]\s?\d{3})+(?:[.,]\d{2})?|\d{4,12}(?:[.,]\d{2})?)(?:\s*,-)?")
         .expect("static regex")
 });
-static CURRENCY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:rp|idr|ro|kp|np)\.?\s*\d").expect("static regex"));
+static CURRENCY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:rp|[il1j][do0][rn]|ro|kp|np)\.?\s*\d").expect("static regex")
+});
 static ACCOUNT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[0-9xX*][0-9xX*\- ]{4,24}[0-9]").expect("static regex"));
 static DATE_NUMERIC: LazyLock<Regex> = LazyLock::new(|| {
@@ -321,6 +323,15 @@ fn join_split_lead(line: &str) -> String {
         .into_owned()
 }
 
+/// `1.150,.000,00`: OCR read one grouping mark as two; the first is kept.
+static DOUBLED_MARK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(\d[.,])[.,](\d{3})").expect("static regex"));
+
+/// `21.900 000,00`: a grouping mark OCR lost, the group still apart; it
+/// takes the mark of the group before it.
+static SPACED_GROUP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(\d([.,])\d{3}) (\d{3})\b").expect("static regex"));
+
 /// OCR clean-up of one line: spaces collapsed, stray marks at the ends dropped.
 fn clean_line(line: &str) -> String {
     let line: String = line
@@ -332,6 +343,10 @@ fn clean_line(line: &str) -> String {
         })
         .collect();
     let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = DOUBLED_MARK.replace_all(&line, "$1$2");
+    let line = SPACED_GROUP.replace_all(&line, |c: &regex::Captures<'_>| {
+        format!("{}{}{}", &c[1], &c[2], &c[3])
+    });
     join_split_lead(&line)
         .trim_matches(['.', '_', '~', '\'', '"'])
         .trim()
@@ -412,8 +427,13 @@ pub(crate) fn money_in(s: &str) -> Option<Money> {
             return None;
         }
         let raw = m.as_str().replace(' ', "");
-        Money::parse(&fix_decimals(&raw))
-            .ok()
+        // Both separators with groups of three (`3.500,000`): one grouping
+        // mark misread, never three decimals, which no slip prints.
+        let mixed = raw.contains('.') && raw.contains(',');
+        mixed
+            .then(|| mixed_grouping(&raw))
+            .flatten()
+            .or_else(|| Money::parse(&fix_decimals(&raw)).ok())
             .or_else(|| mixed_grouping(&raw))
             .filter(|m| m.minor() < MAX_SLIP_AMOUNT.minor())
     })
@@ -549,13 +569,15 @@ fn fix_decimals(num: &str) -> String {
     num.to_string()
 }
 
-/// A lone `Rp ...` line that is no label's value (Livin's and BRImo's headline).
+/// A lone `Rp ...` line that is no label's value (Livin's and BRImo's
+/// headline). A figure too small for a top-up (a fee whose label OCR lost)
+/// is the headline only when there is no other.
 fn headline_amount(
     lines: &[String],
     labelled: &[Option<(Label, String)>],
     used: &[bool],
 ) -> Option<Figure> {
-    lines.iter().enumerate().find_map(|(i, l)| {
+    let mut lone = lines.iter().enumerate().filter_map(|(i, l)| {
         if used[i] || labelled[i].is_some() || !CURRENCY.is_match(l) {
             return None;
         }
@@ -567,7 +589,15 @@ fn headline_amount(
             return None;
         }
         figure_in(l)
-    })
+    });
+    let first = lone.next()?;
+    if first.value.minor() >= MIN_SURE_AMOUNT {
+        return Some(first);
+    }
+    Some(
+        lone.find(|f| f.value.minor() >= MIN_SURE_AMOUNT)
+            .unwrap_or(first),
+    )
 }
 
 /// An account number as printed (digits, dashes, masked `x`), or `None`.
@@ -914,6 +944,49 @@ mod tests {
         assert!(!sure(&f));
         let f = fields_from_text("Amount IDR 10,000.000.00");
         assert_eq!(f.amount, rp(10_000_000));
+        assert!(!sure(&f));
+    }
+
+    #[test]
+    fn grouping_marks_misread_at_half_size_still_give_the_amount() {
+        // One grouping dot read as a comma, no decimals: never three decimals.
+        let f = fields_from_text("Nominal\nRp 3.500,000\nBiaya Admin\nRp 2.500");
+        assert_eq!(f.amount, rp(3_500_000));
+        assert!(!sure(&f));
+        // One grouping dot read as two marks.
+        let f = fields_from_text("Jumlah IDR 1.150,.000,00\nBiaya Transfer IDR 6.500,00");
+        assert_eq!(f.amount, rp(1_150_000));
+        // One grouping dot lost, the groups still apart.
+        let f = fields_from_text("Jumlah IDR 21.900 000,00\nBiaya Transfer IDR 6.500,00");
+        assert_eq!(f.amount, rp(21_900_000));
+        // A reference number is no amount for all that.
+        let f = fields_from_text("Jumlah IDR 1.500.000\nNo. Referensi 202656 144592716");
+        assert_eq!(f.amount, rp(1_500_000));
+        assert_eq!(f.reference.as_deref(), Some("202656144592716"));
+        // Well-formed amounts with decimals are unchanged.
+        assert_eq!(
+            fields_from_text("Jumlah Rp 1.500,50").amount,
+            Some(Money::parse("1500.50").unwrap())
+        );
+        assert_eq!(
+            fields_from_text("Amount IDR 1,500.50").amount,
+            Some(Money::parse("1500.50").unwrap())
+        );
+    }
+
+    #[test]
+    fn a_fee_whose_label_was_lost_is_no_headline() {
+        // Every label lost; `IDR` read as `IOR`; the fee's figure comes next.
+        let f = fields_from_text("Transfer Sukses\nIOR 21.900.000,00\nIDR 6.500,00\ndeposit");
+        assert_eq!(f.amount, rp(21_900_000));
+        let f = fields_from_text("Send It\nJOR 10,950,000\nIDR 2,500");
+        assert_eq!(f.amount, rp(10_950_000));
+        let f = fields_from_text("Transfer Sukses\nIDR 6.500,00\nIDN 22,700,000\nIDR 0");
+        assert_eq!(f.amount, rp(22_700_000));
+        assert!(!sure(&f));
+        // A small figure alone is still read (unsure: too small for a top-up).
+        let f = fields_from_text("Transfer Sukses\nRp 6.500");
+        assert_eq!(f.amount, rp(6_500));
         assert!(!sure(&f));
     }
 

@@ -190,6 +190,17 @@ pub fn read_slip(bytes: &[u8], limits: &ReadLimits) -> Result<Reading, ReadError
 /// removed afterwards). The PNG's dimensions are then checked like any
 /// image's before it is decoded.
 fn heif_to_png(bytes: &[u8], limits: &ReadLimits, deadline: Instant) -> Result<Vec<u8>, ReadError> {
+    // Like any image's header, the sizes the file declares are checked
+    // before anything decodes it: libheif would allocate a grid of tiles as
+    // large as the file says.
+    let (w, h) = heif_extent(bytes)
+        .ok_or_else(|| ReadError::Corrupt("the HEIC photo declares no image size".into()))?;
+    if u64::from(w) * u64::from(h) > limits.max_pixels {
+        return Err(ReadError::TooLarge(format!(
+            "a {w} x {h} photo (limit {} pixels)",
+            limits.max_pixels
+        )));
+    }
     let io = |e: std::io::Error| ReadError::Tool(format!("temporary file for heif-convert: {e}"));
     let dir = tempfile::Builder::new()
         .prefix("topup-heif")
@@ -219,6 +230,38 @@ fn heif_to_png(bytes: &[u8], limits: &ReadLimits, deadline: Instant) -> Result<V
         .read_to_end(&mut png)
         .map_err(io)?;
     Ok(png)
+}
+
+/// The largest image size a HEIF file declares: every `ispe` (image spatial
+/// extents) property box, whose payload is a version/flags word, the width
+/// and the height (ISO/IEC 23008-12). A grid photo declares the whole grid
+/// and each tile; the largest counts. Boxes are found by their type, so a
+/// hostile box tree cannot hide one by nesting.
+fn heif_extent(bytes: &[u8]) -> Option<(u32, u32)> {
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    let mut largest: Option<(u32, u32)> = None;
+    let mut from = 0;
+    while let Some(found) = bytes
+        .get(from..)
+        .and_then(|rest| rest.windows(4).position(|w| w == b"ispe"))
+    {
+        let at = from + found;
+        from = at + 4;
+        // `size` (4 bytes) comes before the type; an ispe box is 20 bytes.
+        if at < 4 || word(at - 4) != Some(20) {
+            continue;
+        }
+        let (Some(w), Some(h)) = (word(at + 8), word(at + 12)) else {
+            continue;
+        };
+        let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
+        if largest.is_none_or(|l| area((w, h)) > area(l)) {
+            largest = Some((w, h));
+        }
+    }
+    largest
 }
 
 fn read_pdf(bytes: &[u8], limits: &ReadLimits, deadline: Instant) -> Result<Reading, ReadError> {
@@ -299,6 +342,10 @@ fn remaining(deadline: Instant) -> Result<Duration, ReadError> {
         Ok(left)
     }
 }
+
+/// Rp 10.000 in sen: the smallest top-up; a smaller figure read from a
+/// slip is a fee or a misread.
+const PLAUSIBLE_MINOR: i64 = 10_000 * 100;
 
 /// Preprocessing variants tried, in order (see [`Prepared::variant`]).
 const VARIANTS: usize = 5;
@@ -387,19 +434,29 @@ fn settle(readings: Vec<Reading>, dotted_zeros: bool) -> Reading {
                     .filter(|r| r.fields.amount == Some(a))
                     .count()
             };
+            // A figure too small for a top-up (a fee whose label was lost)
+            // loses to any that is not, however many reads found it.
+            let ranked = |a: Money| (a.minor() >= PLAUSIBLE_MINOR, votes(a));
             let likeliest = readings
                 .iter()
                 .filter_map(|r| {
                     let a = r.fields.amount?;
                     Some((
-                        votes(a),
+                        ranked(a),
                         r.fields.amount_confidence == Some(Confidence::Sure),
                         a,
                     ))
                 })
-                .max_by_key(|(v, sure, _)| (*v, *sure))
+                .max_by_key(|(rank, sure, _)| (*rank, *sure))
                 .map(|(_, _, a)| a);
-            (likeliest, Confidence::Unsure)
+            // No amount ahead of the others: the reads vote digit by digit.
+            let tied = likeliest.is_some_and(|best| {
+                amounts
+                    .iter()
+                    .any(|a| *a != best && ranked(*a) == ranked(best))
+            });
+            let consensus = tied.then(|| digit_consensus(&amounts)).flatten();
+            (consensus.or(likeliest), Confidence::Unsure)
         }
     };
     // A restored amount may be no single read's: then any read will do.
@@ -456,6 +513,44 @@ fn zeros_restored(amounts: &[Money]) -> Option<Money> {
     }
     if !differed {
         return None;
+    }
+    Money::parse(&out).ok()
+}
+
+/// The amount the reads give digit by digit, when they tie as wholes
+/// (`20.250.000`, `20.258.000`, `20.230.000`, `26.250.000`: each blurred digit
+/// misread by one read only): among the reads with the most common number
+/// of digits, the majority digit at every place. `None` when a place has no
+/// majority or fewer than three reads have that length.
+fn digit_consensus(amounts: &[Money]) -> Option<Money> {
+    let plain: Vec<String> = amounts
+        .iter()
+        .filter(|a| a.minor() >= PLAUSIBLE_MINOR)
+        .map(|a| a.to_plain())
+        .collect();
+    let len = plain
+        .iter()
+        .map(String::len)
+        .max_by_key(|l| plain.iter().filter(|p| p.len() == *l).count())?;
+    let same: Vec<&[u8]> = plain
+        .iter()
+        .filter(|p| p.len() == len)
+        .map(|p| p.as_bytes())
+        .collect();
+    if same.len() < 3 {
+        return None;
+    }
+    let mut out = String::with_capacity(len);
+    for i in 0..len {
+        let mut counts = [0usize; 256];
+        for p in &same {
+            counts[usize::from(p[i])] += 1;
+        }
+        let best = (0..256).max_by_key(|b| counts[*b])?;
+        if counts[best] * 2 <= same.len() {
+            return None;
+        }
+        out.push(char::from(u8::try_from(best).ok()?));
     }
     Money::parse(&out).ok()
 }
@@ -1150,6 +1245,47 @@ mod tests {
             None,
             "one read alone is not agreement"
         );
+    }
+
+    #[test]
+    fn a_fee_read_as_often_as_the_amount_does_not_win() {
+        let m = crate::domain::money::Money::from_major;
+        let reads: Vec<Reading> = [2_500, 10_980_000, 10_950_000, 10_950_000, 2_500]
+            .into_iter()
+            .map(|a| reading(Some(a)))
+            .collect();
+        let settled = settle(reads, false);
+        assert_eq!(settled.fields.amount, Some(m(10_950_000)));
+        assert_eq!(settled.fields.amount_confidence, Some(Confidence::Unsure));
+        // A small figure that is all the reads found is still given, unsure.
+        let settled = settle(vec![reading(Some(2_500)), reading(None)], false);
+        assert_eq!(settled.fields.amount, Some(m(2_500)));
+    }
+
+    #[test]
+    fn reads_that_tie_as_wholes_vote_digit_by_digit() {
+        let m = crate::domain::money::Money::from_major;
+        let settled = |v: &[i64]| {
+            settle(v.iter().map(|a| reading(Some(*a))).collect(), false)
+                .fields
+                .amount
+        };
+        assert_eq!(
+            settled(&[20_250_000, 20_258_000, 20_230_000, 26_250_000]),
+            Some(m(20_250_000))
+        );
+        // A place without a majority: the likeliest whole read stands.
+        assert_eq!(
+            settled(&[4_190_000, 4_390_000, 4_190_000, 4_390_000]).map(|a| a.to_plain().len()),
+            Some(7)
+        );
+        // A read ahead of the others is kept as it is.
+        assert_eq!(
+            settled(&[8_930_000, 8_930_000, 8_950_000]),
+            Some(m(8_930_000))
+        );
+        // Two reads are no vote.
+        assert_eq!(digit_consensus(&[m(20_250_000), m(26_250_000)]), None);
     }
 
     #[test]
