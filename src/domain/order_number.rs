@@ -38,8 +38,13 @@ pub enum OrderNumberError {
 }
 
 /// Characters that may separate the parts: hyphens of every kind (also the
-/// Markdown-escaped `\-` Discord produces), underscores, spaces.
-const SEP: &str = r"[\s\-_/\u{2010}-\u{2015}\\]{0,3}";
+/// Markdown-escaped `\-` Discord produces and the minus sign), underscores,
+/// spaces, slashes, dots and a colon (`TU.20261125.0042`, `TU : 20261125-0042`).
+const SEP: &str = r"[\s\-_/.:\u{2010}-\u{2015}\u{2212}\\]{0,3}";
+
+/// The date part: eight digits, or the date written with its own separators
+/// (`2026-11-25`, `2026.11.25`, `2026 1125`).
+const DATE: &str = r"(\d{4})[\s\-./\u{2010}-\u{2015}]?(\d{2})[\s\-./\u{2010}-\u{2015}]?(\d{2})";
 
 /// Wrapping people put around a single number: `#`, brackets, code spans,
 /// Markdown bold/italics, quotes and trailing punctuation.
@@ -91,14 +96,13 @@ impl OrderNumber {
         }
         let malformed = || OrderNumberError::Malformed(s.trim().to_string(), prefix.to_uppercase());
         let re = cached_regex(&format!(
-            r"(?i)^({}){SEP}(\d{{8}}){SEP}(\d{{4,9}})$",
+            r"(?i)^({}){SEP}{DATE}{SEP}(\d{{4,9}})$",
             regex::escape(prefix)
         ))
         .ok_or_else(malformed)?;
         let caps = re.captures(trimmed).ok_or_else(malformed)?;
-        let (date, seq) = (&caps[2], &caps[3]);
-        let date = NaiveDate::parse_from_str(date, "%Y%m%d")
-            .map_err(|_| OrderNumberError::BadDate(s.trim().to_string()))?;
+        let seq = &caps[5];
+        let date = date_of(&caps).ok_or_else(|| OrderNumberError::BadDate(s.trim().to_string()))?;
         Ok(OrderNumber::from_parts(prefix, date, seq.to_string()))
     }
 
@@ -134,7 +138,7 @@ impl OrderNumber {
     /// costs one scan, not fifty thousand.
     pub fn find_all_at(text: &str, prefix: &str, limit: usize) -> Vec<(usize, OrderNumber)> {
         let pattern = format!(
-            r"(?i)\b({}){SEP}(\d{{8}}){SEP}(\d{{4,9}})",
+            r"(?i)\b({}){SEP}{DATE}{SEP}(\d{{4,9}})",
             regex::escape(prefix)
         );
         let Some(re) = cached_regex(&pattern) else {
@@ -152,16 +156,22 @@ impl OrderNumber {
             if text[whole.end()..].starts_with(|c: char| c.is_ascii_digit()) {
                 continue;
             }
-            let Ok(date) = NaiveDate::parse_from_str(&caps[2], "%Y%m%d") else {
+            let Some(date) = date_of(&caps) else {
                 continue;
             };
-            let number = OrderNumber::from_parts(prefix, date, caps[3].to_string());
+            let number = OrderNumber::from_parts(prefix, date, caps[5].to_string());
             if seen.insert(number.canonical.clone()) {
                 found.push((whole.start(), number));
             }
         }
         found
     }
+}
+
+/// The calendar date of a match of [`DATE`] (groups 2 to 4).
+fn date_of(caps: &regex::Captures<'_>) -> Option<NaiveDate> {
+    let part = |i: usize| caps[i].parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(i32::try_from(part(2)?).ok()?, part(3)?, part(4)?)
 }
 
 /// Compiled patterns by source text: a desk uses one prefix, and compiling
@@ -256,6 +266,13 @@ mod tests {
             "TU\\-20261125\\-0042",
             "TU–20261125–0042",
             "Tu_20261125_0042",
+            "TU.20261125.0042",
+            "TU : 20261125-0042",
+            "tu-2026-11-25-0042",
+            "TU-2026.11.25-0042",
+            "TU/2026/11/25/0042",
+            "(TU 2026 1125 0042)",
+            "TU\u{2212}20261125\u{2212}0042",
         ] {
             assert_eq!(canon(input), "TU-20261125-0042", "input {input:?}");
         }
