@@ -44,7 +44,8 @@ pub struct Found {
 }
 
 /// The features of a message's own text: `w:` normalised words, `l:` those
-/// of its last sentence (see [`last_sentence`]), `b:` pairs of them, `c:` character 3- and 4-grams of each lower-cased word with
+/// of its last sentence (see [`last_sentence`]), `n:` the words a negation
+/// reaches (see [`NEGATIONS`]), `b:` pairs of them, `c:` character 3- and 4-grams of each lower-cased word with
 /// `^`/`$` at its ends, `q` for a question mark, and `has_amount` /
 /// `has_order` / `slips` for what the rules found.
 pub fn features(text: &str, found: Found) -> Vec<String> {
@@ -75,6 +76,19 @@ fn for_each_feature(text: &str, found: Found, mut each: impl FnMut(&str)) {
         buf.push_str("l:");
         buf.push_str(&w);
         each(&buf);
+    }
+    // Words in the reach of a negation ("ga usah di-cancel", "jangan dihapus",
+    // "no need to change"): the action a customer says *not* to take.
+    for (i, w) in words.iter().enumerate() {
+        if !NEGATIONS.contains(&w.as_str()) {
+            continue;
+        }
+        for next in words.iter().skip(i + 1).take(NEGATION_REACH) {
+            buf.clear();
+            buf.push_str("n:");
+            buf.push_str(next);
+            each(&buf);
+        }
     }
     for pair in words.windows(2) {
         buf.clear();
@@ -115,6 +129,15 @@ fn for_each_feature(text: &str, found: Found, mut each: impl FnMut(&str)) {
     }
 }
 
+/// Normalised words that negate what follows (`ga`, `gak`, `nggak` are
+/// normalised to `tidak`; `don't` splits into `don` and `t`).
+const NEGATIONS: &[&str] = &[
+    "tidak", "jangan", "bukan", "no", "not", "don", "never", "without",
+];
+
+/// How many words after a negation it reaches.
+const NEGATION_REACH: usize = 3;
+
 /// The message's last sentence of three words or more: where a customer
 /// who first tells a story says what they want ("... jadi tolong dibatalkan
 /// saja ya"), before a short closing line or a name. Sentences end at a line
@@ -154,13 +177,15 @@ pub struct Prediction {
     pub probability: f32,
     /// Its probability less the runner-up's.
     pub margin: f32,
-    /// How many of the message's words the model knows (letters only, not
-    /// amounts): too few and the model is guessing from its priors.
+    /// How many of the message's words the model knows (letters only), plus
+    /// one for an amount the rules found: too few and the model is guessing
+    /// from its priors.
     pub known_words: usize,
 }
 
 /// Fewest known words with which the model may give an intent to text the
-/// rules did not understand ("ı€ TU-... TU-..." is no cancellation).
+/// rules did not understand ("ı€ TU-... TU-..." is no cancellation, while
+/// "tf 2jt TU-..." is a payment: an action word and a sum are enough).
 const MIN_KNOWN_WORDS: usize = 2;
 
 struct Model {
@@ -261,6 +286,9 @@ pub fn predict(text: &str, found: Found) -> Option<Prediction> {
             *s += w;
         }
     });
+    if found.amount {
+        known_words += 1;
+    }
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exp: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
     let sum: f32 = exp.iter().sum();
@@ -328,6 +356,23 @@ mod tests {
         assert!(!f.contains(&"has_order".to_string()));
         let unique: HashSet<_> = f.iter().collect();
         assert_eq!(unique.len(), f.len());
+    }
+
+    #[test]
+    fn a_negation_marks_the_words_it_reaches() {
+        let f = features(
+            "ordernya jangan dihapus, ga usah di-cancel",
+            Found::default(),
+        );
+        assert!(f.contains(&"n:hapus".to_string()), "{f:?}");
+        assert!(f.contains(&"n:cancel".to_string()), "{f:?}");
+        assert!(
+            !f.contains(&"n:order".to_string()),
+            "before the negation: {f:?}"
+        );
+        let f = features("No need to change the amount", Found::default());
+        assert!(f.contains(&"n:change".to_string()), "{f:?}");
+        assert!(!f.contains(&"n:amount".to_string()), "out of reach: {f:?}");
     }
 
     #[test]
