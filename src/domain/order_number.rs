@@ -137,6 +137,19 @@ impl OrderNumber {
     /// numbers. Linear in the text: a message naming fifty thousand numbers
     /// costs one scan, not fifty thousand.
     pub fn find_all_at(text: &str, prefix: &str, limit: usize) -> Vec<(usize, OrderNumber)> {
+        OrderNumber::find_all_spans(text, prefix, limit)
+            .into_iter()
+            .map(|(span, n)| (span.start, n))
+            .collect()
+    }
+
+    /// Like [`OrderNumber::find_all_at`], with the byte range of each number
+    /// as first written (`TU202611250042` is shorter than its canonical form).
+    pub fn find_all_spans(
+        text: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Vec<(std::ops::Range<usize>, OrderNumber)> {
         let pattern = format!(
             r"(?i)\b({}){SEP}{DATE}{SEP}(\d{{4,9}})",
             regex::escape(prefix)
@@ -144,7 +157,7 @@ impl OrderNumber {
         let Some(re) = cached_regex(&pattern) else {
             return Vec::new();
         };
-        let mut found: Vec<(usize, OrderNumber)> = Vec::new();
+        let mut found: Vec<(std::ops::Range<usize>, OrderNumber)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         for caps in re.captures_iter(text) {
             if found.len() >= limit {
@@ -161,7 +174,7 @@ impl OrderNumber {
             };
             let number = OrderNumber::from_parts(prefix, date, caps[5].to_string());
             if seen.insert(number.canonical.clone()) {
-                found.push((whole.start(), number));
+                found.push((whole.range(), number));
             }
         }
         found

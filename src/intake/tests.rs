@@ -333,6 +333,27 @@ fn among_several_orders_the_settled_one_is_not_the_one_acted_on() {
         order("TU-20270414-0301 sudah masuk belum? kalau TU-20270414-0302 gimana").as_deref(),
         Some("TU-20270414-0301")
     );
+    // A settled order before a question about the next one: the question is the next one's.
+    assert_eq!(
+        order("kemarin TU-20261125-0041 sudah masuk, sekarang TU-20261125-0042 gimana statusnya?")
+            .as_deref(),
+        Some("TU-20261125-0042")
+    );
+    // One said to be right, the other acted on.
+    assert_eq!(
+        order("TU-20261125-0041 sudah benar, yang TU-20261125-0042 tolong dibatalkan").as_deref(),
+        Some("TU-20261125-0042")
+    );
+    // An aside word belongs to the number right after it, not to the next one.
+    assert_eq!(
+        order("bukan TU-20261125-0041 tapi TU-20261125-0042 yang mau saya cancel").as_deref(),
+        Some("TU-20261125-0042")
+    );
+    assert_eq!(
+        order("bukan TU202611250041 tapi TU 20261125 0042 yang mau saya cancel").as_deref(),
+        Some("TU-20261125-0042"),
+        "numbers written shorter or longer than their canonical form"
+    );
     // Written with slashes, or underlined in chat markup.
     assert_eq!(
         order("status TU/20261204/0333 ?").as_deref(),

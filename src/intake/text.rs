@@ -1246,13 +1246,15 @@ static ORDER_ASIDE_BEFORE: Pat = Pat::new(
 /// credited, but TU-… is still pending"; "TU-… sudah lunas, yang TU-…
 /// tolong ubah"): among several orders, not the one acted on.
 static SETTLED_AFTER: Pat = Pat::new(
-    r"(?i)^[^.!?\n]{0,20}?\b(was credited|has been credited|(sudah|udah|udh|sdh|telah|already) (masuk|beres|lunas|selesai|terisi|credited|done|received)|is done|went through)\b",
+    r"(?i)^[^.!?\n]{0,20}?\b(was credited|has been credited|(sudah|udah|udh|sdh|telah|already) (masuk|beres|lunas|selesai|terisi|credited|done|received|benar|bener|betul|ok|oke)|is done|is (fine|correct|right|ok)|went through)\b",
 );
 
 /// Whether the order number ending at `end` is said to be settled (and not
-/// asked about: "TU-… sudah masuk belum?").
-fn settled_after(text: &str, end: usize) -> bool {
-    let Some(after) = text.get(end..) else {
+/// asked about: "TU-… sudah masuk belum?"). What follows the next order
+/// number (at `next`) is about that one: "TU-A sudah masuk, sekarang TU-B
+/// gimana?" asks about B only.
+fn settled_after(text: &str, end: usize, next: usize) -> bool {
+    let Some(after) = text.get(end..next.max(end)) else {
         return false;
     };
     let sentence_end = after.find(['.', '!', '?', '\n']).unwrap_or(after.len());
@@ -1272,17 +1274,25 @@ pub(crate) const MAX_ORDER_CANDIDATES: usize = 16;
 /// The order number that `text` is about: the first one not introduced as
 /// an aside; `None` when the text names none.
 pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
-    let found = OrderNumber::find_all_at(text, prefix, MAX_ORDER_CANDIDATES);
+    let found = OrderNumber::find_all_spans(text, prefix, MAX_ORDER_CANDIDATES);
     if found.len() <= 1 {
         return found.into_iter().next().map(|(_, n)| n);
     }
     // Positions come from `text` itself, so they index it safely whatever
     // case-changing characters it holds.
+    // Each number's neighbourhood ends at the numbers around it: in "bukan
+    // TU-A tapi TU-B", the "bukan" is A's, not B's.
     let chosen = found
         .iter()
-        .position(|(at, n)| {
-            !ORDER_ASIDE_BEFORE.is_match(clause_before(text, *at))
-                && !settled_after(text, *at + n.to_string().len())
+        .enumerate()
+        .position(|(i, (span, _))| {
+            let prev_end = i.checked_sub(1).map_or(0, |p| found[p].0.end);
+            let next = found.get(i + 1).map_or(text.len(), |(s, _)| s.start);
+            let before = clause_before(text, span.start);
+            let before = text
+                .get(prev_end.max(span.start - before.len())..span.start)
+                .unwrap_or(before);
+            !ORDER_ASIDE_BEFORE.is_match(before) && !settled_after(text, span.end, next)
         })
         .unwrap_or(0);
     found.into_iter().nth(chosen).map(|(_, n)| n)
