@@ -13,6 +13,8 @@
 //! `desk.staff_lang`); amounts in `desk.staff_notation`; it uses the width
 //! of a desktop screen and its tables fit on a phone.
 
+use std::sync::LazyLock;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -118,8 +120,21 @@ fn review_json(st: &AppState, r: &Review, lang: Lang) -> Value {
     })
 }
 
-/// The labels of the board (page texts plus the staff review labels).
-fn board_texts(lang: Lang) -> Value {
+/// The labels of the board (page texts plus the staff review labels), one
+/// template value per language built once: every render of the board passes
+/// it as `t` without copying a hundred texts.
+fn board_texts(lang: Lang) -> minijinja::Value {
+    static EN: LazyLock<minijinja::Value> =
+        LazyLock::new(|| minijinja::Value::from_serialize(board_texts_of(Lang::En)));
+    static ID: LazyLock<minijinja::Value> =
+        LazyLock::new(|| minijinja::Value::from_serialize(board_texts_of(Lang::Id)));
+    match lang {
+        Lang::En => EN.clone(),
+        Lang::Id => ID.clone(),
+    }
+}
+
+fn board_texts_of(lang: Lang) -> Value {
     let mut t = json!(texts(lang));
     if let Some(map) = t.as_object_mut() {
         for key in [
@@ -245,7 +260,6 @@ async fn board_context(
         "title": text(lang, "staff_board"),
         "wide": true,
         "path": "/staff",
-        "t": board_texts(lang),
         "unhandled": unhandled,
         "seller": d.settings().desk.seller_name,
         "csrf": csrf,
@@ -264,15 +278,15 @@ fn login_page(
     flash: Option<FlashMessage>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    st.views.page(
+    st.views.page_with(
         status,
         "staff.html",
+        board_texts(lang),
         json!({
             "lang": lang.code(),
             "title": text(lang, "staff_sign_in"),
             "wide": true,
             "path": "/staff",
-            "t": board_texts(lang),
             "seller": st.desk.settings().desk.seller_name,
             "csrf": csrf,
             "flash": flash,
@@ -289,7 +303,9 @@ async fn board(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let ctx = board_context(st, staff, &csrf.0, flash).await?;
-    st.views.page(status, "staff.html", ctx)
+    let lang = staff.lang_or(st.desk.settings().desk.staff_lang);
+    st.views
+        .page_with(status, "staff.html", board_texts(lang), ctx)
 }
 
 /// `GET /staff`: the board, or the sign-in form.
@@ -358,7 +374,6 @@ pub async fn order_page(
         "title": format!("{} · {}", review.view.order.number, text(lang, "staff_board")),
         "wide": true,
         "path": format!("/staff/orders/{}", review.view.order.number),
-        "t": board_texts(lang),
         "seller": d.settings().desk.seller_name,
         "csrf": csrf.0,
         "flash": flash.0,
@@ -366,7 +381,8 @@ pub async fn order_page(
         "one": review_json(&st, &review, lang),
         "events": events,
     });
-    st.views.page(StatusCode::OK, "staff.html", ctx)
+    st.views
+        .page_with(StatusCode::OK, "staff.html", board_texts(lang), ctx)
 }
 
 /// The staff sign-in form.

@@ -91,8 +91,22 @@ impl Views {
         lang: Lang,
         ctx: impl serde::Serialize,
     ) -> Result<Response, WebError> {
-        let ctx =
-            minijinja::context! { t => texts_value(lang), ..minijinja::Value::from_serialize(ctx) };
+        self.page_with(status, name, texts_value(lang), ctx)
+    }
+
+    /// Renders `name` with `ctx` and the texts `t` (a shared template value,
+    /// such as [`texts_value`] or the staff board's labels).
+    ///
+    /// # Errors
+    /// Rendering failed (a template bug).
+    pub fn page_with(
+        &self,
+        status: StatusCode,
+        name: &str,
+        t: minijinja::Value,
+        ctx: impl serde::Serialize,
+    ) -> Result<Response, WebError> {
+        let ctx = minijinja::context! { t => t, ..minijinja::Value::from_serialize(ctx) };
         self.page(status, name, ctx)
     }
 
