@@ -202,6 +202,10 @@ pub struct Thresholds {
     pub unknown_override: f32,
     /// To overrule an intent the rules found.
     pub disagree_override: f32,
+    /// To cancel an order the rules did not read as a cancellation: a
+    /// cancellation is carried out at once, so a guess costs the customer
+    /// their order, where "not understood" only asks again.
+    pub cancel_override: f32,
 }
 
 static MODEL: LazyLock<Option<Model>> = LazyLock::new(|| {
@@ -212,13 +216,13 @@ static MODEL: LazyLock<Option<Model>> = LazyLock::new(|| {
     model
 });
 
-/// Reads the weights: `classes`, the two thresholds, `bias` and one line
+/// Reads the weights: `classes`, the three thresholds, `bias` and one line
 /// per feature (a name and six numbers), tab-separated; `#` lines are comments.
 fn load(tsv: &str) -> Option<Model> {
     let mut bias = None;
     let mut weights = HashMap::new();
     let mut classes = false;
-    let (mut unknown_override, mut disagree_override) = (None, None);
+    let (mut unknown_override, mut disagree_override, mut cancel_override) = (None, None, None);
     for line in tsv.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
         let mut cols = line.split('\t');
         let name = cols.next()?;
@@ -234,6 +238,10 @@ fn load(tsv: &str) -> Option<Model> {
             }
             "unknown_override" => {
                 unknown_override = Some(cols.next()?.parse().ok()?);
+                continue;
+            }
+            "cancel_override" => {
+                cancel_override = Some(cols.next()?.parse().ok()?);
                 continue;
             }
             "disagree_override" => {
@@ -259,6 +267,7 @@ fn load(tsv: &str) -> Option<Model> {
         thresholds: Thresholds {
             unknown_override: unknown_override?,
             disagree_override: disagree_override?,
+            cancel_override: cancel_override?,
         },
     })
 }
@@ -326,6 +335,11 @@ pub fn combine_with(rule: Intent, model: Option<Prediction>, t: Thresholds) -> I
         t.unknown_override
     } else {
         t.disagree_override
+    };
+    let needed = if m.intent == Intent::Cancel {
+        needed.max(t.cancel_override)
+    } else {
+        needed
     };
     if m.intent != rule && m.probability >= needed {
         m.intent
@@ -405,9 +419,11 @@ mod tests {
         assert!(load("classes\tslip\trequest\n").is_none());
         assert!(load("bias\t1\t2\n").is_none());
         let ok = "classes\trequest\tslip\tamend\tcancel\tstatus\tunknown\n\
-                  unknown_override\t0.5\ndisagree_override\t0.9\nbias\t0\t0\t0\t0\t0\t0\n";
+                  unknown_override\t0.5\ndisagree_override\t0.9\ncancel_override\t0.8\n\
+                  bias\t0\t0\t0\t0\t0\t0\n";
         assert!(load(ok).is_some());
         assert!(load(&ok.replace("disagree_override\t0.9\n", "")).is_none());
+        assert!(load(&ok.replace("cancel_override\t0.8\n", "")).is_none());
     }
 
     #[test]
@@ -423,6 +439,7 @@ mod tests {
         let t = Thresholds {
             unknown_override: 0.5,
             disagree_override: 0.9,
+            cancel_override: 0.8,
         };
         let c = |rule, m| combine_with(rule, m, t);
         assert_eq!(c(Intent::Unknown, p(Intent::Status, 0.7)), Intent::Status);
@@ -430,6 +447,10 @@ mod tests {
         assert_eq!(c(Intent::Slip, p(Intent::Status, 0.7)), Intent::Slip);
         assert_eq!(c(Intent::Slip, p(Intent::Status, 0.95)), Intent::Status);
         assert_eq!(c(Intent::Cancel, None), Intent::Cancel);
+        // A cancellation the rules did not read needs the cancellation bar.
+        assert_eq!(c(Intent::Unknown, p(Intent::Cancel, 0.7)), Intent::Unknown);
+        assert_eq!(c(Intent::Unknown, p(Intent::Cancel, 0.85)), Intent::Cancel);
+        assert_eq!(c(Intent::Status, p(Intent::Cancel, 0.95)), Intent::Cancel);
         let guess = Some(Prediction {
             intent: Intent::Cancel,
             probability: 0.99,
