@@ -729,16 +729,7 @@ async fn gateway_message_with_a_slip_in_the_intake_channel_submits_it() {
         .expect(1)
         .create_async()
         .await;
-    let attachment = json!([{
-        "id": "600000000000000001",
-        "filename": "bukti.png",
-        "size": PNG.len(),
-        "url": format!("{}/attachments/400/1/bukti.png", server.url()),
-        "proxy_url": format!("{}/attachments/400/1/bukti.png", server.url()),
-        "content_type": "image/png",
-        "width": 1,
-        "height": 1
-    }]);
+    let attachment = png_attachment(&server.url(), 1, "bukti.png", PNG.len(), 1);
     // MESSAGE_CREATE as the gateway delivers it.
     let event = message_json(
         500_000_000_000_000_001,
@@ -1077,16 +1068,7 @@ async fn an_oversized_chat_slip_is_recorded_and_answered_through_the_outbox() {
         .create_async()
         .await;
     let huge = app.settings.limits.max_attachment_bytes + 1;
-    let attachment = json!([{
-        "id": "600000000000000002",
-        "filename": "huge.png",
-        "size": huge,
-        "url": format!("{}/attachments/400/2/huge.png", server.url()),
-        "proxy_url": format!("{}/attachments/400/2/huge.png", server.url()),
-        "content_type": "image/png",
-        "width": 9000,
-        "height": 9000
-    }]);
+    let attachment = png_attachment(&server.url(), 2, "huge.png", huge, 9000);
     let msg: Message = serde_json::from_value(message_json(
         500_000_000_000_000_009,
         INTAKE_CHANNEL,
@@ -1388,16 +1370,7 @@ async fn a_slip_that_cannot_be_downloaded_is_recorded_and_answered() {
         .expect(3)
         .create_async()
         .await;
-    let attachment = json!([{
-        "id": "600000000000000003",
-        "filename": "bukti.png",
-        "size": 1000,
-        "url": format!("{}/attachments/400/3/bukti.png", server.url()),
-        "proxy_url": format!("{}/attachments/400/3/bukti.png", server.url()),
-        "content_type": "image/png",
-        "width": 10,
-        "height": 10
-    }]);
+    let attachment = png_attachment(&server.url(), 3, "bukti.png", 1000, 10);
     let msg: Message = serde_json::from_value(message_json(
         500_000_000_000_000_201,
         INTAKE_CHANNEL,

@@ -207,6 +207,21 @@ pub fn member_json(id: u64, name: &str, roles: &[u64]) -> Value {
     })
 }
 
+/// One PNG attachment as Discord lists it on a message: `n` numbers its id
+/// and its path on the fake CDN at `cdn`; `side` is its width and height.
+pub fn png_attachment(cdn: &str, n: u32, name: &str, size: usize, side: u32) -> Value {
+    json!([{
+        "id": format!("60000000000000000{n}"),
+        "filename": name,
+        "size": size,
+        "url": format!("{cdn}/attachments/400/{n}/{name}"),
+        "proxy_url": format!("{cdn}/attachments/400/{n}/{name}"),
+        "content_type": "image/png",
+        "width": side,
+        "height": side
+    }])
+}
+
 /// A message as Discord sends it (REST answers and MESSAGE_CREATE).
 pub fn message_json(
     id: u64,
