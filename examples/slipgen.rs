@@ -261,10 +261,57 @@ fn bca(c: &mut Canvas, s: &Slip) {
     }
 }
 
+/// How a layout draws its label-value rows: the label from `left` in
+/// `grey`, the value in bold ending at `right`, `step` apart.
+struct Rows {
+    left: f32,
+    right: f32,
+    label: f32,
+    value: f32,
+    grey: [u8; 3],
+    step: f32,
+}
+
+impl Rows {
+    /// Small 14-px values near the screen's edges, labels of `label` px.
+    const fn small(label: f32, grey: [u8; 3], step: f32) -> Rows {
+        Rows {
+            left: 20.0,
+            right: 460.0,
+            label,
+            value: 14.0,
+            grey,
+            step,
+        }
+    }
+
+    /// One row at `y`, which moves to the next row.
+    fn row(&self, c: &mut Canvas, y: &mut f32, k: &str, v: &str) {
+        c.text(self.left, *y, k, self.label, Face::Regular, self.grey);
+        c.right(self.right, *y, v, self.value, Face::Bold, BLACK);
+        *y += self.step;
+    }
+
+    /// Every row from `y` down.
+    fn all(&self, c: &mut Canvas, mut y: f32, rows: &[(&str, String)]) {
+        for (k, v) in rows {
+            self.row(c, &mut y, k, v);
+        }
+    }
+}
+
+/// The rows most app layouts share.
+const TWO_COL: Rows = Rows {
+    left: 24.0,
+    right: 456.0,
+    label: 15.0,
+    value: 15.0,
+    grey: GREY,
+    step: 40.0,
+};
+
 fn two_col(c: &mut Canvas, y: &mut f32, k: &str, v: &str) {
-    c.text(24.0, *y, k, 15.0, Face::Regular, GREY);
-    c.right(456.0, *y, v, 15.0, Face::Bold, BLACK);
-    *y += 40.0;
+    TWO_COL.row(c, y, k, v);
 }
 
 fn brimo(c: &mut Canvas, s: &Slip, with_fee: bool) {
@@ -506,23 +553,6 @@ fn generic_en(c: &mut Canvas, s: &Slip) {
     two_col(c, &mut y, "Description", &s.remark);
 }
 
-/// Label-value rows in a given style: label left in `grey`, value right.
-fn small_rows(
-    c: &mut Canvas,
-    y: f32,
-    step: f32,
-    (k_size, v_size): (f32, f32),
-    grey: [u8; 3],
-    rows: &[(&str, String)],
-) {
-    let mut y = y;
-    for (k, v) in rows {
-        c.text(20.0, y, k, k_size, Face::Regular, grey);
-        c.right(460.0, y, v, v_size, Face::Bold, BLACK);
-        y += step;
-    }
-}
-
 /// CIMB Niaga OCTO Mobile (dev): the amount only in a small row, a total
 /// debit with the fee below it.
 fn octo(c: &mut Canvas, s: &Slip) {
@@ -548,7 +578,7 @@ fn octo(c: &mut Canvas, s: &Slip) {
         ("No. Referensi", s.reference.clone()),
         ("Keterangan", s.remark.clone()),
     ];
-    small_rows(c, 140.0, 36.0, (13.0, 14.0), [120, 120, 130], &rows);
+    Rows::small(13.0, [120, 120, 130], 36.0).all(c, 140.0, &rows);
 }
 
 /// BSI Mobile (dev): labels above values on a light card, grey on grey.
@@ -611,7 +641,7 @@ fn jenius(c: &mut Canvas, s: &Slip) {
         ("Message", s.remark.clone()),
         ("Reference no.", s.reference.clone()),
     ];
-    small_rows(c, 120.0, 34.0, (14.0, 14.0), [140, 140, 150], &rows);
+    Rows::small(14.0, [140, 140, 150], 34.0).all(c, 120.0, &rows);
 }
 
 // ----------------------------------------------------------------------------

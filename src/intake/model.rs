@@ -45,7 +45,7 @@ pub struct Found {
 
 /// The features of a message's own text: `w:` normalised words, `l:` those
 /// of its last sentence (see [`last_sentence`]), `n:` the words a negation
-/// reaches (see [`NEGATIONS`]), `b:` pairs of them, `c:` character 3- and 4-grams of each lower-cased word with
+/// reaches (`[negations]` of `lexicon.toml`), `b:` pairs of them, `c:` character 3- and 4-grams of each lower-cased word with
 /// `^`/`$` at its ends, `q` for a question mark, and `has_amount` /
 /// `has_order` / `slips` for what the rules found.
 pub fn features(text: &str, found: Found) -> Vec<String> {
@@ -80,7 +80,7 @@ fn for_each_feature(text: &str, found: Found, mut each: impl FnMut(&str)) {
     // Words in the reach of a negation ("ga usah di-cancel", "jangan dihapus",
     // "no need to change"): the action a customer says *not* to take.
     for (i, w) in words.iter().enumerate() {
-        if !NEGATIONS.contains(&w.as_str()) {
+        if !normal::is_negation(w) {
             continue;
         }
         for next in words.iter().skip(i + 1).take(NEGATION_REACH) {
@@ -128,12 +128,6 @@ fn for_each_feature(text: &str, found: Found, mut each: impl FnMut(&str)) {
         }
     }
 }
-
-/// Normalised words that negate what follows (`ga`, `gak`, `nggak` are
-/// normalised to `tidak`; `don't` splits into `don` and `t`).
-const NEGATIONS: &[&str] = &[
-    "tidak", "jangan", "bukan", "no", "not", "don", "never", "without",
-];
 
 /// How many words after a negation it reaches.
 const NEGATION_REACH: usize = 3;

@@ -31,9 +31,15 @@ pub(crate) enum Cue {
 struct LexiconFile {
     spelling: HashMap<String, String>,
     amount_words: AmountWords,
+    negations: Negations,
     lang: LangWords,
     affixes: Affixes,
     cues: Cues,
+}
+
+#[derive(Deserialize)]
+struct Negations {
+    words: HashSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +74,7 @@ type Phrase = Vec<Option<String>>;
 struct Lexicon {
     spelling: HashMap<String, String>,
     amount_words: HashSet<String>,
+    negations: HashSet<String>,
     lang: LangWords,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
@@ -126,6 +133,7 @@ impl Lexicon {
         Lexicon {
             spelling: file.spelling,
             amount_words: file.amount_words.words,
+            negations: file.negations.words,
             lang: file.lang,
             prefixes,
             suffixes: file.affixes.suffixes,
@@ -255,6 +263,11 @@ pub(crate) fn language(words: &[String]) -> Option<Lang> {
         std::cmp::Ordering::Less if en >= 2 => Some(Lang::En),
         _ => None,
     }
+}
+
+/// Whether a normalised word negates what follows (`[negations]`).
+pub(crate) fn is_negation(word: &str) -> bool {
+    lexicon().is_some_and(|l| l.negations.contains(word))
 }
 
 /// A bare yes: a yes word first and at most five words in all.

@@ -287,7 +287,7 @@ pub fn fields_from_text(text: &str) -> SlipFields {
         None
     };
     if let Some((a, backed)) = chosen {
-        let plausible = (MIN_SURE_AMOUNT..=MAX_SURE_AMOUNT).contains(&a.minor());
+        let plausible = (MIN_TOP_UP..=MAX_SURE_AMOUNT).contains(&a.minor());
         let is_other = fee_value == Some(a) || balances.contains(&a);
         f.amount = Some(a);
         f.amount_confidence = Some(if backed && plausible && !is_other {
@@ -547,7 +547,7 @@ const MAX_FEE: i64 = 50_000 * 100;
 
 /// An amount below Rp 10.000 or above Rp 10 billion is no top-up: more likely
 /// a misread (a dropped group, a reference number), never `Sure`.
-const MIN_SURE_AMOUNT: i64 = 10_000 * 100;
+pub(crate) const MIN_TOP_UP: i64 = 10_000 * 100;
 const MAX_SURE_AMOUNT: i64 = 10_000_000_000 * 100;
 
 /// No transfer slip shows Rp 100 billion or more; such a figure is a misread number.
@@ -591,11 +591,11 @@ fn headline_amount(
         figure_in(l)
     });
     let first = lone.next()?;
-    if first.value.minor() >= MIN_SURE_AMOUNT {
+    if first.value.minor() >= MIN_TOP_UP {
         return Some(first);
     }
     Some(
-        lone.find(|f| f.value.minor() >= MIN_SURE_AMOUNT)
+        lone.find(|f| f.value.minor() >= MIN_TOP_UP)
             .unwrap_or(first),
     )
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use image::{GrayImage, ImageFormat, ImageReader, Limits, Luma};
 
-use super::extract::fields_from_text;
+use super::extract::{MIN_TOP_UP, fields_from_text};
 use super::{Confidence, SlipFields};
 use crate::domain::money::Money;
 
@@ -343,10 +343,6 @@ fn remaining(deadline: Instant) -> Result<Duration, ReadError> {
     }
 }
 
-/// Rp 10.000 in sen: the smallest top-up; a smaller figure read from a
-/// slip is a fee or a misread.
-const PLAUSIBLE_MINOR: i64 = 10_000 * 100;
-
 /// Preprocessing variants tried, in order (see [`Prepared::variant`]).
 const VARIANTS: usize = 5;
 
@@ -436,7 +432,7 @@ fn settle(readings: Vec<Reading>, dotted_zeros: bool) -> Reading {
             };
             // A figure too small for a top-up (a fee whose label was lost)
             // loses to any that is not, however many reads found it.
-            let ranked = |a: Money| (a.minor() >= PLAUSIBLE_MINOR, votes(a));
+            let ranked = |a: Money| (a.minor() >= MIN_TOP_UP, votes(a));
             let likeliest = readings
                 .iter()
                 .filter_map(|r| {
@@ -484,16 +480,8 @@ fn settle(readings: Vec<Reading>, dotted_zeros: bool) -> Reading {
 /// with another number of digits (a dropped group) are left out; `None` when
 /// the reads agree, or differ in any other way.
 fn zeros_restored(amounts: &[Money]) -> Option<Money> {
-    let plain: Vec<String> = amounts.iter().map(|a| a.to_plain()).collect();
-    let len = plain
-        .iter()
-        .map(String::len)
-        .max_by_key(|l| plain.iter().filter(|p| p.len() == *l).count())?;
-    let same: Vec<&[u8]> = plain
-        .iter()
-        .filter(|p| p.len() == len)
-        .map(|p| p.as_bytes())
-        .collect();
+    let same = of_common_length(amounts.iter());
+    let len = same.first()?.len();
     let mut out = String::with_capacity(len);
     let mut differed = false;
     for i in 0..len {
@@ -517,26 +505,29 @@ fn zeros_restored(amounts: &[Money]) -> Option<Money> {
     Money::parse(&out).ok()
 }
 
+/// The reads' amounts as plain digits (`13900000`), keeping those with the
+/// most common number of digits: reads that dropped or added a group are
+/// left out of a place-by-place comparison.
+fn of_common_length<'a>(amounts: impl Iterator<Item = &'a Money>) -> Vec<Vec<u8>> {
+    let plain: Vec<Vec<u8>> = amounts.map(|a| a.to_plain().into_bytes()).collect();
+    let Some(len) = plain
+        .iter()
+        .map(Vec::len)
+        .max_by_key(|l| plain.iter().filter(|p| p.len() == *l).count())
+    else {
+        return Vec::new();
+    };
+    plain.into_iter().filter(|p| p.len() == len).collect()
+}
+
 /// The amount the reads give digit by digit, when they tie as wholes
 /// (`20.250.000`, `20.258.000`, `20.230.000`, `26.250.000`: each blurred digit
 /// misread by one read only): among the reads with the most common number
 /// of digits, the majority digit at every place. `None` when a place has no
 /// majority or fewer than three reads have that length.
 fn digit_consensus(amounts: &[Money]) -> Option<Money> {
-    let plain: Vec<String> = amounts
-        .iter()
-        .filter(|a| a.minor() >= PLAUSIBLE_MINOR)
-        .map(|a| a.to_plain())
-        .collect();
-    let len = plain
-        .iter()
-        .map(String::len)
-        .max_by_key(|l| plain.iter().filter(|p| p.len() == *l).count())?;
-    let same: Vec<&[u8]> = plain
-        .iter()
-        .filter(|p| p.len() == len)
-        .map(|p| p.as_bytes())
-        .collect();
+    let same = of_common_length(amounts.iter().filter(|a| a.minor() >= MIN_TOP_UP));
+    let len = same.first()?.len();
     if same.len() < 3 {
         return None;
     }

@@ -13,8 +13,6 @@
 //! `desk.staff_lang`); amounts in `desk.staff_notation`; it uses the width
 //! of a desktop screen and its tables fit on a phone.
 
-use std::sync::LazyLock;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -35,7 +33,7 @@ use super::session::{
     self, CsrfToken, Flash, FlashMessage, STAFF_COOKIE, SessionKind, cookie, set_cookie,
 };
 use super::status::is_image;
-use super::views::{text, texts, visitor_lang};
+use super::views::{PerLang, text, texts, visitor_lang};
 
 /// The staff member signed in by session cookie, if any.
 ///
@@ -124,14 +122,8 @@ fn review_json(st: &AppState, r: &Review, lang: Lang) -> Value {
 /// template value per language built once: every render of the board passes
 /// it as `t` without copying a hundred texts.
 fn board_texts(lang: Lang) -> minijinja::Value {
-    static EN: LazyLock<minijinja::Value> =
-        LazyLock::new(|| minijinja::Value::from_serialize(board_texts_of(Lang::En)));
-    static ID: LazyLock<minijinja::Value> =
-        LazyLock::new(|| minijinja::Value::from_serialize(board_texts_of(Lang::Id)));
-    match lang {
-        Lang::En => EN.clone(),
-        Lang::Id => ID.clone(),
-    }
+    static TEXTS: PerLang = PerLang::new();
+    TEXTS.get(lang, board_texts_of)
 }
 
 fn board_texts_of(lang: Lang) -> Value {
@@ -163,11 +155,11 @@ fn board_texts_of(lang: Lang) -> Value {
 async fn board_context(
     st: &AppState,
     staff: &StaffRow,
+    lang: Lang,
     csrf: &str,
     flash: Option<FlashMessage>,
 ) -> Result<Value, WebError> {
     let d = &st.desk;
-    let lang = staff.lang_or(d.settings().desk.staff_lang);
     let queue_rows = {
         let mut conn = d.store().pool().acquire().await?;
         orders::dealing_queue(&mut conn).await?
@@ -302,8 +294,8 @@ async fn board(
     flash: Option<FlashMessage>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let ctx = board_context(st, staff, &csrf.0, flash).await?;
     let lang = staff.lang_or(st.desk.settings().desk.staff_lang);
+    let ctx = board_context(st, staff, lang, &csrf.0, flash).await?;
     st.views
         .page_with(status, "staff.html", board_texts(lang), ctx)
 }

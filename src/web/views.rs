@@ -7,7 +7,7 @@
 //! browser's `Accept-Language`, else `desk.default_lang`.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -240,13 +240,40 @@ pub fn texts(lang: Lang) -> BTreeMap<&'static str, &'static str> {
 /// [`texts`] as a template value, built once per language: a page passes
 /// it as `t` without copying a hundred texts on every render.
 pub fn texts_value(lang: Lang) -> minijinja::Value {
-    static EN: LazyLock<minijinja::Value> =
-        LazyLock::new(|| minijinja::Value::from_serialize(texts(Lang::En)));
-    static ID: LazyLock<minijinja::Value> =
-        LazyLock::new(|| minijinja::Value::from_serialize(texts(Lang::Id)));
-    match lang {
-        Lang::En => EN.clone(),
-        Lang::Id => ID.clone(),
+    static TEXTS: PerLang = PerLang::new();
+    TEXTS.get(lang, texts)
+}
+
+/// A template value per language, built on first use and shared after
+/// (cloning a `minijinja::Value` map is a reference count).
+pub struct PerLang {
+    en: OnceLock<minijinja::Value>,
+    id: OnceLock<minijinja::Value>,
+}
+
+impl Default for PerLang {
+    fn default() -> Self {
+        PerLang::new()
+    }
+}
+
+impl PerLang {
+    /// Nothing built yet.
+    pub const fn new() -> Self {
+        PerLang {
+            en: OnceLock::new(),
+            id: OnceLock::new(),
+        }
+    }
+
+    /// The value for `lang`, built by `build` the first time.
+    pub fn get<T: serde::Serialize>(&self, lang: Lang, build: fn(Lang) -> T) -> minijinja::Value {
+        let cell = match lang {
+            Lang::En => &self.en,
+            Lang::Id => &self.id,
+        };
+        cell.get_or_init(|| minijinja::Value::from_serialize(build(lang)))
+            .clone()
     }
 }
 
