@@ -23,7 +23,7 @@ use crate::intake::{Extraction, Intent};
 use crate::render::templates::EmailKind;
 use crate::store::Tx;
 use crate::store::accounts::{self, UserRow};
-use crate::store::inbound::{self as inbound_store, NewInbound, Recorded};
+use crate::store::inbound::{self as inbound_store, NewInbound, Proposed, Recorded};
 use crate::store::orders::{self, OrderRow};
 
 /// A message from a customer channel, understood but not yet acted on.
@@ -757,48 +757,32 @@ impl Desk {
             }
             None => (ex.intent, None, RULE_PARSER),
         };
+        let rule = if intent == Intent::Cancel
+            && rule == RULE_PARSER
+            && ex.intent_by_model
+            && !msg.auth_failed
+        {
+            RULE_CANCEL_BY_MODEL
+        } else {
+            rule
+        };
         inbound_store::set_decided_by(tx, inbound_id, rule).await?;
         // The order's state alone says "amend": weak evidence, so ask first.
         if rule == RULE_AMEND_BY_STATE
             && let (Some(order), Some(amount), Some(r)) = (&named, ex.amount, reply)
         {
             self.check_amount(amount)?;
-            let account = accounts::account_by_id(tx, user.account_id).await?;
-            let lang = user.lang_or(account.lang());
-            let mut vars = self.base_vars(&account.name, Some(user), lang);
-            merge(
-                &mut vars,
-                json!({
-                    "order_number": order.number,
-                    "amount": order.amount_minor.map(|m| Money::from_minor(m).display(lang)).unwrap_or_default(),
-                    "new_amount": amount.display(lang),
-                }),
-            );
-            let message_id = self
-                .reply_email(tx, EmailKind::ConfirmAmend, lang, r, Some(order), vars)
-                .await?;
-            inbound_store::insert_proposal(
-                tx,
-                &inbound_store::NewProposal {
-                    order_id: order.id,
-                    account_id: user.account_id,
-                    amount_minor: amount.minor(),
-                    order_status: &order.status,
-                    order_amount_minor: order.amount_minor,
-                    message_id: &message_id,
+            return self
+                .ask(
+                    tx,
+                    user,
+                    order,
+                    Proposed::Amend(amount.minor()),
+                    r,
                     inbound_id,
-                },
-                self.now(),
-            )
-            .await?;
-            return Ok((
-                format!(
-                    "asked: change the amount of {} to {}? (waiting for a yes in the thread)",
-                    order.number,
-                    amount.display(Lang::En)
-                ),
-                named,
-            ));
+                )
+                .await
+                .map(|outcome| (outcome, named));
         }
         let intent = if rule == RULE_AMEND_BY_STATE {
             // No thread to ask in (chat): the parser's reading stands.
@@ -806,6 +790,31 @@ impl Desk {
         } else {
             intent
         };
+        // A cancellation only the model read (the rules found another
+        // intent, or none) is weak evidence for something that cannot be
+        // undone: ask first, by email in the thread, in chat with the words
+        // that would do it.
+        if rule == RULE_CANCEL_BY_MODEL {
+            let target = match named {
+                Some(o) => o,
+                None => only(
+                    orders::active_for_account(tx, user.account_id).await?,
+                    EventKind::Cancel,
+                )?,
+            };
+            // Asking about what would be refused anyway helps nobody.
+            self.allowed(tx, &target, EventKind::Cancel).await?;
+            self.ensure_may_change(tx, user, &target, EventKind::Cancel)
+                .await?;
+            let outcome = match reply {
+                Some(r) => {
+                    self.ask(tx, user, &target, Proposed::Cancel, r, inbound_id)
+                        .await?
+                }
+                None => format!("{ASKED_CANCEL}{}", target.number),
+            };
+            return Ok((outcome, Some(target)));
+        }
         let actor = Actor::Customer(user.clone());
         match intent {
             Intent::Request => {
@@ -976,10 +985,79 @@ impl Desk {
 const RULE_PARSER: &str = "parser";
 /// A bare amount about a rejected order: asked before changing it.
 const RULE_AMEND_BY_STATE: &str = "payment_failure_amount_is_amend";
+/// A cancellation only the intent model read: asked before cancelling.
+const RULE_CANCEL_BY_MODEL: &str = "model_only_cancel";
 /// A "yes" answering the desk's question in the thread.
 const RULE_CONFIRMED: &str = "confirmed_proposal";
+/// The outcome of a chat message only the model read as a cancellation,
+/// followed by the order's number: nothing was done, and the answer says how.
+pub const ASKED_CANCEL: &str = "asked: cancel ";
 
 impl Desk {
+    /// Asks the customer by email, in their thread, whether they meant
+    /// `proposed` for `order`, and stores the question: a bare "yes" in the
+    /// thread carries it out ([`Self::carry_out_proposal`]). Returns the
+    /// outcome to record.
+    async fn ask(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        order: &OrderRow,
+        proposed: Proposed,
+        reply: &ReplyTo,
+        inbound_id: i64,
+    ) -> DeskResult<String> {
+        let account = accounts::account_by_id(tx, user.account_id).await?;
+        let lang = user.lang_or(account.lang());
+        let mut vars = self.base_vars(&account.name, Some(user), lang);
+        let (kind, asked) = match proposed {
+            Proposed::Amend(minor) => {
+                let new_amount = Money::from_minor(minor);
+                merge(
+                    &mut vars,
+                    json!({
+                        "order_number": order.number,
+                        "amount": order.amount_minor.map(|m| Money::from_minor(m).display(lang)).unwrap_or_default(),
+                        "new_amount": new_amount.display(lang),
+                    }),
+                );
+                (
+                    EmailKind::ConfirmAmend,
+                    format!(
+                        "change the amount of {} to {}?",
+                        order.number,
+                        new_amount.display(Lang::En)
+                    ),
+                )
+            }
+            Proposed::Cancel => {
+                merge(&mut vars, self.order_vars(order, lang, None));
+                (
+                    EmailKind::ConfirmCancel,
+                    format!("cancel {}?", order.number),
+                )
+            }
+        };
+        let message_id = self
+            .reply_email(tx, kind, lang, reply, Some(order), vars)
+            .await?;
+        inbound_store::insert_proposal(
+            tx,
+            &inbound_store::NewProposal {
+                order_id: order.id,
+                account_id: user.account_id,
+                proposed,
+                order_status: &order.status,
+                order_amount_minor: order.amount_minor,
+                message_id: &message_id,
+                inbound_id,
+            },
+            self.now(),
+        )
+        .await?;
+        Ok(format!("asked: {asked} (waiting for a yes in the thread)"))
+    }
+
     /// Carries out a change the customer confirmed: once, and only while the
     /// order is as it was when the desk asked.
     async fn carry_out_proposal(
@@ -992,18 +1070,26 @@ impl Desk {
         inbound_id: i64,
     ) -> DeskResult<(String, Option<OrderRow>)> {
         let order = orders::by_id(tx, proposal.order_id).await?;
-        let amount = Money::from_minor(proposal.amount_minor);
+        let proposed = proposal.proposed();
+        let (what_en, what_id) = match proposed {
+            Proposed::Amend(minor) => (
+                format!("changed to {}", Money::from_minor(minor).display(Lang::En)),
+                format!(
+                    "diubah menjadi {}",
+                    Money::from_minor(minor).display(Lang::Id)
+                ),
+            ),
+            Proposed::Cancel => ("cancelled".to_string(), "dibatalkan".to_string()),
+        };
         if proposal.used_at.is_some() {
             return Err(DeskError::Refused(Text::new(
                 format!(
-                    "the amount of order {} was already changed to {} when you first confirmed; nothing more was done",
+                    "order {} was already {what_en} when you first confirmed; nothing more was done",
                     order.number,
-                    amount.display(Lang::En)
                 ),
                 format!(
-                    "jumlah pesanan {} sudah diubah menjadi {} saat Anda pertama kali mengonfirmasi; tidak ada perubahan lagi",
+                    "pesanan {} sudah {what_id} saat Anda pertama kali mengonfirmasi; tidak ada perubahan lagi",
                     order.number,
-                    amount.display(Lang::Id)
                 ),
             )));
         }
@@ -1012,33 +1098,43 @@ impl Desk {
         {
             return Err(DeskError::Refused(Text::new(
                 format!(
-                    "order {} has changed since we asked (it is now {}), so it was not changed to {}; please write again with what you would like",
+                    "order {} has changed since we asked (it is now {}), so it was not {what_en}; please write again with what you would like",
                     order.number,
                     order.status().display_name(Lang::En),
-                    amount.display(Lang::En)
                 ),
                 format!(
-                    "pesanan {} telah berubah sejak kami bertanya (sekarang {}), sehingga tidak kami ubah menjadi {}; silakan kirim pesan baru dengan yang Anda inginkan",
+                    "pesanan {} telah berubah sejak kami bertanya (sekarang {}), sehingga tidak {what_id}; silakan kirim pesan baru dengan yang Anda inginkan",
                     order.number,
                     order.status().display_name(Lang::Id),
-                    amount.display(Lang::Id)
                 ),
             )));
         }
         inbound_store::use_proposal(tx, proposal.id, self.now()).await?;
-        let order = self
-            .amend_in(
-                tx,
-                user,
-                order,
-                amount,
-                &[],
-                channel,
-                reply,
-                Some(inbound_id),
-            )
-            .await?;
-        Ok((format!("amended {} (confirmed)", order.number), Some(order)))
+        match proposed {
+            Proposed::Amend(minor) => {
+                let order = self
+                    .amend_in(
+                        tx,
+                        user,
+                        order,
+                        Money::from_minor(minor),
+                        &[],
+                        channel,
+                        reply,
+                        Some(inbound_id),
+                    )
+                    .await?;
+                Ok((format!("amended {} (confirmed)", order.number), Some(order)))
+            }
+            Proposed::Cancel => {
+                let actor = Actor::Customer(user.clone());
+                let order = self.cancel_in(tx, &actor, order, reply).await?;
+                Ok((
+                    format!("cancelled {} (confirmed)", order.number),
+                    Some(order),
+                ))
+            }
+        }
     }
 }
 

@@ -31,7 +31,7 @@ mod notify;
 pub mod staff_view;
 pub mod statements;
 
-pub use inbound::{Inbound, InboundOutcome, Limit};
+pub use inbound::{ASKED_CANCEL, Inbound, InboundOutcome, Limit};
 
 use std::sync::Arc;
 

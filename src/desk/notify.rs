@@ -341,15 +341,17 @@ impl Desk {
 }
 
 /// Answers to messages the desk could not act on: the only mail the per-sender cap applies to.
-const CAPPED_ANSWERS: [EmailKind; 5] = [
+const CAPPED_ANSWERS: [EmailKind; 6] = [
     EmailKind::ConfirmAmend,
+    EmailKind::ConfirmCancel,
     EmailKind::NotUnderstood,
     EmailKind::ActionRefused,
     EmailKind::UnknownSender,
     EmailKind::LimitsExceeded,
 ];
-const CAPPED_ANSWER_STEMS: [&str; 5] = [
+const CAPPED_ANSWER_STEMS: [&str; 6] = [
     "confirm_amend",
+    "confirm_cancel",
     "not_understood",
     "action_refused",
     "unknown_sender",

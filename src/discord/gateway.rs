@@ -387,6 +387,11 @@ pub async fn outcome_text(desk: &Desk, outcome: &InboundOutcome) -> Option<Strin
             "Sorry, that was not done: {}",
             crate::desk::customer_words(reason)
         )
+    } else if let Some(asked) = text.strip_prefix(crate::desk::ASKED_CANCEL) {
+        format!(
+            "Do you mean to cancel order **{asked}**? Nothing has been cancelled yet. To cancel it, send \
+             `cancel {asked}` (or `batalkan {asked}`)."
+        )
     } else if text.starts_with("not understood") {
         "I did not understand that. Post your transfer slip (photo or PDF) with the order number, ask for a top-up \
          with `/topup`, or check an order with `/status`."

@@ -103,15 +103,20 @@ pub struct Extraction {
     pub amount: Option<Money>,
     /// Transfer proofs attached (always empty for `ignore` and chat).
     pub slips: Vec<SlipFile>,
+    /// The intent is the model's against what the rules read (weaker
+    /// evidence: the desk asks before cancelling on it).
+    pub intent_by_model: bool,
 }
 
 impl Extraction {
-    fn nothing(intent: Intent) -> Extraction {
+    /// A message that says nothing the desk can act on beyond `intent`.
+    pub fn nothing(intent: Intent) -> Extraction {
         Extraction {
             intent,
             order_number: None,
             amount: None,
             slips: Vec::new(),
+            intent_by_model: false,
         }
     }
 }
@@ -238,6 +243,7 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
         order_number,
         amount,
         slips: inputs.slips,
+        intent_by_model: intent != rule,
     }
 }
 

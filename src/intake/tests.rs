@@ -367,3 +367,20 @@ fn among_several_orders_the_settled_one_is_not_the_one_acted_on() {
         Some("TU-20270207-1203")
     );
 }
+
+#[test]
+fn a_cancellation_only_the_model_reads_is_marked_as_the_models() {
+    // The rules read this one: carried out at once.
+    let plain = extract_chat("TU-20261130-0007 dibatalkan saja", "TU");
+    assert_eq!(plain.intent, Intent::Cancel);
+    assert!(!plain.intent_by_model);
+    // No cancel word the rules know: the model's reading, which the desk
+    // asks about before acting on.
+    let model = extract_chat("order TU-20261130-0007 tidak dilanjutkan ya", "TU");
+    assert_eq!(model.intent, Intent::Cancel);
+    assert!(model.intent_by_model);
+    assert_eq!(
+        model.order_number.map(|n| n.to_string()),
+        Some("TU-20261130-0007".to_string())
+    );
+}

@@ -58,6 +58,7 @@
 //! | `sign_in_link` | `user_name`, `company`, `sign_in_link`, `expires`, `seller_name` |
 //! | `link_code` | `user_name`, `company`, `code`, `expires`, `note` (why the main user gets the code, or empty), `seller_name` |
 //! | `confirm_amend` | `user_name`, `order_number`, `amount` (the order's amount now), `new_amount` (the amount the desk understood), `support_email`, `seller_name` |
+//! | `confirm_cancel` | `user_name`, `order_number`, `amount`, `status_name` (the order's status now), `support_email`, `seller_name` |
 //! | `order_status` | `user_name`, `company`, `order_number` (empty string when the account has no active order), `new_balance` (current balance), `seller_name`; and only when `order_number` is not empty: `order_time`, `amount`, `status_name` (display name in the account's language), `status_link` |
 //! | `action_refused` | `user_name`, `order_number` (may be empty), `reason` (why it was refused), `support_email`, `seller_name` |
 //! | `statement_imported` | `user_name` (the statement sender), `files` (list of `{name, summary}`: what each file matched, or why it was not read), `seller_name` |
@@ -118,11 +119,15 @@ pub enum EmailKind {
     /// amount about a rejected order): it asks before doing it; a "yes" reply
     /// in the thread carries it out.
     ConfirmAmend,
+    /// The desk read a message as a cancellation on weak evidence (the intent
+    /// model alone, against the rules): it asks before cancelling; a "yes"
+    /// reply in the thread carries it out.
+    ConfirmCancel,
 }
 
 impl EmailKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [EmailKind; 16] = [
+    pub const ALL: [EmailKind; 17] = [
         EmailKind::OrderCreated,
         EmailKind::SubmissionReceived,
         EmailKind::Paid,
@@ -139,6 +144,7 @@ impl EmailKind {
         EmailKind::ActionRefused,
         EmailKind::StatementImported,
         EmailKind::ConfirmAmend,
+        EmailKind::ConfirmCancel,
     ];
 
     /// The template's file name without `.md` (and the serde name).
@@ -160,6 +166,7 @@ impl EmailKind {
             EmailKind::ActionRefused => "action_refused",
             EmailKind::StatementImported => "statement_imported",
             EmailKind::ConfirmAmend => "confirm_amend",
+            EmailKind::ConfirmCancel => "confirm_cancel",
         }
     }
 
@@ -275,6 +282,14 @@ impl EmailKind {
                 "order_number",
                 "amount",
                 "new_amount",
+                "support_email",
+                "seller_name",
+            ],
+            EmailKind::ConfirmCancel => &[
+                "user_name",
+                "order_number",
+                "amount",
+                "status_name",
                 "support_email",
                 "seller_name",
             ],
@@ -398,6 +413,11 @@ impl EmailKind {
                 "order_number": "TU-20260812-0001",
                 "amount": amount,
                 "new_amount": amount,
+            }),
+            EmailKind::ConfirmCancel => json!({
+                "order_number": "TU-20260812-0001",
+                "amount": amount,
+                "status_name": status_name,
             }),
         };
         if let (Some(all), Value::Object(own)) = (vars.as_object_mut(), own) {
@@ -546,6 +566,9 @@ fn embedded_source(kind: EmailKind, lang: Lang) -> &'static str {
                 }
                 EmailKind::ConfirmAmend => {
                     include_str!(concat!("../../prompts/", $lang, "/confirm_amend.md"))
+                }
+                EmailKind::ConfirmCancel => {
+                    include_str!(concat!("../../prompts/", $lang, "/confirm_cancel.md"))
                 }
             }
         };

@@ -167,12 +167,7 @@ pub async fn retry_failed(desk: &Desk, id: i64) -> DeskResult<InboundOutcome> {
 fn unreadable(raw: Vec<u8>, extra_keys: Vec<String>, settings: &Settings) -> Inbound {
     let meta = std::panic::catch_unwind(|| email_meta(header_block(&raw))).unwrap_or_default();
     let hash = content_hash(&raw);
-    let extraction = Extraction {
-        intent: Intent::Unknown,
-        order_number: None,
-        amount: None,
-        slips: Vec::new(),
-    };
+    let extraction = Extraction::nothing(Intent::Unknown);
     build(meta, extraction, raw, hash, extra_keys, settings, None)
 }
 
@@ -216,12 +211,7 @@ pub fn inbound_from_oversized(
     } else {
         Intent::Unknown
     };
-    let extraction = Extraction {
-        intent,
-        order_number: None,
-        amount: None,
-        slips: Vec::new(),
-    };
+    let extraction = Extraction::nothing(intent);
     let mut hasher = Sha256::new();
     hasher.update(&head);
     hasher.update(size.to_le_bytes());

@@ -264,7 +264,7 @@ pub async fn set_decided_by(
     Ok(())
 }
 
-/// A question the desk asked instead of guessing (see migration 0011).
+/// A question the desk asked instead of guessing (see migrations 0011 and 0014).
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct ProposalRow {
     /// Row id.
@@ -273,10 +273,10 @@ pub struct ProposalRow {
     pub order_id: i64,
     /// The account asked.
     pub account_id: i64,
-    /// `amend`.
+    /// `amend` or `cancel`.
     pub action: String,
-    /// The amount it would set, minor units.
-    pub amount_minor: i64,
+    /// The amount an `amend` would set, minor units.
+    pub amount_minor: Option<i64>,
     /// The order's status when asked.
     pub order_status: String,
     /// The order's amount when asked.
@@ -287,19 +287,38 @@ pub struct ProposalRow {
     pub used_at: Option<i64>,
 }
 
+impl ProposalRow {
+    /// What the desk asked to do.
+    pub fn proposed(&self) -> Proposed {
+        match (self.action.as_str(), self.amount_minor) {
+            ("amend", Some(minor)) => Proposed::Amend(minor),
+            _ => Proposed::Cancel,
+        }
+    }
+}
+
+/// What a proposal would do once confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proposed {
+    /// Change the order's amount to this many minor units.
+    Amend(i64),
+    /// Cancel the order.
+    Cancel,
+}
+
 /// Fields of a new proposal.
 #[derive(Debug, Clone)]
 pub struct NewProposal<'a> {
     pub order_id: i64,
     pub account_id: i64,
-    pub amount_minor: i64,
+    pub proposed: Proposed,
     pub order_status: &'a str,
     pub order_amount_minor: Option<i64>,
     pub message_id: &'a str,
     pub inbound_id: i64,
 }
 
-/// Stores a change of amount the desk asked the customer to confirm.
+/// Stores a change the desk asked the customer to confirm.
 ///
 /// # Errors
 /// Database errors only.
@@ -311,11 +330,18 @@ pub async fn insert_proposal(
     sqlx::query(
         "INSERT INTO proposals (order_id, account_id, action, amount_minor, order_status, \
          order_amount_minor, message_id, inbound_id, created_at) \
-         VALUES ($1, $2, 'amend', $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(p.order_id)
     .bind(p.account_id)
-    .bind(p.amount_minor)
+    .bind(match p.proposed {
+        Proposed::Amend(_) => "amend",
+        Proposed::Cancel => "cancel",
+    })
+    .bind(match p.proposed {
+        Proposed::Amend(minor) => Some(minor),
+        Proposed::Cancel => None,
+    })
     .bind(p.order_status)
     .bind(p.order_amount_minor)
     .bind(p.message_id)

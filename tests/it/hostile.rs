@@ -35,6 +35,7 @@ fn mail(sender: &str, id: &str, intent: Intent, amount: Option<i64>) -> Inbound 
             order_number: None,
             amount: amount.map(Money::from_major),
             slips: vec![],
+            intent_by_model: false,
         },
         raw: Some(format!("Message-ID: <{id}>\r\n\r\nhello").into_bytes()),
         auth_failed: false,

@@ -23,6 +23,7 @@ fn mail(sender: &str, id: &str, intent: Intent) -> Inbound {
             order_number: None,
             amount: None,
             slips: vec![],
+            intent_by_model: false,
         },
         raw: Some(format!("Message-ID: <{id}>\r\n\r\nhello").into_bytes()),
         auth_failed: false,
@@ -736,4 +737,167 @@ async fn a_yes_after_the_order_changed_is_refused_clearly() {
         order.amount_minor,
         Some(Money::from_major(1_400_000).minor())
     );
+}
+
+/// A cancellation of `order` that only the intent model read, by email.
+fn model_only_cancel(sender: &str, id: &str, order: &topup::store::orders::OrderRow) -> Inbound {
+    let mut m = mail(sender, id, Intent::Cancel);
+    m.extraction.intent_by_model = true;
+    m.extraction.order_number =
+        Some(topup::domain::order_number::OrderNumber::parse(&order.number).unwrap());
+    m
+}
+
+async fn status_of(t: &TestDesk, order_id: i64) -> OrderStatus {
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    topup::store::orders::by_id(&mut conn, order_id)
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_cancellation_only_the_model_read_is_asked_and_a_yes_cancels_once() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Ragu", "ops@ragu.id", Lang::Id).await;
+    let order = t.request(&user, 2_000_000).await;
+
+    let out = t
+        .desk
+        .handle_inbound(model_only_cancel("ops@ragu.id", "c1@ragu.id", &order))
+        .await
+        .unwrap();
+    assert!(out.outcome.starts_with("asked: cancel"), "{}", out.outcome);
+    assert_eq!(decided_by(&t, out.inbound_id).await, "model_only_cancel");
+    assert_eq!(status_of(&t, order.id).await, OrderStatus::Open);
+    let question = last_email(&t, "confirm_cancel").await;
+    assert_eq!(question["vars"]["order_number"], order.number.as_str());
+    assert_eq!(
+        question["vars"]["status_name"],
+        OrderStatus::Open.display_name(Lang::Id)
+    );
+    assert!(
+        question["vars"]["amount"]
+            .as_str()
+            .is_some_and(|a| a.contains("2.000.000")),
+        "{question}"
+    );
+
+    let yes = reply_in_thread("ops@ragu.id", "c2@ragu.id", &question, "iya betul");
+    let out = t.desk.handle_inbound(yes).await.unwrap();
+    assert!(out.outcome.starts_with("cancelled"), "{}", out.outcome);
+    assert_eq!(decided_by(&t, out.inbound_id).await, "confirmed_proposal");
+    assert_eq!(status_of(&t, order.id).await, OrderStatus::Deleted);
+    last_email(&t, "cancelled").await;
+
+    let again = reply_in_thread("ops@ragu.id", "c3@ragu.id", &question, "ya");
+    let out = t.desk.handle_inbound(again).await.unwrap();
+    assert!(out.outcome.starts_with("refused"), "{}", out.outcome);
+    assert!(out.outcome.contains("already cancelled"), "{}", out.outcome);
+    assert_eq!(
+        t.events(order.id)
+            .await
+            .iter()
+            .filter(|e| *e == "cancel")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_yes_to_a_cancellation_after_the_order_moved_on_cancels_nothing() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Lanjut", "ops@lanjut.id", Lang::En).await;
+    let order = t.request(&user, 900_000).await;
+    t.desk
+        .handle_inbound(model_only_cancel("ops@lanjut.id", "m1@lanjut.id", &order))
+        .await
+        .unwrap();
+    let question = last_email(&t, "confirm_cancel").await;
+
+    // Meanwhile the customer pays and sends the slip: the order is in review.
+    let mut slip = mail("ops@lanjut.id", "m2@lanjut.id", Intent::Slip);
+    slip.extraction.order_number =
+        Some(topup::domain::order_number::OrderNumber::parse(&order.number).unwrap());
+    slip.extraction.slips = vec![png("paid")];
+    let out = t.desk.handle_inbound(slip).await.unwrap();
+    assert!(out.outcome.starts_with("submitted"), "{}", out.outcome);
+
+    let yes = reply_in_thread("ops@lanjut.id", "m3@lanjut.id", &question, "Yes");
+    let out = t.desk.handle_inbound(yes).await.unwrap();
+    assert!(
+        out.outcome.contains("has changed since we asked"),
+        "{}",
+        out.outcome
+    );
+    assert_eq!(status_of(&t, order.id).await, OrderStatus::Dealing);
+}
+
+#[tokio::test]
+async fn a_cancellation_the_rules_read_is_done_at_once_and_chat_is_told_how_to_confirm() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Pasti", "ops@pasti.id", Lang::Id).await;
+
+    // The rules read it: carried out, no question.
+    let plain = t.request(&user, 500_000).await;
+    let mut m = model_only_cancel("ops@pasti.id", "p1@pasti.id", &plain);
+    m.extraction.intent_by_model = false;
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("cancelled"), "{}", out.outcome);
+    assert_eq!(decided_by(&t, out.inbound_id).await, "parser");
+
+    // In chat there is no thread to answer in: nothing is done, and the
+    // answer gives the words that would do it.
+    let order = t.request(&user, 750_000).await;
+    let mut chat = model_only_cancel("ops@pasti.id", "p2@pasti.id", &order);
+    chat.channel = Channel::Discord;
+    chat.sender = "123456789012345678".into();
+    chat.raw = None;
+    {
+        let mut conn = t.desk.store().pool().acquire().await.unwrap();
+        topup::store::accounts::link_discord(&mut conn, user.id, "123456789012345678")
+            .await
+            .unwrap();
+    }
+    let out = t.desk.handle_inbound(chat).await.unwrap();
+    assert_eq!(
+        out.outcome,
+        format!("{}{}", topup::desk::ASKED_CANCEL, order.number)
+    );
+    assert_eq!(status_of(&t, order.id).await, OrderStatus::Open);
+    let told = topup::discord::gateway::outcome_text(&t.desk, &out)
+        .await
+        .unwrap();
+    assert!(
+        told.contains(&format!("`cancel {}`", order.number))
+            && told.contains("Nothing has been cancelled"),
+        "{told}"
+    );
+}
+
+#[tokio::test]
+async fn a_model_only_cancellation_of_a_paid_order_is_refused_not_asked() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Lunas", "ops@lunas.id", Lang::Id).await;
+    let staff = t.staff("sari").await;
+    let order = t.dealing(&user, 1_000_000).await;
+    let n = t.desk.parse_order_number(&order.number).unwrap();
+    t.desk
+        .decide(&n, &staff, &topup::desk::Decision::Approve { amount: None })
+        .await
+        .unwrap();
+    let out = t
+        .desk
+        .handle_inbound(model_only_cancel("ops@lunas.id", "l1@lunas.id", &order))
+        .await
+        .unwrap();
+    assert!(out.outcome.starts_with("refused"), "{}", out.outcome);
+    let mut conn = t.desk.store().pool().acquire().await.unwrap();
+    let asked = topup::store::outbox::list(&mut conn, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .any(|r| r.payload.contains("\"confirm_cancel\""));
+    assert!(!asked, "no question about what cannot be done");
+    assert_eq!(status_of(&t, order.id).await, OrderStatus::Paid);
 }

@@ -77,6 +77,7 @@ async fn replies_are_threaded_rendered_in_the_account_language_and_paid_mail_car
                     content_type: "image/jpeg".into(),
                     bytes: b"\xff\xd8\xff jpeg".to_vec(),
                 }],
+                intent_by_model: false,
             },
             raw: None,
             auth_failed: false,

@@ -53,6 +53,7 @@ fn mail_from(sender: &str, name: Option<&str>, id: &str, intent: Intent) -> Inbo
             order_number: None,
             amount: None,
             slips: vec![],
+            intent_by_model: false,
         },
         raw: None,
         auth_failed: false,
