@@ -144,6 +144,80 @@ fn status_answer_without_an_active_order_needs_only_the_balance() {
 }
 
 #[test]
+fn help_about_a_named_order_offers_only_what_its_status_allows() {
+    let templates = Templates::embedded();
+    for lang in LANGS {
+        // A paid order: only a status question (and a new top-up).
+        let mut vars = EmailKind::NotUnderstood.sample_vars(lang);
+        vars["can_cancel"] = json!(false);
+        let mail = templates
+            .render(EmailKind::NotUnderstood, lang, &vars)
+            .expect("renders");
+        assert!(
+            mail.subject.contains("TU-20260812-0001"),
+            "{}",
+            mail.subject
+        );
+        assert!(
+            mail.text.contains("Status TU-20260812-0001"),
+            "{}",
+            mail.text
+        );
+        for other in ["Cancel TU-", "Batalkan TU-", "1,450,000", "1.450.000"] {
+            assert!(
+                !mail.text.contains(other),
+                "{lang}: {other} in\n{}",
+                mail.text
+            );
+        }
+        // A rejected order: a new slip, a new amount or a cancellation.
+        for key in ["can_slip", "can_amend", "can_cancel"] {
+            vars[key] = json!(true);
+        }
+        let mail = templates
+            .render(EmailKind::NotUnderstood, lang, &vars)
+            .expect("renders");
+        let (amend, cancel) = match lang {
+            Lang::Id => ("Ubah jumlah TU-20260812-0001", "Batalkan TU-20260812-0001"),
+            Lang::En => (
+                "Change the amount of TU-20260812-0001",
+                "Cancel TU-20260812-0001",
+            ),
+        };
+        assert!(
+            mail.text.contains(amend) && mail.text.contains(cancel),
+            "{}",
+            mail.text
+        );
+
+        // No order named: every action, changing an amount included.
+        let mut vars = EmailKind::NotUnderstood.sample_vars(lang);
+        let map = vars.as_object_mut().expect("object");
+        for key in [
+            "amount",
+            "status_name",
+            "can_slip",
+            "can_amend",
+            "can_cancel",
+        ] {
+            map.remove(key);
+        }
+        map.insert("order_number".into(), json!(""));
+        let mail = templates
+            .render(EmailKind::NotUnderstood, lang, &vars)
+            .expect("renders without an order");
+        assert!(!mail.subject.contains("TU-"), "{}", mail.subject);
+        for action in [amend, cancel, "Top up"] {
+            assert!(
+                mail.text.contains(action),
+                "{lang}: {action} missing from\n{}",
+                mail.text
+            );
+        }
+    }
+}
+
+#[test]
 fn a_missing_variable_is_an_error_naming_it() {
     let templates = Templates::embedded();
     let mut vars = EmailKind::Paid.sample_vars(Lang::Id);

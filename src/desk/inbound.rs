@@ -18,7 +18,7 @@ use super::notify::merge;
 use super::{Actor, Channel, Desk, DeskError, DeskResult, ReplyTo, StoredSlip, Text};
 use crate::domain::Lang;
 use crate::domain::money::Money;
-use crate::domain::order::{EventKind, OrderStatus};
+use crate::domain::order::{EventKind, OrderStatus, transition};
 use crate::intake::{Extraction, Intent};
 use crate::render::templates::EmailKind;
 use crate::store::Tx;
@@ -928,7 +928,22 @@ impl Desk {
                 if let Some(r) = reply {
                     let account = accounts::account_by_id(tx, user.account_id).await?;
                     let lang = user.lang_or(account.lang());
-                    let vars = self.base_vars(&account.name, Some(user), lang);
+                    let mut vars = self.base_vars(&account.name, Some(user), lang);
+                    // About a named order: what was understood, and only the
+                    // choices its status allows.
+                    merge(&mut vars, json!({ "order_number": "" }));
+                    if let Some(o) = &named {
+                        merge(&mut vars, self.order_vars(o, lang, None));
+                        let can = |event| transition(Some(o.status()), event).is_ok();
+                        merge(
+                            &mut vars,
+                            json!({
+                                "can_slip": can(EventKind::Slip),
+                                "can_amend": can(EventKind::Amend),
+                                "can_cancel": can(EventKind::Cancel),
+                            }),
+                        );
+                    }
                     self.reply_email(tx, EmailKind::NotUnderstood, lang, r, named.as_ref(), vars)
                         .await?;
                 }

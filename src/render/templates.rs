@@ -53,7 +53,7 @@
 //! | `cancelled` | `user_name`, `order_number`, `amount`, `support_email`, `seller_name` |
 //! | `closed` | `user_name`, `order_number`, `amount`, `support_email`, `seller_name` |
 //! | `unknown_sender` | `seller_name`, `support_email` (the sender has no account, so no `company` / `user_name`) |
-//! | `not_understood` | `user_name`, `support_email`, `seller_name` |
+//! | `not_understood` | `user_name`, `support_email`, `seller_name`; about a named order also `order_number` (else empty), `amount`, `status_name`, and `can_slip`, `can_amend`, `can_cancel` (booleans: what the order's status allows) |
 //! | `limits_exceeded` | `user_name`, `limit_name` (already in the account's language), `limit_value` (formatted), `support_email`, `seller_name` |
 //! | `sign_in_link` | `user_name`, `company`, `sign_in_link`, `expires`, `seller_name` |
 //! | `link_code` | `user_name`, `company`, `code`, `expires`, `note` (why the main user gets the code, or empty), `seller_name` |
@@ -235,7 +235,14 @@ impl EmailKind {
                 "seller_name",
             ],
             EmailKind::UnknownSender => &["seller_name", "support_email"],
-            EmailKind::NotUnderstood => &["user_name", "support_email", "seller_name"],
+            EmailKind::NotUnderstood => &[
+                "user_name",
+                "order_number",
+                "amount",
+                "status_name",
+                "support_email",
+                "seller_name",
+            ],
             EmailKind::StatementImported => &["user_name", "files", "seller_name"],
             EmailKind::LimitsExceeded => &[
                 "user_name",
@@ -375,7 +382,15 @@ impl EmailKind {
                 "order_number": "TU-20260812-0001",
                 "amount": amount,
             }),
-            EmailKind::UnknownSender | EmailKind::NotUnderstood => json!({}),
+            EmailKind::UnknownSender => json!({}),
+            EmailKind::NotUnderstood => json!({
+                "order_number": "TU-20260812-0001",
+                "amount": amount,
+                "status_name": status_name,
+                "can_slip": false,
+                "can_amend": false,
+                "can_cancel": true,
+            }),
             EmailKind::StatementImported => json!({
                 "files": [
                     {"name": "mutasi-30-11.csv", "summary": "9 lines: 2 matched, 1 suggested, 1 ambiguous, 4 unmatched, 1 debits, 0 already imported"},

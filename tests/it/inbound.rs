@@ -901,3 +901,34 @@ async fn a_model_only_cancellation_of_a_paid_order_is_refused_not_asked() {
     assert!(!asked, "no question about what cannot be done");
     assert_eq!(status_of(&t, order.id).await, OrderStatus::Paid);
 }
+
+#[tokio::test]
+async fn help_for_a_message_about_an_order_says_what_was_understood_and_what_it_allows() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Bingung", "ops@bingung.id", Lang::En).await;
+    let staff = t.staff("sari").await;
+    let order = t.dealing(&user, 3_000_000).await;
+    let n = t.desk.parse_order_number(&order.number).unwrap();
+    t.desk
+        .decide(&n, &staff, &topup::desk::Decision::Approve { amount: None })
+        .await
+        .unwrap();
+
+    let mut m = mail("ops@bingung.id", "h1@bingung.id", Intent::Unknown);
+    m.extraction.order_number = Some(n.clone());
+    let out = t.desk.handle_inbound(m).await.unwrap();
+    assert!(out.outcome.starts_with("not understood"), "{}", out.outcome);
+    let help = last_email(&t, "not_understood").await;
+    assert_eq!(help["vars"]["order_number"], order.number.as_str());
+    assert_eq!(help["vars"]["status_name"], "Paid");
+    // A paid order can be neither paid again, changed nor cancelled.
+    for key in ["can_slip", "can_amend", "can_cancel"] {
+        assert_eq!(help["vars"][key], false, "{key}: {help}");
+    }
+
+    // About no order: the general help, every action listed.
+    let m = mail("ops@bingung.id", "h2@bingung.id", Intent::Unknown);
+    t.desk.handle_inbound(m).await.unwrap();
+    let help = last_email(&t, "not_understood").await;
+    assert_eq!(help["vars"]["order_number"], "");
+}
