@@ -6,6 +6,8 @@
 
 #[path = "support/db.rs"]
 mod db;
+#[path = "support/decisions.rs"]
+mod decisions;
 #[path = "support/discord_app.rs"]
 mod support;
 
@@ -288,16 +290,13 @@ async fn a_resubmission_gets_a_new_card_and_the_old_one_keeps_its_outcome() {
     first.remove_async().await;
 
     // Rejected: card 1 shows the rejection.
-    app.desk
-        .decide(
-            &number,
-            &app.sari,
-            &topup::desk::Decision::Reject {
-                reason: topup::desk::RejectReason::AmountDiffers,
-            },
-        )
-        .await
-        .unwrap();
+    decisions::reject(
+        &app.desk,
+        &number,
+        &app.sari,
+        topup::desk::RejectReason::AmountDiffers,
+    )
+    .await;
     let (edited, answer) = capture_as(801);
     let edit1 = server
         .mock("PATCH", format!("{posts}/801").as_str())
@@ -1437,16 +1436,13 @@ async fn a_decision_on_an_older_review_round_is_refused_with_what_changed() {
             .unwrap()
     };
     let n = app.desk.parse_order_number(&number).unwrap();
-    app.desk
-        .decide(
-            &n,
-            &rudi,
-            &topup::desk::Decision::Reject {
-                reason: topup::desk::RejectReason::AmountDiffers,
-            },
-        )
-        .await
-        .unwrap();
+    decisions::reject(
+        &app.desk,
+        &n,
+        &rudi,
+        topup::desk::RejectReason::AmountDiffers,
+    )
+    .await;
     app.desk
         .amend(
             &app.customer,

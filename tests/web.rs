@@ -4,6 +4,8 @@
 
 #[path = "support/db.rs"]
 mod db;
+#[path = "support/decisions.rs"]
+mod decisions;
 #[path = "support/web_app.rs"]
 mod web_app;
 
@@ -731,16 +733,13 @@ async fn the_decision_histogram_only_grows_across_an_amend() {
     let order = app.dealing(&user, 1_000_000).await;
     let n = app.desk.parse_order_number(&order.number).unwrap();
     app.clock.advance_ms(120_000);
-    app.desk
-        .decide(
-            &n,
-            &rina,
-            &topup::desk::Decision::Reject {
-                reason: topup::desk::RejectReason::AmountDiffers,
-            },
-        )
-        .await
-        .unwrap();
+    decisions::reject(
+        &app.desk,
+        &n,
+        &rina,
+        topup::desk::RejectReason::AmountDiffers,
+    )
+    .await;
     let mut c = Client::new(&app);
     let count = |text: &str| {
         text.lines()
@@ -1018,16 +1017,13 @@ async fn edit_a_rejected_amount_cancel_and_receipts_on_the_account_page() {
     let rina = app.staff("Rina").await;
     let rejected = app.dealing(&user, 1_000_000).await;
     let n = app.desk.parse_order_number(&rejected.number).unwrap();
-    app.desk
-        .decide(
-            &n,
-            &rina,
-            &topup::desk::Decision::Reject {
-                reason: topup::desk::RejectReason::AmountDiffers,
-            },
-        )
-        .await
-        .unwrap();
+    decisions::reject(
+        &app.desk,
+        &n,
+        &rina,
+        topup::desk::RejectReason::AmountDiffers,
+    )
+    .await;
     let open = app.request(&user, 300_000).await;
     let paid = app.dealing(&user, 200_000).await;
     let pn = app.desk.parse_order_number(&paid.number).unwrap();
@@ -1442,16 +1438,7 @@ async fn a_refreshed_status_page_shows_every_change_at_once_whoever_made_it() {
 
     // A staff decision made on the other daemon: the refusal and its reason.
     let rina = app.staff("Rina").await;
-    other
-        .decide(
-            &n,
-            &rina,
-            &topup::desk::Decision::Reject {
-                reason: topup::desk::RejectReason::NotReceived,
-            },
-        )
-        .await
-        .unwrap();
+    decisions::reject(&other, &n, &rina, topup::desk::RejectReason::NotReceived).await;
     let seen = web_app::visible_text(&c.get(&link).await.html());
     assert!(seen.contains("Payment Failure"), "{seen}");
     assert!(

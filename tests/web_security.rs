@@ -6,6 +6,8 @@
 
 #[path = "support/db.rs"]
 mod db;
+#[path = "support/decisions.rs"]
+mod decisions;
 #[path = "support/web_app.rs"]
 mod web_app;
 
@@ -201,16 +203,13 @@ async fn the_board_refuses_a_decision_on_a_round_it_did_not_show() {
     // Meanwhile: rejected, amended, back in review.
     let joko = app.staff("Joko").await;
     let n = app.desk.parse_order_number(&order.number).unwrap();
-    app.desk
-        .decide(
-            &n,
-            &joko,
-            &topup::desk::Decision::Reject {
-                reason: topup::desk::RejectReason::AmountDiffers,
-            },
-        )
-        .await
-        .unwrap();
+    decisions::reject(
+        &app.desk,
+        &n,
+        &joko,
+        topup::desk::RejectReason::AmountDiffers,
+    )
+    .await;
     app.desk
         .amend(
             &user,

@@ -149,6 +149,14 @@ impl TestDesk {
             .collect()
     }
 
+    /// The order as stored now.
+    pub async fn order(&self, order_id: i64) -> OrderRow {
+        let mut conn = self.desk.store().pool().acquire().await.unwrap();
+        topup::store::orders::by_id(&mut conn, order_id)
+            .await
+            .unwrap()
+    }
+
     pub async fn events(&self, order_id: i64) -> Vec<String> {
         let mut conn = self.desk.store().pool().acquire().await.unwrap();
         topup::store::orders::events(&mut conn, order_id)

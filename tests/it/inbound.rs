@@ -608,10 +608,7 @@ async fn unverified_mail_is_never_promoted_to_a_change() {
     m.extraction.amount = Some(Money::from_major(1));
     let out = t.desk.handle_inbound(m).await.unwrap();
     assert!(!out.outcome.starts_with("amended"), "{}", out.outcome);
-    let mut conn = t.desk.store().pool().acquire().await.unwrap();
-    let order = topup::store::orders::by_id(&mut conn, failed.id)
-        .await
-        .unwrap();
+    let order = t.order(failed.id).await;
     assert_eq!(
         order.amount_minor,
         Some(Money::from_major(1_500_000).minor())
@@ -729,10 +726,7 @@ async fn a_yes_after_the_order_changed_is_refused_clearly() {
         "{}",
         out.outcome
     );
-    let mut conn = t.desk.store().pool().acquire().await.unwrap();
-    let order = topup::store::orders::by_id(&mut conn, failed.id)
-        .await
-        .unwrap();
+    let order = t.order(failed.id).await;
     assert_eq!(
         order.amount_minor,
         Some(Money::from_major(1_400_000).minor())
@@ -748,14 +742,6 @@ fn model_only_cancel(sender: &str, id: &str, order: &topup::store::orders::Order
     m
 }
 
-async fn status_of(t: &TestDesk, order_id: i64) -> OrderStatus {
-    let mut conn = t.desk.store().pool().acquire().await.unwrap();
-    topup::store::orders::by_id(&mut conn, order_id)
-        .await
-        .unwrap()
-        .status()
-}
-
 #[tokio::test]
 async fn a_cancellation_only_the_model_read_is_asked_and_a_yes_cancels_once() {
     let t = TestDesk::new().await;
@@ -769,7 +755,7 @@ async fn a_cancellation_only_the_model_read_is_asked_and_a_yes_cancels_once() {
         .unwrap();
     assert!(out.outcome.starts_with("asked: cancel"), "{}", out.outcome);
     assert_eq!(decided_by(&t, out.inbound_id).await, "model_only_cancel");
-    assert_eq!(status_of(&t, order.id).await, OrderStatus::Open);
+    assert_eq!(t.order(order.id).await.status(), OrderStatus::Open);
     let question = last_email(&t, "confirm_cancel").await;
     assert_eq!(question["vars"]["order_number"], order.number.as_str());
     assert_eq!(
@@ -787,7 +773,7 @@ async fn a_cancellation_only_the_model_read_is_asked_and_a_yes_cancels_once() {
     let out = t.desk.handle_inbound(yes).await.unwrap();
     assert!(out.outcome.starts_with("cancelled"), "{}", out.outcome);
     assert_eq!(decided_by(&t, out.inbound_id).await, "confirmed_proposal");
-    assert_eq!(status_of(&t, order.id).await, OrderStatus::Deleted);
+    assert_eq!(t.order(order.id).await.status(), OrderStatus::Deleted);
     last_email(&t, "cancelled").await;
 
     let again = reply_in_thread("ops@ragu.id", "c3@ragu.id", &question, "ya");
@@ -830,7 +816,7 @@ async fn a_yes_to_a_cancellation_after_the_order_moved_on_cancels_nothing() {
         "{}",
         out.outcome
     );
-    assert_eq!(status_of(&t, order.id).await, OrderStatus::Dealing);
+    assert_eq!(t.order(order.id).await.status(), OrderStatus::Dealing);
 }
 
 #[tokio::test]
@@ -864,7 +850,7 @@ async fn a_cancellation_the_rules_read_is_done_at_once_and_chat_is_told_how_to_c
         out.outcome,
         format!("{}{}", topup::desk::ASKED_CANCEL, order.number)
     );
-    assert_eq!(status_of(&t, order.id).await, OrderStatus::Open);
+    assert_eq!(t.order(order.id).await.status(), OrderStatus::Open);
     let told = topup::discord::gateway::outcome_text(&t.desk, &out)
         .await
         .unwrap();
@@ -899,7 +885,7 @@ async fn a_model_only_cancellation_of_a_paid_order_is_refused_not_asked() {
         .into_iter()
         .any(|r| r.payload.contains("\"confirm_cancel\""));
     assert!(!asked, "no question about what cannot be done");
-    assert_eq!(status_of(&t, order.id).await, OrderStatus::Paid);
+    assert_eq!(t.order(order.id).await.status(), OrderStatus::Paid);
 }
 
 #[tokio::test]
