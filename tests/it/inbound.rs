@@ -918,3 +918,27 @@ async fn help_for_a_message_about_an_order_says_what_was_understood_and_what_it_
     let help = last_email(&t, "not_understood").await;
     assert_eq!(help["vars"]["order_number"], "");
 }
+
+#[tokio::test]
+async fn a_yes_from_another_account_or_unverified_mail_confirms_nothing() {
+    let t = TestDesk::new().await;
+    let user = t.customer("PT Asli", "ops@asli.id", Lang::Id).await;
+    t.customer("PT Lain", "ops@lain.id", Lang::Id).await;
+    let order = t.request(&user, 1_200_000).await;
+    t.desk
+        .handle_inbound(model_only_cancel("ops@asli.id", "x1@asli.id", &order))
+        .await
+        .unwrap();
+    let question = last_email(&t, "confirm_cancel").await;
+
+    // Another customer who learnt the question's Message-ID answers it.
+    let forged = reply_in_thread("ops@lain.id", "x2@lain.id", &question, "ya");
+    let out = t.desk.handle_inbound(forged).await.unwrap();
+    assert!(!out.outcome.starts_with("cancelled"), "{}", out.outcome);
+    // The right address, but the mail failed its domain's sender checks.
+    let mut spoofed = reply_in_thread("ops@asli.id", "x3@asli.id", &question, "ya");
+    spoofed.auth_failed = true;
+    let out = t.desk.handle_inbound(spoofed).await.unwrap();
+    assert!(!out.outcome.starts_with("cancelled"), "{}", out.outcome);
+    assert_eq!(t.order(order.id).await.status(), OrderStatus::Open);
+}
