@@ -931,7 +931,13 @@ impl Desk {
                     let mut vars = self.base_vars(&account.name, Some(user), lang);
                     // About a named order: what was understood, and only the
                     // choices its status allows.
-                    merge(&mut vars, json!({ "order_number": "" }));
+                    merge(
+                        &mut vars,
+                        json!({
+                            "order_number": "", "amount": "", "status_name": "",
+                            "can_slip": false, "can_amend": false, "can_cancel": false,
+                        }),
+                    );
                     if let Some(o) = &named {
                         merge(&mut vars, self.order_vars(o, lang, None));
                         let can = |event| transition(Some(o.status()), event).is_ok();
