@@ -23,6 +23,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use image::{GrayImage, ImageFormat, ImageReader, Limits, Luma};
+use imageproc::geometric_transformations::{Border, Interpolation, rotate_about_center};
+use imageproc::region_labelling::{Connectivity, connected_components};
 
 use super::extract::{MIN_TOP_UP, fields_from_text};
 use super::{Confidence, SlipFields};
@@ -670,16 +672,7 @@ impl<'a> Prepared<'a> {
         if n == 3 {
             return base.clone();
         }
-        let straight = self.straight.get_or_insert_with(|| {
-            let scaled = base.clone();
-            let angle = skew_angle(&scaled);
-            let straight = if angle.abs() >= 0.4 {
-                rotate(&scaled, -angle)
-            } else {
-                scaled
-            };
-            stretch(&straight)
-        });
+        let straight = self.straight.get_or_insert_with(|| stretch(&deskew(base)));
         match n {
             1 => darken(straight, 2.5),
             2 => straight.clone(),
@@ -889,70 +882,52 @@ impl Regions {
     const MAX_REGIONS: usize = 50_000;
 
     /// Labels the pixels of `gray` where `ink` equals `of_ink`, 8-connected
-    /// for ink and 4-connected for paper; `None` past [`Self::MAX_REGIONS`].
+    /// for ink and 4-connected for paper (imageproc's labelling: numbered
+    /// from 1 in raster order); `None` past [`Self::MAX_REGIONS`].
     fn label(gray: &GrayImage, ink: &[bool], of_ink: bool) -> Option<Regions> {
         let (w, h) = gray.dimensions();
-        let mut labels = vec![0u32; ink.len()];
-        let mut regions = Vec::new();
-        let mut stack = Vec::new();
-        let steps: &[(i64, i64)] = if of_ink {
-            &[
-                (1, 0),
-                (-1, 0),
-                (0, 1),
-                (0, -1),
-                (1, 1),
-                (1, -1),
-                (-1, 1),
-                (-1, -1),
-            ]
+        // The kind labelled is 1, the other the background, 0.
+        let mask = GrayImage::from_fn(w, h, |x, y| {
+            Luma([u8::from(ink[(y * w + x) as usize] == of_ink)])
+        });
+        let connectivity = if of_ink {
+            Connectivity::Eight
         } else {
-            &[(1, 0), (-1, 0), (0, 1), (0, -1)]
+            Connectivity::Four
         };
-        for start in 0..ink.len() {
-            if ink[start] != of_ink || labels[start] != 0 {
+        let labels = connected_components(&mask, connectivity, Luma([0])).into_raw();
+        let count = labels.iter().copied().max().unwrap_or(0) as usize;
+        if count > Self::MAX_REGIONS {
+            return None;
+        }
+        let mut regions: Vec<Option<Region>> = vec![None; count];
+        for (i, label) in labels.iter().enumerate() {
+            let Some(slot) = (*label as usize).checked_sub(1) else {
                 continue;
-            }
-            if regions.len() == Self::MAX_REGIONS {
-                return None;
-            }
-            let id = regions.len() as u32 + 1;
-            let (sx, sy) = ((start as u32) % w, (start as u32) / w);
-            let mut r = Region {
-                left: sx,
-                top: sy,
-                right: sx,
-                bottom: sy,
+            };
+            let (x, y) = ((i as u32) % w, (i as u32) / w);
+            let r = regions[slot].get_or_insert(Region {
+                left: x,
+                top: y,
+                right: x,
+                bottom: y,
                 area: 0,
                 on_border: false,
                 shade: 0,
-            };
-            labels[start] = id;
-            stack.push(start);
-            while let Some(i) = stack.pop() {
-                let (x, y) = ((i as u32) % w, (i as u32) / w);
-                r.left = r.left.min(x);
-                r.right = r.right.max(x);
-                r.top = r.top.min(y);
-                r.bottom = r.bottom.max(y);
-                r.area += 1;
-                r.shade += u64::from(gray.as_raw()[i]);
-                r.on_border |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
-                for (dx, dy) in steps {
-                    let (nx, ny) = (i64::from(x) + dx, i64::from(y) + dy);
-                    if nx < 0 || ny < 0 || nx >= i64::from(w) || ny >= i64::from(h) {
-                        continue;
-                    }
-                    let n = (ny * i64::from(w) + nx) as usize;
-                    if ink[n] == of_ink && labels[n] == 0 {
-                        labels[n] = id;
-                        stack.push(n);
-                    }
-                }
-            }
-            regions.push(r);
+            });
+            r.left = r.left.min(x);
+            r.right = r.right.max(x);
+            r.top = r.top.min(y);
+            r.bottom = r.bottom.max(y);
+            r.area += 1;
+            r.shade += u64::from(gray.as_raw()[i]);
+            r.on_border |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
         }
-        Some(Regions { labels, regions })
+        Some(Regions {
+            labels,
+            // Labels are consecutive: each has at least one pixel.
+            regions: regions.into_iter().flatten().collect(),
+        })
     }
 }
 
@@ -1023,28 +998,29 @@ pub fn skew_angle(gray: &GrayImage) -> f64 {
     best.0
 }
 
-/// Rotates by `degrees` (counter-clockwise positive) about the centre, white outside.
+/// `gray` turned so its text lines are level; as it was when they are
+/// within 0.4° already.
+pub fn deskew(gray: &GrayImage) -> GrayImage {
+    let angle = skew_angle(gray);
+    if angle.abs() >= 0.4 {
+        // Lines falling to the right (a positive skew) are turned
+        // counter-clockwise by as much.
+        rotate(gray, angle)
+    } else {
+        gray.clone()
+    }
+}
+
+/// Rotates by `degrees` (counter-clockwise positive) about the centre,
+/// bilinear, white outside.
 pub fn rotate(gray: &GrayImage, degrees: f64) -> GrayImage {
-    let (w, h) = gray.dimensions();
-    let (s, c) = degrees.to_radians().sin_cos();
-    let (cx, cy) = (f64::from(w) / 2.0, f64::from(h) / 2.0);
-    GrayImage::from_fn(w, h, |x, y| {
-        let dx = f64::from(x) - cx;
-        let dy = f64::from(y) - cy;
-        let sx = c * dx - s * dy + cx;
-        let sy = s * dx + c * dy + cy;
-        if sx < 0.0 || sy < 0.0 || sx >= f64::from(w - 1) || sy >= f64::from(h - 1) {
-            return Luma([255]);
-        }
-        let (x0, y0) = (sx.floor(), sy.floor());
-        let (fx, fy) = (sx - x0, sy - y0);
-        let px = |xx: f64, yy: f64| f64::from(gray.get_pixel(xx as u32, yy as u32)[0]);
-        let v = px(x0, y0) * (1.0 - fx) * (1.0 - fy)
-            + px(x0 + 1.0, y0) * fx * (1.0 - fy)
-            + px(x0, y0 + 1.0) * (1.0 - fx) * fy
-            + px(x0 + 1.0, y0 + 1.0) * fx * fy;
-        Luma([v.round() as u8])
-    })
+    // imageproc turns clockwise for a positive angle.
+    rotate_about_center(
+        gray,
+        -(degrees.to_radians() as f32),
+        Interpolation::Bilinear,
+        Border::Constant(Luma([255])),
+    )
 }
 
 /// Tesseract on one prepared image (sent as PGM on stdin; one thread, so
@@ -1452,5 +1428,12 @@ mod tests {
         let angle = skew_angle(&tilted);
         assert!((angle.abs() - 3.0).abs() <= 0.5, "estimated {angle}");
         assert!(skew_angle(&img).abs() <= 0.5);
+        // Deskewing straightens it (turning the way the estimate says, not
+        // the other way, which doubled the tilt of every photo until now).
+        let straight = deskew(&tilted);
+        assert!(skew_angle(&straight).abs() <= 0.5, "after undoing {angle}");
+        // White comes in at the corners; the middle keeps its bars.
+        assert_eq!(tilted.get_pixel(0, 0), &Luma([255]));
+        assert_eq!(straight.get_pixel(300, 130), &Luma([0]));
     }
 }
