@@ -795,13 +795,7 @@ impl Desk {
         // undone: ask first, by email in the thread, in chat with the words
         // that would do it.
         if rule == RULE_CANCEL_BY_MODEL {
-            let target = match named {
-                Some(o) => o,
-                None => only(
-                    orders::active_for_account(tx, user.account_id).await?,
-                    EventKind::Cancel,
-                )?,
-            };
+            let target = self.cancel_target(tx, user, named).await?;
             // Asking about what would be refused anyway helps nobody.
             self.allowed(tx, &target, EventKind::Cancel).await?;
             self.ensure_may_change(tx, user, &target, EventKind::Cancel)
@@ -883,13 +877,7 @@ impl Desk {
                 Ok((format!("amended {}", order.number), Some(order)))
             }
             Intent::Cancel => {
-                let target = match named {
-                    Some(o) => o,
-                    None => only(
-                        orders::active_for_account(tx, user.account_id).await?,
-                        EventKind::Cancel,
-                    )?,
-                };
+                let target = self.cancel_target(tx, user, named).await?;
                 let order = self.cancel_in(tx, &actor, target, reply).await?;
                 Ok((format!("cancelled {}", order.number), Some(order)))
             }
@@ -1015,6 +1003,23 @@ const RULE_CONFIRMED: &str = "confirmed_proposal";
 pub const ASKED_CANCEL: &str = "asked: cancel ";
 
 impl Desk {
+    /// The order a cancellation is about: the one it names, else the
+    /// sender's only active order (refused when there is none or several).
+    async fn cancel_target(
+        &self,
+        tx: &mut Tx,
+        user: &UserRow,
+        named: Option<OrderRow>,
+    ) -> DeskResult<OrderRow> {
+        match named {
+            Some(o) => Ok(o),
+            None => only(
+                orders::active_for_account(tx, user.account_id).await?,
+                EventKind::Cancel,
+            ),
+        }
+    }
+
     /// Asks the customer by email, in their thread, whether they meant
     /// `proposed` for `order`, and stores the question: a bare "yes" in the
     /// thread carries it out ([`Self::carry_out_proposal`]). Returns the
