@@ -72,19 +72,7 @@ async fn review_card_is_posted_with_slip_and_buttons_and_edited_after_the_decisi
     let order = app.dealing_order().await;
     let cards = Cards::new(app.desk.clone(), http_client(&app.settings.discord));
 
-    let (posted, answer) = capture();
-    let post = server
-        .mock(
-            "POST",
-            format!("/api/v10/channels/{STAFF_CHANNEL}/messages").as_str(),
-        )
-        .match_header("authorization", "Bot test-bot-token")
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body_from_request(answer)
-        .expect(1)
-        .create_async()
-        .await;
+    let (posted, post) = posts_to(&mut server, STAFF_CHANNEL, 1).await;
     cards
         .deliver(&Job::ReviewCard { order_id: order.id })
         .await
@@ -265,6 +253,30 @@ fn capture() -> (
     impl Fn(&mockito::Request) -> Vec<u8> + Send + Sync + 'static,
 ) {
     capture_as(800_000_000_000_000_777)
+}
+
+/// Discord's "create message" in `channel`, as the bot token calls it:
+/// expected `times` times, each body kept, each answered as the bot's
+/// message.
+async fn posts_to(
+    server: &mut mockito::ServerGuard,
+    channel: u64,
+    times: usize,
+) -> (Seen, mockito::Mock) {
+    let (seen, answer) = capture();
+    let mock = server
+        .mock(
+            "POST",
+            format!("/api/v10/channels/{channel}/messages").as_str(),
+        )
+        .match_header("authorization", "Bot test-bot-token")
+        .with_status(200)
+        .with_header("content-type", "application/json")
+        .with_body_from_request(answer)
+        .expect(times)
+        .create_async()
+        .await;
+    (seen, mock)
 }
 
 #[tokio::test]
@@ -716,18 +728,7 @@ async fn gateway_message_with_a_slip_in_the_intake_channel_submits_it() {
         .expect(1)
         .create_async()
         .await;
-    let (replies, answer) = capture();
-    let reply = server
-        .mock(
-            "POST",
-            format!("/api/v10/channels/{INTAKE_CHANNEL}/messages").as_str(),
-        )
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body_from_request(answer)
-        .expect(1)
-        .create_async()
-        .await;
+    let (replies, reply) = posts_to(&mut server, INTAKE_CHANNEL, 1).await;
     let attachment = png_attachment(&server.url(), 1, "bukti.png", PNG.len(), 1);
     // MESSAGE_CREATE as the gateway delivers it.
     let event = message_json(
@@ -815,18 +816,7 @@ async fn unlinked_chat_users_are_told_how_to_link() {
     let mut server = mockito::Server::new_async().await;
     let app = DiscordApp::new(&server.url()).await;
     let http = http_client(&app.settings.discord);
-    let reply = server
-        .mock(
-            "POST",
-            format!("/api/v10/channels/{INTAKE_CHANNEL}/messages").as_str(),
-        )
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body(
-            message_json(1, INTAKE_CHANNEL, user_json(BOT, "topup"), "", json!([])).to_string(),
-        )
-        .create_async()
-        .await;
+    let (_, reply) = posts_to(&mut server, INTAKE_CHANNEL, 1).await;
     let msg: Message = serde_json::from_value(message_json(
         500_000_000_000_000_003,
         INTAKE_CHANNEL,
@@ -1054,18 +1044,7 @@ async fn an_oversized_chat_slip_is_recorded_and_answered_through_the_outbox() {
         .expect(0)
         .create_async()
         .await;
-    let (replies, answer) = capture();
-    let reply = server
-        .mock(
-            "POST",
-            format!("/api/v10/channels/{INTAKE_CHANNEL}/messages").as_str(),
-        )
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body_from_request(answer)
-        .expect(1)
-        .create_async()
-        .await;
+    let (replies, reply) = posts_to(&mut server, INTAKE_CHANNEL, 1).await;
     let huge = app.settings.limits.max_attachment_bytes + 1;
     let attachment = png_attachment(&server.url(), 2, "huge.png", huge, 9000);
     let msg: Message = serde_json::from_value(message_json(
@@ -1268,18 +1247,7 @@ async fn the_channel_never_sees_the_status_link_or_the_balance() {
     let app = DiscordApp::new(&server.url()).await;
     app.link_customer().await;
     let http = http_client(&app.settings.discord);
-    let (public, answer) = capture();
-    let channel = server
-        .mock(
-            "POST",
-            format!("/api/v10/channels/{INTAKE_CHANNEL}/messages").as_str(),
-        )
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body_from_request(answer)
-        .expect(2)
-        .create_async()
-        .await;
+    let (public, channel) = posts_to(&mut server, INTAKE_CHANNEL, 2).await;
     let dm_channel = server
         .mock("POST", "/api/v10/users/@me/channels")
         .with_status(200)
@@ -1291,15 +1259,7 @@ async fn the_channel_never_sees_the_status_link_or_the_balance() {
         .expect(2)
         .create_async()
         .await;
-    let (private, dm_answer) = capture();
-    let dm = server
-        .mock("POST", "/api/v10/channels/700000000000000001/messages")
-        .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body_from_request(dm_answer)
-        .expect(2)
-        .create_async()
-        .await;
+    let (private, dm) = posts_to(&mut server, 700_000_000_000_000_001, 2).await;
     for (id, text) in [
         (500_000_000_000_000_101u64, "mau top up 2 juta"),
         (500_000_000_000_000_102, "gimana status order saya?"),
