@@ -116,6 +116,11 @@ impl OrderNumber {
         self.date
     }
 
+    /// The per-day sequence as written (`0042`).
+    pub fn sequence(&self) -> &str {
+        &self.seq
+    }
+
     /// The prefix (upper case).
     pub fn prefix(&self) -> &str {
         &self.prefix

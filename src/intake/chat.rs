@@ -39,9 +39,10 @@ pub fn extract_chat(text: &str, prefix: &str) -> Extraction {
     if is_automatic(text) {
         return Extraction::nothing(super::Intent::Ignore);
     }
+    let text = super::text::normalise_text(text);
     let cleaned = match DISCORD_TOKEN.get() {
-        Some(re) => re.replace_all(text, " ").into_owned(),
-        None => text.to_string(),
+        Some(re) => re.replace_all(&text, " ").into_owned(),
+        None => text,
     };
     let cleaned = cleaned
         .replace("```", "\n")

@@ -169,7 +169,7 @@ fn extract_parts(mail: email::ParsedEmail, prefix: &str) -> (Extraction, Option<
     let subject = mail
         .subject
         .as_deref()
-        .map(|s| text::normalise_spaces(text::bounded(s, MAX_SUBJECT_EXAMINED)));
+        .map(|s| text::normalise_text(text::bounded(s, MAX_SUBJECT_EXAMINED)));
     let kind = subject.as_deref().map(subject_kind).unwrap_or_default();
     let split = text::split_reply(text::bounded(&mail.body, MAX_TEXT_EXAMINED), kind.forward);
     let lang = normal::language(&normal::words(&format!(

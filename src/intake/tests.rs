@@ -369,6 +369,83 @@ fn among_several_orders_the_settled_one_is_not_the_one_acted_on() {
 }
 
 #[test]
+fn a_number_taken_back_or_named_by_its_sequence_is_chosen_right() {
+    let order = |s: &str| text::choose_order(s, "TU").map(|n| n.to_string());
+    // The customer corrects a mistyped number: the one named after is meant.
+    assert_eq!(
+        order("kak TU-20260227-0862 udh sy bayar, eh salah, TU-20260227-0826 maksudnya. 3 juta")
+            .as_deref(),
+        Some("TU-20260227-0826")
+    );
+    assert_eq!(
+        order("TU-20260227-0862, sorry I meant TU-20260227-0826, please cancel").as_deref(),
+        Some("TU-20260227-0826")
+    );
+    // Two numbers, then the bare sequence of the one meant.
+    assert_eq!(
+        order(
+            "pesanan TU-20260628-0512, TU-20260628-0513 tolong yang 0513 aja diubah jadi 600 ribu"
+        )
+        .as_deref(),
+        Some("TU-20260628-0513")
+    );
+    // A sequence repeated for the order set aside does not bring it back.
+    assert_eq!(
+        order("batalin yg TU-20260505-0410 ya, bukan yg TU-20260505-0408. yg 0408 tetap jalan")
+            .as_deref(),
+        Some("TU-20260505-0410")
+    );
+    // A sequence that fits no order, or an amount, changes nothing.
+    assert_eq!(
+        order("TU-20260628-0512 dan TU-20260628-0513 gimana? sudah tf 1500 ribu").as_deref(),
+        Some("TU-20260628-0512")
+    );
+}
+
+#[test]
+fn text_pasted_in_compatibility_forms_is_read_as_plain() {
+    let chat = |s: &str| extract_chat(s, "TU");
+    // Fullwidth letters, digits and hyphen, as some phone keyboards paste them.
+    let e = chat("ＴＵ－２０２７０５０９－０２０５ udh sy bayar ya kak, Rp１.０００.０００");
+    assert_eq!(
+        e.order_number.map(|n| n.to_string()).as_deref(),
+        Some("TU-20270509-0205")
+    );
+    assert_eq!(e.amount.map(Money::to_plain).as_deref(), Some("1000000"));
+    // "Fancy" bold digits of chat apps.
+    let e = chat("mau top up 𝟮.𝟱𝟬𝟬.𝟬𝟬𝟬 ya kak");
+    assert_eq!(e.intent, Intent::Request);
+    assert_eq!(e.amount.map(Money::to_plain).as_deref(), Some("2500000"));
+    // The same in mail bodies and subjects.
+    let raw = "From: budi@maju.co.id\r\nTo: topup@desk.test\r\nSubject: status ＴＵ２０２６１０２４０５５０\r\n\
+               Content-Type: text/plain; charset=utf-8\r\n\r\nganti nominal jadi ２．０００．０００ kak\r\n";
+    let e = extract_email(raw.as_bytes(), "TU");
+    assert_eq!(
+        e.order_number.map(|n| n.to_string()).as_deref(),
+        Some("TU-20261024-0550")
+    );
+    assert_eq!(e.amount.map(Money::to_plain).as_deref(), Some("2000000"));
+}
+
+#[test]
+fn normalising_never_lets_a_text_grow_past_twice_its_size() {
+    // U+FDFA is one character that NFKC writes as eighteen.
+    let hostile = "\u{FDFA}".repeat(10_000);
+    let out = text::normalise_text(&hostile);
+    assert!(out.len() <= hostile.len() * 2, "{} bytes", out.len());
+    assert!(
+        out.starts_with("صلى الله"),
+        "still normalised: {}",
+        out.chars().take(20).collect::<String>()
+    );
+    // Plain ASCII is returned as it was.
+    assert_eq!(
+        text::normalise_text("TU-20261125-0042\r\n"),
+        "TU-20261125-0042\n"
+    );
+}
+
+#[test]
 fn a_cancellation_only_the_model_reads_is_marked_as_the_models() {
     // The rules read this one: carried out at once.
     let plain = extract_chat("TU-20261130-0007 dibatalkan saja", "TU");

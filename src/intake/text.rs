@@ -10,6 +10,7 @@
 use std::sync::OnceLock;
 
 use regex::{Captures, Regex};
+use unicode_normalization::UnicodeNormalization;
 
 use super::Intent;
 use super::normal::{self, Cue};
@@ -108,7 +109,7 @@ pub(crate) fn split_reply(text: &str, is_forward: bool) -> Split {
         /// Inside a `>`-marked forwarded message (HTML forwards).
         ForwardQuoted,
     }
-    let text = normalise_spaces(text);
+    let text = normalise_text(text);
     let lines: Vec<&str> = text.lines().collect();
     let mut own: Vec<String> = Vec::new();
     let mut quoted: Vec<String> = Vec::new();
@@ -297,18 +298,35 @@ fn strip_quote_marks(t: &str) -> &str {
     t.trim_start_matches(['>', ' ', '\t'])
 }
 
-/// Non-breaking and odd spaces to plain spaces, CRLF to LF.
-pub(crate) fn normalise_spaces(text: &str) -> String {
-    text.replace("\r\n", "\n")
+/// Text as the rules read it: CRLF to LF, non-breaking and odd spaces to
+/// plain spaces, zero-width characters dropped, and compatibility forms to
+/// their plain characters (Unicode NFKC): the fullwidth `ＴＵ－２０２６…` a
+/// phone keyboard pastes, the "fancy" bold digits `𝟭.𝟱𝟬𝟬.𝟬𝟬𝟬` of chat
+/// apps, ligatures. The few characters NFKC expands (`﷽` becomes 18) cannot
+/// grow a hostile text past twice its size: what lies beyond is dropped.
+pub(crate) fn normalise_text(text: &str) -> String {
+    let spaced = text
+        .replace("\r\n", "\n")
         .replace('\r', "\n")
         .chars()
-        .map(|c| match c {
-            '\u{a0}' | '\u{2007}' | '\u{202f}' | '\u{2009}' | '\u{200a}' => ' ',
-            '\u{200b}' | '\u{feff}' | '\u{200c}' | '\u{200d}' => '\u{0}',
-            c => c,
+        .filter_map(|c| match c {
+            '\u{a0}' | '\u{2007}' | '\u{202f}' | '\u{2009}' | '\u{200a}' => Some(' '),
+            '\u{200b}' | '\u{feff}' | '\u{200c}' | '\u{200d}' => None,
+            c => Some(c),
         })
-        .filter(|&c| c != '\u{0}')
-        .collect()
+        .collect::<String>();
+    if spaced.is_ascii() {
+        return spaced;
+    }
+    let limit = spaced.len().saturating_mul(2);
+    let mut out = String::with_capacity(spaced.len());
+    for c in spaced.nfkc() {
+        if out.len() + c.len_utf8() > limit {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------
@@ -1271,8 +1289,20 @@ fn settled_after(text: &str, end: usize, next: usize) -> bool {
 /// thousands of checks.
 pub(crate) const MAX_ORDER_CANDIDATES: usize = 16;
 
-/// The order number that `text` is about: the first one not introduced as
-/// an aside; `None` when the text names none.
+/// Words after an order number that take it back, before the customer
+/// names the right one: "TU-A udh sy bayar, eh salah, TU-B maksudnya";
+/// "TU-A, sorry, I meant TU-B".
+static RETRACTED_AFTER: Pat = Pat::new(
+    r"(?i)\b(eh|eh,? salah|salah( ketik| tulis| nomor| no)?|keliru|typo|sorry,? i mean|i meant?|maksud(nya|ku| saya| sy| aku)?|koreksi|ralat|wrong (one|number|order))\b",
+);
+
+/// A bare sequence (`0513`) standing for one of the orders named in full.
+static BARE_SEQUENCE: Pat = Pat::new(r"\b\d{4,9}\b");
+
+/// The order number that `text` is about: the first one neither
+/// introduced as an aside nor taken back, unless the text repeats another
+/// such one's bare sequence ("TU-…-0512, TU-…-0513, yang 0513 aja"); `None`
+/// when the text names none.
 pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
     let found = OrderNumber::find_all_spans(text, prefix, MAX_ORDER_CANDIDATES);
     if found.len() <= 1 {
@@ -1282,20 +1312,61 @@ pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
     // case-changing characters it holds.
     // Each number's neighbourhood ends at the numbers around it: in "bukan
     // TU-A tapi TU-B", the "bukan" is A's, not B's.
-    let chosen = found
-        .iter()
-        .enumerate()
-        .position(|(i, (span, _))| {
+    let meant: Vec<usize> = (0..found.len())
+        .filter(|&i| {
+            let span = &found[i].0;
             let prev_end = i.checked_sub(1).map_or(0, |p| found[p].0.end);
             let next = found.get(i + 1).map_or(text.len(), |(s, _)| s.start);
             let before = clause_before(text, span.start);
             let before = text
                 .get(prev_end.max(span.start - before.len())..span.start)
                 .unwrap_or(before);
-            !ORDER_ASIDE_BEFORE.is_match(before) && !settled_after(text, span.end, next)
+            let retracted = i + 1 < found.len()
+                && text
+                    .get(span.end..next)
+                    .is_some_and(|between| RETRACTED_AFTER.is_match(between));
+            !ORDER_ASIDE_BEFORE.is_match(before)
+                && !settled_after(text, span.end, next)
+                && !retracted
         })
-        .unwrap_or(0);
+        .collect();
+    let chosen = match meant.as_slice() {
+        [] => 0,
+        [one] => *one,
+        several => named_by_sequence(text, &found)
+            .filter(|i| several.contains(i))
+            .unwrap_or(several[0]),
+    };
     found.into_iter().nth(chosen).map(|(_, n)| n)
+}
+
+/// The one order among `found` whose sequence the text also writes bare,
+/// outside the numbers themselves; `None` when no bare sequence, or one
+/// that fits several orders or none.
+fn named_by_sequence(text: &str, found: &[(std::ops::Range<usize>, OrderNumber)]) -> Option<usize> {
+    let re = BARE_SEQUENCE.get()?;
+    let mut named = None;
+    for m in re.find_iter(text) {
+        if found
+            .iter()
+            .any(|(span, _)| span.start <= m.start() && m.end() <= span.end)
+        {
+            continue;
+        }
+        let fits: Vec<usize> = found
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, n))| n.sequence() == m.as_str())
+            .map(|(i, _)| i)
+            .collect();
+        match (fits.as_slice(), named) {
+            ([i], None) => named = Some(*i),
+            ([i], Some(j)) if *i == j => {}
+            ([], _) => {}
+            _ => return None,
+        }
+    }
+    named
 }
 
 // ---------------------------------------------------------------------------
@@ -1388,6 +1459,8 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &NEW_BEFORE,
     &TOTAL_BEFORE,
     &ORDER_ASIDE_BEFORE,
+    &RETRACTED_AFTER,
+    &BARE_SEQUENCE,
     &CANCEL,
     &AMEND,
     &STATUS,
