@@ -125,6 +125,24 @@ fn choosing_among_amounts() {
         amend("nominal kurang 500rb, mohon dijadikan 3jt").as_deref(),
         Some("3000000")
     );
+    // "Not going to be X": X is the old amount, whatever follows.
+    assert_eq!(
+        amend("kak yg tadi ga jadi 5jt, ganti 2,5jt aja").as_deref(),
+        Some("2500000")
+    );
+    assert_eq!(
+        amend("TU-20261203-0778 gak jadi 3jt, jadi 2jt").as_deref(),
+        Some("2000000")
+    );
+    assert_eq!(
+        amend("kak maaf td sy input 300rb, mestinya 3jt").as_deref(),
+        Some("3000000")
+    );
+    // Unchanged: the amount after "ke" when the old one is named first.
+    assert_eq!(
+        amend("ganti nominal 5jt ke 3jt").as_deref(),
+        Some("3000000")
+    );
     // A balance is no amount, an amount after it still is.
     assert_eq!(
         amount_of("saldo tinggal 100rb, mau topup 2jt").as_deref(),

@@ -680,11 +680,11 @@ fn negated(text: &str, start: usize) -> bool {
 }
 /// For a change of amount: the old amount ("from", "dari", "semula").
 static OLD_BEFORE: Pat = Pat::new(
-    r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya)\b[^.!?\n]{0,12}$",
+    r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya|(ga|gak|nggak|ngga|enggak|gk|tidak|tdk) jadi)\b[^.!?\n]{0,12}$",
 );
 /// For a change of amount: the new amount ("to", "menjadi", "jadi").
 static NEW_BEFORE: Pat = Pat::new(
-    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|should be|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but)\b[^.!?\n]{0,12}$",
+    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but)\b[^.!?\n]{0,12}$",
 );
 static TOTAL_BEFORE: Pat =
     Pat::new(r"(?i)\b(total|totalnya|seluruhnya|keseluruhan|in total)\b[^.!?\n]{0,15}$");
