@@ -8,9 +8,10 @@ use std::sync::Arc;
 pub use crate::db::{backend, fresh_database};
 use topup::clock::ManualClock;
 use topup::config::Settings;
-use topup::desk::{Channel, Desk, StoredSlip};
+use topup::desk::{Channel, Decision, Desk, StoredSlip};
 use topup::domain::Lang;
 use topup::domain::money::Money;
+use topup::domain::order_number::OrderNumber;
 use topup::store::accounts::{self, StaffRow, UserRow};
 use topup::store::orders::OrderRow;
 
@@ -150,6 +151,17 @@ impl TestDesk {
     }
 
     /// The order as stored now.
+    /// `staff` approves `order` (under review) for its claimed amount;
+    /// returns the order's number for what the test does next.
+    pub async fn approve(&self, order: &OrderRow, staff: &StaffRow) -> OrderNumber {
+        let n = self.desk.parse_order_number(&order.number).unwrap();
+        self.desk
+            .decide(&n, staff, &Decision::Approve { amount: None })
+            .await
+            .expect("the order is under review");
+        n
+    }
+
     pub async fn order(&self, order_id: i64) -> OrderRow {
         let mut conn = self.desk.store().pool().acquire().await.unwrap();
         topup::store::orders::by_id(&mut conn, order_id)

@@ -232,11 +232,7 @@ async fn requests_create_orders_and_refusals_are_answered_with_the_reason() {
     assert_eq!(submitted.id, created.id);
     assert_eq!(submitted.status(), OrderStatus::Dealing);
 
-    let n = t.desk.parse_order_number(&created.number).unwrap();
-    t.desk
-        .decide(&n, &staff, &topup::desk::Decision::Approve { amount: None })
-        .await
-        .unwrap();
+    let n = t.approve(&created, &staff).await;
 
     // Cancelling a paid order is refused, answered with why, and changes nothing.
     let mut cancel = mail("buyer@minta.id", "cancel-1@minta.id", Intent::Cancel);
@@ -462,11 +458,7 @@ async fn indonesian_customers_are_told_refusals_in_indonesian() {
     let user = t.customer("PT Bahasa", "keu@bahasa.id", Lang::Id).await;
     let staff = t.staff("rina").await;
     let order = t.dealing(&user, 400_000).await;
-    let n = t.desk.parse_order_number(&order.number).unwrap();
-    t.desk
-        .decide(&n, &staff, &topup::desk::Decision::Approve { amount: None })
-        .await
-        .unwrap();
+    let n = t.approve(&order, &staff).await;
     let mut cancel = mail("keu@bahasa.id", "batal-1@bahasa.id", Intent::Cancel);
     cancel.extraction.order_number = Some(n.clone());
     let out = t.desk.handle_inbound(cancel).await.unwrap();
@@ -867,11 +859,7 @@ async fn a_model_only_cancellation_of_a_paid_order_is_refused_not_asked() {
     let user = t.customer("PT Lunas", "ops@lunas.id", Lang::Id).await;
     let staff = t.staff("sari").await;
     let order = t.dealing(&user, 1_000_000).await;
-    let n = t.desk.parse_order_number(&order.number).unwrap();
-    t.desk
-        .decide(&n, &staff, &topup::desk::Decision::Approve { amount: None })
-        .await
-        .unwrap();
+    t.approve(&order, &staff).await;
     let out = t
         .desk
         .handle_inbound(model_only_cancel("ops@lunas.id", "l1@lunas.id", &order))
@@ -894,11 +882,7 @@ async fn help_for_a_message_about_an_order_says_what_was_understood_and_what_it_
     let user = t.customer("PT Bingung", "ops@bingung.id", Lang::En).await;
     let staff = t.staff("sari").await;
     let order = t.dealing(&user, 3_000_000).await;
-    let n = t.desk.parse_order_number(&order.number).unwrap();
-    t.desk
-        .decide(&n, &staff, &topup::desk::Decision::Approve { amount: None })
-        .await
-        .unwrap();
+    let n = t.approve(&order, &staff).await;
 
     let mut m = mail("ops@bingung.id", "h1@bingung.id", Intent::Unknown);
     m.extraction.order_number = Some(n.clone());

@@ -381,11 +381,7 @@ async fn refusals_told_to_customers_never_name_staff_but_staff_read_the_name() {
     let user = t.customer("PT Rahasia", "a@rahasia.id", Lang::En).await;
     let staff = t.staff("rina").await;
     let order = t.dealing(&user, 100_000).await;
-    let n = t.desk.parse_order_number(&order.number).unwrap();
-    t.desk
-        .decide(&n, &staff, &Decision::Approve { amount: None })
-        .await
-        .unwrap();
+    let n = t.approve(&order, &staff).await;
     let err = t
         .desk
         .cancel(&Actor::Customer(user.clone()), &n, None)
