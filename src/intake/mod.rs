@@ -210,8 +210,10 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     let subject_hits = text::find_amounts(fresh_subject);
     let has_amount = !own_hits.is_empty() || !subject_hits.is_empty();
     let intent_text = format!("{}\n{}", inputs.own, fresh_subject);
-    let rule = text::classify(&intent_text, inputs.slips.len(), has_amount);
+    let signals = text::signals(&intent_text);
+    let rule = text::decide_intent(signals, inputs.slips.len(), has_amount);
     let found = model::Found {
+        signals,
         slips: inputs.slips.len(),
         amount: has_amount,
         // Only whether one is named: the first find is enough (which one

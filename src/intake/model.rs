@@ -41,13 +41,17 @@ pub struct Found {
     pub amount: bool,
     /// An order number in its own text or subject.
     pub order: bool,
+    /// What the rules' expressions and cues saw.
+    pub(crate) signals: super::text::Signals,
 }
 
 /// The features of a message's own text: `w:` normalised words, `l:` those
 /// of its last sentence (see [`last_sentence`]), `n:` the words a negation
 /// reaches (`[negations]` of `lexicon.toml`), `b:` pairs of them, `c:` character 3- and 4-grams of each lower-cased word with
-/// `^`/`$` at its ends, `q` for a question mark, and `has_amount` /
-/// `has_order` / `slips` for what the rules found.
+/// `^`/`$` at its ends, `q` for a question mark, `has_amount` /
+/// `has_order` / `slips` for what the rules found, and `s:` for each of the
+/// rules' signals (which expressions and cues matched, see
+/// [`super::text::Signals`]).
 pub fn features(text: &str, found: Found) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -126,6 +130,9 @@ fn for_each_feature(text: &str, found: Found, mut each: impl FnMut(&str)) {
         if present {
             each(name);
         }
+    }
+    for name in found.signals.names() {
+        each(name);
     }
 }
 

@@ -290,12 +290,40 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
             continue;
         };
         for (cue, phrase) in phrases {
-            if !found.contains(cue) && matches_at(&words[i + 1..], &phrase[1..]) {
+            let refused = matches!(cue, Cue::Cancel | Cue::Amend) && refused_at(lex, words, i);
+            if !found.contains(cue) && !refused && matches_at(&words[i + 1..], &phrase[1..]) {
                 found.insert(*cue);
             }
         }
     }
     found
+}
+
+/// Words that may stand between a negation and the action it refuses:
+/// "ga *jadi* cancel", "gak *usah* dibatalkan", "no *need to* change",
+/// "don'*t* cancel".
+const REFUSAL_LINKS: [&str; 13] = [
+    "jadi", "usah", "perlu", "need", "to", "have", "want", "mau", "ingin", "be", "di", "t",
+    "please",
+];
+
+/// Whether the action word at `i` is refused by a negation right before
+/// it: "ga jadi cancel", "jangan dibatalkan", "no need to cancel".
+fn refused_at(lex: &Lexicon, words: &[String], i: usize) -> bool {
+    let mut j = i;
+    for _ in 0..=3 {
+        let Some(prev) = j.checked_sub(1).and_then(|p| words.get(p)) else {
+            return false;
+        };
+        if lex.negations.contains(prev) {
+            return true;
+        }
+        if !REFUSAL_LINKS.contains(&prev.as_str()) {
+            return false;
+        }
+        j -= 1;
+    }
+    false
 }
 
 /// Whether `phrase` matches at the start of `words` (a `None` element

@@ -65,6 +65,18 @@ fn amounts_in_every_notation() {
         ("sudah tf sejuta setengah", "1500000"),
         ("sudah tf 2 juta setengah ya", "2500000"),
         ("sudah tf 3jt setengah", "3500000"),
+        // Digits after "koma" are decimals of the scale, however many.
+        ("yang saya transfer satu koma dua lima juta", "1250000"),
+        ("could you set us up for another 10 mil?", "10000000"),
+        ("remitted 2.5 mil today", "2500000"),
+        // Javanese: ewu is ribu, setunggal is satu.
+        ("sampun transfer 750 ewu", "750000"),
+        ("sampun transfer setunggal juta", "1000000"),
+        // Taken back by what follows it.
+        ("harusnya Rp140.000 eh Rp1.400.000", "1400000"),
+        ("paid 2jt, I mean 2,5jt", "2500000"),
+        // The difference is not the amount transferred.
+        ("sudah tf, kelebihan 100rb, tf nya 1,1jt", "1100000"),
     ] {
         assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
     }
@@ -89,6 +101,8 @@ fn numbers_that_are_not_amounts() {
         "bunga 0,5% per bulan",
         "dua kali transfer",
         "<@&338799744583949891> halo",
+        // "matur sewu nuwun" is thanks, not a thousand.
+        "matur sewu nuwun nggih",
     ] {
         assert_eq!(amount_of(s), None, "text {s:?}");
     }
@@ -124,6 +138,27 @@ fn choosing_among_amounts() {
     assert_eq!(
         amend("nominal kurang 500rb, mohon dijadikan 3jt").as_deref(),
         Some("3000000")
+    );
+    // The amount a change cancels, or the one typed by mistake, is the old one.
+    assert_eq!(
+        amend("batalin nominal 5jt di TU-20260611-5000, ganti 4jt").as_deref(),
+        Some("4000000")
+    );
+    assert_eq!(
+        amend("cancel the 2.5jt on TU-20260120-0250 and put 2jt instead").as_deref(),
+        Some("2000000")
+    );
+    assert_eq!(
+        amend("I mistakenly put 2,000,000 on it. Please adjust it to 2,500,000.").as_deref(),
+        Some("2500000")
+    );
+    assert_eq!(
+        amend("sorry salah ketik, 2jt maksudnya, bukan 20jt").as_deref(),
+        Some("2000000")
+    );
+    assert_eq!(
+        amend("tadi kuketik 330rb, padahal maksudnya 3,3jt").as_deref(),
+        Some("3300000")
     );
     // "Not going to be X": X is the old amount, whatever follows.
     assert_eq!(
@@ -228,6 +263,35 @@ fn intents_follow_the_contract_order() {
     );
     assert_eq!(
         text::classify("terima kasih, top up berhasil", 0, true),
+        Intent::Unknown
+    );
+}
+
+#[test]
+fn an_action_refused_right_before_its_word_is_not_asked_for() {
+    for (s, want) in [
+        ("ga jadi cancel ya kak, barusan udah aku tf", Intent::Slip),
+        (
+            "no need to cancel TU-20261124-1414, thanks",
+            Intent::Unknown,
+        ),
+        ("please don't cancel, we have just paid it", Intent::Slip),
+        ("jangan dibatalkan ya kak, makasih", Intent::Unknown),
+        ("gak usah di-cancel, kok belum masuk?", Intent::Status),
+        // Not refused: another clause, or the refusal is the cancellation.
+        ("tidak bisa bayar, batalkan saja", Intent::Cancel),
+        ("ga jadi top up ya kak", Intent::Cancel),
+        ("jangan diproses dulu, tolong batalkan", Intent::Cancel),
+        ("dibatalke mawon nggih", Intent::Cancel),
+        ("dibatalkeun wae", Intent::Cancel),
+    ] {
+        assert_eq!(text::classify(s, 0, false), want, "text {s:?}");
+    }
+    let refused = text::signals("ga jadi cancel, udah tf");
+    assert!(refused.has(text::Signals::CANCEL_REFUSED));
+    assert!(!refused.has(text::Signals::CANCEL));
+    assert_eq!(
+        text::classify("please don't change the amount", 0, true),
         Intent::Unknown
     );
 }

@@ -639,7 +639,7 @@ pub(crate) struct AmountHit {
 }
 
 static NUMBER: Pat = Pat::new(
-    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|jeti|ribu|rb|rebu|k|miliar|milyar|million|thousand|billion|mio|mn|m)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
+    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|jeti|ribu|rb|rebu|ewu|k|miliar|milyar|million|thousand|billion|mio|mil|mn|m)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
 );
 /// Right before an order number's sequence: its date part and a separator.
 static ORDER_DATE_BEFORE: Pat = Pat::new(r"(?i)[a-z]{1,5}[\s\-_]{0,3}\d{8}[\s\-_]{1,3}$");
@@ -657,6 +657,11 @@ static AMOUNT_LEAD: Pat = Pat::new(
 /// balances, fees, limits, loans.
 static DISTRACTOR_BEFORE: Pat = Pat::new(
     r"(?i)(sisa saldo|saldo( (anda|kami|saya|akun|akhir|awal|terakhir))?\s*(saat ini|sekarang|tinggal|tersisa|masih|hanya|cuma|sisa|per\b|:)|(current|remaining|available|new|closing|opening|account) balance|balance\s*(is|now|:)|biaya|\bfee\b|admin fee|ongkos|potongan|\bcharges?\b|minimal|minimum|maksimal|maximum|\blimit\b|bunga|cicilan|denda|pinjaman|\bloan\b|cashback|diskon|discount|bonus|gaji|salary|harga|price|kas kecil|selisih)[^.!?\n]{0,25}$",
+);
+/// The difference between two amounts, right before it: "kelebihan 100rb",
+/// "kurangnya Rp 500.000", "topped up the missing 500k", "overpaid by".
+static DIFFERENCE_BEFORE: Pat = Pat::new(
+    r"(?i)\b(kelebihan|kekurangan|lebihnya|kurangnya|the missing|overpaid by|short by)\s*(sebesar\s*|of\s*)?(rp\.?\s*|idr\s*)?$",
 );
 /// A balance stated right before the amount: "saldonya ... masih ada Rp
 /// 3.200.000", "our balance still shows the old figure (Rp 420.000)".
@@ -678,13 +683,19 @@ fn negated(text: &str, start: usize) -> bool {
     let before = clause_before(text, start);
     NEGATED_BEFORE.is_match(before) && !CONTRAST_BEFORE.is_match(before)
 }
+/// Words right after an amount that take it back for the next one: "eh",
+/// "eh salah", "I mean", "sorry" (not "maksudnya": "2jt maksudnya" is
+/// what was meant).
+static AMOUNT_RETRACTED_AFTER: Pat = Pat::new(
+    r"(?i)^[\s,.;:-]{0,3}\(?(eh|eh,? salah|salah,?|sorry,?( i mean| i meant)?|i mean|i meant|oops,?|typo,?)\b[^.!?\n]{0,12}$",
+);
 /// For a change of amount: the old amount ("from", "dari", "semula").
 static OLD_BEFORE: Pat = Pat::new(
-    r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya|(ga|gak|nggak|ngga|enggak|gk|tidak|tdk) jadi)\b[^.!?\n]{0,12}$",
+    r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya|(ga|gak|nggak|ngga|enggak|gk|tidak|tdk) jadi|batal\w*|cancel|(ku|ter|di)?ketik|typed)\b[^.!?\n]{0,12}$",
 );
 /// For a change of amount: the new amount ("to", "menjadi", "jadi").
 static NEW_BEFORE: Pat = Pat::new(
-    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but)\b[^.!?\n]{0,12}$",
+    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but|maksudnya|padahal)\b[^.!?\n]{0,12}$",
 );
 static TOTAL_BEFORE: Pat =
     Pat::new(r"(?i)\b(total|totalnya|seluruhnya|keseluruhan|in total)\b[^.!?\n]{0,15}$");
@@ -710,6 +721,7 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     hits.retain(|h| {
         let before = clause_before(text, h.start);
         !DISTRACTOR_BEFORE.is_match(before)
+            && !DIFFERENCE_BEFORE.is_match(before)
             && !BALANCE_STATED_BEFORE.is_match(tail_before(text, h.start, 60))
     });
     hits.truncate(MAX_AMOUNT_CANDIDATES);
@@ -869,15 +881,15 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
             let thousands = m.as_str().trim().to_ascii_lowercase();
             if matches!(
                 thousands.as_str(),
-                "k" | "rb" | "ribu" | "rebu" | "thousand"
+                "k" | "rb" | "ribu" | "rebu" | "ewu" | "thousand"
             ) && THOUSANDS_GROUPED.is_match(raw)
             {
                 typed = raw.replace(['.', ','], "");
             }
             match m.as_str().trim().to_ascii_lowercase().as_str() {
-                "m" | "mio" | "mn" => typed.push_str("million"),
+                "m" | "mio" | "mil" | "mn" => typed.push_str("million"),
                 "jeti" => typed.push_str("juta"),
-                "rebu" => typed.push_str("ribu"),
+                "rebu" | "ewu" => typed.push_str("ribu"),
                 other => typed.push_str(other),
             }
         }
@@ -1003,7 +1015,7 @@ fn num_word(w: &str) -> Option<NumWord> {
     use NumWord::*;
     Some(match w {
         "nol" | "zero" => Unit(0),
-        "satu" | "one" | "a" | "an" => Unit(1),
+        "satu" | "setunggal" | "one" | "a" | "an" => Unit(1),
         "dua" | "two" => Unit(2),
         "tiga" | "three" => Unit(3),
         "empat" | "four" => Unit(4),
@@ -1035,7 +1047,7 @@ fn num_word(w: &str) -> Option<NumWord> {
         "puluh" => Puluh,
         "ratus" | "hundred" => Ratus,
         "setengah" | "half" => Half,
-        "ribu" | "thousand" | "rb" | "rebu" => Scale(1_000),
+        "ribu" | "thousand" | "rb" | "rebu" | "ewu" => Scale(1_000),
         "seribu" => Scale(-1_000),
         "juta" | "million" | "jt" | "jeti" => Scale(1_000_000),
         "sejuta" => Scale(-1_000_000),
@@ -1091,7 +1103,8 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
         let mut last: i64 = 0;
         let mut half = false;
         let mut comma = false;
-        let mut tenths: Option<i64> = None;
+        // Digits after "koma": "satu koma dua lima juta" is 1.25 million.
+        let mut decimals: (i64, u32) = (0, 0);
         let mut scaled = false;
         let mut last_scale: i64 = 0;
         let mut end = words[i].1;
@@ -1116,9 +1129,8 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
             }
             match w {
                 // "twenty five": a unit after a pending ten adds to it.
-                NumWord::Unit(d) if comma => {
-                    tenths = Some(d);
-                    comma = false;
+                NumWord::Unit(d) if comma && decimals.1 < 6 => {
+                    decimals = (decimals.0 * 10 + d, decimals.1 + 1);
                 }
                 NumWord::Unit(d) => {
                     last = if last >= 20 && last % 10 == 0 {
@@ -1156,13 +1168,13 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
                         ok = false;
                         break;
                     };
-                    let fraction =
-                        if half { scale / 2 } else { 0 } + tenths.map_or(0, |t| t * (scale / 10));
+                    let fraction = if half { scale / 2 } else { 0 }
+                        + decimals.0 * scale / 10_i64.pow(decimals.1);
                     total = total.saturating_add(v).saturating_add(fraction);
                     group = 0;
                     last = 0;
                     half = false;
-                    tenths = None;
+                    decimals = (0, 0);
                     comma = false;
                     scaled = true;
                     last_scale = scale;
@@ -1204,7 +1216,20 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
 /// after "from"/"bukan"); otherwise the total when one amount is the sum of
 /// the others or is labelled total, else the first.
 pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> Option<Money> {
-    let usable: Vec<&AmountHit> = hits.iter().filter(|h| !negated(text, h.start)).collect();
+    // An amount taken back by the words after it ("Rp140.000 eh Rp1.400.000",
+    // "2jt, I mean 2,5jt") is no candidate when another amount follows.
+    let retracted = |k: usize| {
+        hits.get(k + 1).is_some_and(|next| {
+            text.get(hits[k].end..next.start)
+                .is_some_and(|between| AMOUNT_RETRACTED_AFTER.is_match(between))
+        })
+    };
+    let usable: Vec<&AmountHit> = hits
+        .iter()
+        .enumerate()
+        .filter(|&(k, h)| !negated(text, h.start) && !retracted(k))
+        .map(|(_, h)| h)
+        .collect();
     let usable = if usable.is_empty() {
         hits.iter().collect()
     } else {
@@ -1395,37 +1420,146 @@ static REQUEST_VERB: Pat = Pat::new(
     r"(?i)\b(mau|ingin|pengen|pingin|mohon|tolong|minta|please|pls|plz|would like|want|wish|can (i|we)|could (you|we|i)|buat|buatkan|dibuatkan|bikin|lagi|request)\b",
 );
 
-/// Decides the intent of human text, in the contract's order: cancel,
-/// amend, slip when a proof is attached, status, slip by statement,
-/// request (a top-up word and an amount), unknown.
+/// What the rules saw in a message, one bit each: which expressions of
+/// this file matched and which lexicon cues were found. The rules decide
+/// from them in the contract's order ([`decide_intent`]); the intent model
+/// reads them as features of their own (`s:` in [`super::model`]), so it
+/// learns how far each one is to be trusted, not only the rules' verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Signals(u16);
+
+impl Signals {
+    pub(crate) const CANCEL: u16 = 1;
+    pub(crate) const CANCEL_CUE: u16 = 1 << 1;
+    /// A cancellation word refused right before it ("ga jadi cancel").
+    pub(crate) const CANCEL_REFUSED: u16 = 1 << 2;
+    pub(crate) const AMEND: u16 = 1 << 3;
+    pub(crate) const AMEND_CUE: u16 = 1 << 4;
+    pub(crate) const STATUS: u16 = 1 << 5;
+    pub(crate) const STATUS_CUE: u16 = 1 << 6;
+    pub(crate) const SLIP: u16 = 1 << 7;
+    pub(crate) const SLIP_CUE: u16 = 1 << 8;
+    pub(crate) const REQUEST: u16 = 1 << 9;
+    pub(crate) const REQUEST_CUE: u16 = 1 << 10;
+    pub(crate) const ACKNOWLEDGEMENT: u16 = 1 << 11;
+    pub(crate) const REQUEST_VERB: u16 = 1 << 12;
+
+    /// The feature name of each bit.
+    const NAMES: [(u16, &'static str); 13] = [
+        (Self::CANCEL, "s:cancel"),
+        (Self::CANCEL_CUE, "s:cancel_cue"),
+        (Self::CANCEL_REFUSED, "s:cancel_refused"),
+        (Self::AMEND, "s:amend"),
+        (Self::AMEND_CUE, "s:amend_cue"),
+        (Self::STATUS, "s:status"),
+        (Self::STATUS_CUE, "s:status_cue"),
+        (Self::SLIP, "s:slip"),
+        (Self::SLIP_CUE, "s:slip_cue"),
+        (Self::REQUEST, "s:request"),
+        (Self::REQUEST_CUE, "s:request_cue"),
+        (Self::ACKNOWLEDGEMENT, "s:acknowledgement"),
+        (Self::REQUEST_VERB, "s:request_verb"),
+    ];
+
+    pub(crate) fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// The feature names of the bits set.
+    pub(crate) fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMES
+            .into_iter()
+            .filter(move |(bit, _)| self.has(*bit))
+            .map(|(_, name)| name)
+    }
+}
+
+/// What the expressions and cues of the rules find in `text`.
+pub(crate) fn signals(text: &str) -> Signals {
+    let text = text.replace(['’', '‘'], "'");
+    let cues = normal::cues(&normal::words(&text));
+    let mut bits = 0;
+    let mut set = |on: bool, bit: u16| {
+        if on {
+            bits |= bit;
+        }
+    };
+    let (cancel_asked, cancel_refused) = asked_or_refused(&CANCEL, &text);
+    set(cancel_asked, Signals::CANCEL);
+    set(cancel_refused, Signals::CANCEL_REFUSED);
+    set(cues.contains(&Cue::Cancel), Signals::CANCEL_CUE);
+    set(asked_or_refused(&AMEND, &text).0, Signals::AMEND);
+    set(cues.contains(&Cue::Amend), Signals::AMEND_CUE);
+    set(STATUS.is_match(&text), Signals::STATUS);
+    set(cues.contains(&Cue::Status), Signals::STATUS_CUE);
+    set(SLIP_STATEMENT.is_match(&text), Signals::SLIP);
+    set(cues.contains(&Cue::Slip), Signals::SLIP_CUE);
+    set(REQUEST.is_match(&text), Signals::REQUEST);
+    set(cues.contains(&Cue::Request), Signals::REQUEST_CUE);
+    set(ACKNOWLEDGEMENT.is_match(&text), Signals::ACKNOWLEDGEMENT);
+    set(REQUEST_VERB.is_match(&text), Signals::REQUEST_VERB);
+    Signals(bits)
+}
+
+/// An action the customer says not to take, right before its word: "ga
+/// jadi cancel", "jangan dibatalkan", "gak usah di-cancel", "no need to
+/// cancel", "please don't change the amount".
+static ACTION_NEGATED_BEFORE: Pat = Pat::new(
+    r"(?i)\b(tidak|tdk|gak|ga|gk|nggak|ngga|enggak|jangan|jgn|gausah|gajadi|no|not|don'?t|dont|never)\s+((jadi|usah|perlu|need to|have to|want to|mau|ingin|to|be|di)[\s-]+){0,2}$",
+);
+
+/// Whether `pat` asks for its action somewhere in `text` (a match not
+/// refused right before it: "ga jadi cancel, udah tf" asks for no
+/// cancellation), and whether a match is refused so.
+fn asked_or_refused(pat: &Pat, text: &str) -> (bool, bool) {
+    let (mut asked, mut refused) = (false, false);
+    if let Some(re) = pat.get() {
+        for m in re.find_iter(text) {
+            if ACTION_NEGATED_BEFORE.is_match(clause_before(text, m.start())) {
+                refused = true;
+            } else {
+                asked = true;
+            }
+        }
+    }
+    (asked, refused)
+}
+
+/// Decides the intent of human text from its [`Signals`], in the
+/// contract's order: cancel, amend, slip when a proof is attached, status,
+/// slip by statement, request (a top-up word and an amount), unknown.
 ///
 /// Each step asks the expressions of this file, then the cues of the
 /// lexicon over the normalised words (chat spellings and affixed forms).
-pub(crate) fn classify(text: &str, slips: usize, has_amount: bool) -> Intent {
-    let text = text.replace(['’', '‘'], "'");
-    let cues = normal::cues(&normal::words(&text));
-    if CANCEL.is_match(&text) || cues.contains(&Cue::Cancel) {
+pub(crate) fn decide_intent(s: Signals, slips: usize, has_amount: bool) -> Intent {
+    if s.has(Signals::CANCEL) || s.has(Signals::CANCEL_CUE) {
         return Intent::Cancel;
     }
-    if AMEND.is_match(&text) || (has_amount && cues.contains(&Cue::Amend)) {
+    if s.has(Signals::AMEND) || (has_amount && s.has(Signals::AMEND_CUE)) {
         return Intent::Amend;
     }
     if slips > 0 {
         return Intent::Slip;
     }
-    if STATUS.is_match(&text) || cues.contains(&Cue::Status) {
+    if s.has(Signals::STATUS) || s.has(Signals::STATUS_CUE) {
         return Intent::Status;
     }
-    if SLIP_STATEMENT.is_match(&text) || cues.contains(&Cue::Slip) {
+    if s.has(Signals::SLIP) || s.has(Signals::SLIP_CUE) {
         return Intent::Slip;
     }
     if has_amount
-        && (REQUEST.is_match(&text) || cues.contains(&Cue::Request))
-        && (REQUEST_VERB.is_match(&text) || !ACKNOWLEDGEMENT.is_match(&text))
+        && (s.has(Signals::REQUEST) || s.has(Signals::REQUEST_CUE))
+        && (s.has(Signals::REQUEST_VERB) || !s.has(Signals::ACKNOWLEDGEMENT))
     {
         return Intent::Request;
     }
     Intent::Unknown
+}
+
+/// [`decide_intent`] on the [`signals`] of `text`.
+#[cfg(test)]
+pub(crate) fn classify(text: &str, slips: usize, has_amount: bool) -> Intent {
+    decide_intent(signals(text), slips, has_amount)
 }
 
 #[cfg(test)]
@@ -1452,7 +1586,10 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &JUTA_REST,
     &AMOUNT_LEAD,
     &DISTRACTOR_BEFORE,
+    &DIFFERENCE_BEFORE,
     &NEGATED_BEFORE,
+    &AMOUNT_RETRACTED_AFTER,
+    &ACTION_NEGATED_BEFORE,
     &BALANCE_STATED_BEFORE,
     &SETTLED_AFTER,
     &OLD_BEFORE,
