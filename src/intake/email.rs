@@ -11,7 +11,7 @@
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use super::SlipFile;
-use super::text::{CidImage, Pat, cid_images, html_to_text, normalise_text};
+use super::text::{CidImage, Pat, cid_images, html_to_text};
 
 /// Nested `message/rfc822` depth we follow; deeper nesting is not a
 /// customer's submission.
@@ -230,7 +230,8 @@ fn collect_text(msg: &Message<'_>, id: u32, out: &mut String, depth: usize) {
         PartType::Text(text)
             if ctype == "text" && (sub == "plain" || sub.is_empty()) && !is_attachment(part) =>
         {
-            push_block(out, &normalise_text(text));
+            // Normalised once, with the whole body, by `text::split_reply`.
+            push_block(out, text);
         }
         PartType::Html(html) if !is_attachment(part) => {
             push_block(out, &html_to_text(html));

@@ -302,9 +302,10 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
 /// Words that may stand between a negation and the action it refuses:
 /// "ga *jadi* cancel", "gak *usah* dibatalkan", "no *need to* change",
 /// "don'*t* cancel".
-const REFUSAL_LINKS: [&str; 13] = [
+/// ("please" is not one: "no, please cancel" asks, and the words have lost
+/// the comma).
+const REFUSAL_LINKS: [&str; 12] = [
     "jadi", "usah", "perlu", "need", "to", "have", "want", "mau", "ingin", "be", "di", "t",
-    "please",
 ];
 
 /// Whether the action word at `i` is refused by a negation right before

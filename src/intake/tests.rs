@@ -284,6 +284,7 @@ fn an_action_refused_right_before_its_word_is_not_asked_for() {
         ("jangan diproses dulu, tolong batalkan", Intent::Cancel),
         ("dibatalke mawon nggih", Intent::Cancel),
         ("dibatalkeun wae", Intent::Cancel),
+        ("No, please disregard my order", Intent::Cancel),
     ] {
         assert_eq!(text::classify(s, 0, false), want, "text {s:?}");
     }
