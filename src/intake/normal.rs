@@ -290,7 +290,7 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
             continue;
         };
         for (cue, phrase) in phrases {
-            let refused = matches!(cue, Cue::Cancel | Cue::Amend) && refused_at(lex, words, i);
+            let refused = matches!(cue, Cue::Cancel | Cue::Amend) && refuses(&words[..i]);
             if !found.contains(cue) && !refused && matches_at(&words[i + 1..], &phrase[1..]) {
                 found.insert(*cue);
             }
@@ -308,21 +308,21 @@ const REFUSAL_LINKS: [&str; 12] = [
     "jadi", "usah", "perlu", "need", "to", "have", "want", "mau", "ingin", "be", "di", "t",
 ];
 
-/// Whether the action word at `i` is refused by a negation right before
-/// it: "ga jadi cancel", "jangan dibatalkan", "no need to cancel".
-fn refused_at(lex: &Lexicon, words: &[String], i: usize) -> bool {
-    let mut j = i;
-    for _ in 0..=3 {
-        let Some(prev) = j.checked_sub(1).and_then(|p| words.get(p)) else {
-            return false;
-        };
+/// Whether the words `before` an action word end in a negation that
+/// refuses it: "ga jadi [cancel]", "jangan [dibatalkan]", "no need to
+/// [cancel]". The expressions of `text.rs` ask the same of the words of the
+/// clause before their match.
+pub(crate) fn refuses(before: &[String]) -> bool {
+    let Some(lex) = lexicon() else {
+        return false;
+    };
+    for prev in before.iter().rev().take(4) {
         if lex.negations.contains(prev) {
             return true;
         }
         if !REFUSAL_LINKS.contains(&prev.as_str()) {
             return false;
         }
-        j -= 1;
     }
     false
 }

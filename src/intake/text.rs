@@ -1501,13 +1501,6 @@ pub(crate) fn signals(text: &str) -> Signals {
     Signals(bits)
 }
 
-/// An action the customer says not to take, right before its word: "ga
-/// jadi cancel", "jangan dibatalkan", "gak usah di-cancel", "no need to
-/// cancel", "please don't change the amount".
-static ACTION_NEGATED_BEFORE: Pat = Pat::new(
-    r"(?i)\b(tidak|tdk|gak|ga|gk|nggak|ngga|enggak|jangan|jgn|gausah|gajadi|no|not|don'?t|dont|never)\s+((jadi|usah|perlu|need to|have to|want to|mau|ingin|to|be|di)[\s-]+){0,2}$",
-);
-
 /// Whether `pat` asks for its action somewhere in `text` (a match not
 /// refused right before it: "ga jadi cancel, udah tf" asks for no
 /// cancellation), and whether a match is refused so.
@@ -1515,7 +1508,9 @@ fn asked_or_refused(pat: &Pat, text: &str) -> (bool, bool) {
     let (mut asked, mut refused) = (false, false);
     if let Some(re) = pat.get() {
         for m in re.find_iter(text) {
-            if ACTION_NEGATED_BEFORE.is_match(clause_before(text, m.start())) {
+            // An action the customer says not to take ("ga jadi cancel",
+            // "please don't change the amount"), read like the cues.
+            if normal::refuses(&normal::words(clause_before(text, m.start()))) {
                 refused = true;
             } else {
                 asked = true;
@@ -1589,7 +1584,6 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &DIFFERENCE_BEFORE,
     &NEGATED_BEFORE,
     &AMOUNT_RETRACTED_AFTER,
-    &ACTION_NEGATED_BEFORE,
     &BALANCE_STATED_BEFORE,
     &SETTLED_AFTER,
     &OLD_BEFORE,
