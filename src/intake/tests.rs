@@ -103,6 +103,14 @@ fn numbers_that_are_not_amounts() {
         "<@&338799744583949891> halo",
         // "matur sewu nuwun" is thanks, not a thousand.
         "matur sewu nuwun nggih",
+        // A balance stated however far into its clause, taxes and budgets.
+        "Sisa saldo di akun kami per pagi ini Rp1.605.000",
+        "As of this morning our balance stands at IDR 310,000.",
+        "Our balance has dropped to Rp 700.000.",
+        "The VAT recorded on INV-66811 is IDR 1,037,300.00.",
+        "PPN 11% sebesar Rp 493.900,- akan kami laporkan terpisah",
+        "Our quarterly budget for this service is IDR 85.000.000.",
+        "Anggaran top up kami untuk bulan ini sebesar Rp 35.000.000.",
     ] {
         assert_eq!(amount_of(s), None, "text {s:?}");
     }
@@ -186,6 +194,33 @@ fn choosing_among_amounts() {
     assert_eq!(
         amount_of("saldo masih kosong, tf 2jt ya").as_deref(),
         Some("2000000")
+    );
+    // A balance word is no distractor where the clause asks to add to it.
+    for (s, want) in [
+        ("Recharge the balance: IDR 4,000,000.00", "4000000"),
+        ("tolong isi saldo kami sebesar 2jt", "2000000"),
+        ("Kami berencana menambah saldo 1 juta", "1000000"),
+        ("top up balance IDR 4,000,000", "4000000"),
+    ] {
+        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
+    }
+    // The amount after the balance, the tax or the budget is the one.
+    assert_eq!(
+        amount_of("Our balance has dropped to Rp 700.000. We hereby request a top-up of 750k.")
+            .as_deref(),
+        Some("750000")
+    );
+    assert_eq!(
+        amount_of(
+            "The 11% VAT of IDR 1,773,200 will be booked separately. Please create a top-up order for Rp 2.750.000."
+        )
+        .as_deref(),
+        Some("2750000")
+    );
+    assert_eq!(
+        amount_of("This is drawn from our Q4 budget of Rp40.000.000. Dana IDR 15.000.000 sudah kami kirim.")
+            .as_deref(),
+        Some("15000000")
     );
     // The total, whether it comes first or after its parts.
     assert_eq!(
@@ -285,6 +320,10 @@ fn an_action_refused_right_before_its_word_is_not_asked_for() {
         ("dibatalke mawon nggih", Intent::Cancel),
         ("dibatalkeun wae", Intent::Cancel),
         ("No, please disregard my order", Intent::Cancel),
+        // A negation in the clause before refuses nothing in this one.
+        ("No, cancel it", Intent::Cancel),
+        ("tidak, hapus saja ordernya", Intent::Cancel),
+        ("jangan ditunda. hapus saja ordernya", Intent::Cancel),
     ] {
         assert_eq!(text::classify(s, 0, false), want, "text {s:?}");
     }

@@ -7,6 +7,7 @@
 //! panic. Rules are general statements about how people write, never about
 //! particular messages.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use regex::{Captures, Regex};
@@ -654,10 +655,32 @@ static AMOUNT_LEAD: Pat = Pat::new(
     r"(?i)\b(amount|jumlah(nya)?|nominal(nya)?|sebesar|senilai|sejumlah|total|top ?-?up|topup|isi( saldo)?|deposit|tf|trf|transfer(an)?|ditransfer|bayar|dibayar|menjadi|jadi|to|of)\s*[:=]?\s*$",
 );
 /// Context right before an amount that makes it not a top-up amount:
-/// balances, fees, limits, loans.
+/// fees, limits, loans (balances: [`BALANCE_BEFORE`]).
 static DISTRACTOR_BEFORE: Pat = Pat::new(
-    r"(?i)(sisa saldo|saldo( (anda|kami|saya|akun|akhir|awal|terakhir))?\s*(saat ini|sekarang|tinggal|tersisa|masih|hanya|cuma|sisa|per\b|:)|(current|remaining|available|new|closing|opening|account) balance|balance\s*(is|now|:)|biaya|\bfee\b|admin fee|ongkos|potongan|\bcharges?\b|minimal|minimum|maksimal|maximum|\blimit\b|bunga|cicilan|denda|pinjaman|\bloan\b|cashback|diskon|discount|bonus|gaji|salary|harga|price|kas kecil|selisih)[^.!?\n]{0,25}$",
+    r"(?i)(biaya|\bfee\b|admin fee|ongkos|potongan|\bcharges?\b|minimal|minimum|maksimal|maximum|\blimit\b|bunga|cicilan|denda|pinjaman|\bloan\b|cashback|diskon|discount|bonus|gaji|salary|harga|price|kas kecil|selisih)[^.!?\n]{0,25}$",
 );
+/// Taxes and budgets anywhere in the clause before an amount: "PPN 11%
+/// sebesar Rp 493.900", "our quarterly budget for this service is IDR
+/// 85.000.000", "anggaran top up kami bulan ini Rp 35 juta".
+static TAX_OR_BUDGET_BEFORE: Pat =
+    Pat::new(r"(?i)\b(ppn|pph|vat|pajak|tax|npwp|anggaran|budget|plafon|pagu)\b[^.!?\n]{0,45}$");
+/// A balance stated in the clause before an amount: "sisa saldo di akun
+/// kami per pagi ini Rp 1.605.000", "our balance stands at IDR 310,000",
+/// "balance: Rp 50.000" (unless the clause adds to it: [`TOPUP_ACTION`]).
+static BALANCE_BEFORE: Pat = Pat::new(
+    r"(?i)(sisa saldo|\bsaldo[a-z]*\b[^.!?\n]{0,40}?\b(saat ini|sekarang|tinggal|tersisa|masih|hanya|cuma|sisa|per|terakhir|akhir|awal)\b|\b(current|remaining|available|new|closing|opening|account|ending|starting)\s+balance|\bbalance\b[^.!?\n]{0,40}?\b(is|now|stands|was|dropped|fell|shows?|showing|remains?|currently|still|down)\b|\bbalance\s*:)[^.!?\n]{0,45}$",
+);
+/// Words that add to a balance: where one is in the clause, a balance word
+/// names what is topped up ("isi saldo 2jt", "recharge the balance: IDR
+/// 4,000,000").
+static TOPUP_ACTION: Pat = Pat::new(
+    r"(?i)\b(top\s?-?up[a-z]*|topup[a-z]*|isi|isikan|mengisi|pengisian|tambah[a-z]*|menambah[a-z]*|penambahan|recharge[a-z]*|reload[a-z]*|add|deposit[a-z]*|transfer[a-z]*|mentransfer|ditransfer|tf|trf|kirim[a-z]*|mengirim[a-z]*|dikirim[a-z]*|bayar[a-z]*|membayar|dibayar[a-z]*|paid|pay|payment|setor[a-z]*|menyetor|disetor[a-z]*|remit[a-z]*|wired?|request[a-z]*|ubah[a-z]*|ganti[a-z]*|naik[a-z]*|menjadi|jadi)\b",
+);
+/// Whether the clause before an amount states a balance and does not add
+/// to it.
+fn balance_before(clause: &str) -> bool {
+    BALANCE_BEFORE.is_match(clause) && !TOPUP_ACTION.is_match(clause)
+}
 /// The difference between two amounts, right before it: "kelebihan 100rb",
 /// "kurangnya Rp 500.000", "topped up the missing 500k", "overpaid by".
 static DIFFERENCE_BEFORE: Pat = Pat::new(
@@ -721,6 +744,8 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     hits.retain(|h| {
         let before = clause_before(text, h.start);
         !DISTRACTOR_BEFORE.is_match(before)
+            && !TAX_OR_BUDGET_BEFORE.is_match(before)
+            && !balance_before(before)
             && !DIFFERENCE_BEFORE.is_match(before)
             && !BALANCE_STATED_BEFORE.is_match(tail_before(text, h.start, 60))
     });
@@ -980,17 +1005,32 @@ pub(crate) fn bounded(text: &str, max: usize) -> &str {
 /// cut at the previous sentence end, line break or ", ".
 fn clause_before(text: &str, pos: usize) -> &str {
     let window = tail_before(text, pos, 60);
-    let mut cut = 0;
-    let bytes = window.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        let next_is_space = bytes.get(i + 1).is_none_or(|n| *n == b' ' || *n == b'\n');
-        if b == b'\n'
-            || ((b == b'.' || b == b'!' || b == b'?' || b == b';' || b == b',') && next_is_space)
-        {
-            cut = i + 1;
-        }
-    }
+    let cut = clause_ends(window).last().unwrap_or(0);
     &window[cut..]
+}
+
+/// Where clauses of `text` end (byte offsets after their last byte): a line
+/// break, or `.`, `!`, `?`, `;`, `,` before a space or a line break (never the
+/// separators of `1.500.000`).
+fn clause_ends(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().filter_map(move |(i, &b)| {
+        let next_is_space = bytes.get(i + 1).is_none_or(|n| *n == b' ' || *n == b'\n');
+        let ends = b == b'\n' || (matches!(b, b'.' | b'!' | b'?' | b';' | b',') && next_is_space);
+        ends.then_some(i + 1)
+    })
+}
+
+/// The clauses of `text` (see [`clause_ends`]), in order.
+fn clauses(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    clause_ends(text)
+        .chain(std::iter::once(text.len()))
+        .filter_map(move |end| {
+            let clause = text.get(start..end)?;
+            start = end;
+            Some(clause)
+        })
 }
 
 /// Number words. Values: digits, teens and tens add to the current small
@@ -1477,7 +1517,11 @@ impl Signals {
 /// What the expressions and cues of the rules find in `text`.
 pub(crate) fn signals(text: &str) -> Signals {
     let text = text.replace(['’', '‘'], "'");
-    let cues = normal::cues(&normal::words(&text));
+    // A cue and its refusal are read within one clause: "No, cancel it".
+    let mut cues = HashSet::new();
+    for clause in clauses(&text) {
+        cues.extend(normal::cues(&normal::words(clause)));
+    }
     let mut bits = 0;
     let mut set = |on: bool, bit: u16| {
         if on {
@@ -1581,6 +1625,9 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &JUTA_REST,
     &AMOUNT_LEAD,
     &DISTRACTOR_BEFORE,
+    &TAX_OR_BUDGET_BEFORE,
+    &BALANCE_BEFORE,
+    &TOPUP_ACTION,
     &DIFFERENCE_BEFORE,
     &NEGATED_BEFORE,
     &AMOUNT_RETRACTED_AFTER,
