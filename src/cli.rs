@@ -499,12 +499,7 @@ fn slip_read(cli: &Cli, files: &[PathBuf], with_text: bool) -> Result<(), Failur
         crate::supervisor::init_tracing(crate::config::LogFormat::Text);
     }
     let limits = Settings::load(cli.config.as_deref())
-        .map(|s| crate::slip::read::ReadLimits {
-            tool_timeout: std::time::Duration::from_secs(s.slips.read_timeout_secs.max(1)),
-            total_timeout: std::time::Duration::from_secs(s.slips.read_timeout_secs.max(1) * 3),
-            max_pixels: s.slips.max_read_pixels,
-            ..Default::default()
-        })
+        .map(|s| crate::slip::read::ReadLimits::from_settings(&s.slips))
         .unwrap_or_default();
     let mut failed = 0;
     for f in files {

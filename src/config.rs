@@ -520,6 +520,11 @@ pub struct SlipSettings {
     pub read_attempts: i64,
     /// Largest image read, in pixels (checked from the header before decoding).
     pub max_read_pixels: u64,
+    /// A second Tesseract language-data folder holding `eng.traineddata` and
+    /// `ind.traineddata` (the standard `tessdata` models; `scripts/fetch-tessdata
+    /// DIR` writes one), read in turn with the system's: two models misread a
+    /// blurred digit differently, and the reads vote. Empty: the system's only.
+    pub second_tessdata: String,
 }
 
 impl Default for SlipSettings {
@@ -530,6 +535,7 @@ impl Default for SlipSettings {
             read_timeout_secs: 20,
             read_attempts: 3,
             max_read_pixels: 40_000_000,
+            second_tessdata: String::new(),
         }
     }
 }

@@ -10,7 +10,8 @@
 //! BCA m-Transfer screenshot of Rp 7.750.000 (ref 20267234519234, paid into
 //! BCA 527-031-8846 on 18/11/2026 21:35:10 WIB), and a phone photo of an ATM
 //! Mandiri receipt of Rp 13.900.000 printed in a mono font that dots its
-//! zeros (seed 5150).
+//! zeros (seed 5150); two screenshots forwarded at half size (seed 5150):
+//! OCTO Mobile, Rp 18.305.000, and ATM Mandiri, Rp 1.100.000.
 
 #[path = "support/db.rs"]
 mod db;
@@ -447,4 +448,55 @@ fn a_photographed_atm_receipt_with_dotted_zeros_is_read_right() {
         .expect("read");
     assert_eq!(read.fields.amount, Some(Money::from_major(13_900_000)));
     assert_eq!(read.fields.bank.as_deref(), Some("ATM Mandiri"));
+}
+
+/// The second set of models of `scripts/fetch-tessdata`, fetched by `scripts/test-env`.
+fn second_tessdata() -> String {
+    std::env::var("TOPUP_TEST_TESSDATA")
+        .expect("TOPUP_TEST_TESSDATA is not set: source the env file of scripts/test-env start")
+}
+
+fn limits_with_second(dir: &str) -> topup::slip::read::ReadLimits {
+    let settings = topup::config::SlipSettings {
+        second_tessdata: dir.to_string(),
+        ..Default::default()
+    };
+    topup::slip::read::ReadLimits::from_settings(&settings)
+}
+
+/// Screenshots forwarded at half size: the system's models alone read the
+/// OCTO slip as 19.105.000 and the ATM receipt as 1.100.008 (sure, a wrong
+/// "amount differs" in waiting); read in turn with the second set of models,
+/// the reads agree on what the slips show.
+#[test]
+fn half_size_forwards_are_read_right_with_the_second_models() {
+    let limits = limits_with_second(&second_tessdata());
+    assert!(
+        limits.second_tessdata.is_some(),
+        "the second models were not taken"
+    );
+    for (file, want) in [
+        (
+            &include_bytes!("slips/octo-18305000-half.jpg")[..],
+            18_305_000,
+        ),
+        (
+            &include_bytes!("slips/atm-mandiri-1100000-half.jpg")[..],
+            1_100_000,
+        ),
+    ] {
+        let read = topup::slip::read::read_slip(file, &limits).expect("read");
+        assert_eq!(read.fields.amount, Some(Money::from_major(want)));
+    }
+}
+
+/// A second models folder without both models is left out (every read
+/// through it would fail), and slips are still read with the system's.
+#[test]
+fn a_second_models_folder_without_the_models_is_left_out() {
+    let empty = tempfile::tempdir().unwrap();
+    let limits = limits_with_second(empty.path().to_str().unwrap());
+    assert!(limits.second_tessdata.is_none());
+    let read = topup::slip::read::read_slip(SLIP, &limits).expect("read");
+    assert_eq!(read.fields.amount, Some(Money::from_major(7_750_000)));
 }

@@ -111,6 +111,9 @@ fn numbers_that_are_not_amounts() {
         "PPN 11% sebesar Rp 493.900,- akan kami laporkan terpisah",
         "Our quarterly budget for this service is IDR 85.000.000.",
         "Anggaran top up kami untuk bulan ini sebesar Rp 35.000.000.",
+        "Dashboard masih menunjukkan saldo Rp 80.000.",
+        // A difference is not the amount, with its suffix too.
+        "Kekurangannya sebesar Rp 500.000 sudah kami transfer pagi ini",
     ] {
         assert_eq!(amount_of(s), None, "text {s:?}");
     }

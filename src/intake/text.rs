@@ -668,7 +668,7 @@ static TAX_OR_BUDGET_BEFORE: Pat =
 /// kami per pagi ini Rp 1.605.000", "our balance stands at IDR 310,000",
 /// "balance: Rp 50.000" (unless the clause adds to it: [`TOPUP_ACTION`]).
 static BALANCE_BEFORE: Pat = Pat::new(
-    r"(?i)(sisa saldo|\bsaldo[a-z]*\b[^.!?\n]{0,40}?\b(saat ini|sekarang|tinggal|tersisa|masih|hanya|cuma|sisa|per|terakhir|akhir|awal)\b|\b(current|remaining|available|new|closing|opening|account|ending|starting)\s+balance|\bbalance\b[^.!?\n]{0,40}?\b(is|now|stands|was|dropped|fell|shows?|showing|remains?|currently|still|down)\b|\bbalance\s*:)[^.!?\n]{0,45}$",
+    r"(?i)(sisa saldo|\bsaldo[a-z]*\b[^.!?\n]{0,40}?\b(saat ini|sekarang|tinggal|tersisa|masih|hanya|cuma|sisa|per|terakhir|akhir|awal)\b|\b(current|remaining|available|new|closing|opening|account|ending|starting)\s+balance|\bbalance\b[^.!?\n]{0,40}?\b(is|now|stands|was|dropped|fell|shows?|showing|remains?|currently|still|down)\b|\bbalance\s*:|\b(menunjukkan|menampilkan|tertera|terlihat|tercatat|shows?|showing|displays?)\s+(saldo|balance)\b)[^.!?\n]{0,45}$",
 );
 /// Words that add to a balance: where one is in the clause, a balance word
 /// names what is topped up ("isi saldo 2jt", "recharge the balance: IDR
@@ -684,7 +684,7 @@ fn balance_before(clause: &str) -> bool {
 /// The difference between two amounts, right before it: "kelebihan 100rb",
 /// "kurangnya Rp 500.000", "topped up the missing 500k", "overpaid by".
 static DIFFERENCE_BEFORE: Pat = Pat::new(
-    r"(?i)\b(kelebihan|kekurangan|lebihnya|kurangnya|the missing|overpaid by|short by)\s*(sebesar\s*|of\s*)?(rp\.?\s*|idr\s*)?$",
+    r"(?i)\b((kelebihan|kekurangan)(nya)?|lebihnya|kurangnya|the missing|overpaid by|short by)\s*(sebesar\s*|of\s*)?(rp\.?\s*|idr\s*)?$",
 );
 /// A balance stated right before the amount: "saldonya ... masih ada Rp
 /// 3.200.000", "our balance still shows the old figure (Rp 420.000)".

@@ -19,6 +19,7 @@
 //! the small grey labels that make an amount sure.
 
 use std::io::{Cursor, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,10 +29,11 @@ use imageproc::region_labelling::{Connectivity, connected_components};
 
 use super::extract::{MIN_TOP_UP, fields_from_text};
 use super::{Confidence, SlipFields};
+use crate::config::SlipSettings;
 use crate::domain::money::Money;
 
-/// Caps on one read.
-#[derive(Debug, Clone, Copy)]
+/// Caps on one read, and the models it reads with.
+#[derive(Debug, Clone)]
 pub struct ReadLimits {
     /// Largest file accepted, in bytes.
     pub max_bytes: usize,
@@ -41,6 +43,41 @@ pub struct ReadLimits {
     pub tool_timeout: Duration,
     /// Deadline of the whole read (all preprocessing tries).
     pub total_timeout: Duration,
+    /// A second language-data folder read in turn with the system's (see
+    /// [`crate::config::SlipSettings::second_tessdata`]).
+    pub second_tessdata: Option<PathBuf>,
+}
+
+impl ReadLimits {
+    /// The limits of the settings. A second language-data folder without
+    /// both models is left out with a warning (every read through it would
+    /// fail).
+    pub fn from_settings(s: &SlipSettings) -> ReadLimits {
+        let second_tessdata = Some(s.second_tessdata.trim())
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .filter(|dir| {
+                let missing: Vec<&str> = ["eng", "ind"]
+                    .into_iter()
+                    .filter(|l| !dir.join(format!("{l}.traineddata")).is_file())
+                    .collect();
+                if !missing.is_empty() {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        "slips.second_tessdata has no {}.traineddata: slips are read with the system's models only",
+                        missing.join(".traineddata or ")
+                    );
+                }
+                missing.is_empty() && dir.to_str().is_some()
+            });
+        ReadLimits {
+            tool_timeout: Duration::from_secs(s.read_timeout_secs.max(1)),
+            total_timeout: Duration::from_secs(s.read_timeout_secs.max(1) * 3),
+            max_pixels: s.max_read_pixels,
+            second_tessdata,
+            ..ReadLimits::default()
+        }
+    }
 }
 
 impl Default for ReadLimits {
@@ -50,6 +87,7 @@ impl Default for ReadLimits {
             max_pixels: 40_000_000,
             tool_timeout: Duration::from_secs(20),
             total_timeout: Duration::from_secs(60),
+            second_tessdata: None,
         }
     }
 }
@@ -379,7 +417,12 @@ fn ocr_until_amount(
             Err(e) => return Err(e),
         };
         let prepared = prep.variant(variant);
-        let text = match tesseract(&prepared, limits.tool_timeout.min(left)) {
+        // With a second model, it reads first and every other time.
+        let data = limits
+            .second_tessdata
+            .as_deref()
+            .filter(|_| variant % 2 == 0);
+        let text = match tesseract(&prepared, data, limits.tool_timeout.min(left)) {
             Ok(text) => text,
             Err(ReadError::Timeout(_)) if !readings.is_empty() => break,
             Err(e) => return Err(e),
@@ -1024,17 +1067,21 @@ pub fn rotate(gray: &GrayImage, degrees: f64) -> GrayImage {
 }
 
 /// Tesseract on one prepared image (sent as PGM on stdin; one thread, so
-/// several reads do not fight over the cores).
-fn tesseract(gray: &GrayImage, timeout: Duration) -> Result<String, ReadError> {
+/// several reads do not fight over the cores), with the models of `data`
+/// (a language-data folder) or the system's.
+fn tesseract(
+    gray: &GrayImage,
+    data: Option<&Path>,
+    timeout: Duration,
+) -> Result<String, ReadError> {
     let (w, h) = gray.dimensions();
     let mut pgm = format!("P5\n{w} {h}\n255\n").into_bytes();
     pgm.extend_from_slice(gray.as_raw());
-    let out = run_tool(
-        "tesseract",
-        &["stdin", "stdout", "-l", "ind+eng", "--psm", "6"],
-        &pgm,
-        timeout,
-    )?;
+    let mut args = vec!["stdin", "stdout", "-l", "ind+eng", "--psm", "6"];
+    if let Some(dir) = data.and_then(Path::to_str) {
+        args.extend(["--tessdata-dir", dir]);
+    }
+    let out = run_tool("tesseract", &args, &pgm, timeout)?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 

@@ -26,13 +26,7 @@ const LEASE_MS: i64 = 5 * 60 * 1000;
 
 /// The read limits from the settings.
 pub fn limits(desk: &Desk) -> ReadLimits {
-    let s = &desk.settings().slips;
-    ReadLimits {
-        tool_timeout: Duration::from_secs(s.read_timeout_secs.max(1)),
-        total_timeout: Duration::from_secs(s.read_timeout_secs.max(1) * 3),
-        max_pixels: s.max_read_pixels,
-        ..ReadLimits::default()
-    }
+    ReadLimits::from_settings(&desk.settings().slips)
 }
 
 /// Runs until `shutdown`: reads due slips, then waits for the desk's bell or a second.
