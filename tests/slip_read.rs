@@ -491,12 +491,26 @@ fn half_size_forwards_are_read_right_with_the_second_models() {
 }
 
 /// A second models folder without both models is left out (every read
-/// through it would fail), and slips are still read with the system's.
+/// through it would fail), and slips are still read with the system's; so
+/// are they when the models are there but damaged (a truncated download).
 #[test]
-fn a_second_models_folder_without_the_models_is_left_out() {
+fn missing_or_damaged_second_models_cost_the_read_nothing() {
     let empty = tempfile::tempdir().unwrap();
     let limits = limits_with_second(empty.path().to_str().unwrap());
     assert!(limits.second_tessdata.is_none());
+    let read = topup::slip::read::read_slip(SLIP, &limits).expect("read");
+    assert_eq!(read.fields.amount, Some(Money::from_major(7_750_000)));
+
+    let damaged = tempfile::tempdir().unwrap();
+    for lang in ["eng", "ind"] {
+        std::fs::write(
+            damaged.path().join(format!("{lang}.traineddata")),
+            b"not a model",
+        )
+        .unwrap();
+    }
+    let limits = limits_with_second(damaged.path().to_str().unwrap());
+    assert!(limits.second_tessdata.is_some());
     let read = topup::slip::read::read_slip(SLIP, &limits).expect("read");
     assert_eq!(read.fields.amount, Some(Money::from_major(7_750_000)));
 }

@@ -422,7 +422,15 @@ fn ocr_until_amount(
             .second_tessdata
             .as_deref()
             .filter(|_| variant % 2 == 0);
-        let text = match tesseract(&prepared, data, limits.tool_timeout.min(left)) {
+        let mut read = tesseract(&prepared, data, limits.tool_timeout.min(left));
+        if data.is_some()
+            && let Err(ReadError::Tool(e)) = &read
+        {
+            // Damaged second models cost the slip nothing: the system's read instead.
+            tracing::warn!("the second Tesseract models failed, the system's read instead: {e}");
+            read = tesseract(&prepared, None, limits.tool_timeout.min(left));
+        }
+        let text = match read {
             Ok(text) => text,
             Err(ReadError::Timeout(_)) if !readings.is_empty() => break,
             Err(e) => return Err(e),
