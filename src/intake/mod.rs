@@ -222,7 +222,13 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
             .is_empty(),
     };
     let predicted = model::predict(&intent_text, found);
-    let intent = model::combine(rule, predicted);
+    let intent = match model::combine(rule, predicted) {
+        // With a proof attached the contract leaves cancel, amend or slip:
+        // "please find enclosed the bank confirmation for our top-up of IDR
+        // 6,000,000" is no request for a new order.
+        Intent::Request | Intent::Status | Intent::Unknown if !inputs.slips.is_empty() => rule,
+        intent => intent,
+    };
     explain::record(|| explain::Explain {
         features: model::features(&intent_text, found),
         rule,

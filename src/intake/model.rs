@@ -324,15 +324,19 @@ pub fn combine(rule: Intent, model: Option<Prediction>) -> Intent {
 /// The rules keep what they are sure of unless the model is surer: where
 /// the rules found nothing (`unknown`) a model at least
 /// `unknown_override` sure decides; against an intent the rules found, only
-/// one at least `disagree_override` sure.
+/// one at least `disagree_override` sure; and neither with fewer than
+/// [`MIN_KNOWN_WORDS`] known words.
 pub fn combine_with(rule: Intent, model: Option<Prediction>, t: Thresholds) -> Intent {
     let Some(m) = model else {
         return rule;
     };
+    // Too few known words and the model is guessing from its priors: it
+    // neither reads an intent into nothing nor overrules the rules (a slip
+    // mailed with no words but "Sent from my iPhone" stays a slip).
+    if m.known_words < MIN_KNOWN_WORDS {
+        return rule;
+    }
     let needed = if rule == Intent::Unknown {
-        if m.known_words < MIN_KNOWN_WORDS {
-            return rule;
-        }
         t.unknown_override
     } else {
         t.disagree_override

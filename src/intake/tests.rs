@@ -586,3 +586,34 @@ fn a_cancellation_only_the_model_reads_is_marked_as_the_models() {
         Some("TU-20261130-0007".to_string())
     );
 }
+
+#[test]
+fn a_mail_with_a_proof_attached_is_a_payment_unless_it_cancels_or_amends() {
+    let mail = |text: &str| {
+        format!(
+            "From: jh@nordsee.example\r\nTo: topup@desk.test\r\nSubject: Bank confirmation\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
+             --b\r\nContent-Type: image/jpeg\r\nContent-Disposition: inline; filename=IMG_0934.jpeg\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8U\r\n\
+             --b--\r\n"
+        )
+    };
+    for (text, want) in [
+        // A top-up word beside the proof: still the payment for it.
+        (
+            "please find enclosed the bank confirmation for our top-up of IDR 6,000,000.00, order TU-20261029-5510.",
+            Intent::Slip,
+        ),
+        // Nothing but the phone's footer: the model has no words to go on.
+        ("Sent from my iPhone", Intent::Slip),
+        (
+            "tolong batalkan TU-20261029-5510, salah kirim",
+            Intent::Cancel,
+        ),
+    ] {
+        let e = extract_email(mail(text).as_bytes(), "TU");
+        assert_eq!(e.slips.len(), 1, "{text}");
+        assert_eq!(e.intent, want, "{text}");
+    }
+}
