@@ -61,12 +61,16 @@ impl ReadLimits {
                     .into_iter()
                     .filter(|l| !dir.join(format!("{l}.traineddata")).is_file())
                     .collect();
+                // Said once: the reading worker builds its limits for every read.
+                static WARNED: std::sync::Once = std::sync::Once::new();
                 if !missing.is_empty() {
-                    tracing::warn!(
-                        dir = %dir.display(),
-                        "slips.second_tessdata has no {}.traineddata: slips are read with the system's models only",
-                        missing.join(".traineddata or ")
-                    );
+                    WARNED.call_once(|| {
+                        tracing::warn!(
+                            dir = %dir.display(),
+                            "slips.second_tessdata has no {}.traineddata: slips are read with the system's models only",
+                            missing.join(".traineddata or ")
+                        );
+                    });
                 }
                 missing.is_empty() && dir.to_str().is_some()
             });
