@@ -290,8 +290,9 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
             continue;
         };
         for (cue, phrase) in phrases {
-            let refused = matches!(cue, Cue::Cancel | Cue::Amend) && refuses(&words[..i]);
-            if !found.contains(cue) && !refused && matches_at(&words[i + 1..], &phrase[1..]) {
+            // A cancellation or change the words right before it refuse is not asked for.
+            let refused = || matches!(cue, Cue::Cancel | Cue::Amend) && refuses(&words[..i]);
+            if !found.contains(cue) && matches_at(&words[i + 1..], &phrase[1..]) && !refused() {
                 found.insert(*cue);
             }
         }

@@ -24,11 +24,6 @@ use crate::store::slip_reads::{self, SlipReadRow};
 /// A claimed read not finished within this lease is taken again (the worker died).
 const LEASE_MS: i64 = 5 * 60 * 1000;
 
-/// The read limits from the settings.
-pub fn limits(desk: &Desk) -> ReadLimits {
-    ReadLimits::from_settings(&desk.settings().slips)
-}
-
 /// Runs until `shutdown`: reads due slips, then waits for the desk's bell or a second.
 ///
 /// # Errors
@@ -75,7 +70,7 @@ async fn pass(desk: &Desk) -> anyhow::Result<bool> {
     let started = Instant::now();
     let outcome = match desk.slips().get(&job.hash).await {
         Ok(bytes) => {
-            let limits = limits(desk);
+            let limits = ReadLimits::from_settings(&desk.settings().slips);
             tokio::task::spawn_blocking(move || read_slip(&bytes, &limits))
                 .await
                 .unwrap_or_else(|e| Err(ReadError::Corrupt(format!("the reader failed: {e}"))))
