@@ -223,6 +223,13 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     };
     let predicted = model::predict(&intent_text, found);
     let intent = match model::combine(rule, predicted) {
+        // With the proof attached, a cancellation or change of amount the
+        // expressions read word for word outranks the payment words around
+        // it, as the contract orders them: "mohon revisi nominal menjadi Rp
+        // 3.500.000, bukti keduanya terlampir" is a change of amount. (Without
+        // one, the model rightly reads "was my cancellation processed?" as a
+        // question.)
+        Intent::Slip if !inputs.slips.is_empty() && spelled_out(rule, signals) => rule,
         // With a proof attached the contract leaves cancel, amend or slip:
         // "please find enclosed the bank confirmation for our top-up of IDR
         // 6,000,000" is no request for a new order.
@@ -252,6 +259,17 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
         amount,
         slips: inputs.slips,
         intent_by_model: intent != rule,
+    }
+}
+
+/// Whether the rules' `rule` rests on an expression of text.rs (not only on
+/// a lexicon cue) for an action the contract ranks above slip, status and
+/// request.
+fn spelled_out(rule: Intent, signals: text::Signals) -> bool {
+    match rule {
+        Intent::Cancel => signals.has(text::Signals::CANCEL),
+        Intent::Amend => signals.has(text::Signals::AMEND),
+        _ => false,
     }
 }
 

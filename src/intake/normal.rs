@@ -292,13 +292,36 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
         for (cue, phrase) in phrases {
             // A cancellation or change the words right before it refuse is not asked for.
             let refused = || matches!(cue, Cue::Cancel | Cue::Amend) && refuses(&words[..i]);
-            if !found.contains(cue) && matches_at(&words[i + 1..], &phrase[1..]) && !refused() {
+            // "bukti yang benar": the right document, not a corrected amount.
+            let of_a_document =
+                || *cue == Cue::Amend && i > 0 && DOCUMENT_WORDS.contains(&words[i - 1].as_str());
+            if !found.contains(cue)
+                && matches_at(&words[i + 1..], &phrase[1..])
+                && !refused()
+                && !of_a_document()
+            {
                 found.insert(*cue);
             }
         }
     }
     found
 }
+
+/// Words for the proof itself: a correction cue right after one is about
+/// the document sent ("bukti yang benar", "slip yang seharusnya"), not the
+/// amount.
+const DOCUMENT_WORDS: [&str; 10] = [
+    "bukti",
+    "slip",
+    "file",
+    "lampiran",
+    "lampir",
+    "foto",
+    "gambar",
+    "receipt",
+    "proof",
+    "screenshot",
+];
 
 /// Words that may stand between a negation and the action it refuses:
 /// "ga *jadi* cancel", "gak *usah* dibatalkan", "no *need to* change",

@@ -668,7 +668,7 @@ static TAX_OR_BUDGET_BEFORE: Pat =
 /// kami per pagi ini Rp 1.605.000", "our balance stands at IDR 310,000",
 /// "balance: Rp 50.000" (unless the clause adds to it: [`TOPUP_ACTION`]).
 static BALANCE_BEFORE: Pat = Pat::new(
-    r"(?i)(sisa saldo|\bsaldo[a-z]*\b[^.!?\n]{0,40}?\b(saat ini|sekarang|tinggal|tersisa|masih|hanya|cuma|sisa|per|terakhir|akhir|awal)\b|\b(current|remaining|available|new|closing|opening|account|ending|starting)\s+balance|\bbalance\b[^.!?\n]{0,40}?\b(is|now|stands|was|dropped|fell|shows?|showing|remains?|currently|still|down)\b|\bbalance\s*:|\b(menunjukkan|menampilkan|tertera|terlihat|tercatat|shows?|showing|displays?)\s+(saldo|balance)\b)[^.!?\n]{0,45}$",
+    r"(?i)(sisa saldo|\bsaldo[a-z]*\b[^.!?\n]{0,40}?\b(saat ini|sekarang|skrg|skrng|tinggal|tersisa|masih|msh|hanya|cuma|sisa|per|terakhir|akhir|awal)\b|\b(current|remaining|available|new|closing|opening|account|ending|starting)\s+balance|\bbalance\b[^.!?\n]{0,40}?\b(is|now|stands|was|dropped|fell|shows?|showing|remains?|currently|still|down)\b|\bbalance\s*:|\b(menunjukkan|menampilkan|tertera|terlihat|tercatat|shows?|showing|displays?)\s+(saldo|balance)\b)[^.!?\n]{0,45}$",
 );
 /// Words that add to a balance: where one is in the clause, a balance word
 /// names what is topped up ("isi saldo 2jt", "recharge the balance: IDR
@@ -720,8 +720,19 @@ static OLD_BEFORE: Pat = Pat::new(
 static NEW_BEFORE: Pat = Pat::new(
     r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but|maksudnya|padahal)\b[^.!?\n]{0,12}$",
 );
+/// Words right after an amount that say it has already arrived ("2jt udh
+/// masuk", "the 5 million top-up arrived").
+static AMOUNT_ARRIVED_AFTER: Pat = Pat::new(
+    r"(?i)^[^.!?\n]{0,20}?\b((sudah|udah|udh|sdh|dah|telah|already) (masuk|diterima|terisi|bertambah|credited|received|arrived)|(has|have|was|were) (been )?(credited|received|arrived)|arrived|went through)\b",
+);
 static TOTAL_BEFORE: Pat =
     Pat::new(r"(?i)\b(total|totalnya|seluruhnya|keseluruhan|in total)\b[^.!?\n]{0,15}$");
+/// A time in the past in the clause before an amount: "bulan lalu kami top
+/// up Rp 10.000.000", "last month we paid 3 million", "biasanya 10jt".
+/// Beside another amount, such one is history, not the one acted on.
+static PAST_BEFORE: Pat = Pat::new(
+    r"(?i)\b((bulan|minggu|tahun|bln|mgg|thn) (lalu|kemarin|kmrn|kmarin)|last (month|week|year|time)|the month before|sebelumnya|sblmnya|biasa(nya)?|bisanya|usually|previously|wingi)\b[^.!?\n]{0,45}$",
+);
 
 /// Every amount in `text` that a person would read as a sum of money the
 /// writer states, in order of appearance. Account, phone, reference and
@@ -735,6 +746,7 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     let mut hits = figure_amounts(text);
     hits.extend(word_amounts(text));
     hits.extend(juta_rest_amounts(text));
+    hits.extend(spaced_amounts(text));
     hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
     // Where two readings overlap ("1 juta" inside "1 juta 500"), the
     // longer one is what was written.
@@ -751,6 +763,44 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     });
     hits.truncate(MAX_AMOUNT_CANDIDATES);
     hits
+}
+
+/// "Rp1 500 000", "Rp 1. 500.000": after a currency, thousands grouped by
+/// spaces (or a dot with a stray space) are one figure. Only with the
+/// currency: bare digit groups are order numbers, phones and accounts.
+static SPACED_THOUSANDS: Pat =
+    Pat::new(r"(?i)\b(?:rp|idr)\.?\s?(\d{1,3})((?:\.?\s\d{3}|\.\d{3}){1,4})\b");
+
+fn spaced_amounts(text: &str) -> Vec<AmountHit> {
+    let Some(re) = SPACED_THOUSANDS.get() else {
+        return Vec::new();
+    };
+    re.captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            let groups = c.get(2)?.as_str();
+            // A figure of its own notation ("Rp 1.500.000") is read elsewhere;
+            // one followed by decimals or more digits is not this notation.
+            if !groups.contains(' ')
+                || text[whole.end()..].starts_with(|ch: char| ch.is_ascii_digit() || ch == ',')
+            {
+                return None;
+            }
+            let digits: String = c
+                .get(1)?
+                .as_str()
+                .chars()
+                .chain(groups.chars())
+                .filter(char::is_ascii_digit)
+                .collect();
+            Some(AmountHit {
+                money: Money::from_major(digits.parse().ok()?),
+                start: whole.start(),
+                end: whole.end(),
+                strength: Strength::Marked,
+            })
+        })
+        .collect()
 }
 
 fn juta_rest_amounts(text: &str) -> Vec<AmountHit> {
@@ -1294,6 +1344,43 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
         }
         return usable.last().map(|h| h.money);
     }
+    // "Tadinya mau 2jt, tapi ... jadi 3 juta": an earlier amount the
+    // customer says they meant before gives way to the one that replaces it.
+    if usable.len() >= 2
+        && OLD_BEFORE.is_match(clause_before(text, usable[0].start))
+        && let Some(h) = usable[1..].iter().find(|h| {
+            NEW_BEFORE.is_match(tail_before(text, h.start, 60))
+                && !OLD_BEFORE.is_match(clause_before(text, h.start))
+        })
+    {
+        return Some(h.money);
+    }
+    // "Kemarin topup 2jt sudah masuk, sekarang mau 4jt": a top-up said to
+    // have arrived is a past one, not the one asked for.
+    // "Bulan lalu kami top up Rp 10.000.000 ... mohon dibuatkan order Rp
+    // 6.000.000": an amount of the past is history beside a present one.
+    let usable = {
+        let present: Vec<&AmountHit> = usable
+            .iter()
+            .copied()
+            .filter(|h| !PAST_BEFORE.is_match(clause_before(text, h.start)))
+            .collect();
+        if present.is_empty() { usable } else { present }
+    };
+    let usable = if intent == Intent::Request {
+        let open: Vec<&AmountHit> = usable
+            .iter()
+            .copied()
+            .filter(|h| {
+                !text
+                    .get(h.end..)
+                    .is_some_and(|after| AMOUNT_ARRIVED_AFTER.is_match(after))
+            })
+            .collect();
+        if open.is_empty() { usable } else { open }
+    } else {
+        usable
+    };
     if let Some(h) = usable
         .iter()
         .find(|h| TOTAL_BEFORE.is_match(clause_before(text, h.start)))
@@ -1322,7 +1409,7 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
 /// Words right before an order number that mark it as not the one acted on
 /// ("duplikat dari TU-…", "like last time TU-…").
 static ORDER_ASIDE_BEFORE: Pat = Pat::new(
-    r"(?i)\b(duplikat(nya)?( dari)?|duplicate( of)?|dobel( dari)?|double( of)?|sama dengan|same as|instead of|bukan|not|yang lama|old|sebelumnya|previous|last time|seperti)\b[^.!?\n]{0,25}$",
+    r"(?i)\b(duplikat(nya)?( dari)?|duplicate( of)?|dobel( dari)?|double( of)?|sama dengan|same as|instead of|bukan|not|yang lama|old|sebelumnya|previous|last time|seperti|(terima ?kasih|makasih|thanks|thank you) (untuk|atas|buat|for))\b[^.!?\n]{0,25}$",
 );
 
 /// Words right after an order number that say it is settled ("TU-… was
