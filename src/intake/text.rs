@@ -769,7 +769,7 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
 /// spaces (or a dot with a stray space) are one figure. Only with the
 /// currency: bare digit groups are order numbers, phones and accounts.
 static SPACED_THOUSANDS: Pat =
-    Pat::new(r"(?i)\b(?:rp|idr)\.?\s?(\d{1,3})((?:\.?\s\d{3}|\.\d{3}){1,4})\b");
+    Pat::new(r"(?i)\b(?:rp|idr)\.?[ ]?([0-9]{1,3})((?:\.?[ ][0-9]{3}|\.[0-9]{3}){1,4})\b");
 
 fn spaced_amounts(text: &str) -> Vec<AmountHit> {
     let Some(re) = SPACED_THOUSANDS.get() else {
