@@ -211,7 +211,21 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     let has_amount = !own_hits.is_empty() || !subject_hits.is_empty();
     let intent_text = format!("{}\n{}", inputs.own, fresh_subject);
     let signals = text::signals(&intent_text);
-    let rule = text::decide_intent(signals, inputs.slips.len(), has_amount);
+    let rule = match text::decide_intent(signals, inputs.slips.len(), has_amount) {
+        // "TU-… gmn?", "??? TU-…", "update?" under the desk's mail about an
+        // order: a bare question about an order asks how it stands.
+        Intent::Unknown
+            if inputs.slips.is_empty()
+                && !has_amount
+                && bare_question(inputs.own, prefix)
+                && [inputs.own, fresh_subject, inputs.quoted]
+                    .iter()
+                    .any(|t| !OrderNumber::find_all_at(t, prefix, 1).is_empty()) =>
+        {
+            Intent::Status
+        }
+        rule => rule,
+    };
     let found = model::Found {
         signals,
         slips: inputs.slips.len(),
@@ -260,6 +274,32 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
         slips: inputs.slips,
         intent_by_model: intent != rule,
     }
+}
+
+/// Words of a bare question that do not ask about the order: a greeting or
+/// a call for attention ("halo?", "min?") is no question about it.
+const NOT_ABOUT_THE_ORDER: [&str; 16] = [
+    "halo", "hallo", "hai", "hi", "hello", "p", "ping", "min", "kak", "gan", "permisi", "test",
+    "tes", "oi", "woi", "bro",
+];
+
+/// Whether `own` is a question of at most two words besides order numbers
+/// and marks: "TU-… gmn?", "👀 TU-… ??", "TU-… udh?".
+fn bare_question(own: &str, prefix: &str) -> bool {
+    const MAX_BYTES: usize = 200;
+    if own.len() > MAX_BYTES || !own.contains('?') {
+        return false;
+    }
+    let mut rest = own.to_string();
+    for (span, _) in OrderNumber::find_all_spans(own, prefix, 4).iter().rev() {
+        rest.replace_range(span.clone(), " ");
+    }
+    let rest = rest.to_lowercase();
+    let words: Vec<&str> = rest
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .collect();
+    words.len() <= 2 && !words.iter().any(|w| NOT_ABOUT_THE_ORDER.contains(w))
 }
 
 /// Whether the rules' `rule` rests on an expression of text.rs (not only on

@@ -714,11 +714,11 @@ static AMOUNT_RETRACTED_AFTER: Pat = Pat::new(
 );
 /// For a change of amount: the old amount ("from", "dari", "semula").
 static OLD_BEFORE: Pat = Pat::new(
-    r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya|(ga|gak|nggak|ngga|enggak|gk|tidak|tdk) jadi|batal\w*|cancel|(ku|ter|di)?ketik|typed)\b[^.!?\n]{0,12}$",
+    r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya|(ga|gak|nggak|ngga|enggak|gk|tidak|tdk) jadi|batal\w*|cancel|(ku|ter|di)?ketik|typed|wrote|write|written|(ku|ter|di)?tulis|nulis)\b[^.!?\n]{0,12}$",
 );
 /// For a change of amount: the new amount ("to", "menjadi", "jadi").
 static NEW_BEFORE: Pat = Pat::new(
-    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but|maksudnya|padahal)\b[^.!?\n]{0,12}$",
+    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|(correct|right)( one| amount| figure)? is|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but|maksudnya|padahal)\b[^.!?\n]{0,12}$",
 );
 /// Words right after an amount that say it has already arrived ("2jt udh
 /// masuk", "the 5 million top-up arrived").
