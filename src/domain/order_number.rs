@@ -39,8 +39,9 @@ pub enum OrderNumberError {
 
 /// Characters that may separate the parts: hyphens of every kind (also the
 /// Markdown-escaped `\-` Discord produces and the minus sign), underscores,
-/// spaces, slashes, dots and a colon (`TU.20261125.0042`, `TU : 20261125-0042`).
-const SEP: &str = r"[\s\-_/.:\u{2010}-\u{2015}\u{2212}\\]{0,3}";
+/// spaces, slashes, dots, a colon and a hash (`TU.20261125.0042`, `TU :
+/// 20261125-0042`, `TU#20261125-0042`).
+const SEP: &str = r"[\s\-_/.:#\u{2010}-\u{2015}\u{2212}\\]{0,3}";
 
 /// The date part: eight digits, or the date written with its own separators
 /// (`2026-11-25`, `2026.11.25`, `2026 1125`).
@@ -97,7 +98,7 @@ impl OrderNumber {
         let malformed = || OrderNumberError::Malformed(s.trim().to_string(), prefix.to_uppercase());
         let re = cached_regex(&format!(
             r"(?i)^({}){SEP}{DATE}{SEP}(\d{{4,9}})$",
-            regex::escape(prefix)
+            spoken_prefix(prefix)
         ))
         .ok_or_else(malformed)?;
         let caps = re.captures(trimmed).ok_or_else(malformed)?;
@@ -156,8 +157,8 @@ impl OrderNumber {
         limit: usize,
     ) -> Vec<(std::ops::Range<usize>, OrderNumber)> {
         let pattern = format!(
-            r"(?i)\b({}){SEP}{DATE}{SEP}(\d{{4,9}})",
-            regex::escape(prefix)
+            r"(?i)({}){SEP}{DATE}{SEP}(\d{{4,9}})",
+            spoken_prefix(prefix)
         );
         let Some(re) = cached_regex(&pattern) else {
             return Vec::new();
@@ -169,6 +170,9 @@ impl OrderNumber {
                 break;
             }
             let Some(whole) = caps.get(0) else { continue };
+            if !starts_a_word(text, whole.start(), &caps[1]) {
+                continue;
+            }
             // Greedy `\d{4,9}` ate every digit it could: a digit right after
             // means a longer run, which is some other number.
             if text[whole.end()..].starts_with(|c: char| c.is_ascii_digit()) {
@@ -183,6 +187,34 @@ impl OrderNumber {
             }
         }
         found
+    }
+}
+
+/// The prefix as a pattern that also takes it spelled out letter by letter,
+/// as dictated or typed that way (`T.U. 20261117 0088`, `T U 20261114
+/// 0118`).
+fn spoken_prefix(prefix: &str) -> String {
+    let letters: Vec<String> = prefix
+        .chars()
+        .map(|c| regex::escape(c.encode_utf8(&mut [0; 4])))
+        .collect();
+    format!(r"{}\.?", letters.join(r"(?:\.\s?|\s)?"))
+}
+
+/// Whether a prefix found at `start` begins a word, or is typed in capitals
+/// right after a word in small letters (`buatTU-20261208-0019`): not the
+/// tail of another word (`situ 20261201 0042`, `ABSTU-…`).
+fn starts_a_word(text: &str, start: usize, matched: &str) -> bool {
+    match text[..start].chars().next_back() {
+        None => true,
+        Some(b) if !b.is_alphanumeric() => true,
+        Some(b) => {
+            b.is_lowercase()
+                && matched
+                    .chars()
+                    .filter(|c| c.is_alphabetic())
+                    .all(char::is_uppercase)
+        }
     }
 }
 
@@ -291,6 +323,9 @@ mod tests {
             "TU/2026/11/25/0042",
             "(TU 2026 1125 0042)",
             "TU\u{2212}20261125\u{2212}0042",
+            "TU#20261125-0042",
+            "T.U. 20261125 0042",
+            "T U 20261125 0042",
         ] {
             assert_eq!(canon(input), "TU-20261125-0042", "input {input:?}");
         }
@@ -331,6 +366,15 @@ mod tests {
         assert_eq!(n.map(|n| n.to_string()), Ok("AB-20261125-0042".to_string()));
         assert!(OrderNumber::parse_with_prefix("TU-20261125-0042", "AB").is_err());
         assert_eq!(OrderNumber::find_all("see ab 20261125 0042", "ab").len(), 1);
+    }
+
+    #[test]
+    fn a_prefix_glued_to_a_word_counts_only_in_capitals_after_small_letters() {
+        let found = |s: &str| OrderNumber::find_all(s, "TU").len();
+        assert_eq!(found("bkt tf nya 500k buatTU-20261125-0042 ya"), 1);
+        assert_eq!(found("situ 20261125 0042"), 0);
+        assert_eq!(found("ABSTU-20261125-0042"), 0);
+        assert_eq!(found("statu20261125 0042"), 0);
     }
 
     #[test]

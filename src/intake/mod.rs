@@ -211,6 +211,10 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     let has_amount = !own_hits.is_empty() || !subject_hits.is_empty();
     let intent_text = format!("{}\n{}", inputs.own, fresh_subject);
     let signals = text::signals(&intent_text);
+    // Only whether one is named: the first find is enough (which one is
+    // chosen below, from the own text, the subject, then quotes).
+    let names_order = |t: &str| !OrderNumber::find_all_at(t, prefix, 1).is_empty();
+    let order_named = names_order(&intent_text);
     let rule = match text::decide_intent(signals, inputs.slips.len(), has_amount) {
         // "TU-… gmn?", "??? TU-…", "update?" under the desk's mail about an
         // order: a bare question about an order asks how it stands.
@@ -218,9 +222,7 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
             if inputs.slips.is_empty()
                 && !has_amount
                 && bare_question(inputs.own, prefix)
-                && [inputs.own, fresh_subject, inputs.quoted]
-                    .iter()
-                    .any(|t| !OrderNumber::find_all_at(t, prefix, 1).is_empty()) =>
+                && (order_named || names_order(inputs.quoted)) =>
         {
             Intent::Status
         }
@@ -230,10 +232,7 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
         signals,
         slips: inputs.slips.len(),
         amount: has_amount,
-        // Only whether one is named: the first find is enough (which one
-        // is chosen below, from the own text, the subject, then quotes).
-        order: !crate::domain::order_number::OrderNumber::find_all_at(&intent_text, prefix, 1)
-            .is_empty(),
+        order: order_named,
     };
     let predicted = model::predict(&intent_text, found);
     let intent = match model::combine(rule, predicted) {

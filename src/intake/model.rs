@@ -14,6 +14,7 @@
 //! daemon cannot disagree on what a feature is.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
 use super::Intent;
@@ -193,6 +194,11 @@ struct Model {
     bias: [f32; 6],
     weights: HashMap<String, [f32; 6]>,
     thresholds: Thresholds,
+    /// Each message's features count `row_scale / sqrt(n)` for its `n`
+    /// distinct features (the model was trained on rows of that length, so
+    /// a long message does not outvote a short one by its length alone);
+    /// `None`: each counts one.
+    row_scale: Option<f32>,
 }
 
 /// How sure the model must be to decide against the rules (chosen by
@@ -224,6 +230,7 @@ fn load(tsv: &str) -> Option<Model> {
     let mut weights = HashMap::new();
     let mut classes = false;
     let (mut unknown_override, mut disagree_override, mut cancel_override) = (None, None, None);
+    let mut row_scale = None;
     for line in tsv.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
         let mut cols = line.split('\t');
         let name = cols.next()?;
@@ -249,6 +256,10 @@ fn load(tsv: &str) -> Option<Model> {
                 disagree_override = Some(cols.next()?.parse().ok()?);
                 continue;
             }
+            "row_scale" => {
+                row_scale = Some(cols.next()?.parse().ok()?);
+                continue;
+            }
             _ => {}
         }
         let mut row = [0f32; 6];
@@ -270,6 +281,7 @@ fn load(tsv: &str) -> Option<Model> {
             disagree_override: disagree_override?,
             cancel_override: cancel_override?,
         },
+        row_scale,
     })
 }
 
@@ -277,27 +289,37 @@ fn load(tsv: &str) -> Option<Model> {
 /// could not be read.
 pub fn predict(text: &str, found: Found) -> Option<Prediction> {
     let model = MODEL.as_ref()?;
-    let mut scores = model.bias;
+    let mut sums = [0f32; 6];
     let mut known_words = 0;
-    // Each known feature counts once (the model was trained on presence);
-    // it is known by the address of the model's own copy of its name.
-    let mut counted: HashSet<usize> = HashSet::new();
+    // Each feature counts once (the model was trained on presence); every
+    // distinct one, known or not, makes the row longer.
+    // (By a fast hash of each: this runs for every message the daemon reads.)
+    let hashes = foldhash::fast::FixedState::default();
+    let mut distinct: HashSet<u64, foldhash::fast::FixedState> = HashSet::default();
     for_each_feature(text, found, |f| {
-        let Some((name, w)) = model.weights.get_key_value(f) else {
-            return;
-        };
-        if !counted.insert(name.as_ptr() as usize) {
+        if !distinct.insert(hashes.hash_one(f)) {
             return;
         }
+        let Some(w) = model.weights.get(f) else {
+            return;
+        };
         if f.starts_with("w:") && f.chars().count() >= 5 && f != "w:#n" {
             known_words += 1;
         }
-        for (s, w) in scores.iter_mut().zip(w) {
+        for (s, w) in sums.iter_mut().zip(w) {
             *s += w;
         }
     });
     if found.amount {
         known_words += 1;
+    }
+    let length = match model.row_scale {
+        Some(scale) if !distinct.is_empty() => scale / (distinct.len() as f32).sqrt(),
+        _ => 1.0,
+    };
+    let mut scores = model.bias;
+    for (s, w) in scores.iter_mut().zip(sums) {
+        *s += w * length;
     }
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exp: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();

@@ -32,6 +32,7 @@ struct LexiconFile {
     spelling: HashMap<String, String>,
     amount_words: AmountWords,
     negations: Negations,
+    documents: Documents,
     lang: LangWords,
     affixes: Affixes,
     cues: Cues,
@@ -39,6 +40,11 @@ struct LexiconFile {
 
 #[derive(Deserialize)]
 struct Negations {
+    words: HashSet<String>,
+}
+
+#[derive(Deserialize)]
+struct Documents {
     words: HashSet<String>,
 }
 
@@ -75,6 +81,8 @@ struct Lexicon {
     spelling: HashMap<String, String>,
     amount_words: HashSet<String>,
     negations: HashSet<String>,
+    /// Words for the proof itself (`[documents]`).
+    documents: HashSet<String>,
     lang: LangWords,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
@@ -134,6 +142,7 @@ impl Lexicon {
             spelling: file.spelling,
             amount_words: file.amount_words.words,
             negations: file.negations.words,
+            documents: file.documents.words,
             lang: file.lang,
             prefixes,
             suffixes: file.affixes.suffixes,
@@ -291,10 +300,13 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
         };
         for (cue, phrase) in phrases {
             // A cancellation or change the words right before it refuse is not asked for.
-            let refused = || matches!(cue, Cue::Cancel | Cue::Amend) && refuses(&words[..i]);
+            let refused = || {
+                matches!(cue, Cue::Cancel | Cue::Amend)
+                    && (refuses(&words[..i]) || tells(&words[..i]))
+            };
             // "bukti yang benar": the right document, not a corrected amount.
             let of_a_document =
-                || *cue == Cue::Amend && i > 0 && DOCUMENT_WORDS.contains(&words[i - 1].as_str());
+                || *cue == Cue::Amend && i > 0 && lex.documents.contains(&words[i - 1]);
             if !found.contains(cue)
                 && matches_at(&words[i + 1..], &phrase[1..])
                 && !refused()
@@ -306,22 +318,6 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
     }
     found
 }
-
-/// Words for the proof itself: a correction cue right after one is about
-/// the document sent ("bukti yang benar", "slip yang seharusnya"), not the
-/// amount.
-const DOCUMENT_WORDS: [&str; 10] = [
-    "bukti",
-    "slip",
-    "file",
-    "lampiran",
-    "lampir",
-    "foto",
-    "gambar",
-    "receipt",
-    "proof",
-    "screenshot",
-];
 
 /// Words that may stand between a negation and the action it refuses:
 /// "ga *jadi* cancel", "gak *usah* dibatalkan", "no *need to* change",
@@ -346,6 +342,31 @@ pub(crate) fn refuses(before: &[String]) -> bool {
         }
         if !REFUSAL_LINKS.contains(&prev.as_str()) {
             return false;
+        }
+    }
+    false
+}
+
+/// Whether the normalised words right before an action tell of it in a
+/// relative clause instead of asking for it: "order yang kemarin kami
+/// [batalkan]", "the order which we [cancelled]".
+pub(crate) fn tells(before: &[String]) -> bool {
+    // Who did it, or that it is done: "yang kemarin batal" alone still asks.
+    const DONE: [&str; 8] = [
+        "sudah", "telah", "pernah", "sempat", "kami", "saya", "aku", "di",
+    ];
+    const WHEN: [&str; 6] = ["kemarin", "tadi", "had", "have", "already", "just"];
+    let mut done = false;
+    let mut words = before.iter().rev().take(5).peekable();
+    while let Some(w) = words.next() {
+        match w.as_str() {
+            "yang" => return done,
+            "we" | "i" | "you" => {
+                return words.peek().is_some_and(|p| *p == "which" || *p == "that");
+            }
+            w if DONE.contains(&w) => done = true,
+            w if WHEN.contains(&w) => {}
+            _ => return false,
         }
     }
     false

@@ -617,3 +617,87 @@ fn a_mail_with_a_proof_attached_is_a_payment_unless_it_cancels_or_amends() {
         assert_eq!(e.intent, want, "{text}");
     }
 }
+
+#[test]
+fn amounts_said_the_way_they_are_dictated() {
+    for (s, want) in [
+        ("kak yg 2 setengah jt kemarin udah masuk blm", "2500000"),
+        ("mau depo 3 setengah juta", "3500000"),
+        ("isi 750 setengah rb", "750500"),
+        ("bisa dijadiin 1 koma 75 jt aja", "1750000"),
+        ("isi 1 koma 2 juta ya mas", "1200000"),
+        ("please add 1 point 5 million", "1500000"),
+        ("topup2jt kak", "2000000"),
+        ("done kak,5 jt ke rek BCA ya", "5000000"),
+        ("teh abdi bade topup sajuta", "1000000"),
+    ] {
+        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
+    }
+    // Glued to a word without a millions or thousands word, a figure stays
+    // part of that word (codes, account labels).
+    assert_eq!(amount_of("kode promo2500000"), None);
+}
+
+#[test]
+fn a_total_named_after_its_figure_and_an_amount_of_the_past_are_read_as_meant() {
+    assert_eq!(
+        amount_of("we paid IDR 20,000,000 in total – split into 12,000,000 and 8,000,000")
+            .as_deref(),
+        Some("20000000")
+    );
+    // "total" before the next figure names that one, not the part before it.
+    assert_eq!(
+        amount_of("udah tf 2 kali, 1jt + 1,5jt, total 2,5jt").as_deref(),
+        Some("2500000")
+    );
+    // A time of the past reaches up to the amount before, not beyond it.
+    let request = |s: &str| {
+        let hits = text::find_amounts(s);
+        text::choose_amount(s, &hits, Intent::Request).map(Money::to_plain)
+    };
+    assert_eq!(
+        request("mau topup lagi kak kaya kemarin yg 5jt tp kali ini 3,5jt aja").as_deref(),
+        Some("3500000")
+    );
+}
+
+#[test]
+fn orders_left_off_told_of_or_changed_from_one_figure_to_another() {
+    for (s, want) in [
+        (
+            "gan TU-20261201-00421 gajadi, udh dapet dr tempat lain",
+            Intent::Cancel,
+        ),
+        ("wes ora sido mas TU-20261105-0378", Intent::Cancel),
+        ("ga jadi deh kak.", Intent::Cancel),
+        ("skip aja yg kemarin ya mas", Intent::Cancel),
+        ("yg kmrn batal", Intent::Cancel),
+        // A question, or a refusal of another action, leaves nothing off.
+        ("ga jadi?", Intent::Unknown),
+        // An order the customer says they cancelled before is told of.
+        (
+            "mohon buat order top up Rp 4.400.000, pengganti order yang kemarin kami batalkan",
+            Intent::Request,
+        ),
+        (
+            "please update order TU-20261203-0020 from IDR 25m to IDR 40m",
+            Intent::Amend,
+        ),
+        (
+            "Please update order TU-20261110-0300 to the total we paid: IDR 16,000,000",
+            Intent::Amend,
+        ),
+    ] {
+        assert_eq!(text::classify(s, 0, true), want, "text {s:?}");
+    }
+    assert_eq!(
+        text::classify("ga jadi cancel kak, udah tf", 0, false),
+        Intent::Slip
+    );
+    let order = |s: &str| text::choose_order(s, "TU").map(|n| n.to_string());
+    assert_eq!(
+        order("two orders by mistake. Please keep TU-20261203-0300 and cancel TU-20261203-0301")
+            .as_deref(),
+        Some("TU-20261203-0301")
+    );
+}

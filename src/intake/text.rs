@@ -727,11 +727,13 @@ static AMOUNT_ARRIVED_AFTER: Pat = Pat::new(
 );
 static TOTAL_BEFORE: Pat =
     Pat::new(r"(?i)\b(total|totalnya|seluruhnya|keseluruhan|in total)\b[^.!?\n]{0,15}$");
+/// "IDR 20,000,000 in total – split into ...": the total named after it.
+static TOTAL_AFTER: Pat = Pat::new(r"(?i)^\s{0,2}(in total|altogether|seluruhnya|keseluruhan)\b");
 /// A time in the past in the clause before an amount: "bulan lalu kami top
 /// up Rp 10.000.000", "last month we paid 3 million", "biasanya 10jt".
 /// Beside another amount, such one is history, not the one acted on.
 static PAST_BEFORE: Pat = Pat::new(
-    r"(?i)\b((bulan|minggu|tahun|bln|mgg|thn) (lalu|kemarin|kmrn|kmarin)|last (month|week|year|time)|the month before|sebelumnya|sblmnya|biasa(nya)?|bisanya|usually|previously|wingi)\b[^.!?\n]{0,45}$",
+    r"(?i)\b((bulan|minggu|tahun|bln|mgg|thn) (lalu|kemarin|kmrn|kmarin)|last (month|week|year|time)|the month before|sebelumnya|sblmnya|biasa(nya)?|bisanya|usually|previously|wingi|(kaya|kayak|kyk|seperti|spt|sama kaya|like) (kemarin|kmrn|kmarin|biasa|last time|before))\b[^.!?\n]{0,45}$",
 );
 
 /// Every amount in `text` that a person would read as a sum of money the
@@ -747,6 +749,7 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
     hits.extend(word_amounts(text));
     hits.extend(juta_rest_amounts(text));
     hits.extend(spaced_amounts(text));
+    hits.extend(spoken_fraction_amounts(text));
     hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
     // Where two readings overlap ("1 juta" inside "1 juta 500"), the
     // longer one is what was written.
@@ -771,58 +774,86 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
 static SPACED_THOUSANDS: Pat =
     Pat::new(r"(?i)\b(?:rp|idr)\.?[ ]?([0-9]{1,3})((?:\.?[ ][0-9]{3}|\.[0-9]{3}){1,4})\b");
 
-fn spaced_amounts(text: &str) -> Vec<AmountHit> {
-    let Some(re) = SPACED_THOUSANDS.get() else {
-        return Vec::new();
-    };
-    re.captures_iter(text)
-        .filter_map(|c| {
-            let whole = c.get(0)?;
-            let groups = c.get(2)?.as_str();
-            // A figure of its own notation ("Rp 1.500.000") is read elsewhere;
-            // one followed by decimals or more digits is not this notation.
-            if !groups.contains(' ')
-                || text[whole.end()..].starts_with(|ch: char| ch.is_ascii_digit() || ch == ',')
-            {
-                return None;
+/// "2 setengah jt", "1 koma 75 jt", "1 point 2 million": digits said with
+/// a half or a spoken decimal point before the scale word (as dictated or
+/// typed the way it is said).
+static SPOKEN_FRACTION: Pat = Pat::new(
+    r"(?i)\b([0-9]{1,3})\s{1,2}(?:(setengah|stengah|half)|(?:koma|point)\s{1,2}([0-9]{1,3}))\s{0,2}(jt|juta|jeti|rb|ribu|rebu|million|thousand)\b",
+);
+
+fn spoken_fraction_amounts(text: &str) -> Vec<AmountHit> {
+    marked_amounts(text, &SPOKEN_FRACTION, |c, _| {
+        let whole: i64 = c.get(1)?.as_str().parse().ok()?;
+        let unit: i64 = match c.get(4)?.as_str().to_ascii_lowercase().as_str() {
+            "rb" | "ribu" | "rebu" | "thousand" => 1_000,
+            _ => 1_000_000,
+        };
+        let fraction = match (c.get(2), c.get(3)) {
+            (Some(_), _) => unit / 2,
+            (None, Some(d)) => {
+                let digits = d.as_str();
+                let places = u32::try_from(digits.len()).ok()?;
+                digits.parse::<i64>().ok()? * unit / 10_i64.pow(places)
             }
-            let digits: String = c
-                .get(1)?
-                .as_str()
-                .chars()
-                .chain(groups.chars())
-                .filter(char::is_ascii_digit)
-                .collect();
-            Some(AmountHit {
-                money: Money::from_major(digits.parse().ok()?),
-                start: whole.start(),
-                end: whole.end(),
-                strength: Strength::Marked,
-            })
-        })
-        .collect()
+            (None, None) => return None,
+        };
+        Some(Money::from_major(whole * unit + fraction))
+    })
+}
+
+fn spaced_amounts(text: &str) -> Vec<AmountHit> {
+    marked_amounts(text, &SPACED_THOUSANDS, |c, whole| {
+        let groups = c.get(2)?.as_str();
+        // A figure of its own notation ("Rp 1.500.000") is read elsewhere;
+        // one followed by decimals or more digits is not this notation.
+        if !groups.contains(' ')
+            || text[whole.end()..].starts_with(|ch: char| ch.is_ascii_digit() || ch == ',')
+        {
+            return None;
+        }
+        let digits: String = c
+            .get(1)?
+            .as_str()
+            .chars()
+            .chain(groups.chars())
+            .filter(char::is_ascii_digit)
+            .collect();
+        Some(Money::from_major(digits.parse().ok()?))
+    })
 }
 
 fn juta_rest_amounts(text: &str) -> Vec<AmountHit> {
-    let Some(re) = JUTA_REST.get() else {
+    marked_amounts(text, &JUTA_REST, |c, whole| {
+        // Without its own thousands word the rest is three digits that
+        // end there ("1 juta 500.000" is another notation).
+        if c.get(3).is_none()
+            && (c.get(2)?.as_str().len() != 3
+                || text[whole.end()..]
+                    .starts_with(|ch: char| ch.is_alphanumeric() || ch == '.' || ch == ','))
+        {
+            return None;
+        }
+        let millions: i64 = c.get(1)?.as_str().parse().ok()?;
+        let thousands: i64 = c.get(2)?.as_str().parse().ok()?;
+        Some(Money::from_major(millions * 1_000_000 + thousands * 1_000))
+    })
+}
+
+/// Every match of `pat` that `read` takes for a sum, as a marked amount
+/// spanning the whole match.
+fn marked_amounts(
+    text: &str,
+    pat: &Pat,
+    read: impl Fn(&Captures<'_>, regex::Match<'_>) -> Option<Money>,
+) -> Vec<AmountHit> {
+    let Some(re) = pat.get() else {
         return Vec::new();
     };
     re.captures_iter(text)
         .filter_map(|c| {
             let whole = c.get(0)?;
-            // Without its own thousands word the rest is three digits that
-            // end there ("1 juta 500.000" is another notation).
-            if c.get(3).is_none()
-                && (c.get(2)?.as_str().len() != 3
-                    || text[whole.end()..]
-                        .starts_with(|ch: char| ch.is_alphanumeric() || ch == '.' || ch == ','))
-            {
-                return None;
-            }
-            let millions: i64 = c.get(1)?.as_str().parse().ok()?;
-            let thousands: i64 = c.get(2)?.as_str().parse().ok()?;
             Some(AmountHit {
-                money: Money::from_major(millions * 1_000_000 + thousands * 1_000),
+                money: read(&c, whole)?,
                 start: whole.start(),
                 end: whole.end(),
                 strength: Strength::Marked,
@@ -905,7 +936,7 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
         let mult = c.name("mult");
         // What comes right before the digits must end a word: no letters
         // (tu2026…), no `-`/`/`/`+`/`#` (accounts, dates, phones, ids).
-        if c.name("cur").is_none() {
+        if c.name("cur").is_none() && !glued_to_a_word(text, num.start(), mult) {
             let before = text[..num.start()].chars().next_back();
             if before.is_some_and(|b| b.is_alphanumeric() || "-/+#@&._,\\".contains(b)) {
                 continue;
@@ -1000,6 +1031,27 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
         });
     }
     hits
+}
+
+/// "topup2jt", "kak,5 jt": a figure with a millions or thousands word,
+/// typed without a space after a word (or after a word and a comma), is an
+/// amount all the same (no account, phone or order number carries `jt`).
+fn glued_to_a_word(text: &str, start: usize, mult: Option<regex::Match<'_>>) -> bool {
+    let Some(mult) = mult else {
+        return false;
+    };
+    if !matches!(
+        mult.as_str().trim().to_ascii_lowercase().as_str(),
+        "jt" | "juta" | "rb" | "ribu"
+    ) {
+        return false;
+    }
+    let mut before = text[..start].chars().rev();
+    match before.next() {
+        Some(',') => before.next().is_some_and(char::is_alphabetic),
+        Some(b) => b.is_alphabetic(),
+        None => false,
+    }
 }
 
 /// Whether `text` is written in Indonesian (its common words say so).
@@ -1138,9 +1190,9 @@ fn num_word(w: &str) -> Option<NumWord> {
         "ratus" | "hundred" => Ratus,
         "setengah" | "half" => Half,
         "ribu" | "thousand" | "rb" | "rebu" | "ewu" => Scale(1_000),
-        "seribu" => Scale(-1_000),
+        "seribu" | "sarebu" => Scale(-1_000),
         "juta" | "million" | "jt" | "jeti" => Scale(1_000_000),
-        "sejuta" => Scale(-1_000_000),
+        "sejuta" | "sajuta" => Scale(-1_000_000),
         "miliar" | "milyar" | "billion" => Scale(1_000_000_000),
         "semiliar" | "semilyar" => Scale(-1_000_000_000),
         "and" | "dan" => And,
@@ -1362,8 +1414,15 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
     let usable = {
         let present: Vec<&AmountHit> = usable
             .iter()
-            .copied()
-            .filter(|h| !PAST_BEFORE.is_match(clause_before(text, h.start)))
+            .enumerate()
+            .filter(|&(k, h)| {
+                // A time of the past reaches up to the amount before: "kaya
+                // kemarin yg 5jt tp kali ini 3,5jt" tells of 5jt only.
+                let since = k.checked_sub(1).map_or(0, |p| usable[p].end);
+                let from = (h.start - clause_before(text, h.start).len()).max(since);
+                !PAST_BEFORE.is_match(&text[from..h.start])
+            })
+            .map(|(_, h)| *h)
             .collect();
         if present.is_empty() { usable } else { present }
     };
@@ -1381,10 +1440,12 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
     } else {
         usable
     };
-    if let Some(h) = usable
-        .iter()
-        .find(|h| TOTAL_BEFORE.is_match(clause_before(text, h.start)))
-    {
+    if let Some(h) = usable.iter().find(|h| {
+        TOTAL_BEFORE.is_match(clause_before(text, h.start))
+            || text
+                .get(h.end..)
+                .is_some_and(|after| TOTAL_AFTER.is_match(after))
+    }) {
         return Some(h.money);
     }
     if usable.len() >= 3 {
@@ -1409,7 +1470,7 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
 /// Words right before an order number that mark it as not the one acted on
 /// ("duplikat dari TU-…", "like last time TU-…").
 static ORDER_ASIDE_BEFORE: Pat = Pat::new(
-    r"(?i)\b(duplikat(nya)?( dari)?|duplicate( of)?|dobel( dari)?|double( of)?|sama dengan|same as|instead of|bukan|not|yang lama|old|sebelumnya|previous|last time|seperti|(terima ?kasih|makasih|thanks|thank you) (untuk|atas|buat|for))\b[^.!?\n]{0,25}$",
+    r"(?i)\b(duplikat(nya)?( dari)?|duplicate( of)?|dobel( dari)?|double( of)?|sama dengan|same as|instead of|bukan|not|yang lama|old|sebelumnya|previous|last time|seperti|(terima ?kasih|makasih|thanks|thank you) (untuk|atas|buat|for)|keep|retain)\b[^.!?\n]{0,25}$",
 );
 
 /// Words right after an order number that say it is settled ("TU-… was
@@ -1528,8 +1589,14 @@ fn named_by_sequence(text: &str, found: &[(std::ops::Range<usize>, OrderNumber)]
 static CANCEL: Pat = Pat::new(
     r"(?i)\b(batal|batalkan|dibatalkan|batalin|dibatalin|pembatalan|cancel|cancell?ed|cancell?ation|cancelling|canceling|hapus(kan)? (pesanan|order|orderan)|(hapus|delete|remove)\s+(the |my |our |this )?(order|pesanan)|(order|pesanan)\w* (ini )?(dihapus|dihapuskan)|(tidak|gak|ga|nggak|ngga|enggak|tdk|gk) jadi (top ?up|topup|order|pesan|transfer|tf|isi)|void (the |this )?order)\b",
 );
+/// "TU-… gajadi", "ga jadi deh kak.", "wes ora sido mas TU-…": the order left off
+/// at the end of a clause (not "ga jadi cancel", where it refuses an action,
+/// nor the question "ga jadi?").
+static CANCEL_LEFT_OFF: Pat = Pat::new(
+    r"(?i)(?:^|[^\w])(?:(?:tidak|gak|ga|nggak|ngga|enggak|tdk|gk|ora|ra|teu)\s?(?:jadi|jd|sido)|gajadi|gakjadi|gjd)(?:\s+(?:deh|dong|ya|yah|aja|saja|kak|kk|mas|mbak|min|gan|sis|bro|pak|bu|teh|[a-z]{2}[\s\-#]?\d{8}[\s\-]?\d{4,6}))*\s*(?:[.,!\n]|$)",
+);
 static AMEND: Pat = Pat::new(
-    r"(?i)\b((ubah|ubahkan|rubah|ganti|revisi|koreksi|perbaiki|ralat|edit|sesuaikan|update)\s+(jumlah|nominal|amount|angka|nilai|total)|(jumlah|nominal|amount)\w*\s+(di ?ubah|di ?ganti|di ?revisi|di ?koreksi|diperbaiki|di ?sesuaikan)|revisi|change (the |my |our )?(order )?amount|(correct|adjust|update|amend|modify|fix) (the |my |our )?(order |top-?up )?amount|amount (should|must) be|correction|amend|mengubah (jumlah|nominal))\b",
+    r"(?i)\b((ubah|ubahkan|rubah|ganti|revisi|koreksi|perbaiki|ralat|edit|sesuaikan|update)\s+(jumlah|nominal|amount|angka|nilai|total)|(jumlah|nominal|amount)\w*\s+(di ?ubah|di ?ganti|di ?revisi|di ?koreksi|diperbaiki|di ?sesuaikan)|revisi|change (the |my |our )?(order )?amount|(correct|adjust|update|amend|modify|fix) (the |my |our )?(order |top-?up )?amount|amount (should|must) be|correction|amend|mengubah (jumlah|nominal)|(update|change|adjust|correct|revise|modify|amend|ubah|ganti|revisi)\s+(the |my |our |this )?(order|pesanan|top-?up)\b[^.!?\n]{0,30}?\s(to|into|ke|jadi|menjadi)\s+(the |a )?(total|amount|sum|nominal|rp|idr|\d)|(from|dari)\s+(rp\.?\s?|idr\s?)?(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?\s?(juta|jt|rb|ribu|k|m|million))\s+(to|into|ke|jadi|menjadi)\s+(rp\.?\s?|idr\s?)?\d)\b",
 );
 static STATUS: Pat = Pat::new(
     r"(?i)\b(status(nya)?|any update|an update|update on|(kok|koq|kenapa|knp|kapan) (belum|blm|blom|gak|ga|nggak|tidak|tdk|masih|lama|diproses|masuk)|(belum|blm|blom|masih belum) (masuk|diproses|di proses|bertambah|nambah|ada|juga|terproses|dikonfirmasi|diverifikasi|update|berubah|terisi|sampai|diterima|kami terima)|not (yet )?(been )?(credited|received|processed|reflected|updated|added)|has not been|hasn't been|have not been|haven't been|haven'?t (received|seen)|still (not|waiting|pending)|sudah sampai mana|sampai mana|gimana (status|pesanan|order|top ?up|topup|ya|kak|min)|bagaimana (status|pesanan|order|top ?up|kabar|progres)|when will|how long|masih (diproses|pending|menunggu))\b",
@@ -1616,7 +1683,10 @@ pub(crate) fn signals(text: &str) -> Signals {
         }
     };
     let (cancel_asked, cancel_refused) = asked_or_refused(&CANCEL, &text);
-    set(cancel_asked, Signals::CANCEL);
+    set(
+        cancel_asked || CANCEL_LEFT_OFF.is_match(&text),
+        Signals::CANCEL,
+    );
     set(cancel_refused, Signals::CANCEL_REFUSED);
     set(cues.contains(&Cue::Cancel), Signals::CANCEL_CUE);
     set(asked_or_refused(&AMEND, &text).0, Signals::AMEND);
@@ -1641,8 +1711,12 @@ fn asked_or_refused(pat: &Pat, text: &str) -> (bool, bool) {
         for m in re.find_iter(text) {
             // An action the customer says not to take ("ga jadi cancel",
             // "please don't change the amount"), read like the cues.
-            if normal::refuses(&normal::words(clause_before(text, m.start()))) {
+            let before = normal::words(clause_before(text, m.start()));
+            if normal::refuses(&before) {
                 refused = true;
+            } else if normal::tells(&before) {
+                // "pengganti order yang kemarin kami batalkan": an action
+                // told of, not asked for.
             } else {
                 asked = true;
             }
