@@ -8,8 +8,36 @@ fn amount_of(s: &str) -> Option<String> {
     text::choose_amount(s, &hits, Intent::Slip).map(Money::to_plain)
 }
 
+/// Asserts the intent the rules give each text without a slip (`amount`:
+/// whether the message states one).
+fn assert_intents<const N: usize>(amount: bool, cases: [(&str, Intent); N]) {
+    for (s, want) in cases {
+        assert_eq!(text::classify(s, 0, amount), want, "text {s:?}");
+    }
+}
+
 #[test]
-fn every_pattern_compiles() {
+fn every_pattern_is_listed_and_compiles() {
+    // A pattern that does not compile reads as never matching: every one
+    // declared in these files must be in the lists checked below.
+    for source in [
+        include_str!("text.rs"),
+        include_str!("email.rs"),
+        include_str!("chat.rs"),
+    ] {
+        for line in source.lines() {
+            let Some((name, _)) = line
+                .strip_prefix("static ")
+                .and_then(|rest| rest.split_once(": Pat"))
+            else {
+                continue;
+            };
+            assert!(
+                source.contains(&format!("&{name},")) || source.contains(&format!("&{name}]")),
+                "{name} is declared but not in its file's list of patterns"
+            );
+        }
+    }
     let all = ALL_PATTERNS
         .iter()
         .chain(email::EMAIL_PATTERNS)
@@ -307,29 +335,30 @@ fn intents_follow_the_contract_order() {
 
 #[test]
 fn an_action_refused_right_before_its_word_is_not_asked_for() {
-    for (s, want) in [
-        ("ga jadi cancel ya kak, barusan udah aku tf", Intent::Slip),
-        (
-            "no need to cancel TU-20261124-1414, thanks",
-            Intent::Unknown,
-        ),
-        ("please don't cancel, we have just paid it", Intent::Slip),
-        ("jangan dibatalkan ya kak, makasih", Intent::Unknown),
-        ("gak usah di-cancel, kok belum masuk?", Intent::Status),
-        // Not refused: another clause, or the refusal is the cancellation.
-        ("tidak bisa bayar, batalkan saja", Intent::Cancel),
-        ("ga jadi top up ya kak", Intent::Cancel),
-        ("jangan diproses dulu, tolong batalkan", Intent::Cancel),
-        ("dibatalke mawon nggih", Intent::Cancel),
-        ("dibatalkeun wae", Intent::Cancel),
-        ("No, please disregard my order", Intent::Cancel),
-        // A negation in the clause before refuses nothing in this one.
-        ("No, cancel it", Intent::Cancel),
-        ("tidak, hapus saja ordernya", Intent::Cancel),
-        ("jangan ditunda. hapus saja ordernya", Intent::Cancel),
-    ] {
-        assert_eq!(text::classify(s, 0, false), want, "text {s:?}");
-    }
+    assert_intents(
+        false,
+        [
+            ("ga jadi cancel ya kak, barusan udah aku tf", Intent::Slip),
+            (
+                "no need to cancel TU-20261124-1414, thanks",
+                Intent::Unknown,
+            ),
+            ("please don't cancel, we have just paid it", Intent::Slip),
+            ("jangan dibatalkan ya kak, makasih", Intent::Unknown),
+            ("gak usah di-cancel, kok belum masuk?", Intent::Status),
+            // Not refused: another clause, or the refusal is the cancellation.
+            ("tidak bisa bayar, batalkan saja", Intent::Cancel),
+            ("ga jadi top up ya kak", Intent::Cancel),
+            ("jangan diproses dulu, tolong batalkan", Intent::Cancel),
+            ("dibatalke mawon nggih", Intent::Cancel),
+            ("dibatalkeun wae", Intent::Cancel),
+            ("No, please disregard my order", Intent::Cancel),
+            // A negation in the clause before refuses nothing in this one.
+            ("No, cancel it", Intent::Cancel),
+            ("tidak, hapus saja ordernya", Intent::Cancel),
+            ("jangan ditunda. hapus saja ordernya", Intent::Cancel),
+        ],
+    );
     let refused = text::signals("ga jadi cancel, udah tf");
     assert!(refused.has(text::Signals::CANCEL_REFUSED));
     assert!(!refused.has(text::Signals::CANCEL));
@@ -663,33 +692,34 @@ fn a_total_named_after_its_figure_and_an_amount_of_the_past_are_read_as_meant() 
 
 #[test]
 fn orders_left_off_told_of_or_changed_from_one_figure_to_another() {
-    for (s, want) in [
-        (
-            "gan TU-20261201-00421 gajadi, udh dapet dr tempat lain",
-            Intent::Cancel,
-        ),
-        ("wes ora sido mas TU-20261105-0378", Intent::Cancel),
-        ("ga jadi deh kak.", Intent::Cancel),
-        ("skip aja yg kemarin ya mas", Intent::Cancel),
-        ("yg kmrn batal", Intent::Cancel),
-        // A question, or a refusal of another action, leaves nothing off.
-        ("ga jadi?", Intent::Unknown),
-        // An order the customer says they cancelled before is told of.
-        (
-            "mohon buat order top up Rp 4.400.000, pengganti order yang kemarin kami batalkan",
-            Intent::Request,
-        ),
-        (
-            "please update order TU-20261203-0020 from IDR 25m to IDR 40m",
-            Intent::Amend,
-        ),
-        (
-            "Please update order TU-20261110-0300 to the total we paid: IDR 16,000,000",
-            Intent::Amend,
-        ),
-    ] {
-        assert_eq!(text::classify(s, 0, true), want, "text {s:?}");
-    }
+    assert_intents(
+        true,
+        [
+            (
+                "gan TU-20261201-00421 gajadi, udh dapet dr tempat lain",
+                Intent::Cancel,
+            ),
+            ("wes ora sido mas TU-20261105-0378", Intent::Cancel),
+            ("ga jadi deh kak.", Intent::Cancel),
+            ("skip aja yg kemarin ya mas", Intent::Cancel),
+            ("yg kmrn batal", Intent::Cancel),
+            // A question, or a refusal of another action, leaves nothing off.
+            ("ga jadi?", Intent::Unknown),
+            // An order the customer says they cancelled before is told of.
+            (
+                "mohon buat order top up Rp 4.400.000, pengganti order yang kemarin kami batalkan",
+                Intent::Request,
+            ),
+            (
+                "please update order TU-20261203-0020 from IDR 25m to IDR 40m",
+                Intent::Amend,
+            ),
+            (
+                "Please update order TU-20261110-0300 to the total we paid: IDR 16,000,000",
+                Intent::Amend,
+            ),
+        ],
+    );
     assert_eq!(
         text::classify("ga jadi cancel kak, udah tf", 0, false),
         Intent::Slip
@@ -700,4 +730,22 @@ fn orders_left_off_told_of_or_changed_from_one_figure_to_another() {
             .as_deref(),
         Some("TU-20261203-0301")
     );
+}
+
+#[test]
+fn a_hostile_body_of_the_new_notations_stays_bounded_and_read_right() {
+    // 128 KiB (what a body is cut to) of dictated and glued amounts, spelled
+    // prefixes and cancellations left off, repeated.
+    let unit =
+        "topup2jt, 2 setengah jt, 1 koma 5 jt, T U 20261114 0118 buatTU-20261208-0019 gajadi. ";
+    let body = unit.repeat(128 * 1024 / unit.len());
+    let hits = text::find_amounts(&body);
+    assert_eq!(hits.len(), text::MAX_AMOUNT_CANDIDATES);
+    assert_eq!(amount_of(&body).as_deref(), Some("2000000"));
+    let orders: Vec<String> = crate::domain::order_number::OrderNumber::find_all(&body, "TU")
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(orders, ["TU-20261114-0118", "TU-20261208-0019"]);
+    assert_eq!(text::classify(&body, 0, true), Intent::Cancel);
 }

@@ -784,9 +784,8 @@ static SPOKEN_FRACTION: Pat = Pat::new(
 fn spoken_fraction_amounts(text: &str) -> Vec<AmountHit> {
     marked_amounts(text, &SPOKEN_FRACTION, |c, _| {
         let whole: i64 = c.get(1)?.as_str().parse().ok()?;
-        let unit: i64 = match c.get(4)?.as_str().to_ascii_lowercase().as_str() {
-            "rb" | "ribu" | "rebu" | "thousand" => 1_000,
-            _ => 1_000_000,
+        let NumWord::Scale(unit) = num_word(&c.get(4)?.as_str().to_ascii_lowercase())? else {
+            return None;
         };
         let fraction = match (c.get(2), c.get(3)) {
             (Some(_), _) => unit / 2,
@@ -1792,15 +1791,22 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &DIFFERENCE_BEFORE,
     &NEGATED_BEFORE,
     &AMOUNT_RETRACTED_AFTER,
+    &CONTRAST_BEFORE,
+    &AMOUNT_ARRIVED_AFTER,
+    &PAST_BEFORE,
+    &SPACED_THOUSANDS,
+    &SPOKEN_FRACTION,
     &BALANCE_STATED_BEFORE,
     &SETTLED_AFTER,
     &OLD_BEFORE,
     &NEW_BEFORE,
     &TOTAL_BEFORE,
+    &TOTAL_AFTER,
     &ORDER_ASIDE_BEFORE,
     &RETRACTED_AFTER,
     &BARE_SEQUENCE,
     &CANCEL,
+    &CANCEL_LEFT_OFF,
     &AMEND,
     &STATUS,
     &SLIP_STATEMENT,
