@@ -7,6 +7,7 @@
 //! sequence digits exactly as written (leading zeros kept, 4 to 9 digits).
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
@@ -156,19 +157,50 @@ impl OrderNumber {
         prefix: &str,
         limit: usize,
     ) -> Vec<(std::ops::Range<usize>, OrderNumber)> {
+        let mut found: Vec<(std::ops::Range<usize>, OrderNumber)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        OrderNumber::each_span(text, prefix, |span, number| {
+            if found.len() >= limit {
+                return ControlFlow::Break(());
+            }
+            if seen.insert(number.canonical.clone()) {
+                found.push((span, number));
+            }
+            ControlFlow::Continue(())
+        });
+        found
+    }
+
+    /// `text` with every order number it names, each time it is written,
+    /// replaced by ` with `: what is said around the numbers.
+    pub fn masked(text: &str, prefix: &str, with: &str) -> String {
+        let mut spans = Vec::new();
+        OrderNumber::each_span(text, prefix, |span, _| {
+            spans.push(span);
+            ControlFlow::Continue(())
+        });
+        let mut rest = text.to_string();
+        for span in spans.into_iter().rev() {
+            rest.replace_range(span, &format!(" {with} "));
+        }
+        rest
+    }
+
+    /// Calls `visit` with every order number in `text` where it is written,
+    /// repeats included, until it breaks.
+    fn each_span(
+        text: &str,
+        prefix: &str,
+        mut visit: impl FnMut(std::ops::Range<usize>, OrderNumber) -> ControlFlow<()>,
+    ) {
         let pattern = format!(
             r"(?i)({}){SEP}{DATE}{SEP}(\d{{4,9}})",
             spoken_prefix(prefix)
         );
         let Some(re) = cached_regex(&pattern) else {
-            return Vec::new();
+            return;
         };
-        let mut found: Vec<(std::ops::Range<usize>, OrderNumber)> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
         for caps in re.captures_iter(text) {
-            if found.len() >= limit {
-                break;
-            }
             let Some(whole) = caps.get(0) else { continue };
             if !starts_a_word(text, whole.start(), &caps[1]) {
                 continue;
@@ -182,11 +214,10 @@ impl OrderNumber {
                 continue;
             };
             let number = OrderNumber::from_parts(prefix, date, caps[5].to_string());
-            if seen.insert(number.canonical.clone()) {
-                found.push((whole.range(), number));
+            if visit(whole.range(), number).is_break() {
+                return;
             }
         }
-        found
     }
 }
 
@@ -332,6 +363,18 @@ mod tests {
         assert_eq!(canon("tu 20261201 00042"), "TU-20261201-00042");
         assert_eq!(canon("TU2026120100042"), "TU-20261201-00042");
         assert_eq!(canon("TU-20261201-123456"), "TU-20261201-123456");
+    }
+
+    #[test]
+    fn masking_replaces_every_writing_of_every_number() {
+        assert_eq!(
+            OrderNumber::masked(
+                "TU-20261201-0042 gajadi, tu 20261201 0042 juga. INV-20261201-0042",
+                "TU",
+                "#order"
+            ),
+            " #order  gajadi,  #order  juga. INV-20261201-0042"
+        );
     }
 
     #[test]

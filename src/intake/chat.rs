@@ -27,6 +27,13 @@ static AUTO_END: Pat = Pat::new(
     r"(?i)(\(?automatic reply\)?|sent automatically|auto-?generated([ ,;-]+do not reply)?|dikirim (secara )?otomatis|do not reply to this message|jangan membalas pesan ini|reply stop to unsubscribe)[\W_]{0,6}$",
 );
 
+/// A line of a chat pasted from a chat window: its time (and date) and who
+/// said it, "[09:14] Saya: …", "12/01/26 09.14 - CS Topup: …": earlier
+/// messages, context like a quote.
+static CHAT_LOG_LINE: Pat = Pat::new(
+    r"^\[?\s?(\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4},?\s+)?\d{1,2}[:.]\d{2}(\s?[AaPp][Mm])?\s?\]?\s?(-\s?)?[^:\n]{1,30}:\s",
+);
+
 /// Whether a chat message was written by a machine (never answered).
 fn is_automatic(text: &str) -> bool {
     let t = text.trim();
@@ -55,6 +62,8 @@ pub fn extract_chat(text: &str, prefix: &str) -> Extraction {
         let t = line.trim_start();
         if let Some(q) = t.strip_prefix(">>>").or_else(|| t.strip_prefix('>')) {
             quoted.push(q.trim_start().to_string());
+        } else if CHAT_LOG_LINE.is_match(t) {
+            quoted.push(t.to_string());
         } else {
             own.push(line.to_string());
         }
@@ -72,4 +81,4 @@ pub fn extract_chat(text: &str, prefix: &str) -> Extraction {
 }
 
 #[cfg(test)]
-pub(crate) const CHAT_PATTERNS: &[&Pat] = &[&DISCORD_TOKEN, &AUTO_START, &AUTO_END];
+pub(crate) const CHAT_PATTERNS: &[&Pat] = &[&DISCORD_TOKEN, &AUTO_START, &AUTO_END, &CHAT_LOG_LINE];

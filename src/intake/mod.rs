@@ -210,7 +210,7 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     let subject_hits = text::find_amounts(fresh_subject);
     let has_amount = !own_hits.is_empty() || !subject_hits.is_empty();
     let intent_text = format!("{}\n{}", inputs.own, fresh_subject);
-    let signals = text::signals(&intent_text);
+    let signals = text::signals(&intent_text, prefix);
     // Only whether one is named: the first find is enough (which one is
     // chosen below, from the own text, the subject, then quotes).
     let names_order = |t: &str| !OrderNumber::find_all_at(t, prefix, 1).is_empty();
@@ -275,30 +275,20 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     }
 }
 
-/// Words of a bare question that do not ask about the order: a greeting or
-/// a call for attention ("halo?", "min?") is no question about it.
-const NOT_ABOUT_THE_ORDER: [&str; 16] = [
-    "halo", "hallo", "hai", "hi", "hello", "p", "ping", "min", "kak", "gan", "permisi", "test",
-    "tes", "oi", "woi", "bro",
-];
-
 /// Whether `own` is a question of at most two words besides order numbers
-/// and marks: "TU-… gmn?", "👀 TU-… ??", "TU-… udh?".
+/// and marks: "TU-… gmn?", "👀 TU-… ??", "TU-… udh?"; a greeting or a call
+/// for attention ("halo?", "min?") is no question about the order.
 fn bare_question(own: &str, prefix: &str) -> bool {
     const MAX_BYTES: usize = 200;
     if own.len() > MAX_BYTES || !own.contains('?') {
         return false;
     }
-    let mut rest = own.to_string();
-    for (span, _) in OrderNumber::find_all_spans(own, prefix, 4).iter().rev() {
-        rest.replace_range(span.clone(), " ");
-    }
-    let rest = rest.to_lowercase();
+    let rest = OrderNumber::masked(own, prefix, "").to_lowercase();
     let words: Vec<&str> = rest
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().any(char::is_alphabetic))
         .collect();
-    words.len() <= 2 && !words.iter().any(|w| NOT_ABOUT_THE_ORDER.contains(w))
+    words.len() <= 2 && !words.iter().any(|w| normal::is_callout(w))
 }
 
 /// Whether the rules' `rule` rests on an expression of text.rs (not only on

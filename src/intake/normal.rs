@@ -30,21 +30,18 @@ pub(crate) enum Cue {
 #[derive(Deserialize)]
 struct LexiconFile {
     spelling: HashMap<String, String>,
-    amount_words: AmountWords,
-    negations: Negations,
-    documents: Documents,
+    amount_words: Words,
+    negations: Words,
+    documents: Words,
+    callouts: Words,
     lang: LangWords,
     affixes: Affixes,
     cues: Cues,
 }
 
+/// A section that is one list of words.
 #[derive(Deserialize)]
-struct Negations {
-    words: HashSet<String>,
-}
-
-#[derive(Deserialize)]
-struct Documents {
+struct Words {
     words: HashSet<String>,
 }
 
@@ -52,11 +49,6 @@ struct Documents {
 struct LangWords {
     id: HashSet<String>,
     en: HashSet<String>,
-}
-
-#[derive(Deserialize)]
-struct AmountWords {
-    words: HashSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +75,8 @@ struct Lexicon {
     negations: HashSet<String>,
     /// Words for the proof itself (`[documents]`).
     documents: HashSet<String>,
+    /// Greetings and calls for attention (`[callouts]`).
+    callouts: HashSet<String>,
     lang: LangWords,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
@@ -143,6 +137,7 @@ impl Lexicon {
             amount_words: file.amount_words.words,
             negations: file.negations.words,
             documents: file.documents.words,
+            callouts: file.callouts.words,
             lang: file.lang,
             prefixes,
             suffixes: file.affixes.suffixes,
@@ -279,6 +274,12 @@ pub(crate) fn is_negation(word: &str) -> bool {
     lexicon().is_some_and(|l| l.negations.contains(word))
 }
 
+/// Whether a lower-case word greets or calls for attention ("halo", "min",
+/// "ping") rather than asking anything (`[callouts]`).
+pub(crate) fn is_callout(word: &str) -> bool {
+    lexicon().is_some_and(|l| l.callouts.contains(word))
+}
+
 /// A bare yes: a yes word first and at most five words in all.
 pub(crate) fn is_yes(words: &[String]) -> bool {
     const YES: [&str; 13] = [
@@ -302,7 +303,9 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
             // A cancellation or change the words right before it refuse is not asked for.
             let refused = || {
                 matches!(cue, Cue::Cancel | Cue::Amend)
-                    && (refuses(&words[..i]) || tells(&words[..i]))
+                    && (refuses(&words[..i])
+                        || tells(&words[..i])
+                        || by_themselves(&words[i + 1..]))
             };
             // "bukti yang benar": the right document, not a corrected amount.
             let of_a_document =
@@ -327,6 +330,14 @@ pub(crate) fn cues(words: &[String]) -> HashSet<Cue> {
 const REFUSAL_LINKS: [&str; 12] = [
     "jadi", "usah", "perlu", "need", "to", "have", "want", "mau", "ingin", "be", "di", "t",
 ];
+
+/// Whether the words after an action say the customer does or did it
+/// themselves ("sudah saya batalkan sendiri lewat aplikasi", "I cancelled
+/// it myself"): nothing for the desk to do.
+pub(crate) fn by_themselves(after: &[String]) -> bool {
+    const SELF: [&str; 4] = ["sendiri", "myself", "ourselves", "themselves"];
+    after.iter().take(6).any(|w| SELF.contains(&w.as_str()))
+}
 
 /// Whether the words `before` an action word end in a negation that
 /// refuses it: "ga jadi [cancel]", "jangan [dibatalkan]", "no need to

@@ -359,7 +359,7 @@ fn an_action_refused_right_before_its_word_is_not_asked_for() {
             ("jangan ditunda. hapus saja ordernya", Intent::Cancel),
         ],
     );
-    let refused = text::signals("ga jadi cancel, udah tf");
+    let refused = text::signals("ga jadi cancel, udah tf", "TU");
     assert!(refused.has(text::Signals::CANCEL_REFUSED));
     assert!(!refused.has(text::Signals::CANCEL));
     assert_eq!(
@@ -748,4 +748,164 @@ fn a_hostile_body_of_the_new_notations_stays_bounded_and_read_right() {
         .collect();
     assert_eq!(orders, ["TU-20261114-0118", "TU-20261208-0019"]);
     assert_eq!(text::classify(&body, 0, true), Intent::Cancel);
+}
+
+#[test]
+fn an_amount_corrected_further_on_gives_way_to_the_correction() {
+    for (s, want) in [
+        ("topup 3jt ya kak. Eh salah, maksud saya 13jt", "13000000"),
+        (
+            "Please top up Rp 4.500.000? Sorry, typo — Rp 4.050.000",
+            "4050000",
+        ),
+        ("tf 1jt. eh tunggu, kata bos 1,2jt aja", "1200000"),
+        (
+            "udah tf 800rb buat TU-20261201-0042. eh bentar, salah, yg ini 850rb",
+            "850000",
+        ),
+    ] {
+        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
+    }
+    // A correction far from the figure before it takes nothing back.
+    let far = "udah tf 800rb ya kak, buat stok akhir bulan dan keperluan kantor cabang yang di \
+               Bekasi minggu depan. maksud saya nanti sisanya 200rb";
+    assert_eq!(amount_of(far).as_deref(), Some("800000"));
+}
+
+#[test]
+fn a_balance_said_in_shorthand_or_a_shortfall_is_no_amount() {
+    for s in [
+        "min saldo belum nambah, msh 60rb aja",
+        "makasih kak, saldonya udh 7jt sekarang",
+        "saldo jd 3,1jt, thanks",
+    ] {
+        assert_eq!(amount_of(s), None, "text {s:?}");
+    }
+    for (s, want) in [
+        ("saldo td 120rb, udah tf 2jt ya", "2000000"),
+        // A top-up word before or after the balance word names what is added.
+        ("isi saldo jd 2jt ya kak", "2000000"),
+        ("tambah saldo jadi 3jt ya", "3000000"),
+        (
+            "yg pertama ditolak (kurang 50rb), yg kedua udah tf 1.050.000",
+            "1050000",
+        ),
+        // "kurang lebih" is about, not short by.
+        ("udah tf kurang lebih 2jt", "2000000"),
+    ] {
+        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
+    }
+}
+
+#[test]
+fn questions_of_how_an_order_stands_are_status_questions() {
+    assert_intents(
+        false,
+        [
+            ("TU-20261201-0042 udah masuk kah?", Intent::Status),
+            (
+                "kami ingin menanyakan apakah top up TU-20261201-0042 sudah diproses",
+                Intent::Status,
+            ),
+            ("kak kenapa ditolak ya TU-20261201-0042", Intent::Status),
+            ("order yg kemarin gimana ya kak", Intent::Status),
+            ("TU-20261201-0042 gmn, udh 2 hari", Intent::Status),
+            ("is TU-20261201-0042 done?", Intent::Status),
+            ("Sampai kapan saya harus menunggu?", Intent::Status),
+            // Told, not asked.
+            ("udah masuk kak, makasih", Intent::Unknown),
+            ("order gimana caranya kak?", Intent::Unknown),
+        ],
+    );
+}
+
+#[test]
+fn payments_told_formally_and_cancellations_done_by_the_customer() {
+    assert_intents(
+        true,
+        [
+            (
+                "We wish to inform you that a transfer of IDR 11,000,000 was made today",
+                Intent::Slip,
+            ),
+            (
+                "payment for order TU-20261123-00415 has been executed today for IDR 18,400,000",
+                Intent::Slip,
+            ),
+            (
+                "tolong buatkan order baru 2jt, yg TU-20261121-0190 sudah saya batalkan sendiri",
+                Intent::Request,
+            ),
+            (
+                "I already cancelled TU-20261121-0190 myself, please top up 3 million",
+                Intent::Request,
+            ),
+            // "harus" changes an amount only with one after it.
+            ("isi 100rb bisa? atau minimal harus berapa", Intent::Request),
+            ("harusnya 1,5jt bukan 1jt", Intent::Amend),
+        ],
+    );
+}
+
+#[test]
+fn a_pasted_chat_log_is_context_like_a_quote() {
+    let e = extract_chat(
+        "[10:02] Saya: mau top up 6 jt\n\
+         [10:05] CS Topup: Baik, pesanan TU-20261108-0077 sebesar Rp 6.000.000 sudah dibuat.\n\
+         \n\
+         udah saya tf ya kak",
+        "TU",
+    );
+    assert_eq!(e.intent, Intent::Slip);
+    assert_eq!(
+        e.order_number.map(|n| n.to_string()).as_deref(),
+        Some("TU-20261108-0077")
+    );
+    assert_eq!(e.amount, None, "the amounts are only in the pasted lines");
+    // A time in the customer's own words is no log line.
+    let own = extract_chat("tf 2jt jam 10:02 tadi buat TU-20261108-0077", "TU");
+    assert_eq!(own.amount.map(Money::to_plain).as_deref(), Some("2000000"));
+}
+
+#[test]
+fn a_change_word_outranks_a_contrast_and_a_threshold_is_no_amount() {
+    let amend = |s: &str| {
+        let hits = text::find_amounts(s);
+        text::choose_amount(s, &hits, Intent::Amend).map(Money::to_plain)
+    };
+    assert_eq!(
+        amend("udah tf 2.300.000, tapi ordernya 2.000.000. Bisa diganti jadi 2,3jt?").as_deref(),
+        Some("2300000")
+    );
+    assert_eq!(amend("bukan 3jt tapi 3,3jt").as_deref(), Some("3300000"));
+    assert_eq!(
+        amount_of("transfer di atas 25 juta kena biaya gak? cuma tanya"),
+        None
+    );
+    assert_eq!(
+        text::classify("Bisa isikan Rp 4.000.000 untuk akun kami?", 0, true),
+        Intent::Request
+    );
+}
+
+#[test]
+fn a_hostile_chat_of_log_lines_corrections_and_balances_stays_bounded() {
+    // 128 KiB of pasted log lines: all context, so no amount is the
+    // customer's, and the order comes from them.
+    let line = "[09:14] CS Topup: pesanan TU-20261108-0023 sebesar Rp 4.000.000 sudah dibuat.\n";
+    let log = line.repeat(128 * 1024 / line.len());
+    let e = extract_chat(&log, "TU");
+    assert_eq!(e.amount, None);
+    assert_eq!(
+        e.order_number.map(|n| n.to_string()).as_deref(),
+        Some("TU-20261108-0023")
+    );
+    // 128 KiB of corrections, shorthand balances and questions in the
+    // customer's own words.
+    let unit = "saldo td 85rb, tf 1jt eh salah, maksud saya 2jt. TU-20261108-0023 udah masuk kah? ";
+    let body = unit.repeat(128 * 1024 / unit.len());
+    let hits = text::find_amounts(&body);
+    assert_eq!(hits.len(), text::MAX_AMOUNT_CANDIDATES);
+    assert!(hits.iter().all(|h| h.money.to_plain() != "85000"));
+    assert_eq!(text::classify(&body, 0, true), Intent::Status);
 }

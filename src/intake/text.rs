@@ -655,9 +655,9 @@ static AMOUNT_LEAD: Pat = Pat::new(
     r"(?i)\b(amount|jumlah(nya)?|nominal(nya)?|sebesar|senilai|sejumlah|total|top ?-?up|topup|isi( saldo)?|deposit|tf|trf|transfer(an)?|ditransfer|bayar|dibayar|menjadi|jadi|to|of)\s*[:=]?\s*$",
 );
 /// Context right before an amount that makes it not a top-up amount:
-/// fees, limits, loans (balances: [`BALANCE_BEFORE`]).
+/// fees, limits and thresholds ("transfer di atas 50 juta"), loans (balances: [`BALANCE_BEFORE`]).
 static DISTRACTOR_BEFORE: Pat = Pat::new(
-    r"(?i)(biaya|\bfee\b|admin fee|ongkos|potongan|\bcharges?\b|minimal|minimum|maksimal|maximum|\blimit\b|bunga|cicilan|denda|pinjaman|\bloan\b|cashback|diskon|discount|bonus|gaji|salary|harga|price|kas kecil|selisih)[^.!?\n]{0,25}$",
+    r"(?i)(biaya|\bfee\b|admin fee|ongkos|potongan|\bcharges?\b|minimal|minimum|maksimal|maximum|\blimit\b|bunga|cicilan|denda|pinjaman|\bloan\b|cashback|diskon|discount|bonus|gaji|salary|harga|price|kas kecil|selisih|di ?atas|di ?bawah|lebih dari|kurang dari|more than|less than|above|below|exceeding|melebihi)[^.!?\n]{0,25}$",
 );
 /// Taxes and budgets anywhere in the clause before an amount: "PPN 11%
 /// sebesar Rp 493.900", "our quarterly budget for this service is IDR
@@ -682,15 +682,37 @@ fn balance_before(clause: &str) -> bool {
     BALANCE_BEFORE.is_match(clause) && !TOPUP_ACTION.is_match(clause)
 }
 /// The difference between two amounts, right before it: "kelebihan 100rb",
+/// "ditolak (kurang 50rb)",
 /// "kurangnya Rp 500.000", "topped up the missing 500k", "overpaid by".
 static DIFFERENCE_BEFORE: Pat = Pat::new(
-    r"(?i)\b((kelebihan|kekurangan)(nya)?|lebihnya|kurangnya|the missing|overpaid by|short by)\s*(sebesar\s*|of\s*)?(rp\.?\s*|idr\s*)?$",
+    r"(?i)\b((kelebihan|kekurangan)(nya)?|lebihnya|kurangnya|kurang|the missing|overpaid by|short by)\s*(sebesar\s*|of\s*)?(rp\.?\s*|idr\s*)?$",
 );
 /// A balance stated right before the amount: "saldonya ... masih ada Rp
 /// 3.200.000", "our balance still shows the old figure (Rp 420.000)".
 static BALANCE_STATED_BEFORE: Pat = Pat::new(
     r"(?i)\b(saldo\w*|balance)\b[^.!?\n]{0,40}\b(masih ada|masih|tinggal|tersisa|sisa|sekarang|cuma|hanya|shows?|showing|is|now|still|figure)\s*[:(]?\s*$",
 );
+
+/// A balance said in a few words before the amount, in chat shorthand:
+/// "saldo td 85rb", "saldonya udh 5jt lagi", "saldo jd 5,2jt", "saldo blm
+/// nambah nih, msh 45rb" (the words between are checked for a top-up:
+/// [`balance_said_before`]).
+static BALANCE_SAID_BEFORE: Pat = Pat::new(
+    r"(?i)(?:^|[^\w])((?:[\w-]+\s+){0,2})saldo\w*((?:\s+[^\s.!?]+){0,4}?)\s+(udah|udh|sudah|sdh|skrg|skrng|sekarang|td|tadi|msh|masih|jadi|jd|menjadi|kini)\s*[:(]?\s*$",
+);
+
+/// Whether the words before `pos` state a balance in shorthand, with no
+/// top-up in the two words before the balance word nor between it and the
+/// amount ("isi saldo sekarang 3jt", "tambah saldo jadi 3jt", "saldo sudah
+/// saya tf 2jt" are no balances).
+fn balance_said_before(text: &str, pos: usize) -> bool {
+    BALANCE_SAID_BEFORE
+        .captures(tail_before(text, pos, 60))
+        .is_some_and(|c| {
+            let adds = |k: usize| c.get(k).is_some_and(|m| TOPUP_ACTION.is_match(m.as_str()));
+            !adds(1) && !adds(2)
+        })
+}
 
 /// An amount that the customer says is NOT the one ("bukan Rp 15.000.000").
 static NEGATED_BEFORE: Pat = Pat::new(
@@ -712,6 +734,15 @@ fn negated(text: &str, start: usize) -> bool {
 static AMOUNT_RETRACTED_AFTER: Pat = Pat::new(
     r"(?i)^[\s,.;:-]{0,3}\(?(eh|eh,? salah|salah,?|sorry,?( i mean| i meant)?|i mean|i meant|oops,?|typo,?)\b[^.!?\n]{0,12}$",
 );
+/// ... or a self-correction further on, shortly before the next amount:
+/// "5jt ya. Eh salah, maksud saya 15jt", "Rp 2.500.000? Sorry, typo —
+/// Rp 2.000.000", "2jt. eh tunggu, bos bilang 2,2jt" (a bare "maksudnya"
+/// confirms the amount before it: "2jt maksudnya, bukan 20jt").
+static AMOUNT_CORRECTED_BEFORE: Pat = Pat::new(
+    r"(?i)\b(eh,? salah|salah,? maksud\w*|sorry,? (typo|salah|i mean|i meant|wrong)|i mean|i meant|typo|maksud (saya|sy|aku|gw|gue|kami)|maksudku|eh,? (sorry|sori|tunggu|bentar|bntr|sebentar|wait|ralat|koreksi)|scratch that|make that|correction)\b[^.!?\n]{0,25}$",
+);
+/// The longest gap between two amounts in which a self-correction is read.
+const CORRECTION_GAP: usize = 80;
 /// For a change of amount: the old amount ("from", "dari", "semula").
 static OLD_BEFORE: Pat = Pat::new(
     r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya|(ga|gak|nggak|ngga|enggak|gk|tidak|tdk) jadi|batal\w*|cancel|(ku|ter|di)?ketik|typed|wrote|write|written|(ku|ter|di)?tulis|nulis)\b[^.!?\n]{0,12}$",
@@ -720,6 +751,9 @@ static OLD_BEFORE: Pat = Pat::new(
 static NEW_BEFORE: Pat = Pat::new(
     r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|(correct|right)( one| amount| figure)? is|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but|maksudnya|padahal)\b[^.!?\n]{0,12}$",
 );
+/// The contrasts among [`NEW_BEFORE`]'s words: weaker than a change word.
+static CONTRAST_ONLY_BEFORE: Pat =
+    Pat::new(r"(?i)\b(tapi|tetapi|melainkan|but|padahal)\b[^.!?\n]{0,12}$");
 /// Words right after an amount that say it has already arrived ("2jt udh
 /// masuk", "the 5 million top-up arrived").
 static AMOUNT_ARRIVED_AFTER: Pat = Pat::new(
@@ -763,6 +797,7 @@ pub(crate) fn find_amounts(text: &str) -> Vec<AmountHit> {
             && !balance_before(before)
             && !DIFFERENCE_BEFORE.is_match(before)
             && !BALANCE_STATED_BEFORE.is_match(tail_before(text, h.start, 60))
+            && !balance_said_before(text, h.start)
     });
     hits.truncate(MAX_AMOUNT_CANDIDATES);
     hits
@@ -1110,6 +1145,18 @@ fn clause_before(text: &str, pos: usize) -> &str {
     &window[cut..]
 }
 
+/// The clause of `text` from `pos` on (at most 60 bytes).
+fn clause_after(text: &str, pos: usize) -> &str {
+    let rest = text.get(pos..).unwrap_or("");
+    let mut end = rest.len().min(60);
+    while !rest.is_char_boundary(end) {
+        end -= 1;
+    }
+    let window = &rest[..end];
+    let cut = clause_ends(window).next().unwrap_or(window.len());
+    &window[..cut]
+}
+
 /// Where clauses of `text` end (byte offsets after their last byte): a line
 /// break, or `.`, `!`, `?`, `;`, `,` before a space or a line break (never the
 /// separators of `1.500.000`).
@@ -1361,14 +1408,18 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
     // "2jt, I mean 2,5jt") is no candidate when another amount follows.
     let retracted = |k: usize| {
         hits.get(k + 1).is_some_and(|next| {
-            text.get(hits[k].end..next.start)
-                .is_some_and(|between| AMOUNT_RETRACTED_AFTER.is_match(between))
+            text.get(hits[k].end..next.start).is_some_and(|between| {
+                AMOUNT_RETRACTED_AFTER.is_match(between)
+                    || between.len() <= CORRECTION_GAP && AMOUNT_CORRECTED_BEFORE.is_match(between)
+            })
         })
     };
     let usable: Vec<&AmountHit> = hits
         .iter()
         .enumerate()
-        .filter(|&(k, h)| !negated(text, h.start) && !retracted(k))
+        // The words that take one amount back are not a negation of the
+        // next: "Rp 2.500.000? Sorry, typo — Rp 2.000.000".
+        .filter(|&(k, h)| (!negated(text, h.start) || k > 0 && retracted(k - 1)) && !retracted(k))
         .map(|(_, h)| h)
         .collect();
     let usable = if usable.is_empty() {
@@ -1384,9 +1435,16 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
             .iter()
             .filter(|h| !OLD_BEFORE.is_match(clause_before(text, h.start)))
             .collect();
+        // "tapi ordernya 1.000.000. Bisa diganti jadi 1,2jt": a contrast
+        // introduces the new amount only where no change word does.
+        let new_after = |h: &&&AmountHit, contrast: bool| {
+            let tail = tail_before(text, h.start, 60);
+            NEW_BEFORE.is_match(tail) && (contrast || !CONTRAST_ONLY_BEFORE.is_match(tail))
+        };
         if let Some(h) = not_old
             .iter()
-            .find(|h| NEW_BEFORE.is_match(tail_before(text, h.start, 60)))
+            .find(|h| new_after(h, false))
+            .or_else(|| not_old.iter().find(|h| new_after(h, true)))
         {
             return Some(h.money);
         }
@@ -1590,21 +1648,28 @@ static CANCEL: Pat = Pat::new(
 );
 /// "TU-… gajadi", "ga jadi deh kak.", "wes ora sido mas TU-…": the order left off
 /// at the end of a clause (not "ga jadi cancel", where it refuses an action,
-/// nor the question "ga jadi?").
+/// nor the question "ga jadi?"). Read with the order numbers written `#order`.
 static CANCEL_LEFT_OFF: Pat = Pat::new(
-    r"(?i)(?:^|[^\w])(?:(?:tidak|gak|ga|nggak|ngga|enggak|tdk|gk|ora|ra|teu)\s?(?:jadi|jd|sido)|gajadi|gakjadi|gjd)(?:\s+(?:deh|dong|ya|yah|aja|saja|kak|kk|mas|mbak|min|gan|sis|bro|pak|bu|teh|[a-z]{2}[\s\-#]?\d{8}[\s\-]?\d{4,6}))*\s*(?:[.,!\n]|$)",
+    r"(?i)(?:^|[^\w])(?:(?:tidak|gak|ga|nggak|ngga|enggak|tdk|gk|ora|ra|teu)\s?(?:jadi|jd|sido)|gajadi|gakjadi|gjd)(?:\s+(?:deh|dong|ya|yah|aja|saja|kak|kk|mas|mbak|min|gan|sis|bro|pak|bu|teh|#order))*\s*(?:[.,!\n]|$)",
 );
 static AMEND: Pat = Pat::new(
     r"(?i)\b((ubah|ubahkan|rubah|ganti|revisi|koreksi|perbaiki|ralat|edit|sesuaikan|update)\s+(jumlah|nominal|amount|angka|nilai|total)|(jumlah|nominal|amount)\w*\s+(di ?ubah|di ?ganti|di ?revisi|di ?koreksi|diperbaiki|di ?sesuaikan)|revisi|change (the |my |our )?(order )?amount|(correct|adjust|update|amend|modify|fix) (the |my |our )?(order |top-?up )?amount|amount (should|must) be|correction|amend|mengubah (jumlah|nominal)|(update|change|adjust|correct|revise|modify|amend|ubah|ganti|revisi)\s+(the |my |our |this )?(order|pesanan|top-?up)\b[^.!?\n]{0,30}?\s(to|into|ke|jadi|menjadi)\s+(the |a )?(total|amount|sum|nominal|rp|idr|\d)|(from|dari)\s+(rp\.?\s?|idr\s?)?(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?\s?(juta|jt|rb|ribu|k|m|million))\s+(to|into|ke|jadi|menjadi)\s+(rp\.?\s?|idr\s?)?\d)\b",
 );
 static STATUS: Pat = Pat::new(
-    r"(?i)\b(status(nya)?|any update|an update|update on|(kok|koq|kenapa|knp|kapan) (belum|blm|blom|gak|ga|nggak|tidak|tdk|masih|lama|diproses|masuk)|(belum|blm|blom|masih belum) (masuk|diproses|di proses|bertambah|nambah|ada|juga|terproses|dikonfirmasi|diverifikasi|update|berubah|terisi|sampai|diterima|kami terima)|not (yet )?(been )?(credited|received|processed|reflected|updated|added)|has not been|hasn't been|have not been|haven't been|haven'?t (received|seen)|still (not|waiting|pending)|sudah sampai mana|sampai mana|gimana (status|pesanan|order|top ?up|topup|ya|kak|min)|bagaimana (status|pesanan|order|top ?up|kabar|progres)|when will|how long|masih (diproses|pending|menunggu))\b",
+    r"(?i)\b(status(nya)?|any update|an update|update on|(kok|koq|kenapa|knp|kapan) (belum|blm|blom|gak|ga|nggak|tidak|tdk|masih|lama|diproses|masuk)|(belum|blm|blom|masih belum) (masuk|diproses|di proses|bertambah|nambah|ada|juga|terproses|dikonfirmasi|diverifikasi|update|berubah|terisi|sampai|diterima|kami terima)|not (yet )?(been )?(credited|received|processed|reflected|updated|added)|has not been|hasn't been|have not been|haven't been|haven'?t (received|seen)|still (not|waiting|pending)|sudah sampai mana|sampai mana|gimana (status|pesanan|order|top ?up|topup|ya|kak|min)|bagaimana (status|pesanan|order|top ?up|kabar|progres)|when will|how long|how much longer|masih (diproses|pending|menunggu)|sampai kapan|berapa lama lagi)\b",
+);
+/// Questions of how an order stands, read with its number written
+/// `#order` ([`signals`]): "udah masuk kah?", "apakah top up kami sudah
+/// diproses", "kok direject?", "#order gmn, sdh tf", "order kmrn gmn ya",
+/// "is #order done?".
+static STATUS_ASKED: Pat = Pat::new(
+    r"(?i)(\b(sudah|udah|udh|sdh|dah|telah|already)\s+(masuk|diterima|diproses|terproses|berhasil|sukses|aktif|selesai|beres|terisi|credited|processed|received|approved|disetujui|dikonfirmasi)\s*(kah|belum|blm|blom|apa belum|atau belum|ya|yah|kak|ka|min|gan|bu|pak|bos|sis)?\s*\?|\bapakah\b[^.!?\n]{0,80}?\b(sudah|udah|udh|sdh|telah)\s+(masuk|diterima|diproses|terproses|berhasil|sukses|aktif|selesai|beres|terisi|dikonfirmasi|disetujui)\b|\b(kok|kenapa|knp|napa|why)\s+(di ?reject|direject|ditolak|di ?tolak|gagal|rejected|declined)\b|\bwhy (was|is|did|has) [^.!?\n]{0,30}\b(rejected|declined|failed)\b|(\b(order|pesanan|orderan|topup)\w*|#order)\s+(\w+\s+)?(gmn|gimana|gmana|bagaimana)(\s*[?,.!]|\s+(ya|kak|min|nih|dong|kabarnya|statusnya)\b|\s*$)|\b(is|has|was|have)\s+(it|this|that|the order|my order|our order|the top-?up|my top-?up|our top-?up|the payment|#order)\s+(been\s+)?(done|finished|completed|through|credited|received|approved)\b)",
 );
 static SLIP_STATEMENT: Pat = Pat::new(
-    r"(?i)\b((sudah|udah|udh|sdh|dah|telah|uda|sudh)\s+((saya|kami|aku|sy|gw|gue|kita)\s+)?(di)?(transfer|tf|trf|transfer|bayar|lunas|kirim (dana|uang)|melakukan (pembayaran|transfer)|membayar|mentransfer)|(saya|kami|aku|sy) (transfer|tf|bayar|bayarkan|transferkan) (kemarin|tadi|barusan)|terlampir|dilampirkan|lampirkan|kami lampirkan|saya lampirkan|lampiran|bukti (transfer|tf|trf|bayar|pembayaran)\w*|konfirmasi (pembayaran|transfer)|payment (done|made|sent|completed|confirmation|proof|receipt|slip)|transfer (done|made|completed|confirmation|proof|receipt|slip)|done (transfer|payment|tf)|(have|has|had|just) (transferred|paid|made (the|a|our) (payment|transfer)|sent the (payment|money|funds))|(we|i) (transferred|paid|wired|sent the payment)|please find attached|find attached|attached (is|are|please)|is attached|are attached|attached the|proof of (payment|transfer)|bank receipt|transfer receipt|receipt (for|of) (our|the|my))\b",
+    r"(?i)\b((sudah|udah|udh|sdh|dah|telah|uda|sudh)\s+((saya|kami|aku|sy|gw|gue|kita)\s+)?(di)?(transfer|tf|trf|transfer|bayar|lunas|kirim (dana|uang)|melakukan (pembayaran|transfer)|membayar|mentransfer)|(saya|kami|aku|sy) (transfer|tf|bayar|bayarkan|transferkan) (kemarin|tadi|barusan)|terlampir|dilampirkan|lampirkan|kami lampirkan|saya lampirkan|lampiran|bukti (transfer|tf|trf|bayar|pembayaran)\w*|konfirmasi (pembayaran|transfer)|payment (done|made|sent|completed|confirmation|proof|receipt|slip)|transfer (done|made|completed|confirmation|proof|receipt|slip)|done (transfer|payment|tf)|(have|has|had|just) (transferred|paid|made (the|a|our) (payment|transfer)|sent the (payment|money|funds))|(we|i) (transferred|paid|wired|sent the payment)|please find attached|find attached|attached (is|are|please)|is attached|are attached|attached the|proof of (payment|transfer)|bank receipt|transfer receipt|receipt (for|of) (our|the|my)|(transfer|payment|remittance)\s+(of|for|amounting to)\b[^.!?\n]{0,60}?\b(was|has been|have been|had been)\s+(made|executed|effected|sent|remitted|completed|initiated|done|transferred|wired)|(we|i)\s+(have\s+)?(remitted|effected|executed|wired))\b",
 );
 static REQUEST: Pat = Pat::new(
-    r"(?i)\b(top[ -]?up|topup|isi (saldo|ulang|deposit)|isi\b|tambah (saldo|deposit)|deposit|recharge|reload|refill|(buat|buatkan|bikin|bikinin|dibuatkan|create|open|set up|place)\s+(an? |new |baru )?(order|pesanan|top[ -]?up|invoice))\b",
+    r"(?i)\b(top[ -]?up|topup|isi (saldo|ulang|deposit)|isi(kan|in)?\b|tambah (saldo|deposit)|deposit|recharge|reload|refill|(buat|buatkan|bikin|bikinin|dibuatkan|create|open|set up|place)\s+(an? |new |baru )?(order|pesanan|top[ -]?up|invoice))\b",
 );
 static ACKNOWLEDGEMENT: Pat = Pat::new(
     r"(?i)\b((sudah|telah|udah|dah) (masuk|diterima|kami terima|saya terima|berhasil|bertambah|terisi)|berhasil|received|credited|thank you for)\b",
@@ -1667,8 +1732,9 @@ impl Signals {
     }
 }
 
-/// What the expressions and cues of the rules find in `text`.
-pub(crate) fn signals(text: &str) -> Signals {
+/// What the expressions and cues of the rules find in `text`, whose order
+/// numbers begin with `prefix`.
+pub(crate) fn signals(text: &str, prefix: &str) -> Signals {
     let text = text.replace(['’', '‘'], "'");
     // A cue and its refusal are read within one clause: "No, cancel it".
     let mut cues = HashSet::new();
@@ -1681,16 +1747,22 @@ pub(crate) fn signals(text: &str) -> Signals {
             bits |= bit;
         }
     };
+    // Written once, and only when an expression that needs it is read.
+    let masked = std::cell::OnceCell::new();
+    let masked = || masked.get_or_init(|| OrderNumber::masked(&text, prefix, "#order"));
     let (cancel_asked, cancel_refused) = asked_or_refused(&CANCEL, &text);
     set(
-        cancel_asked || CANCEL_LEFT_OFF.is_match(&text),
+        cancel_asked || CANCEL_LEFT_OFF.is_match(masked()),
         Signals::CANCEL,
     );
     set(cancel_refused, Signals::CANCEL_REFUSED);
     set(cues.contains(&Cue::Cancel), Signals::CANCEL_CUE);
     set(asked_or_refused(&AMEND, &text).0, Signals::AMEND);
     set(cues.contains(&Cue::Amend), Signals::AMEND_CUE);
-    set(STATUS.is_match(&text), Signals::STATUS);
+    set(
+        STATUS.is_match(&text) || STATUS_ASKED.is_match(masked()),
+        Signals::STATUS,
+    );
     set(cues.contains(&Cue::Status), Signals::STATUS_CUE);
     set(SLIP_STATEMENT.is_match(&text), Signals::SLIP);
     set(cues.contains(&Cue::Slip), Signals::SLIP_CUE);
@@ -1713,7 +1785,9 @@ fn asked_or_refused(pat: &Pat, text: &str) -> (bool, bool) {
             let before = normal::words(clause_before(text, m.start()));
             if normal::refuses(&before) {
                 refused = true;
-            } else if normal::tells(&before) {
+            } else if normal::tells(&before)
+                || normal::by_themselves(&normal::words(clause_after(text, m.end())))
+            {
                 // "pengganti order yang kemarin kami batalkan": an action
                 // told of, not asked for.
             } else {
@@ -1758,7 +1832,7 @@ pub(crate) fn decide_intent(s: Signals, slips: usize, has_amount: bool) -> Inten
 /// [`decide_intent`] on the [`signals`] of `text`.
 #[cfg(test)]
 pub(crate) fn classify(text: &str, slips: usize, has_amount: bool) -> Intent {
-    decide_intent(signals(text), slips, has_amount)
+    decide_intent(signals(text, "TU"), slips, has_amount)
 }
 
 #[cfg(test)]
@@ -1791,15 +1865,18 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &DIFFERENCE_BEFORE,
     &NEGATED_BEFORE,
     &AMOUNT_RETRACTED_AFTER,
+    &AMOUNT_CORRECTED_BEFORE,
     &CONTRAST_BEFORE,
     &AMOUNT_ARRIVED_AFTER,
     &PAST_BEFORE,
     &SPACED_THOUSANDS,
     &SPOKEN_FRACTION,
     &BALANCE_STATED_BEFORE,
+    &BALANCE_SAID_BEFORE,
     &SETTLED_AFTER,
     &OLD_BEFORE,
     &NEW_BEFORE,
+    &CONTRAST_ONLY_BEFORE,
     &TOTAL_BEFORE,
     &TOTAL_AFTER,
     &ORDER_ASIDE_BEFORE,
@@ -1809,6 +1886,7 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &CANCEL_LEFT_OFF,
     &AMEND,
     &STATUS,
+    &STATUS_ASKED,
     &SLIP_STATEMENT,
     &REQUEST,
     &ACKNOWLEDGEMENT,
