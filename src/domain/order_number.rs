@@ -172,16 +172,18 @@ impl OrderNumber {
     }
 
     /// `text` with every order number it names, each time it is written,
-    /// replaced by ` with `: what is said around the numbers.
+    /// replaced by `with` between two spaces: what is said around the
+    /// numbers.
     pub fn masked(text: &str, prefix: &str, with: &str) -> String {
         let mut spans = Vec::new();
         OrderNumber::each_span(text, prefix, |span, _| {
             spans.push(span);
             ControlFlow::Continue(())
         });
+        let with = format!(" {with} ");
         let mut rest = text.to_string();
         for span in spans.into_iter().rev() {
-            rest.replace_range(span, &format!(" {with} "));
+            rest.replace_range(span, &with);
         }
         rest
     }

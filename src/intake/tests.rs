@@ -8,6 +8,13 @@ fn amount_of(s: &str) -> Option<String> {
     text::choose_amount(s, &hits, Intent::Slip).map(Money::to_plain)
 }
 
+/// Asserts the amount read from each text (as the amount of a payment).
+fn assert_amounts<const N: usize>(cases: [(&str, &str); N]) {
+    for (s, want) in cases {
+        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
+    }
+}
+
 /// Asserts the intent the rules give each text without a slip (`amount`:
 /// whether the message states one).
 fn assert_intents<const N: usize>(amount: bool, cases: [(&str, Intent); N]) {
@@ -49,7 +56,7 @@ fn every_pattern_is_listed_and_compiles() {
 
 #[test]
 fn amounts_in_every_notation() {
-    for (s, want) in [
+    assert_amounts([
         ("sudah tf Rp 1.500.000 ya", "1500000"),
         ("nominal Rp. 1.500.000,- ok", "1500000"),
         ("IDR 1,500,000.00 sent", "1500000"),
@@ -105,9 +112,7 @@ fn amounts_in_every_notation() {
         ("paid 2jt, I mean 2,5jt", "2500000"),
         // The difference is not the amount transferred.
         ("sudah tf, kelebihan 100rb, tf nya 1,1jt", "1100000"),
-    ] {
-        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
-    }
+    ]);
 }
 
 #[test]
@@ -227,14 +232,12 @@ fn choosing_among_amounts() {
         Some("2000000")
     );
     // A balance word is no distractor where the clause asks to add to it.
-    for (s, want) in [
+    assert_amounts([
         ("Recharge the balance: IDR 4,000,000.00", "4000000"),
         ("tolong isi saldo kami sebesar 2jt", "2000000"),
         ("Kami berencana menambah saldo 1 juta", "1000000"),
         ("top up balance IDR 4,000,000", "4000000"),
-    ] {
-        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
-    }
+    ]);
     // The amount after the balance, the tax or the budget is the one.
     assert_eq!(
         amount_of("Our balance has dropped to Rp 700.000. We hereby request a top-up of 750k.")
@@ -649,7 +652,7 @@ fn a_mail_with_a_proof_attached_is_a_payment_unless_it_cancels_or_amends() {
 
 #[test]
 fn amounts_said_the_way_they_are_dictated() {
-    for (s, want) in [
+    assert_amounts([
         ("kak yg 2 setengah jt kemarin udah masuk blm", "2500000"),
         ("mau depo 3 setengah juta", "3500000"),
         ("isi 750 setengah rb", "750500"),
@@ -659,9 +662,7 @@ fn amounts_said_the_way_they_are_dictated() {
         ("topup2jt kak", "2000000"),
         ("done kak,5 jt ke rek BCA ya", "5000000"),
         ("teh abdi bade topup sajuta", "1000000"),
-    ] {
-        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
-    }
+    ]);
     // Glued to a word without a millions or thousands word, a figure stays
     // part of that word (codes, account labels).
     assert_eq!(amount_of("kode promo2500000"), None);
@@ -752,7 +753,7 @@ fn a_hostile_body_of_the_new_notations_stays_bounded_and_read_right() {
 
 #[test]
 fn an_amount_corrected_further_on_gives_way_to_the_correction() {
-    for (s, want) in [
+    assert_amounts([
         ("topup 3jt ya kak. Eh salah, maksud saya 13jt", "13000000"),
         (
             "Please top up Rp 4.500.000? Sorry, typo — Rp 4.050.000",
@@ -763,9 +764,7 @@ fn an_amount_corrected_further_on_gives_way_to_the_correction() {
             "udah tf 800rb buat TU-20261201-0042. eh bentar, salah, yg ini 850rb",
             "850000",
         ),
-    ] {
-        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
-    }
+    ]);
     // A correction far from the figure before it takes nothing back.
     let far = "udah tf 800rb ya kak, buat stok akhir bulan dan keperluan kantor cabang yang di \
                Bekasi minggu depan. maksud saya nanti sisanya 200rb";
@@ -781,7 +780,7 @@ fn a_balance_said_in_shorthand_or_a_shortfall_is_no_amount() {
     ] {
         assert_eq!(amount_of(s), None, "text {s:?}");
     }
-    for (s, want) in [
+    assert_amounts([
         ("saldo td 120rb, udah tf 2jt ya", "2000000"),
         // A top-up word before or after the balance word names what is added.
         ("isi saldo jd 2jt ya kak", "2000000"),
@@ -792,9 +791,7 @@ fn a_balance_said_in_shorthand_or_a_shortfall_is_no_amount() {
         ),
         // "kurang lebih" is about, not short by.
         ("udah tf kurang lebih 2jt", "2000000"),
-    ] {
-        assert_eq!(amount_of(s).as_deref(), Some(want), "text {s:?}");
-    }
+    ]);
 }
 
 #[test]

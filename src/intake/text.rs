@@ -1147,12 +1147,7 @@ fn clause_before(text: &str, pos: usize) -> &str {
 
 /// The clause of `text` from `pos` on (at most 60 bytes).
 fn clause_after(text: &str, pos: usize) -> &str {
-    let rest = text.get(pos..).unwrap_or("");
-    let mut end = rest.len().min(60);
-    while !rest.is_char_boundary(end) {
-        end -= 1;
-    }
-    let window = &rest[..end];
+    let window = bounded(text.get(pos..).unwrap_or(""), 60);
     let cut = clause_ends(window).next().unwrap_or(window.len());
     &window[..cut]
 }
@@ -1406,20 +1401,24 @@ fn word_amounts(text: &str) -> Vec<AmountHit> {
 pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> Option<Money> {
     // An amount taken back by the words after it ("Rp140.000 eh Rp1.400.000",
     // "2jt, I mean 2,5jt") is no candidate when another amount follows.
-    let retracted = |k: usize| {
-        hits.get(k + 1).is_some_and(|next| {
-            text.get(hits[k].end..next.start).is_some_and(|between| {
+    // Read once per hit: each is asked about as itself and as the one before.
+    let retracted: Vec<bool> = hits
+        .iter()
+        .zip(hits.iter().skip(1))
+        .map(|(hit, next)| {
+            text.get(hit.end..next.start).is_some_and(|between| {
                 AMOUNT_RETRACTED_AFTER.is_match(between)
                     || between.len() <= CORRECTION_GAP && AMOUNT_CORRECTED_BEFORE.is_match(between)
             })
         })
-    };
+        .chain(std::iter::once(false))
+        .collect();
     let usable: Vec<&AmountHit> = hits
         .iter()
         .enumerate()
         // The words that take one amount back are not a negation of the
         // next: "Rp 2.500.000? Sorry, typo — Rp 2.000.000".
-        .filter(|&(k, h)| (!negated(text, h.start) || k > 0 && retracted(k - 1)) && !retracted(k))
+        .filter(|&(k, h)| (!negated(text, h.start) || k > 0 && retracted[k - 1]) && !retracted[k])
         .map(|(_, h)| h)
         .collect();
     let usable = if usable.is_empty() {
