@@ -262,6 +262,11 @@ pub enum SlipCmd {
         /// Add the text the fields came from (`text`) and the reads tried (`tries`).
         #[arg(long)]
         text: bool,
+        /// The amount the customer claimed for these files, read as one
+        /// message's slips: an unsure amount gives way to it where one of its
+        /// reads found it, as `topup parse` and the desk do.
+        #[arg(long, value_name = "AMOUNT")]
+        claimed: Option<String>,
     },
     /// Queue a slip whose reading failed for another read (after installing a missing tool).
     Retry {
@@ -434,8 +439,18 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Parse { files, explain } = &cli.command {
         return parse(&cli, files, *explain);
     }
-    if let Command::Slip(SlipCmd::Read { files, text }) = &cli.command {
-        return slip_read(&cli, files, *text);
+    if let Command::Slip(SlipCmd::Read {
+        files,
+        text,
+        claimed,
+    }) = &cli.command
+    {
+        let claimed = claimed
+            .as_deref()
+            .map(Money::parse)
+            .transpose()
+            .map_err(|e| invalid(format!("--claimed: {e}")))?;
+        return slip_read(&cli, files, *text, claimed);
     }
     let mut settings = settings(&cli)?;
     if let Command::Demo { dir } = &cli.command {
@@ -493,7 +508,12 @@ fn parse(cli: &Cli, files: &[PathBuf], explain: bool) -> Result<(), Failure> {
 }
 
 /// `topup slip read`: one JSON line per file, an `error` when it cannot be read.
-fn slip_read(cli: &Cli, files: &[PathBuf], with_text: bool) -> Result<(), Failure> {
+fn slip_read(
+    cli: &Cli,
+    files: &[PathBuf],
+    with_text: bool,
+    claimed: Option<Money>,
+) -> Result<(), Failure> {
     // Each OCR read at debug level (stderr) when asked for: `RUST_LOG=topup=debug`.
     if std::env::var_os("RUST_LOG").is_some() {
         crate::supervisor::init_tracing(crate::config::LogFormat::Text);
@@ -501,34 +521,60 @@ fn slip_read(cli: &Cli, files: &[PathBuf], with_text: bool) -> Result<(), Failur
     let limits = Settings::load(cli.config.as_deref())
         .map(|s| crate::slip::read::ReadLimits::from_settings(&s.slips))
         .unwrap_or_default();
-    let mut failed = 0;
-    for f in files {
+    let read = |f: &PathBuf| {
         let started = std::time::Instant::now();
-        let mut line = match std::fs::read(f) {
+        let read = std::fs::read(f)
+            .map_err(|e| format!("cannot read the file: {e}"))
+            .and_then(|bytes| {
+                crate::slip::read::read_slip(&bytes, &limits).map_err(|e| e.to_string())
+            });
+        (read, started.elapsed().as_millis())
+    };
+    let mut failed = 0;
+    let mut emit = |f: &PathBuf, read: Result<crate::slip::read::Reading, String>, ms: u128| {
+        let mut line = match read {
+            Ok(r) => {
+                let mut v = r.fields.to_json();
+                v["method"] = json!(r.method.as_str());
+                if with_text {
+                    v["text"] = json!(r.text);
+                    v["tries"] = json!(r.tries);
+                }
+                v["error"] = serde_json::Value::Null;
+                v
+            }
             Err(e) => {
                 failed += 1;
-                json!({"error": format!("cannot read the file: {e}")})
+                json!({"error": e})
             }
-            Ok(bytes) => match crate::slip::read::read_slip(&bytes, &limits) {
-                Ok(r) => {
-                    let mut v = r.fields.to_json();
-                    v["method"] = json!(r.method.as_str());
-                    if with_text {
-                        v["text"] = json!(r.text);
-                        v["tries"] = json!(r.tries);
-                    }
-                    v["error"] = serde_json::Value::Null;
-                    v
-                }
-                Err(e) => {
-                    failed += 1;
-                    json!({"error": e.to_string()})
-                }
-            },
         };
         line["file"] = json!(f.display().to_string());
-        line["read_ms"] = json!(started.elapsed().as_millis() as u64);
+        line["read_ms"] = json!(ms as u64);
         write_out(&line.to_string());
+    };
+    match claimed {
+        // Each file as soon as it is read.
+        None => files.iter().for_each(|f| {
+            let (r, ms) = read(f);
+            emit(f, r, ms);
+        }),
+        // All read first: the claim is the files' total.
+        Some(claim) => {
+            let mut reads: Vec<_> = files.iter().map(read).collect();
+            let mut fields: Vec<_> = reads
+                .iter()
+                .map(|(r, _)| r.as_ref().ok().map(|r| r.fields.clone()))
+                .collect();
+            crate::slip::reconcile(&mut fields, claim);
+            for ((r, _), f) in reads.iter_mut().zip(fields) {
+                if let (Ok(r), Some(f)) = (r, f) {
+                    r.fields = f;
+                }
+            }
+            for (f, (r, ms)) in files.iter().zip(reads) {
+                emit(f, r, ms);
+            }
+        }
     }
     if failed > 0 {
         return Err(invalid(format!("{failed} file(s) could not be read")));

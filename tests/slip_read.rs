@@ -11,7 +11,9 @@
 //! BCA 527-031-8846 on 18/11/2026 21:35:10 WIB), and a phone photo of an ATM
 //! Mandiri receipt of Rp 13.900.000 printed in a mono font that dots its
 //! zeros (seed 5150); two screenshots forwarded at half size (seed 5150):
-//! OCTO Mobile, Rp 18.305.000, and ATM Mandiri, Rp 1.100.000.
+//! OCTO Mobile, Rp 18.305.000, and ATM Mandiri, Rp 1.100.000; and a BSI
+//! Mobile screenshot of Rp 8.950.000 forwarded at half size (seed 5150),
+//! which most reads misread as 8.930.000.
 
 #[path = "support/db.rs"]
 mod db;
@@ -303,6 +305,128 @@ async fn a_forwarded_copy_of_a_used_slip_is_caught_by_its_reference() {
         "no amount flag on a matching amount"
     );
     assert!(!view.order.flag_list().contains(&"duplicate_slip"));
+}
+
+const BSI_HALF: &[u8] = include_bytes!("slips/bsi-8950000-half.jpg");
+
+/// A half-size forward most of whose reads blur 8.950.000 into 8.930.000,
+/// while one read finds it: for the order that claims 8.950.000 the slip
+/// matches (unsure, with what else was read); for one that claims another
+/// figure staff see "amount unsure" with the figure most reads gave.
+#[tokio::test]
+async fn a_blurred_slip_one_of_whose_reads_is_the_claim_matches_it_unsure() {
+    let server = mockito::Server::new_async().await;
+    let s = setup(&server.url()).await;
+    let d = &s.desk;
+    let right = order_with_slip(&s, 8_950_000, "bsi.jpg", BSI_HALF).await;
+    topup::slip::worker::drain(d).await.unwrap();
+    let view = d
+        .view(&d.parse_order_number(&right.number).unwrap())
+        .await
+        .unwrap();
+    // The slip is dated 3/10, weeks before this order: that is all there is to see.
+    assert!(
+        matches!(&view.slip_report.checks[..], [SlipCheck::OldSlip { .. }]),
+        "no amount flag on the claimed amount: {:?}",
+        view.slip_report.checks
+    );
+    assert_eq!(view.slip_report.total, Some(Money::from_major(8_950_000)));
+    let line = view.slip_report.slips[0].summary(Lang::Id);
+    assert!(
+        line.starts_with("slip: Rp 8.950.000 (unsure; also read Rp 8.930.000"),
+        "{line}"
+    );
+
+    // The same file (read once) on an order that claims 9.500.000.
+    let other = order_with_slip(&s, 9_500_000, "bsi.jpg", BSI_HALF).await;
+    topup::slip::worker::drain(d).await.unwrap();
+    let found = checks(d, &other.number).await;
+    assert_eq!(
+        found[0],
+        SlipCheck::AmountUnsure {
+            slip: Money::from_major(8_930_000),
+            claimed: Money::from_major(9_500_000)
+        },
+        "{found:?}"
+    );
+}
+
+/// The JSON line `topup ARGS` prints (it must succeed).
+fn topup_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_topup"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `topup slip read --claimed` reads the files as one message's slips, as
+/// `topup parse` does with the amount of the message's text.
+#[test]
+fn slip_read_with_the_claim_takes_the_read_that_found_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bsi.jpg");
+    std::fs::write(&file, BSI_HALF).unwrap();
+    let read = |claimed: Option<&str>| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["slip".as_ref(), "read".as_ref()];
+        if let Some(c) = claimed {
+            args.push("--claimed".as_ref());
+            args.push(c.as_ref());
+        }
+        args.push(file.as_os_str());
+        topup_json(&args)
+    };
+    let alone = read(None);
+    assert_eq!(alone["amount"], "8930000");
+    assert_eq!(alone["amount_confidence"], "low");
+    assert!(
+        alone["amount_alternatives"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("8950000")),
+        "{alone}"
+    );
+    let claimed = read(Some("Rp 8.950.000"));
+    assert_eq!(claimed["amount"], "8950000");
+    assert_eq!(claimed["amount_confidence"], "low");
+    assert_eq!(read(Some("9,5 juta"))["amount"], "8930000");
+}
+
+/// `topup parse` gives the message's slip amount with the amount its text
+/// claims: the half-size BSI forward under "Rp 8.950.000" is 8.950.000.
+#[test]
+fn parse_reads_a_blurred_slip_against_the_amount_of_the_message() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(BSI_HALF);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let mail = format!(
+        "From: Budi <budi@maju.co.id>\r\nTo: topup@billing.example.com\r\n\
+         Subject: Bukti transfer TU-20261201-0042\r\nMessage-ID: <bsi@maju.co.id>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Selamat siang, terlampir bukti transfer Rp 8.950.000 untuk TU-20261201-0042.\r\n\
+         --b\r\nContent-Type: image/jpeg; name=\"bukti.jpg\"\r\n\
+         Content-Disposition: attachment; filename=\"bukti.jpg\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        lines.join("\r\n")
+    );
+    let file = dir.path().join("bukti.eml");
+    std::fs::write(&file, mail).unwrap();
+    let v = topup_json(&["parse".as_ref(), file.as_os_str()]);
+    assert_eq!(v["intent"], "slip");
+    assert_eq!(v["amount"], "8950000");
+    assert_eq!(v["slip_amount"], "8950000");
+    assert_eq!(v["slips_read"][0]["amount_confidence"], "low");
 }
 
 #[tokio::test]

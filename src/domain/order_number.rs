@@ -171,6 +171,32 @@ impl OrderNumber {
         found
     }
 
+    /// Every order number in `text` where it is written, repeats included,
+    /// stopping after `limit` writings.
+    pub fn written_spans(
+        text: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Vec<(std::ops::Range<usize>, OrderNumber)> {
+        let mut found = Vec::new();
+        OrderNumber::each_span(text, prefix, |span, number| {
+            if found.len() >= limit {
+                return ControlFlow::Break(());
+            }
+            found.push((span, number));
+            ControlFlow::Continue(())
+        });
+        found
+    }
+
+    /// The order of the same day with sequence `seq` (digits as written):
+    /// "TU-20261115-0042 dan 0043" names `TU-20261115-0043` too. `None` for
+    /// anything but 4 to 9 digits.
+    pub fn with_sequence(&self, seq: &str) -> Option<OrderNumber> {
+        ((4..=9).contains(&seq.len()) && seq.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| OrderNumber::from_parts(&self.prefix, self.date, seq.to_string()))
+    }
+
     /// `text` with every order number it names, each time it is written,
     /// replaced by `with` between two spaces: what is said around the
     /// numbers.

@@ -262,9 +262,13 @@ pub(crate) fn decide(inputs: Inputs<'_>, prefix: &str) -> Extraction {
     };
     let order_number = match intent {
         Intent::Request | Intent::Ignore => None,
-        _ => text::choose_order(inputs.own, prefix)
-            .or_else(|| inputs.subject.and_then(|s| text::choose_order(s, prefix)))
-            .or_else(|| text::choose_order(inputs.quoted, prefix)),
+        _ => text::choose_order(inputs.own, prefix, intent)
+            .or_else(|| {
+                inputs
+                    .subject
+                    .and_then(|s| text::choose_order(s, prefix, intent))
+            })
+            .or_else(|| text::choose_order(inputs.quoted, prefix, intent)),
     };
     Extraction {
         intent,
@@ -407,7 +411,7 @@ pub fn parse_file_with(
         (extract_chat(&text, prefix), chat_lang(&text))
     };
     let explained = explain::take();
-    let (slip_amount, slips_read) = crate::slip::read_all(&extraction.slips);
+    let (slip_amount, slips_read) = crate::slip::read_all(&extraction.slips, extraction.amount);
     let mut out = serde_json::json!({
         "file": path.display().to_string(),
         "intent": extraction.intent.as_str(),

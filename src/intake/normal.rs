@@ -148,13 +148,21 @@ impl Lexicon {
 
     /// The normal form of one lower-case word.
     fn normal(&self, word: &str) -> String {
+        self.resolve(word)
+            .or_else(|| held_letter_dropped(word).and_then(|w| self.resolve(&w)))
+            .unwrap_or_else(|| word.to_string())
+    }
+
+    /// The lexicon's word for `word`: its chat spelling's, itself as a
+    /// stem, or the stem under its affixes.
+    fn resolve(&self, word: &str) -> Option<String> {
         if let Some(w) = self.spelling.get(word) {
-            return w.clone();
+            return Some(w.clone());
         }
         if self.stems.contains(word) {
-            return word.to_string();
+            return Some(word.to_string());
         }
-        self.stem(word).unwrap_or_else(|| word.to_string())
+        self.stem(word)
     }
 
     /// Strips one suffix and one prefix (either may be empty) when what
@@ -200,6 +208,14 @@ impl Lexicon {
         }
         None
     }
+}
+
+/// `word` with its last letter held no longer: "topupp", "transferrr",
+/// "kakk" as typed fast on a phone. `None` when the last letter is single.
+fn held_letter_dropped(word: &str) -> Option<String> {
+    let last = word.chars().next_back()?;
+    let kept = word.trim_end_matches(last);
+    (word.len() - kept.len() > last.len_utf8()).then(|| format!("{kept}{last}"))
 }
 
 /// The normalised words of `text`: letters and digits runs, lower-cased,

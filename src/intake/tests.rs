@@ -472,7 +472,7 @@ fn html_forwards_count_as_own_text() {
 
 #[test]
 fn among_several_orders_the_settled_one_is_not_the_one_acted_on() {
-    let order = |s: &str| text::choose_order(s, "TU").map(|n| n.to_string());
+    let order = |s: &str| text::choose_order(s, "TU", Intent::Unknown).map(|n| n.to_string());
     assert_eq!(
         order("TU-20270414-0301 was credited this morning, but TU-20270414-0302 is still pending")
             .as_deref(),
@@ -527,7 +527,7 @@ fn among_several_orders_the_settled_one_is_not_the_one_acted_on() {
 
 #[test]
 fn a_number_taken_back_or_named_by_its_sequence_is_chosen_right() {
-    let order = |s: &str| text::choose_order(s, "TU").map(|n| n.to_string());
+    let order = |s: &str| text::choose_order(s, "TU", Intent::Unknown).map(|n| n.to_string());
     // The customer corrects a mistyped number: the one named after is meant.
     assert_eq!(
         order("kak TU-20260227-0862 udh sy bayar, eh salah, TU-20260227-0826 maksudnya. 3 juta")
@@ -725,7 +725,7 @@ fn orders_left_off_told_of_or_changed_from_one_figure_to_another() {
         text::classify("ga jadi cancel kak, udah tf", 0, false),
         Intent::Slip
     );
-    let order = |s: &str| text::choose_order(s, "TU").map(|n| n.to_string());
+    let order = |s: &str| text::choose_order(s, "TU", Intent::Unknown).map(|n| n.to_string());
     assert_eq!(
         order("two orders by mistake. Please keep TU-20261203-0300 and cancel TU-20261203-0301")
             .as_deref(),
@@ -905,4 +905,147 @@ fn a_hostile_chat_of_log_lines_corrections_and_balances_stays_bounded() {
     assert_eq!(hits.len(), text::MAX_AMOUNT_CANDIDATES);
     assert!(hits.iter().all(|h| h.money.to_plain() != "85000"));
     assert_eq!(text::classify(&body, 0, true), Intent::Status);
+}
+
+/// What `extract_chat` reads: intent, order number and amount.
+fn read_chat(s: &str) -> (Intent, Option<String>, Option<String>) {
+    let e = extract_chat(s, "TU");
+    (
+        e.intent,
+        e.order_number.map(|n| n.to_string()),
+        e.amount.map(Money::to_plain),
+    )
+}
+
+#[test]
+fn of_several_orders_the_one_named_where_the_action_is_asked_for_is_chosen() {
+    let order = |s: &str| read_chat(s).1;
+    for (s, want) in [
+        // The action's clause names the second order in full.
+        (
+            "TU-20261112-0418 sudah dibayar, yang TU-20261112-0419 tolong dibatalkan.",
+            "TU-20261112-0419",
+        ),
+        // By its sequence alone, after the full number of another.
+        (
+            "min, order tu-20261112-0077 sama tu-20261112-0078 tuh sama2 dr outlet Bintaro. \
+             yg 0078 udah aku tf 300rb, yg 0077 nanti aja.",
+            "TU-20261112-0078",
+        ),
+        // Lines of a list, each with its own mark.
+        (
+            "TU-20261130-9001 ✅ lunas\nTU-20261130-9002 ❌ batal ya kak",
+            "TU-20261130-9002",
+        ),
+        // Two clauses ask for the same action about different orders: the
+        // first one stays (no guess between them).
+        (
+            "TU-20261130-9001 tolong dibatalkan, TU-20261130-9002 juga tolong dibatalkan",
+            "TU-20261130-9001",
+        ),
+    ] {
+        assert_eq!(order(s).as_deref(), Some(want), "{s}");
+    }
+}
+
+#[test]
+fn a_second_order_written_by_its_sequence_alone_is_an_order_of_the_same_day() {
+    let order = |s: &str| read_chat(s).1;
+    for (s, want) in [
+        (
+            "TU-20261115-0042 dan -0043 itu dua order dari dua cabang. Yang 0043 (cabang Bogor) \
+             sudah kami transfer Rp2.000.000 tadi jam 10. Yang 0042 menyusul.",
+            "TU-20261115-0043",
+        ),
+        (
+            "Order TU-20261116-0201/0202: yang 0201 (Tebet) udah masuk, yang 0202 (Cibubur) \
+             gimana kak?",
+            "TU-20261116-0202",
+        ),
+        (
+            "TU-20261110-1001 & 1002: yang 1002 (Karawang) tolong revisi nominal ke Rp 1.250.000.",
+            "TU-20261110-1002",
+        ),
+        // A number corrected by its sequence alone.
+        (
+            "eh kak anu udah transfer tadi yg TU-20261115-9090 eh 9091 maksudnya 1 jt",
+            "TU-20261115-9091",
+        ),
+        (
+            "kak\nTU-20261107-0070\neh 0071\nudh masuk blm",
+            "TU-20261107-0071",
+        ),
+        // Digits of another length, or an amount, are no second order.
+        (
+            "TU-20261115-0042 dan 20261115 sudah transfer",
+            "TU-20261115-0042",
+        ),
+        (
+            "TU-20261115-0042 dan 2500 rb sudah saya transfer",
+            "TU-20261115-0042",
+        ),
+    ] {
+        assert_eq!(order(s).as_deref(), Some(want), "{s}");
+    }
+}
+
+#[test]
+fn letters_held_on_a_phone_keyboard_and_glued_figures_are_read() {
+    assert_eq!(
+        read_chat("topupp 3jtt kakk"),
+        (Intent::Request, None, Some("3000000".into()))
+    );
+    assert_eq!(
+        read_chat("kak mau topupp 1jtt yaaa hehe saldo tinggal 20rb")
+            .2
+            .as_deref(),
+        Some("1000000")
+    );
+    assert_eq!(
+        read_chat("kak TU-20261108-0818 ubah ke1jt250 ya"),
+        (
+            Intent::Amend,
+            Some("TU-20261108-0818".into()),
+            Some("1250000".into())
+        )
+    );
+    // An order number glued to the cancel word.
+    assert_eq!(
+        read_chat("kak batalinTU-20261125-0045 ya").0,
+        Intent::Cancel
+    );
+}
+
+#[test]
+fn an_amount_for_now_outranks_one_of_yesterday_and_an_arrow_gives_the_new_amount() {
+    assert_eq!(
+        read_chat("kak kmrn sy topup 1jt skrg mau 2jt").2.as_deref(),
+        Some("2000000")
+    );
+    // A payment told of both days is left as it was read.
+    assert_eq!(
+        read_chat("kemarin sudah tf 1jt, hari ini tf 2jt lagi untuk TU-20261125-0045")
+            .2
+            .as_deref(),
+        Some("1000000")
+    );
+    assert_eq!(
+        read_chat(
+            "Koreksi nominal:\n• TU-20261119-0700 (Cihampelas): Rp 1.600.000 → Rp 2.000.000\n\
+             • TU-20261119-0701 (Riau): tetap\nMakasih."
+        ),
+        (
+            Intent::Amend,
+            Some("TU-20261119-0700".into()),
+            Some("2000000".into())
+        )
+    );
+    assert_eq!(
+        text::classify(
+            "Kak, kita udah transfer 2x buat TU-20261123-0404, kok saldo baru nambah 1jt?",
+            0,
+            true
+        ),
+        Intent::Status
+    );
 }

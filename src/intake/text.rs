@@ -640,7 +640,7 @@ pub(crate) struct AmountHit {
 }
 
 static NUMBER: Pat = Pat::new(
-    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt|jeti|ribu|rb|rebu|ewu|k|miliar|milyar|million|thousand|billion|mio|mil|mn|m)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
+    r"(?i)(?P<cur>\b(?:rp|idr)\.?\s*)?(?P<num>\d(?:[\d.,]*\d)?)(?P<mult>\s*(?:juta|jt+|jeti|ribu|rb+|rebu|ewu|k|miliar|milyar|million|thousand|billion|mio|mil|mn|m)\b)?(?P<dash>\s*,\s*-{1,2})?(?P<cur2>\s*(?:idr|rupiah|rp)\b)?",
 );
 /// Right before an order number's sequence: its date part and a separator.
 static ORDER_DATE_BEFORE: Pat = Pat::new(r"(?i)[a-z]{1,5}[\s\-_]{0,3}\d{8}[\s\-_]{1,3}$");
@@ -648,8 +648,9 @@ static THOUSANDS_GROUPED: Pat = Pat::new(r"^\d{1,3}(?:[.,]\d{3})+$");
 /// "1jt500", "2jt 250", "1jt750rb", "1jt 50rb": millions with the
 /// thousands written after the word (three digits, or any with their own
 /// thousands word).
+/// The figure may be glued to the word before ("ubah ke1jt250").
 static JUTA_REST: Pat =
-    Pat::new(r"(?i)\b(\d{1,3})\s?(?:jt|juta|jeti)\s?(\d{1,3})(\s?(?:rb|ribu|rebu|k)\b)?");
+    Pat::new(r"(?i)(?:\b|[a-z])(\d{1,3})\s?(?:jt|juta|jeti)\s?(\d{1,3})(\s?(?:rb|ribu|rebu|k)\b)?");
 /// Words that introduce an amount; a bare digit run counts only after one.
 static AMOUNT_LEAD: Pat = Pat::new(
     r"(?i)\b(amount|jumlah(nya)?|nominal(nya)?|sebesar|senilai|sejumlah|total|top ?-?up|topup|isi( saldo)?|deposit|tf|trf|transfer(an)?|ditransfer|bayar|dibayar|menjadi|jadi|to|of)\s*[:=]?\s*$",
@@ -747,9 +748,9 @@ const CORRECTION_GAP: usize = 80;
 static OLD_BEFORE: Pat = Pat::new(
     r"(?i)\b(from|dari|semula|sebelumnya|awalnya|lama|old|previously|was|tadinya|(ga|gak|nggak|ngga|enggak|gk|tidak|tdk) jadi|batal\w*|cancel|(ku|ter|di)?ketik|typed|wrote|write|written|(ku|ter|di)?tulis|nulis)\b[^.!?\n]{0,12}$",
 );
-/// For a change of amount: the new amount ("to", "menjadi", "jadi").
+/// For a change of amount: the new amount ("to", "menjadi", "jadi", an arrow: "Rp 1.600.000 → Rp 2.000.000").
 static NEW_BEFORE: Pat = Pat::new(
-    r"(?i)\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|(correct|right)( one| amount| figure)? is|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but|maksudnya|padahal)\b[^.!?\n]{0,12}$",
+    r"(?i)(→|->|=>|⇒)\s*(rp\.?|idr)?\s*$|\b(to|into|menjadi|jadi|jd|ke|dirubah|diubah|be|seharusnya|harusnya|semestinya|mestinya|should be|(correct|right)( one| amount| figure)? is|nominalnya|dijadikan|jadikan|jadiin|tapi|tetapi|melainkan|but|maksudnya|padahal)\b[^.!?\n]{0,12}$",
 );
 /// The contrasts among [`NEW_BEFORE`]'s words: weaker than a change word.
 static CONTRAST_ONLY_BEFORE: Pat =
@@ -766,6 +767,14 @@ static TOTAL_AFTER: Pat = Pat::new(r"(?i)^\s{0,2}(in total|altogether|seluruhnya
 /// A time in the past in the clause before an amount: "bulan lalu kami top
 /// up Rp 10.000.000", "last month we paid 3 million", "biasanya 10jt".
 /// Beside another amount, such one is history, not the one acted on.
+/// A day or time gone by, in the clause before an amount ("kmrn sy topup 1jt").
+static PAST_TIME: Pat = Pat::new(
+    r"(?i)\b(kemarin|kemaren|kmrn|kmarin|kmaren|yesterday|minggu lalu|last week|bulan lalu|last month|tadi pagi)\b",
+);
+/// Now, right before an amount ("skrg mau 2jt", "this time 3 million").
+static PRESENT_BEFORE: Pat = Pat::new(
+    r"(?i)\b(sekarang|skrg|skrang|skg|now|kali ini|this time|hari ini|today)\b[^.!?\n]{0,20}$",
+);
 static PAST_BEFORE: Pat = Pat::new(
     r"(?i)\b((bulan|minggu|tahun|bln|mgg|thn) (lalu|kemarin|kmrn|kmarin)|last (month|week|year|time)|the month before|sebelumnya|sblmnya|biasa(nya)?|bisanya|usually|previously|wingi|(kaya|kayak|kyk|seperti|spt|sama kaya|like) (kemarin|kmrn|kmarin|biasa|last time|before))\b[^.!?\n]{0,45}$",
 );
@@ -886,9 +895,12 @@ fn marked_amounts(
     re.captures_iter(text)
         .filter_map(|c| {
             let whole = c.get(0)?;
+            // A figure glued to the word before ("ke1jt250") starts at its digits.
+            let glued =
+                whole.as_str().len() - whole.as_str().trim_start_matches(char::is_alphabetic).len();
             Some(AmountHit {
                 money: read(&c, whole)?,
-                start: whole.start(),
+                start: whole.start() + glued,
                 end: whole.end(),
                 strength: Strength::Marked,
             })
@@ -1028,6 +1040,9 @@ fn figure_amounts(text: &str) -> Vec<AmountHit> {
             }
             match m.as_str().trim().to_ascii_lowercase().as_str() {
                 "m" | "mio" | "mil" | "mn" => typed.push_str("million"),
+                // "3jtt", "500rbb": a letter held on a phone keyboard.
+                w if w.starts_with("jt") => typed.push_str("jt"),
+                w if w.starts_with("rb") => typed.push_str("rb"),
                 "jeti" => typed.push_str("juta"),
                 "rebu" | "ewu" => typed.push_str("ribu"),
                 other => typed.push_str(other),
@@ -1463,6 +1478,18 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
     {
         return Some(h.money);
     }
+    // "kmrn sy topup 1jt skrg mau 2jt": of an amount of yesterday and one
+    // said to be for now, the one for now (asked for: a payment told of
+    // both days is another matter).
+    if matches!(intent, Intent::Request | Intent::Amend)
+        && usable.len() >= 2
+        && PAST_TIME.is_match(clause_before(text, usable[0].start))
+        && let Some(h) = usable[1..]
+            .iter()
+            .find(|h| PRESENT_BEFORE.is_match(tail_before(text, h.start, 40)))
+    {
+        return Some(h.money);
+    }
     // "Kemarin topup 2jt sudah masuk, sekarang mau 4jt": a top-up said to
     // have arrived is a past one, not the one asked for.
     // "Bulan lalu kami top up Rp 10.000.000 ... mohon dibuatkan order Rp
@@ -1568,12 +1595,59 @@ static RETRACTED_AFTER: Pat = Pat::new(
 /// A bare sequence (`0513`) standing for one of the orders named in full.
 static BARE_SEQUENCE: Pat = Pat::new(r"\b\d{4,9}\b");
 
+/// A second order of the same day written by its sequence alone right
+/// after a full number: "TU-20261115-0042 dan -0043", "TU-20261116-0201/0202",
+/// "TU-…-1001 & 1002", "TU-…-9090 eh 9091".
+static SHORTHAND_AFTER: Pat =
+    Pat::new(r"(?i)^\s*(?:(?:/|&|\+|,|dan|and|sama|eh,?|atau|or)\s*-?|-)\s*(\d{4,9})\b");
+
+/// What makes digits after a shorthand's joiner an amount, not a sequence:
+/// decimals or thousands (`1002.50`, `1002,5`) or a scale word.
+static AMOUNT_TAIL: Pat = Pat::new(r"(?i)^([.,]\d|\s*(jt|juta|rb|ribu|k|m|million)\b)");
+
+/// The orders `text` names: each in full where first written, then each
+/// written by its sequence alone after one of the same length
+/// ([`SHORTHAND_AFTER`]), with the span of those digits; in text order.
+fn named_orders(text: &str, prefix: &str) -> Vec<(std::ops::Range<usize>, OrderNumber)> {
+    let mut found = OrderNumber::find_all_spans(text, prefix, MAX_ORDER_CANDIDATES);
+    let (Some(re), Some(tail)) = (SHORTHAND_AFTER.get(), AMOUNT_TAIL.get()) else {
+        return found;
+    };
+    let mut more = Vec::new();
+    for (span, number) in &found {
+        let (mut end, mut last) = (span.end, number.clone());
+        while let Some(c) = text.get(end..).and_then(|rest| re.captures(rest)) {
+            let Some(digits) = c.get(1) else { break };
+            let after = end + digits.end();
+            if digits.len() != number.sequence().len()
+                || text.get(after..).is_some_and(|rest| tail.is_match(rest))
+            {
+                break;
+            }
+            let Some(next) = last.with_sequence(digits.as_str()) else {
+                break;
+            };
+            more.push((end + digits.start()..after, next.clone()));
+            (end, last) = (after, next);
+        }
+    }
+    for (span, number) in more {
+        if found.len() < MAX_ORDER_CANDIDATES && !found.iter().any(|(_, n)| *n == number) {
+            found.push((span, number));
+        }
+    }
+    found.sort_by_key(|(span, _)| span.start);
+    found
+}
+
 /// The order number that `text` is about: the first one neither
-/// introduced as an aside nor taken back, unless the text repeats another
-/// such one's bare sequence ("TU-…-0512, TU-…-0513, yang 0513 aja"); `None`
-/// when the text names none.
-pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
-    let found = OrderNumber::find_all_spans(text, prefix, MAX_ORDER_CANDIDATES);
+/// introduced as an aside nor taken back, unless the clause that asks for
+/// the `intent`'s action names another ([`anchored`]: "TU-…-0418 sudah
+/// dibayar, yang TU-…-0419 tolong dibatalkan") or the text repeats another
+/// such one's bare sequence ("TU-…-0512, TU-…-0513, yang 0513 aja");
+/// `None` when the text names none.
+pub(crate) fn choose_order(text: &str, prefix: &str, intent: Intent) -> Option<OrderNumber> {
+    let found = named_orders(text, prefix);
     if found.len() <= 1 {
         return found.into_iter().next().map(|(_, n)| n);
     }
@@ -1602,11 +1676,101 @@ pub(crate) fn choose_order(text: &str, prefix: &str) -> Option<OrderNumber> {
     let chosen = match meant.as_slice() {
         [] => 0,
         [one] => *one,
-        several => named_by_sequence(text, &found)
+        several => anchored(text, prefix, &found, intent)
             .filter(|i| several.contains(i))
+            .or_else(|| named_by_sequence(text, &found).filter(|i| several.contains(i)))
             .unwrap_or(several[0]),
     };
     found.into_iter().nth(chosen).map(|(_, n)| n)
+}
+
+/// The one order among `found` named in every clause where the text asks
+/// for the `intent`'s action (its expression: "tolong dibatalkan", "udah
+/// aku tf", "kok masih pending"), in full or by its sequence alone ("yang
+/// 0043 batalkan aja"); `None` when no such clause names exactly one, or
+/// two such clauses name different ones.
+fn anchored(
+    text: &str,
+    prefix: &str,
+    found: &[(std::ops::Range<usize>, OrderNumber)],
+    intent: Intent,
+) -> Option<usize> {
+    let pat = match intent {
+        Intent::Cancel => &CANCEL,
+        Intent::Amend => &AMEND,
+        Intent::Status => &STATUS,
+        Intent::Slip => &SLIP_STATEMENT,
+        _ => return None,
+    };
+    let mentions = mentions(text, prefix, found);
+    let ends: Vec<usize> = clause_ends(text).collect();
+    let mut chosen = None;
+    for m in pat.get()?.find_iter(text) {
+        let start = ends
+            .iter()
+            .rev()
+            .find(|e| **e <= m.start())
+            .copied()
+            .unwrap_or(0);
+        let end = ends
+            .iter()
+            .find(|e| **e > m.start())
+            .copied()
+            .unwrap_or(text.len());
+        let mut named = mentions
+            .iter()
+            .filter(|(at, _)| start <= *at && *at < end)
+            .map(|(_, i)| *i);
+        let Some(first) = named.next() else { continue };
+        if named.any(|i| i != first) {
+            continue;
+        }
+        match chosen {
+            None => chosen = Some(first),
+            Some(c) if c == first => {}
+            Some(_) => return None,
+        }
+    }
+    chosen
+}
+
+/// Where `text` names each of `found` (an index into it): every writing of
+/// a full number, the shorthands, and bare sequences that fit exactly one.
+fn mentions(
+    text: &str,
+    prefix: &str,
+    found: &[(std::ops::Range<usize>, OrderNumber)],
+) -> Vec<(usize, usize)> {
+    let index = |n: &OrderNumber| found.iter().position(|(_, f)| f == n);
+    let written = OrderNumber::written_spans(text, prefix, 4 * MAX_ORDER_CANDIDATES);
+    let mut spans: Vec<(std::ops::Range<usize>, usize)> = written
+        .into_iter()
+        .filter_map(|(span, n)| Some((span, index(&n)?)))
+        .chain(
+            found
+                .iter()
+                .enumerate()
+                .map(|(i, (span, _))| (span.clone(), i)),
+        )
+        .collect();
+    if let Some(re) = BARE_SEQUENCE.get() {
+        for m in re.find_iter(text) {
+            if spans
+                .iter()
+                .any(|(span, _)| span.start <= m.start() && m.end() <= span.end)
+            {
+                continue;
+            }
+            let mut fits = found
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, n))| n.sequence() == m.as_str());
+            if let (Some((i, _)), None) = (fits.next(), fits.next()) {
+                spans.push((m.range(), i));
+            }
+        }
+    }
+    spans.into_iter().map(|(span, i)| (span.start, i)).collect()
 }
 
 /// The one order among `found` whose sequence the text also writes bare,
@@ -1655,7 +1819,7 @@ static AMEND: Pat = Pat::new(
     r"(?i)\b((ubah|ubahkan|rubah|ganti|revisi|koreksi|perbaiki|ralat|edit|sesuaikan|update)\s+(jumlah|nominal|amount|angka|nilai|total)|(jumlah|nominal|amount)\w*\s+(di ?ubah|di ?ganti|di ?revisi|di ?koreksi|diperbaiki|di ?sesuaikan)|revisi|change (the |my |our )?(order )?amount|(correct|adjust|update|amend|modify|fix) (the |my |our )?(order |top-?up )?amount|amount (should|must) be|correction|amend|mengubah (jumlah|nominal)|(update|change|adjust|correct|revise|modify|amend|ubah|ganti|revisi)\s+(the |my |our |this )?(order|pesanan|top-?up)\b[^.!?\n]{0,30}?\s(to|into|ke|jadi|menjadi)\s+(the |a )?(total|amount|sum|nominal|rp|idr|\d)|(from|dari)\s+(rp\.?\s?|idr\s?)?(\d{1,3}(?:[.,]\d{3})+|\d+(?:[.,]\d+)?\s?(juta|jt|rb|ribu|k|m|million))\s+(to|into|ke|jadi|menjadi)\s+(rp\.?\s?|idr\s?)?\d)\b",
 );
 static STATUS: Pat = Pat::new(
-    r"(?i)\b(status(nya)?|any update|an update|update on|(kok|koq|kenapa|knp|kapan) (belum|blm|blom|gak|ga|nggak|tidak|tdk|masih|lama|diproses|masuk)|(belum|blm|blom|masih belum) (masuk|diproses|di proses|bertambah|nambah|ada|juga|terproses|dikonfirmasi|diverifikasi|update|berubah|terisi|sampai|diterima|kami terima)|not (yet )?(been )?(credited|received|processed|reflected|updated|added)|has not been|hasn't been|have not been|haven't been|haven'?t (received|seen)|still (not|waiting|pending)|sudah sampai mana|sampai mana|gimana (status|pesanan|order|top ?up|topup|ya|kak|min)|bagaimana (status|pesanan|order|top ?up|kabar|progres)|when will|how long|how much longer|masih (diproses|pending|menunggu)|sampai kapan|berapa lama lagi)\b",
+    r"(?i)\b(status(nya)?|any update|an update|update on|(kok|koq|kenapa|knp|kapan) (belum|blm|blom|gak|ga|nggak|tidak|tdk|masih|lama|diproses|masuk)|(kok|koq|kenapa|knp) (saldo|dana|deposit|top ?up|topup|pesanan|order)(nya)? (baru|cuma|hanya|belum|blm|masih|gak|ga|tidak|tdk)|(belum|blm|blom|masih belum) (masuk|diproses|di proses|bertambah|nambah|ada|juga|terproses|dikonfirmasi|diverifikasi|update|berubah|terisi|sampai|diterima|kami terima)|not (yet )?(been )?(credited|received|processed|reflected|updated|added)|has not been|hasn't been|have not been|haven't been|haven'?t (received|seen)|still (not|waiting|pending)|sudah sampai mana|sampai mana|gimana (status|pesanan|order|top ?up|topup|ya|kak|min)|bagaimana (status|pesanan|order|top ?up|kabar|progres)|when will|how long|how much longer|masih (diproses|pending|menunggu)|sampai kapan|berapa lama lagi)\b",
 );
 /// Questions of how an order stands, read with its number written
 /// `#order` ([`signals`]): "udah masuk kah?", "apakah top up kami sudah
@@ -1749,7 +1913,8 @@ pub(crate) fn signals(text: &str, prefix: &str) -> Signals {
     // Written once, and only when an expression that needs it is read.
     let masked = std::cell::OnceCell::new();
     let masked = || masked.get_or_init(|| OrderNumber::masked(&text, prefix, "#order"));
-    let (cancel_asked, cancel_refused) = asked_or_refused(&CANCEL, &text);
+    // Read with the order numbers set apart: "batalinTU-…" is "batalin #order".
+    let (cancel_asked, cancel_refused) = asked_or_refused(&CANCEL, masked());
     set(
         cancel_asked || CANCEL_LEFT_OFF.is_match(masked()),
         Signals::CANCEL,
@@ -1881,6 +2046,10 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &ORDER_ASIDE_BEFORE,
     &RETRACTED_AFTER,
     &BARE_SEQUENCE,
+    &PAST_TIME,
+    &PRESENT_BEFORE,
+    &SHORTHAND_AFTER,
+    &AMOUNT_TAIL,
     &CANCEL,
     &CANCEL_LEFT_OFF,
     &AMEND,

@@ -127,6 +127,8 @@ pub struct SlipLine {
     pub amount: Option<Money>,
     /// True when the amount was read sure, false when unsure, `None` without one.
     pub amount_sure: Option<bool>,
+    /// Other amounts the reads found (an unsure amount only).
+    pub alternatives: Vec<Money>,
     pub date: Option<String>,
     pub bank: Option<String>,
     pub dest_account: Option<String>,
@@ -143,7 +145,21 @@ impl SlipLine {
     pub fn summary(&self, notation: Lang) -> String {
         let mut parts = vec![match (self.amount, self.amount_sure) {
             (Some(a), Some(true)) => a.display(notation),
-            (Some(a), _) => format!("{} (unsure)", a.display(notation)),
+            (Some(a), _) if self.alternatives.is_empty() => {
+                format!("{} (unsure)", a.display(notation))
+            }
+            (Some(a), _) => {
+                let also: Vec<String> = self
+                    .alternatives
+                    .iter()
+                    .map(|m| m.display(notation))
+                    .collect();
+                format!(
+                    "{} (unsure; also read {})",
+                    a.display(notation),
+                    also.join(", ")
+                )
+            }
             (None, _) => "?".into(),
         }];
         if let Some(b) = &self.bank {
@@ -209,13 +225,40 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
     let mut pending = 0;
     let mut total: Option<Money> = Some(Money::from_minor(0));
     let mut all_sure = true;
+    // An unsure slip one of whose reads found what the customer claimed
+    // takes that read (see [`super::with_claim`]), still unsure.
+    let mut alternatives: Vec<Vec<Money>> = reads.iter().map(SlipReadRow::alternatives).collect();
+    let mut amounts: Vec<Option<i64>> = reads.iter().map(|r| r.amount_minor).collect();
+    let taken = facts.claimed_minor.and_then(|claim| {
+        let read: Vec<super::ReadAmount<'_>> = reads
+            .iter()
+            .zip(&alternatives)
+            .map(|(r, alternatives)| super::ReadAmount {
+                amount: r
+                    .amount_minor
+                    .filter(|_| r.status == "done")
+                    .map(Money::from_minor),
+                sure: r.amount_sure == Some(1),
+                alternatives,
+            })
+            .collect();
+        super::with_claim(&read, Money::from_minor(claim))
+    });
+    if let Some((i, figure)) = taken {
+        alternatives[i].retain(|a| *a != figure);
+        if let Some(read) = amounts[i] {
+            alternatives[i].insert(0, Money::from_minor(read));
+        }
+        amounts[i] = Some(figure.minor());
+    }
     for (i, r) in reads.iter().enumerate() {
         let short = r.hash.chars().take(8).collect::<String>();
         report.slips.push(SlipLine {
             hash: r.hash.clone(),
             status: r.status.clone(),
-            amount: r.amount_minor.map(Money::from_minor),
-            amount_sure: r.amount_minor.map(|_| r.amount_sure == Some(1)),
+            amount: amounts[i].map(Money::from_minor),
+            amount_sure: amounts[i].map(|_| r.amount_sure == Some(1)),
+            alternatives: std::mem::take(&mut alternatives[i]),
             date: r.slip_time.clone(),
             bank: r.bank.clone(),
             dest_account: r.dest_account.clone(),
@@ -226,7 +269,7 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
             remark: r.remark.clone(),
             error: r.error.clone(),
         });
-        match (r.status.as_str(), r.amount_minor) {
+        match (r.status.as_str(), amounts[i]) {
             ("pending", _) => {
                 pending += 1;
                 total = None;
@@ -425,6 +468,7 @@ mod tests {
             method: Some("ocr".into()),
             amount_minor: amount,
             amount_sure: amount.map(|_| 1),
+            amount_alternatives: None,
             slip_time: Some("2026-11-30T10:15:00".into()),
             bank: Some("BCA m-Transfer".into()),
             sender_name: None,
@@ -548,6 +592,43 @@ mod tests {
         assert_eq!(
             r.lines(Lang::En, Lang::Id),
             vec!["slip: Rp 2.500.000 (unsure), BCA m-Transfer, 30/11 10:15, ref 20261130123456"]
+        );
+    }
+
+    #[test]
+    fn an_unsure_slip_whose_other_read_is_the_claim_shows_it_with_what_else_was_read() {
+        let acc = accounts();
+        // Three reads of 8.930.000, one of 8.950.000 and one of 5.950.000.
+        let mut unsure = read(Some(893_000_000));
+        unsure.amount_sure = Some(0);
+        unsure.amount_alternatives = Some("895000000 595000000".into());
+        let r = assess(&facts(&acc, 895_000_000), &[unsure.clone()], &[vec![]]);
+        assert!(r.checks.is_empty(), "{:?}", r.checks);
+        assert_eq!(r.total, Some(Money::from_major(8_950_000)));
+        assert_eq!(
+            r.lines(Lang::En, Lang::Id),
+            vec![
+                "slip: Rp 8.950.000 (unsure; also read Rp 8.930.000, Rp 5.950.000), BCA m-Transfer, \
+                 30/11 10:15, ref 20261130123456"
+            ]
+        );
+        // A claim no read found: the figure most reads gave, as before.
+        let r = assess(&facts(&acc, 900_000_000), &[unsure.clone()], &[vec![]]);
+        assert_eq!(
+            r.checks,
+            vec![SlipCheck::AmountUnsure {
+                slip: Money::from_major(8_930_000),
+                claimed: Money::from_major(9_000_000)
+            }]
+        );
+        // A sure read is never overridden by a stray one.
+        unsure.amount_sure = Some(1);
+        let r = assess(&facts(&acc, 895_000_000), &[unsure], &[vec![]]);
+        assert_eq!(r.total, Some(Money::from_major(8_930_000)));
+        assert!(
+            matches!(r.checks[..], [SlipCheck::AmountDiffers { .. }]),
+            "{:?}",
+            r.checks
         );
     }
 

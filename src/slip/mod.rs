@@ -44,6 +44,10 @@ pub struct SlipFields {
     /// How far [`SlipFields::amount`] can be trusted (`None` when no amount).
     /// Only a [`Confidence::Sure`] amount may raise "amount differs".
     pub amount_confidence: Option<Confidence>,
+    /// Other amounts the OCR reads of an unsure amount found, the likeliest
+    /// first (`8.930.000` read three times, `8.950.000` once: the second is
+    /// here). Never shown as the slip's amount on its own; see [`with_claim`].
+    pub amount_alternatives: Vec<Money>,
 }
 
 /// How an amount was read.
@@ -85,38 +89,218 @@ impl SlipFields {
             "reference": self.reference,
             "remark": self.remark,
             "amount_confidence": self.amount.and(self.amount_confidence).map(Confidence::as_str),
+            "amount_alternatives": self.amount_alternatives.iter().map(|m| m.to_plain()).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// One slip's amount as read, for [`with_claim`].
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAmount<'a> {
+    pub amount: Option<Money>,
+    pub sure: bool,
+    pub alternatives: &'a [Money],
+}
+
+/// The slip whose amount gives way to the claim, and the figure it takes:
+/// when the slips' total is not what the customer claimed, an unsure slip
+/// one of whose reads found exactly the figure that makes the total the
+/// claim (`8.950.000` claimed; a forwarded half-size screenshot read
+/// `8.930.000` three times and `8.950.000` once) is taken at that read, still
+/// unsure. A misread landing exactly on the claim is rare, a blurred digit
+/// misread is not. `None` when the total is the claim already, a slip has no
+/// amount, a sure amount would have to give way, or more than one slip could.
+pub fn with_claim(slips: &[ReadAmount<'_>], claim: Money) -> Option<(usize, Money)> {
+    let total = slips
+        .iter()
+        .try_fold(Money::from_minor(0), |t, s| t.checked_add(s.amount?))?;
+    if total == claim {
+        return None;
+    }
+    let mut found = slips.iter().enumerate().filter_map(|(i, s)| {
+        let rest = total.minor().checked_sub(s.amount?.minor())?;
+        let wanted = Money::from_minor(claim.minor().checked_sub(rest)?);
+        (!s.sure && s.alternatives.contains(&wanted)).then_some((i, wanted))
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// Applies [`with_claim`] to the fields of one message's slips (`None`: a
+/// slip that could not be read, which leaves every amount as read): the
+/// slip that gives way shows the figure taken, its own read (the one most
+/// reads found) first among the alternatives.
+pub fn reconcile(fields: &mut [Option<SlipFields>], claim: Money) {
+    let read: Option<Vec<ReadAmount<'_>>> = fields
+        .iter()
+        .map(|f| {
+            f.as_ref().map(|f| ReadAmount {
+                amount: f.amount,
+                sure: f.amount_confidence == Some(Confidence::Sure),
+                alternatives: &f.amount_alternatives,
+            })
+        })
+        .collect();
+    if let Some((i, taken)) = read.and_then(|r| with_claim(&r, claim))
+        && let Some(f) = fields[i].as_mut()
+    {
+        f.amount_alternatives.retain(|a| *a != taken);
+        if let Some(read) = f.amount {
+            f.amount_alternatives.insert(0, read);
+        }
+        f.amount = Some(taken);
     }
 }
 
 /// Reads every slip of a message (for `topup parse`): the total amount, `None`
 /// when there is no slip or any slip gave no amount, and per slip its fields
-/// (an `error` when it could not be read).
-pub fn read_all(slips: &[crate::intake::SlipFile]) -> (Option<Money>, Vec<serde_json::Value>) {
+/// (an `error` when it could not be read). With the amount the message
+/// claims, an unsure slip may give way to it (see [`reconcile`]).
+pub fn read_all(
+    slips: &[crate::intake::SlipFile],
+    claim: Option<Money>,
+) -> (Option<Money>, Vec<serde_json::Value>) {
     let limits = read::ReadLimits::default();
-    let mut total = Some(Money::from_minor(0));
-    let mut out = Vec::with_capacity(slips.len());
+    let mut fields: Vec<Option<SlipFields>> = Vec::with_capacity(slips.len());
+    let mut errors = Vec::with_capacity(slips.len());
     for s in slips {
         match read::read_slip(&s.bytes, &limits) {
             Ok(r) => {
-                total = match (total, r.fields.amount) {
-                    (Some(t), Some(a)) => t.checked_add(a),
-                    _ => None,
-                };
-                let mut v = r.fields.to_json();
-                v["error"] = serde_json::Value::Null;
-                out.push(v);
+                fields.push(Some(r.fields));
+                errors.push(None);
             }
             Err(e) => {
-                total = None;
-                let mut v = SlipFields::default().to_json();
-                v["error"] = serde_json::json!(e.to_string());
-                out.push(v);
+                fields.push(None);
+                errors.push(Some(e.to_string()));
             }
         }
     }
-    if slips.is_empty() {
-        total = None;
+    if let Some(claim) = claim {
+        reconcile(&mut fields, claim);
     }
+    let total = (!slips.is_empty())
+        .then(|| {
+            fields.iter().try_fold(Money::from_minor(0), |t, f| {
+                t.checked_add(f.as_ref()?.amount?)
+            })
+        })
+        .flatten();
+    let out = fields
+        .into_iter()
+        .zip(errors)
+        .map(|(f, error)| {
+            let mut v = f.unwrap_or_default().to_json();
+            v["error"] = serde_json::json!(error);
+            v
+        })
+        .collect();
     (total, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rp(major: i64) -> Money {
+        Money::from_major(major)
+    }
+
+    fn slip(amount: Option<i64>, sure: bool, alternatives: &[Money]) -> ReadAmount<'_> {
+        ReadAmount {
+            amount: amount.map(rp),
+            sure,
+            alternatives,
+        }
+    }
+
+    #[test]
+    fn an_unsure_slip_takes_the_claim_only_when_a_read_found_it() {
+        let also = [rp(8_950_000), rp(5_950_000)];
+        // Three reads of 8.930.000, one of the claimed 8.950.000.
+        assert_eq!(
+            with_claim(&[slip(Some(8_930_000), false, &also)], rp(8_950_000)),
+            Some((0, rp(8_950_000)))
+        );
+        // A claim no read found: the slip keeps what was read.
+        assert_eq!(
+            with_claim(&[slip(Some(8_930_000), false, &also)], rp(9_000_000)),
+            None
+        );
+        // Read sure: never overridden, whatever a stray read said.
+        assert_eq!(
+            with_claim(&[slip(Some(8_930_000), true, &also)], rp(8_950_000)),
+            None
+        );
+        // Already the claim, or nothing read: nothing to take.
+        assert_eq!(
+            with_claim(&[slip(Some(8_950_000), false, &also)], rp(8_950_000)),
+            None
+        );
+        assert_eq!(with_claim(&[slip(None, false, &[])], rp(8_950_000)), None);
+        assert_eq!(with_claim(&[], rp(8_950_000)), None);
+    }
+
+    #[test]
+    fn among_several_slips_only_one_that_makes_the_total_the_claim_gives_way() {
+        let first = [rp(1_500_000)];
+        let second = [rp(2_050_000)];
+        // 1.000.000 (sure) + 2.030.000 (unsure, also read 2.050.000) for a
+        // claimed 3.050.000: the second slip's other read.
+        assert_eq!(
+            with_claim(
+                &[
+                    slip(Some(1_000_000), true, &first),
+                    slip(Some(2_030_000), false, &second)
+                ],
+                rp(3_050_000)
+            ),
+            Some((1, rp(2_050_000)))
+        );
+        // Two unsure slips that could each make the total: a guess, so neither.
+        let a = [rp(1_020_000)];
+        let b = [rp(2_050_000)];
+        assert_eq!(
+            with_claim(
+                &[
+                    slip(Some(1_000_000), false, &a),
+                    slip(Some(2_030_000), false, &b)
+                ],
+                rp(3_050_000)
+            ),
+            None
+        );
+        // One slip unread: the total is unknown, nothing gives way.
+        assert_eq!(
+            with_claim(
+                &[
+                    slip(None, false, &[]),
+                    slip(Some(2_030_000), false, &second)
+                ],
+                rp(2_050_000)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn the_slip_that_gives_way_keeps_its_own_read_among_the_alternatives() {
+        let mut fields = vec![Some(SlipFields {
+            amount: Some(rp(8_930_000)),
+            amount_confidence: Some(Confidence::Unsure),
+            amount_alternatives: vec![rp(8_950_000), rp(5_950_000)],
+            ..SlipFields::default()
+        })];
+        reconcile(&mut fields, rp(8_950_000));
+        let f = fields[0].as_ref().unwrap();
+        assert_eq!(f.amount, Some(rp(8_950_000)));
+        assert_eq!(f.amount_confidence, Some(Confidence::Unsure));
+        assert_eq!(f.amount_alternatives, vec![rp(8_930_000), rp(5_950_000)]);
+        let json = f.to_json();
+        assert_eq!(json["amount"], "8950000");
+        assert_eq!(json["amount_confidence"], "low");
+        assert_eq!(
+            json["amount_alternatives"],
+            serde_json::json!(["8930000", "5950000"])
+        );
+    }
 }

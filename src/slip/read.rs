@@ -528,8 +528,27 @@ fn settle(readings: Vec<Reading>, dotted_zeros: bool) -> Reading {
     fill_from_others(&mut best.fields, &readings);
     best.fields.amount = amount;
     best.fields.amount_confidence = amount.map(|_| confidence);
+    best.fields.amount_alternatives = if confidence == Confidence::Sure {
+        Vec::new()
+    } else {
+        alternatives(&amounts, amount)
+    };
     best.tries = tries;
     best
+}
+
+/// The amounts reads found besides `kept`, each once, the most found first
+/// (ties in the order they were read).
+fn alternatives(amounts: &[Money], kept: Option<Money>) -> Vec<Money> {
+    let mut out: Vec<Money> = Vec::new();
+    for a in amounts {
+        if Some(*a) != kept && !out.contains(a) {
+            out.push(*a);
+        }
+    }
+    let votes = |a: &Money| amounts.iter().filter(|b| *b == a).count();
+    out.sort_by_key(|a| std::cmp::Reverse(votes(a)));
+    out
 }
 
 /// The amount of reads that differ only in digits a dotted zero is misread
@@ -1286,6 +1305,34 @@ mod tests {
         // A small figure that is all the reads found is still given, unsure.
         let settled = settle(vec![reading(Some(2_500)), reading(None)], false);
         assert_eq!(settled.fields.amount, Some(m(2_500)));
+    }
+
+    #[test]
+    fn an_unsure_amount_keeps_what_the_other_reads_found_most_first() {
+        let m = crate::domain::money::Money::from_major;
+        let reads: Vec<Reading> = [
+            8_930_000, 8_950_000, 5_950_000, 8_930_000, 8_930_000, 5_950_000,
+        ]
+        .into_iter()
+        .map(|a| reading(Some(a)))
+        .chain([reading(None)])
+        .collect();
+        let settled = settle(reads, false);
+        assert_eq!(settled.fields.amount, Some(m(8_930_000)));
+        assert_eq!(settled.fields.amount_confidence, Some(Confidence::Unsure));
+        assert_eq!(
+            settled.fields.amount_alternatives,
+            vec![m(5_950_000), m(8_950_000)]
+        );
+        // Reads that agree sure leave no alternative.
+        let sure = |a: i64| {
+            let mut r = reading(Some(a));
+            r.fields.amount_confidence = Some(Confidence::Sure);
+            r
+        };
+        let settled = settle(vec![sure(7_750_000), sure(7_750_000)], false);
+        assert_eq!(settled.fields.amount_confidence, Some(Confidence::Sure));
+        assert!(settled.fields.amount_alternatives.is_empty());
     }
 
     #[test]

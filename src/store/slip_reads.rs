@@ -26,6 +26,9 @@ pub struct SlipReadRow {
     /// 1 when the amount is sure (see [`crate::slip::Confidence`]), 0 when
     /// not; NULL without an amount or on rows read before it was recorded.
     pub amount_sure: Option<i64>,
+    /// Other amounts the reads found, in sen separated by spaces, the
+    /// likeliest first (see [`SlipReadRow::alternatives`]).
+    pub amount_alternatives: Option<String>,
     /// Date and time as printed, `YYYY-MM-DDTHH:MM:SS`.
     pub slip_time: Option<String>,
     pub bank: Option<String>,
@@ -41,12 +44,25 @@ pub struct SlipReadRow {
     pub updated_at: i64,
 }
 
+impl SlipReadRow {
+    /// The other amounts the reads found (unreadable entries are skipped).
+    pub fn alternatives(&self) -> Vec<crate::domain::money::Money> {
+        self.amount_alternatives
+            .as_deref()
+            .unwrap_or("")
+            .split_ascii_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .map(crate::domain::money::Money::from_minor)
+            .collect()
+    }
+}
+
 /// The columns of [`SlipReadRow`] (a macro, so queries stay literal strings).
 macro_rules! columns {
     () => {
-        "hash, status, attempts, next_at, error, method, amount_minor, amount_sure, slip_time, bank, \
-         sender_name, sender_account, dest_account, dest_name, reference, remark, read_ms, \
-         updated_at"
+        "hash, status, attempts, next_at, error, method, amount_minor, amount_sure, \
+         amount_alternatives, slip_time, bank, sender_name, sender_account, dest_account, \
+         dest_name, reference, remark, read_ms, updated_at"
     };
 }
 
@@ -157,7 +173,7 @@ pub async fn record_done(
         "UPDATE slip_reads SET status = 'done', error = NULL, method = $1, amount_minor = $2, \
          slip_time = $3, bank = $4, sender_name = $5, sender_account = $6, dest_account = $7, \
          dest_name = $8, reference = $9, remark = $10, read_ms = $11, updated_at = $12, \
-         amount_sure = $13 WHERE hash = $14",
+         amount_sure = $13, amount_alternatives = $14 WHERE hash = $15",
     )
     .bind(method)
     .bind(fields.amount.map(|m| m.minor()))
@@ -180,6 +196,14 @@ pub async fn record_done(
             .amount
             .map(|_| i64::from(fields.amount_confidence == Some(crate::slip::Confidence::Sure))),
     )
+    .bind((!fields.amount_alternatives.is_empty()).then(|| {
+        fields
+            .amount_alternatives
+            .iter()
+            .map(|m| m.minor().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }))
     .bind(hash)
     .execute(conn)
     .await?;
