@@ -1743,7 +1743,7 @@ fn mentions(
 ) -> Vec<(usize, usize)> {
     let index = |n: &OrderNumber| found.iter().position(|(_, f)| f == n);
     let written = OrderNumber::written_spans(text, prefix, 4 * MAX_ORDER_CANDIDATES);
-    let mut spans: Vec<(std::ops::Range<usize>, usize)> = written
+    let spans: Vec<(std::ops::Range<usize>, usize)> = written
         .into_iter()
         .filter_map(|(span, n)| Some((span, index(&n)?)))
         .chain(
@@ -1753,45 +1753,54 @@ fn mentions(
                 .map(|(i, (span, _))| (span.clone(), i)),
         )
         .collect();
-    if let Some(re) = BARE_SEQUENCE.get() {
-        for m in re.find_iter(text) {
-            if spans
+    let numbers: Vec<std::ops::Range<usize>> = spans.iter().map(|(span, _)| span.clone()).collect();
+    let bare: Vec<(usize, usize)> = bare_sequences(text, found, &numbers)
+        .filter_map(|(at, fits)| match fits.as_slice() {
+            [i] => Some((at, *i)),
+            _ => None,
+        })
+        .collect();
+    spans
+        .into_iter()
+        .map(|(span, i)| (span.start, i))
+        .chain(bare)
+        .collect()
+}
+
+/// Each digit run of `text` outside `numbers` that could be a bare sequence,
+/// where it starts and which of `found` have that sequence (none, one or several).
+fn bare_sequences<'a>(
+    text: &'a str,
+    found: &'a [(std::ops::Range<usize>, OrderNumber)],
+    numbers: &'a [std::ops::Range<usize>],
+) -> impl Iterator<Item = (usize, Vec<usize>)> + 'a {
+    BARE_SEQUENCE
+        .get()
+        .into_iter()
+        .flat_map(move |re| re.find_iter(text))
+        .filter(move |m| {
+            !numbers
                 .iter()
-                .any(|(span, _)| span.start <= m.start() && m.end() <= span.end)
-            {
-                continue;
-            }
-            let mut fits = found
+                .any(|span| span.start <= m.start() && m.end() <= span.end)
+        })
+        .map(move |m| {
+            let fits = found
                 .iter()
                 .enumerate()
-                .filter(|(_, (_, n))| n.sequence() == m.as_str());
-            if let (Some((i, _)), None) = (fits.next(), fits.next()) {
-                spans.push((m.range(), i));
-            }
-        }
-    }
-    spans.into_iter().map(|(span, i)| (span.start, i)).collect()
+                .filter(|(_, (_, n))| n.sequence() == m.as_str())
+                .map(|(i, _)| i)
+                .collect();
+            (m.start(), fits)
+        })
 }
 
 /// The one order among `found` whose sequence the text also writes bare,
 /// outside the numbers themselves; `None` when no bare sequence, or one
 /// that fits several orders or none.
 fn named_by_sequence(text: &str, found: &[(std::ops::Range<usize>, OrderNumber)]) -> Option<usize> {
-    let re = BARE_SEQUENCE.get()?;
+    let numbers: Vec<std::ops::Range<usize>> = found.iter().map(|(span, _)| span.clone()).collect();
     let mut named = None;
-    for m in re.find_iter(text) {
-        if found
-            .iter()
-            .any(|(span, _)| span.start <= m.start() && m.end() <= span.end)
-        {
-            continue;
-        }
-        let fits: Vec<usize> = found
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, n))| n.sequence() == m.as_str())
-            .map(|(i, _)| i)
-            .collect();
+    for (_, fits) in bare_sequences(text, found, &numbers) {
         match (fits.as_slice(), named) {
             ([i], None) => named = Some(*i),
             ([i], Some(j)) if *i == j => {}

@@ -228,16 +228,17 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
     // An unsure slip one of whose reads found what the customer claimed
     // takes that read (see [`super::with_claim`]), still unsure.
     let mut alternatives: Vec<Vec<Money>> = reads.iter().map(SlipReadRow::alternatives).collect();
-    let mut amounts: Vec<Option<i64>> = reads.iter().map(|r| r.amount_minor).collect();
+    let mut amounts: Vec<Option<Money>> = reads
+        .iter()
+        .map(|r| r.amount_minor.map(Money::from_minor))
+        .collect();
     let taken = facts.claimed_minor.and_then(|claim| {
         let read: Vec<super::ReadAmount<'_>> = reads
             .iter()
             .zip(&alternatives)
-            .map(|(r, alternatives)| super::ReadAmount {
-                amount: r
-                    .amount_minor
-                    .filter(|_| r.status == "done")
-                    .map(Money::from_minor),
+            .zip(&amounts)
+            .map(|((r, alternatives), amount)| super::ReadAmount {
+                amount: amount.filter(|_| r.status == "done"),
                 sure: r.amount_sure == Some(1),
                 alternatives,
             })
@@ -245,18 +246,14 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
         super::with_claim(&read, Money::from_minor(claim))
     });
     if let Some((i, figure)) = taken {
-        alternatives[i].retain(|a| *a != figure);
-        if let Some(read) = amounts[i] {
-            alternatives[i].insert(0, Money::from_minor(read));
-        }
-        amounts[i] = Some(figure.minor());
+        super::give_way(&mut amounts[i], &mut alternatives[i], figure);
     }
     for (i, r) in reads.iter().enumerate() {
         let short = r.hash.chars().take(8).collect::<String>();
         report.slips.push(SlipLine {
             hash: r.hash.clone(),
             status: r.status.clone(),
-            amount: amounts[i].map(Money::from_minor),
+            amount: amounts[i],
             amount_sure: amounts[i].map(|_| r.amount_sure == Some(1)),
             alternatives: std::mem::take(&mut alternatives[i]),
             date: r.slip_time.clone(),
@@ -291,7 +288,7 @@ pub fn assess(facts: &OrderFacts<'_>, reads: &[SlipReadRow], reused: &[Vec<Strin
                 });
             }
             (_, Some(a)) => {
-                total = total.and_then(|t| t.checked_add(Money::from_minor(a)));
+                total = total.and_then(|t| t.checked_add(a));
                 all_sure &= r.amount_sure == Some(1);
             }
         }

@@ -144,11 +144,16 @@ pub fn reconcile(fields: &mut [Option<SlipFields>], claim: Money) {
     if let Some((i, taken)) = read.and_then(|r| with_claim(&r, claim))
         && let Some(f) = fields[i].as_mut()
     {
-        f.amount_alternatives.retain(|a| *a != taken);
-        if let Some(read) = f.amount {
-            f.amount_alternatives.insert(0, read);
-        }
-        f.amount = Some(taken);
+        give_way(&mut f.amount, &mut f.amount_alternatives, taken);
+    }
+}
+
+/// A slip's amount given way to `taken`, one of its `alternatives` (see
+/// [`with_claim`]): the amount read before becomes the first alternative.
+pub fn give_way(amount: &mut Option<Money>, alternatives: &mut Vec<Money>, taken: Money) {
+    alternatives.retain(|a| *a != taken);
+    if let Some(read) = amount.replace(taken) {
+        alternatives.insert(0, read);
     }
 }
 
