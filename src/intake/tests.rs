@@ -984,6 +984,11 @@ fn a_second_order_written_by_its_sequence_alone_is_an_order_of_the_same_day() {
             "TU-20261115-0042 dan 2500 rb sudah saya transfer",
             "TU-20261115-0042",
         ),
+        // Not a neighbour of the sequence: an amount, found by the property test.
+        (
+            "TU-20280229-000000 ,  100000 batalkan",
+            "TU-20280229-000000",
+        ),
     ] {
         assert_eq!(order(s).as_deref(), Some(want), "{s}");
     }

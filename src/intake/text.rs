@@ -1596,7 +1596,7 @@ static RETRACTED_AFTER: Pat = Pat::new(
 static BARE_SEQUENCE: Pat = Pat::new(r"\b\d{4,9}\b");
 
 /// A second order of the same day written by its sequence alone right
-/// after a full number: "TU-20261115-0042 dan -0043", "TU-20261116-0201/0202",
+/// after a full number (a neighbour of its sequence): "TU-20261115-0042 dan -0043", "TU-20261116-0201/0202",
 /// "TU-…-1001 & 1002", "TU-…-9090 eh 9091".
 static SHORTHAND_AFTER: Pat =
     Pat::new(r"(?i)^\s*(?:(?:/|&|\+|,|dan|and|sama|eh,?|atau|or)\s*-?|-)\s*(\d{4,9})\b");
@@ -1619,7 +1619,13 @@ fn named_orders(text: &str, prefix: &str) -> Vec<(std::ops::Range<usize>, OrderN
         while let Some(c) = text.get(end..).and_then(|rest| re.captures(rest)) {
             let Some(digits) = c.get(1) else { break };
             let after = end + digits.end();
-            if digits.len() != number.sequence().len()
+            // Orders of one day written together are neighbours: the same
+            // length, differing at most in the last two digits ("0042 dan
+            // 0043", not "000000, 100000", which is an amount).
+            let seq = number.sequence();
+            if digits.len() != seq.len()
+                || digits.as_str()[..seq.len().saturating_sub(2)]
+                    != seq[..seq.len().saturating_sub(2)]
                 || text.get(after..).is_some_and(|rest| tail.is_match(rest))
             {
                 break;
