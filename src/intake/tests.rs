@@ -1054,3 +1054,33 @@ fn an_amount_for_now_outranks_one_of_yesterday_and_an_arrow_gives_the_new_amount
         Intent::Status
     );
 }
+
+#[test]
+fn the_amount_after_a_change_verb_a_negative_balance_and_a_usable_balance_question() {
+    // The old amount first, the new one after "diganti" (no "jadi").
+    assert_eq!(
+        read_chat("kak order aku yg 1,5jt diganti 1jt aja ya, TU-20261126-0602"),
+        (
+            Intent::Amend,
+            Some("TU-20261126-0602".into()),
+            Some("1000000".into())
+        )
+    );
+    // "ganti X jadi Y" still takes Y: the change verb is the weaker sign.
+    assert_eq!(
+        read_chat("tolong ganti 1,5jt jadi 1jt utk TU-20261126-0602")
+            .2
+            .as_deref(),
+        Some("1000000")
+    );
+    // A balance below zero is no amount to top up.
+    assert_eq!(
+        read_chat("kak saldo minus 25rb nih, topup 2jt ya"),
+        (Intent::Request, None, Some("2000000".into()))
+    );
+    // Whether the balance can be used yet asks how the order stands.
+    assert_eq!(
+        read_chat("ka, order yg 1jt tadi udh bisa dipake saldonya?").0,
+        Intent::Status
+    );
+}

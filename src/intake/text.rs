@@ -691,7 +691,7 @@ static DIFFERENCE_BEFORE: Pat = Pat::new(
 /// A balance stated right before the amount: "saldonya ... masih ada Rp
 /// 3.200.000", "our balance still shows the old figure (Rp 420.000)".
 static BALANCE_STATED_BEFORE: Pat = Pat::new(
-    r"(?i)\b(saldo\w*|balance)\b[^.!?\n]{0,40}\b(masih ada|masih|tinggal|tersisa|sisa|sekarang|cuma|hanya|shows?|showing|is|now|still|figure)\s*[:(]?\s*$",
+    r"(?i)\b(saldo\w*|balance)\b[^.!?\n]{0,40}\b(masih ada|masih|tinggal|tersisa|sisa|sekarang|cuma|hanya|minus|negatif|shows?|showing|is|now|still|figure)\s*[:(]?\s*$",
 );
 
 /// A balance said in a few words before the amount, in chat shorthand:
@@ -755,6 +755,12 @@ static NEW_BEFORE: Pat = Pat::new(
 /// The contrasts among [`NEW_BEFORE`]'s words: weaker than a change word.
 static CONTRAST_ONLY_BEFORE: Pat =
     Pat::new(r"(?i)\b(tapi|tetapi|melainkan|but|padahal)\b[^.!?\n]{0,12}$");
+/// A verb of changing right before an amount ("order yg 1,5jt diganti 1jt
+/// aja"): weaker than [`NEW_BEFORE`], since "ganti 1,5jt jadi 1jt" puts it
+/// before the old amount.
+static CHANGED_BEFORE: Pat = Pat::new(
+    r"(?i)\b(diganti|ganti|gantiin|digantikan|gantikan|direvisi|dikoreksi|diralat)\b\s*(aja|saja|dong|ya)?\s*(rp\.?|idr)?\s*$",
+);
 /// Words right after an amount that say it has already arrived ("2jt udh
 /// masuk", "the 5 million top-up arrived").
 static AMOUNT_ARRIVED_AFTER: Pat = Pat::new(
@@ -1455,9 +1461,11 @@ pub(crate) fn choose_amount(text: &str, hits: &[AmountHit], intent: Intent) -> O
             let tail = tail_before(text, h.start, 60);
             NEW_BEFORE.is_match(tail) && (contrast || !CONTRAST_ONLY_BEFORE.is_match(tail))
         };
+        let changed = |h: &&&&AmountHit| CHANGED_BEFORE.is_match(tail_before(text, h.start, 40));
         if let Some(h) = not_old
             .iter()
             .find(|h| new_after(h, false))
+            .or_else(|| not_old.iter().find(changed))
             .or_else(|| not_old.iter().find(|h| new_after(h, true)))
         {
             return Some(h.money);
@@ -2056,6 +2064,7 @@ pub(crate) const ALL_PATTERNS: &[&Pat] = &[
     &OLD_BEFORE,
     &NEW_BEFORE,
     &CONTRAST_ONLY_BEFORE,
+    &CHANGED_BEFORE,
     &TOTAL_BEFORE,
     &TOTAL_AFTER,
     &ORDER_ASIDE_BEFORE,
