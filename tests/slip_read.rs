@@ -397,6 +397,34 @@ fn slip_read_with_the_claim_takes_the_read_that_found_it() {
     assert_eq!(read(Some("9,5 juta"))["amount"], "8930000");
 }
 
+const BSI_FEE_HALF: &[u8] = include_bytes!("slips/bsi-22865000-fee-half.jpg");
+
+/// A half-size forward of a slip with a BI-FAST fee whose labels OCR lost:
+/// every read takes the total (22.867.500) or the fee. Under a claim of
+/// 22.865.000 the total less the common fee of Rp 2.500 is the claim, so the
+/// slip matches, unsure; under any other claim the total read stays.
+#[test]
+fn slip_read_takes_the_claim_where_the_total_is_the_claim_plus_a_fee() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bsi-fee.jpg");
+    std::fs::write(&file, BSI_FEE_HALF).unwrap();
+    let read = |claimed: &str| {
+        topup_json(&[
+            "slip".as_ref(),
+            "read".as_ref(),
+            "--claimed".as_ref(),
+            claimed.as_ref(),
+            file.as_os_str(),
+        ])
+    };
+    let matched = read("22865000");
+    assert_eq!(matched["amount"], "22865000", "{matched}");
+    assert_eq!(matched["amount_confidence"], "low");
+    assert_eq!(matched["amount_alternatives"][0], "22867500", "{matched}");
+    let other = read("22860000");
+    assert_eq!(other["amount"], "22867500", "{other}");
+}
+
 /// `topup parse` gives the message's slip amount with the amount its text
 /// claims: the half-size BSI forward under "Rp 8.950.000" is 8.950.000.
 #[test]

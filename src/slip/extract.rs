@@ -543,7 +543,11 @@ fn sum_rule(figures: &[Money], total: Option<Money>) -> Option<Money> {
 
 /// The largest transfer fee a slip prints (BI-FAST Rp 2.500, online Rp 6.500,
 /// RTGS up to Rp 30.000 or so), in sen.
-const MAX_FEE: i64 = 50_000 * 100;
+pub(crate) const MAX_FEE: i64 = 50_000 * 100;
+
+/// The fees Indonesian banks charge for most transfers between banks, in sen:
+/// BI-FAST Rp 2.500 and the online (real-time) transfer Rp 6.500.
+pub(crate) const COMMON_FEES: [i64; 2] = [2_500 * 100, 6_500 * 100];
 
 /// An amount below Rp 10.000 or above Rp 10 billion is no top-up: more likely
 /// a misread (a dropped group, a reference number), never `Sure`.

@@ -107,8 +107,10 @@ pub struct ReadAmount<'a> {
 /// one of whose reads found exactly the figure that makes the total the
 /// claim (`8.950.000` claimed; a forwarded half-size screenshot read
 /// `8.930.000` three times and `8.950.000` once) is taken at that read, still
-/// unsure. A misread landing exactly on the claim is rare, a blurred digit
-/// misread is not. `None` when the total is the claim already, a slip has no
+/// unsure; so is one whose amount is that figure plus a common transfer fee
+/// or a fee another read found (a total whose labels were lost: `22.867.500`
+/// read, `22.865.000` claimed). A misread landing exactly on the claim is rare, a
+/// blurred digit misread or a total taken for the amount is not. `None` when the total is the claim already, a slip has no
 /// amount, a sure amount would have to give way, or more than one slip could.
 pub fn with_claim(slips: &[ReadAmount<'_>], claim: Money) -> Option<(usize, Money)> {
     let total = slips
@@ -120,7 +122,18 @@ pub fn with_claim(slips: &[ReadAmount<'_>], claim: Money) -> Option<(usize, Mone
     let mut found = slips.iter().enumerate().filter_map(|(i, s)| {
         let rest = total.minor().checked_sub(s.amount?.minor())?;
         let wanted = Money::from_minor(claim.minor().checked_sub(rest)?);
-        (!s.sure && s.alternatives.contains(&wanted)).then_some((i, wanted))
+        // The read amount a total (amount + fee, its labels lost): the fee
+        // one of the common ones, or one another read found as the amount.
+        let total_of_fee = |amount: Money| {
+            let Some(fee) = amount.minor().checked_sub(wanted.minor()) else {
+                return false;
+            };
+            extract::COMMON_FEES.contains(&fee)
+                || (1..=extract::MAX_FEE).contains(&fee)
+                    && s.alternatives.iter().any(|a| a.minor() == fee)
+        };
+        let reachable = s.alternatives.contains(&wanted) || s.amount.is_some_and(total_of_fee);
+        (!s.sure && reachable).then_some((i, wanted))
     });
     let first = found.next()?;
     found.next().is_none().then_some(first)
@@ -243,6 +256,46 @@ mod tests {
         );
         assert_eq!(with_claim(&[slip(None, false, &[])], rp(8_950_000)), None);
         assert_eq!(with_claim(&[], rp(8_950_000)), None);
+    }
+
+    #[test]
+    fn a_total_read_for_the_amount_gives_way_to_the_claim_less_its_fee() {
+        // 22.867.500 read (the total, its labels lost) for 22.865.000
+        // claimed: the BI-FAST fee of Rp 2.500 makes the difference.
+        assert_eq!(
+            with_claim(&[slip(Some(22_867_500), false, &[])], rp(22_865_000)),
+            Some((0, rp(22_865_000)))
+        );
+        // The online transfer fee of Rp 6.500.
+        assert_eq!(
+            with_claim(&[slip(Some(9_306_500), false, &[])], rp(9_300_000)),
+            Some((0, rp(9_300_000)))
+        );
+        // A fee of another size counts only when a read found it.
+        assert_eq!(
+            with_claim(&[slip(Some(5_004_000), false, &[])], rp(5_000_000)),
+            None
+        );
+        let fee = [rp(4_000)];
+        assert_eq!(
+            with_claim(&[slip(Some(5_004_000), false, &fee)], rp(5_000_000)),
+            Some((0, rp(5_000_000)))
+        );
+        // Less than the claim, a sure total, or a difference too large for a
+        // fee: the slip keeps what was read.
+        assert_eq!(
+            with_claim(&[slip(Some(9_293_500), false, &[])], rp(9_300_000)),
+            None
+        );
+        assert_eq!(
+            with_claim(&[slip(Some(9_306_500), true, &[])], rp(9_300_000)),
+            None
+        );
+        let big = [rp(100_000)];
+        assert_eq!(
+            with_claim(&[slip(Some(9_400_000), false, &big)], rp(9_300_000)),
+            None
+        );
     }
 
     #[test]

@@ -490,8 +490,12 @@ fn settle(readings: Vec<Reading>, dotted_zeros: bool) -> Reading {
             // A figure too small for a top-up (a fee whose label was lost)
             // loses to any that is not, however many reads found it.
             let ranked = |a: Money| (a.minor() >= MIN_TOP_UP, votes(a));
+            // Of amounts found as often, the earlier read's (the plainer
+            // preprocessing): `max_by_key` keeps the last of equals, so the
+            // reads are walked from the last.
             let likeliest = readings
                 .iter()
+                .rev()
                 .filter_map(|r| {
                     let a = r.fields.amount?;
                     Some((
@@ -1347,10 +1351,15 @@ mod tests {
             settled(&[20_250_000, 20_258_000, 20_230_000, 26_250_000]),
             Some(m(20_250_000))
         );
-        // A place without a majority: the likeliest whole read stands.
+        // A place without a majority: of the amounts found as often, the
+        // earlier reads' (the plainer preprocessing).
         assert_eq!(
-            settled(&[4_190_000, 4_390_000, 4_190_000, 4_390_000]).map(|a| a.to_plain().len()),
-            Some(7)
+            settled(&[4_190_000, 4_390_000, 4_190_000, 4_390_000]),
+            Some(m(4_190_000))
+        );
+        assert_eq!(
+            settled(&[3_700_000, 3_700_000, 3_700_060, 3_700_060]),
+            Some(m(3_700_000))
         );
         // A read ahead of the others is kept as it is.
         assert_eq!(
