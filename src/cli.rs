@@ -562,15 +562,10 @@ fn slip_read(
         Some(claim) => {
             let mut reads: Vec<_> = files.iter().map(read).collect();
             let mut fields: Vec<_> = reads
-                .iter()
-                .map(|(r, _)| r.as_ref().ok().map(|r| r.fields.clone()))
+                .iter_mut()
+                .map(|(r, _)| r.as_mut().ok().map(|r| &mut r.fields))
                 .collect();
             crate::slip::reconcile(&mut fields, claim);
-            for ((r, _), f) in reads.iter_mut().zip(fields) {
-                if let (Ok(r), Some(f)) = (r, f) {
-                    r.fields = f;
-                }
-            }
             for (f, (r, ms)) in files.iter().zip(reads) {
                 emit(f, r, ms);
             }

@@ -109,9 +109,10 @@ pub struct ReadAmount<'a> {
 /// `8.930.000` three times and `8.950.000` once) is taken at that read, still
 /// unsure; so is one whose amount is that figure plus a common transfer fee
 /// or a fee another read found (a total whose labels were lost: `22.867.500`
-/// read, `22.865.000` claimed). A misread landing exactly on the claim is rare, a
-/// blurred digit misread or a total taken for the amount is not. `None` when the total is the claim already, a slip has no
-/// amount, a sure amount would have to give way, or more than one slip could.
+/// read, `22.865.000` claimed). A misread landing exactly on the claim is
+/// rare, a blurred digit misread or a total taken for the amount is not.
+/// `None` when the total is the claim already, a slip has no amount, a sure
+/// amount would have to give way, or more than one slip could.
 pub fn with_claim(slips: &[ReadAmount<'_>], claim: Money) -> Option<(usize, Money)> {
     let total = slips
         .iter()
@@ -120,19 +121,20 @@ pub fn with_claim(slips: &[ReadAmount<'_>], claim: Money) -> Option<(usize, Mone
         return None;
     }
     let mut found = slips.iter().enumerate().filter_map(|(i, s)| {
-        let rest = total.minor().checked_sub(s.amount?.minor())?;
+        let amount = s.amount?;
+        let rest = total.minor().checked_sub(amount.minor())?;
         let wanted = Money::from_minor(claim.minor().checked_sub(rest)?);
         // The read amount a total (amount + fee, its labels lost): the fee
         // one of the common ones, or one another read found as the amount.
-        let total_of_fee = |amount: Money| {
-            let Some(fee) = amount.minor().checked_sub(wanted.minor()) else {
-                return false;
-            };
-            extract::COMMON_FEES.contains(&fee)
-                || (1..=extract::MAX_FEE).contains(&fee)
-                    && s.alternatives.iter().any(|a| a.minor() == fee)
-        };
-        let reachable = s.alternatives.contains(&wanted) || s.amount.is_some_and(total_of_fee);
+        let total_of_fee = amount
+            .minor()
+            .checked_sub(wanted.minor())
+            .is_some_and(|fee| {
+                extract::COMMON_FEES.contains(&fee)
+                    || (1..=extract::MAX_FEE).contains(&fee)
+                        && s.alternatives.iter().any(|a| a.minor() == fee)
+            });
+        let reachable = s.alternatives.contains(&wanted) || total_of_fee;
         (!s.sure && reachable).then_some((i, wanted))
     });
     let first = found.next()?;
@@ -143,7 +145,7 @@ pub fn with_claim(slips: &[ReadAmount<'_>], claim: Money) -> Option<(usize, Mone
 /// slip that could not be read, which leaves every amount as read): the
 /// slip that gives way shows the figure taken, its own read (the one most
 /// reads found) first among the alternatives.
-pub fn reconcile(fields: &mut [Option<SlipFields>], claim: Money) {
+pub fn reconcile(fields: &mut [Option<&mut SlipFields>], claim: Money) {
     let read: Option<Vec<ReadAmount<'_>>> = fields
         .iter()
         .map(|f| {
@@ -155,7 +157,7 @@ pub fn reconcile(fields: &mut [Option<SlipFields>], claim: Money) {
         })
         .collect();
     if let Some((i, taken)) = read.and_then(|r| with_claim(&r, claim))
-        && let Some(f) = fields[i].as_mut()
+        && let Some(f) = fields[i].as_deref_mut()
     {
         give_way(&mut f.amount, &mut f.amount_alternatives, taken);
     }
@@ -194,7 +196,8 @@ pub fn read_all(
         }
     }
     if let Some(claim) = claim {
-        reconcile(&mut fields, claim);
+        let mut read: Vec<_> = fields.iter_mut().map(Option::as_mut).collect();
+        reconcile(&mut read, claim);
     }
     let total = (!slips.is_empty())
         .then(|| {
@@ -342,14 +345,13 @@ mod tests {
 
     #[test]
     fn the_slip_that_gives_way_keeps_its_own_read_among_the_alternatives() {
-        let mut fields = vec![Some(SlipFields {
+        let mut f = SlipFields {
             amount: Some(rp(8_930_000)),
             amount_confidence: Some(Confidence::Unsure),
             amount_alternatives: vec![rp(8_950_000), rp(5_950_000)],
             ..SlipFields::default()
-        })];
-        reconcile(&mut fields, rp(8_950_000));
-        let f = fields[0].as_ref().unwrap();
+        };
+        reconcile(&mut [Some(&mut f)], rp(8_950_000));
         assert_eq!(f.amount, Some(rp(8_950_000)));
         assert_eq!(f.amount_confidence, Some(Confidence::Unsure));
         assert_eq!(f.amount_alternatives, vec![rp(8_930_000), rp(5_950_000)]);
