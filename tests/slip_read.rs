@@ -365,6 +365,36 @@ fn topup_json(args: &[&std::ffi::OsStr]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A claim that is no amount is refused with the reason before any file is
+/// read, and the command fails; nothing is printed as a reading.
+#[test]
+fn slip_read_refuses_a_claim_that_is_no_amount() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bsi.jpg");
+    std::fs::write(&file, BSI_HALF).unwrap();
+    for (claimed, why) in [
+        ("abc", "is not an amount"),
+        ("-5", "must be more than zero"),
+        ("0", "must be more than zero"),
+        ("99999999999999999999999", "too large"),
+        ("Rp 1.000.000.000.000.000", "too large"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_topup"))
+            .args(["slip", "read"])
+            .arg(format!("--claimed={claimed}"))
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{claimed}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--claimed") && err.contains(why),
+            "{claimed}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{claimed}");
+    }
+}
+
 /// `topup slip read --claimed` reads the files as one message's slips, as
 /// `topup parse` does with the amount of the message's text.
 #[test]
